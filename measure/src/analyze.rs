@@ -1,0 +1,423 @@
+//! The deploy-window analyzer: pure, no I/O. The simulator and the live run both feed it, so a
+//! figure means the same thing on both sides.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::{Outcome, OutcomeCounts};
+use crate::summary::{JobCounts, LatencySummary, Percentiles, SUMMARY_SCHEMA, Source, Summary};
+
+const NS_PER_MS: f64 = 1e6;
+const NS_PER_S: f64 = 1e9;
+
+/// One request, reduced to what the analyzer needs. Times are nanoseconds from the run's origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sample {
+    /// When the schedule wanted the request sent. Buckets and the window go by this time.
+    pub intended_ns: u64,
+    /// When it was actually sent (equal to `intended_ns` in the simulator).
+    pub start_ns: u64,
+    /// When it ended, whatever the outcome.
+    pub end_ns: u64,
+    pub outcome: Outcome,
+    /// The request opened a new connection (the reconnect curve counts these).
+    pub new_conn: bool,
+}
+
+impl Sample {
+    /// Latency from the intended start (no coordinated omission), in nanoseconds.
+    pub fn latency_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.intended_ns)
+    }
+}
+
+/// The marks that cut a run into baseline and deploy window, nanoseconds from the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunMarks {
+    /// Load started; the baseline runs from here (plus the warm-up) to the rollout start.
+    pub load_start_ns: u64,
+    /// The first pod change of the rollout.
+    pub rollout_start_ns: u64,
+    /// Every new pod ready and every old pod gone.
+    pub rollout_end_ns: u64,
+    /// Load stopped.
+    pub load_end_ns: u64,
+}
+
+/// Ready endpoints over time: a step function. Before the first point the first value holds.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EndpointSeries {
+    /// Desired replicas of the Deployment (the capacity dip's denominator).
+    pub desired: u32,
+    /// `(time_ns, ready)` in ascending time.
+    pub points: Vec<(u64, u32)>,
+}
+
+impl EndpointSeries {
+    /// Ready endpoints at `t_ns`.
+    pub fn at(&self, t_ns: u64) -> Option<u32> {
+        let idx = self.points.partition_point(|&(t, _)| t <= t_ns);
+        match idx {
+            0 => self.points.first().map(|&(_, r)| r),
+            i => Some(self.points[i - 1].1),
+        }
+    }
+
+    /// The smallest ready count over `[from_ns, to_ns)`.
+    pub fn min_over(&self, from_ns: u64, to_ns: u64) -> Option<u32> {
+        let at_start = self.at(from_ns)?;
+        let inside = self
+            .points
+            .iter()
+            .filter(|&&(t, _)| t > from_ns && t < to_ns)
+            .map(|&(_, r)| r);
+        Some(inside.fold(at_start, u32::min))
+    }
+}
+
+/// Knobs of the analysis. The defaults are the contract's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AnalyzeConfig {
+    /// The fixed tail added after the rollout end (default 5 s).
+    pub tail_ns: u64,
+    /// Start of load left out of the baseline (default 0).
+    pub warmup_ns: u64,
+    /// Timeline bucket width (default 1 s).
+    pub bucket_ns: u64,
+    /// Reconnect-curve bucket width (default 10 ms).
+    pub fine_bucket_ns: u64,
+    /// A request sent later than this after its intended start is a generator fault (default
+    /// 10 ms).
+    pub fault_threshold_ns: u64,
+}
+
+impl Default for AnalyzeConfig {
+    fn default() -> Self {
+        AnalyzeConfig {
+            tail_ns: 5_000_000_000,
+            warmup_ns: 0,
+            bucket_ns: 1_000_000_000,
+            fine_bucket_ns: 10_000_000,
+            fault_threshold_ns: 10_000_000,
+        }
+    }
+}
+
+/// Who produced the samples, for the summary's header fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLabel {
+    pub source: Source,
+    pub scenario: String,
+    pub seed: Option<u64>,
+}
+
+/// One row of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bucket {
+    /// Bucket start, seconds from the origin.
+    pub t_s: f64,
+    /// Requests whose intended start fell in the bucket, by outcome.
+    pub counts: OutcomeCounts,
+    /// Requests that completed (any outcome) in the bucket.
+    pub completed: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The fewest ready endpoints during the bucket, when a series was given.
+    pub ready_endpoints: Option<u32>,
+    /// Connections opened in the bucket.
+    pub new_connections: u64,
+}
+
+/// Everything the analyzer computes from one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Analysis {
+    pub summary: Summary,
+    /// Per-bucket timeline over the whole run (`AnalyzeConfig::bucket_ns`).
+    pub timeline: Vec<Bucket>,
+    /// New connections per fine bucket over the whole run (`AnalyzeConfig::fine_bucket_ns`).
+    pub reconnects: Vec<u64>,
+}
+
+/// Computes the summary, timeline and reconnect curve of one run. The result does not depend on
+/// the order of `samples`.
+pub fn analyze(
+    samples: &[Sample],
+    marks: &RunMarks,
+    endpoints: Option<&EndpointSeries>,
+    jobs: JobCounts,
+    label: &RunLabel,
+    config: &AnalyzeConfig,
+) -> Analysis {
+    let window_start = marks.rollout_start_ns;
+    let window_end = marks
+        .rollout_end_ns
+        .saturating_add(config.tail_ns)
+        .min(marks.load_end_ns.max(marks.rollout_end_ns));
+    let baseline_start = marks.load_start_ns.saturating_add(config.warmup_ns);
+    let in_window = |t: u64| t >= window_start && t < window_end;
+    let in_baseline = |t: u64| t >= baseline_start && t < window_start;
+
+    let mut requests = OutcomeCounts::default();
+    let mut window_hist = new_histogram();
+    let mut baseline_hist = new_histogram();
+    let mut success_ends = Vec::new();
+    let mut generator_faults = 0;
+    for s in samples {
+        if s.start_ns.saturating_sub(s.intended_ns) > config.fault_threshold_ns {
+            generator_faults += 1;
+        }
+        if in_window(s.intended_ns) {
+            requests.add(s.outcome);
+            if s.outcome.has_latency() {
+                record(&mut window_hist, s.latency_ns());
+            }
+        } else if in_baseline(s.intended_ns) && s.outcome.has_latency() {
+            record(&mut baseline_hist, s.latency_ns());
+        }
+        if s.outcome == Outcome::Ok && in_window(s.end_ns) {
+            success_ends.push(s.end_ns);
+        }
+    }
+    success_ends.sort_unstable();
+
+    let failed = requests.failed();
+    let error_rate = if requests.sent == 0 {
+        0.0
+    } else {
+        failed as f64 / requests.sent as f64
+    };
+    let capacity_dip = endpoints.and_then(|e| {
+        let min = e.min_over(window_start, window_end)?;
+        (e.desired > 0).then(|| f64::from(min) / f64::from(e.desired))
+    });
+    let summary = Summary {
+        schema: SUMMARY_SCHEMA.to_string(),
+        source: label.source,
+        scenario: label.scenario.clone(),
+        seed: label.seed,
+        window_s: [window_start as f64 / NS_PER_S, window_end as f64 / NS_PER_S],
+        requests,
+        failed,
+        error_rate,
+        latency_ms: LatencySummary {
+            baseline: percentiles(&baseline_hist),
+            window: percentiles(&window_hist),
+        },
+        capacity_dip,
+        longest_success_gap_ms: longest_gap(&success_ends, window_start, window_end) as f64
+            / NS_PER_MS,
+        jobs,
+        generator_faults,
+        provenance: BTreeMap::new(),
+    };
+
+    let run_end = samples
+        .iter()
+        .map(|s| s.end_ns.max(s.intended_ns))
+        .max()
+        .unwrap_or(0)
+        .max(marks.load_end_ns);
+    Analysis {
+        summary,
+        timeline: timeline(samples, endpoints, run_end, config.bucket_ns),
+        reconnects: reconnects(samples, run_end, config.fine_bucket_ns),
+    }
+}
+
+/// The longest stretch of `[from, to)` without an entry of `sorted_ends` (all inside it).
+fn longest_gap(sorted_ends: &[u64], from: u64, to: u64) -> u64 {
+    let mut prev = from;
+    let mut longest = 0;
+    for &t in sorted_ends.iter().chain(std::iter::once(&to)) {
+        longest = longest.max(t.saturating_sub(prev));
+        prev = t;
+    }
+    longest
+}
+
+fn timeline(
+    samples: &[Sample],
+    endpoints: Option<&EndpointSeries>,
+    run_end: u64,
+    bucket_ns: u64,
+) -> Vec<Bucket> {
+    let bucket_ns = bucket_ns.max(1);
+    let n = (run_end / bucket_ns + 1) as usize;
+    let mut counts = vec![OutcomeCounts::default(); n];
+    let mut completed = vec![0u64; n];
+    let mut new_connections = vec![0u64; n];
+    let mut hists: Vec<Histogram<u64>> = (0..n).map(|_| new_histogram()).collect();
+    for s in samples {
+        let b = (s.intended_ns / bucket_ns) as usize;
+        counts[b].add(s.outcome);
+        if s.outcome.has_latency() {
+            record(&mut hists[b], s.latency_ns());
+        }
+        completed[(s.end_ns / bucket_ns) as usize] += 1;
+        if s.new_conn {
+            new_connections[(s.start_ns / bucket_ns) as usize] += 1;
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let from = i as u64 * bucket_ns;
+            let p = percentiles(&hists[i]);
+            Bucket {
+                t_s: from as f64 / NS_PER_S,
+                counts: counts[i],
+                completed: completed[i],
+                p50_ms: p.p50,
+                p99_ms: p.p99,
+                ready_endpoints: endpoints.and_then(|e| e.min_over(from, from + bucket_ns)),
+                new_connections: new_connections[i],
+            }
+        })
+        .collect()
+}
+
+fn reconnects(samples: &[Sample], run_end: u64, fine_ns: u64) -> Vec<u64> {
+    let fine_ns = fine_ns.max(1);
+    let mut out = vec![0u64; (run_end / fine_ns + 1) as usize];
+    for s in samples.iter().filter(|s| s.new_conn) {
+        out[(s.start_ns / fine_ns) as usize] += 1;
+    }
+    out
+}
+
+/// Latency histograms hold microseconds with three significant digits, resizing as needed.
+fn new_histogram() -> Histogram<u64> {
+    let mut h = Histogram::new(3).expect("3 significant digits is a valid precision");
+    h.auto(true);
+    h
+}
+
+fn record(hist: &mut Histogram<u64>, latency_ns: u64) {
+    hist.record((latency_ns / 1_000).max(1))
+        .expect("an auto-resizing histogram accepts any value");
+}
+
+fn percentiles(hist: &Histogram<u64>) -> Percentiles {
+    if hist.is_empty() {
+        return Percentiles::default();
+    }
+    let at = |q: f64| Some(hist.value_at_quantile(q) as f64 / 1_000.0);
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(intended_ms: u64, latency_ms: u64, outcome: Outcome) -> Sample {
+        Sample {
+            intended_ns: intended_ms * 1_000_000,
+            start_ns: intended_ms * 1_000_000,
+            end_ns: (intended_ms + latency_ms) * 1_000_000,
+            outcome,
+            new_conn: false,
+        }
+    }
+
+    fn marks() -> RunMarks {
+        RunMarks {
+            load_start_ns: 0,
+            rollout_start_ns: 10_000_000_000,
+            rollout_end_ns: 20_000_000_000,
+            load_end_ns: 30_000_000_000,
+        }
+    }
+
+    fn label() -> RunLabel {
+        RunLabel {
+            source: Source::Sim,
+            scenario: "t".into(),
+            seed: Some(1),
+        }
+    }
+
+    #[test]
+    fn window_is_rollout_plus_tail_and_error_rate_counts_only_it() {
+        let samples = vec![
+            s(5_000, 100, Outcome::Refused), // baseline: not in the window's counts
+            s(12_000, 100, Outcome::Refused), // window
+            s(12_000, 100, Outcome::Ok),
+            s(24_900, 100, Outcome::Reset), // tail (rollout end + 5 s)
+            s(25_000, 100, Outcome::Reset), // after the tail
+            s(13_000, 100, Outcome::Shed),
+        ];
+        let a = analyze(
+            &samples,
+            &marks(),
+            None,
+            JobCounts::default(),
+            &label(),
+            &AnalyzeConfig::default(),
+        );
+        assert_eq!(a.summary.window_s, [10.0, 25.0]);
+        assert_eq!(a.summary.requests.sent, 4);
+        assert_eq!(a.summary.requests.refused, 1);
+        assert_eq!(a.summary.requests.reset, 1);
+        assert_eq!(a.summary.requests.shed, 1);
+        assert_eq!(a.summary.failed, 2);
+        assert_eq!(a.summary.error_rate, 0.5);
+        assert_eq!(a.summary.capacity_dip, None);
+    }
+
+    #[test]
+    fn latency_comes_from_the_intended_start() {
+        let mut late = s(11_000, 0, Outcome::Ok);
+        late.start_ns += 50_000_000; // sent 50 ms late
+        late.end_ns = late.start_ns + 10_000_000; // answered in 10 ms
+        let a = analyze(
+            &[late],
+            &marks(),
+            None,
+            JobCounts::default(),
+            &label(),
+            &AnalyzeConfig::default(),
+        );
+        let p50 = a.summary.latency_ms.window.p50.unwrap();
+        assert!((p50 - 60.0).abs() < 0.1, "p50 {p50}");
+        assert_eq!(a.summary.generator_faults, 1);
+    }
+
+    #[test]
+    fn longest_gap_includes_the_window_edges() {
+        assert_eq!(longest_gap(&[], 10, 20), 10);
+        assert_eq!(longest_gap(&[12, 13, 19], 10, 20), 6);
+        assert_eq!(longest_gap(&[11, 19], 10, 20), 8);
+    }
+
+    #[test]
+    fn capacity_dip_is_the_window_minimum_over_desired() {
+        let e = EndpointSeries {
+            desired: 3,
+            points: vec![
+                (0, 3),
+                (9_000_000_000, 2),
+                (11_000_000_000, 1),
+                (12_000_000_000, 4),
+                (26_000_000_000, 0),
+            ],
+        };
+        assert_eq!(e.at(0), Some(3));
+        assert_eq!(e.at(10_000_000_000), Some(2));
+        let a = analyze(
+            &[],
+            &marks(),
+            Some(&e),
+            JobCounts::default(),
+            &label(),
+            &AnalyzeConfig::default(),
+        );
+        assert!((a.summary.capacity_dip.unwrap() - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(a.timeline[11].ready_endpoints, Some(1));
+        assert_eq!(a.timeline[8].ready_endpoints, Some(3));
+    }
+}

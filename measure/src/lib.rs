@@ -1,0 +1,40 @@
+//! # measure: the measurement contract of fleetsim
+//!
+//! The simulator and the live run answer the same question and must be compared figure by
+//! figure, so the definitions live here, once: the [`Outcome`] classes, the per-request
+//! [`Sample`], the deploy-window [`analyze`]r, the [`Summary`] JSON shape and its [`Aggregate`]
+//! over seeds, and the [`ShutdownStep`]s a pod logs. This crate does no I/O.
+//!
+//! ```
+//! use measure::{analyze, AnalyzeConfig, JobCounts, Outcome, RunLabel, RunMarks, Sample, Source};
+//!
+//! let ms = 1_000_000;
+//! let samples = [
+//!     Sample { intended_ns: 1_000 * ms, start_ns: 1_000 * ms, end_ns: 1_100 * ms, outcome: Outcome::Ok, new_conn: true },
+//!     Sample { intended_ns: 3_000 * ms, start_ns: 3_000 * ms, end_ns: 3_001 * ms, outcome: Outcome::Refused, new_conn: true },
+//!     Sample { intended_ns: 3_500 * ms, start_ns: 3_500 * ms, end_ns: 3_600 * ms, outcome: Outcome::Ok, new_conn: true },
+//! ];
+//! let marks = RunMarks { load_start_ns: 0, rollout_start_ns: 2_000 * ms, rollout_end_ns: 4_000 * ms, load_end_ns: 10_000 * ms };
+//! let label = RunLabel { source: Source::Sim, scenario: "before".into(), seed: Some(7) };
+//! let a = analyze(&samples, &marks, None, JobCounts::default(), &label, &AnalyzeConfig::default());
+//! assert_eq!(a.summary.requests.sent, 2);
+//! assert_eq!(a.summary.failed, 1);
+//! assert_eq!(a.summary.error_rate, 0.5);
+//! ```
+
+mod aggregate;
+mod analyze;
+mod outcome;
+mod shutdown;
+mod summary;
+
+pub use aggregate::{Aggregate, Stat, quantile_sorted};
+pub use analyze::{
+    Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
+};
+pub use outcome::{Outcome, OutcomeCounts, UnknownOutcome};
+pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};
+pub use summary::{
+    AGGREGATE_SCHEMA, HEADLINE_FIGURES, JobCounts, LatencySummary, Percentiles, SUMMARY_SCHEMA,
+    Source, Summary,
+};
