@@ -44,6 +44,8 @@ fn label() -> RunLabel {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
     /// Every sample lands in exactly one timeline bucket and one outcome class, and the
     /// reconnect curve counts every new connection once.
     #[test]

@@ -1,0 +1,271 @@
+//! Simulated time: integer nanoseconds, never floats.
+
+use std::fmt;
+use std::ops::{Add, AddAssign, Mul, Sub};
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in simulated time: nanoseconds since the simulation's origin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(u64);
+
+/// A span of simulated time in nanoseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimDuration(u64);
+
+impl SimTime {
+    /// The origin.
+    pub const ZERO: SimTime = SimTime(0);
+    /// The latest representable time.
+    pub const MAX: SimTime = SimTime(u64::MAX);
+
+    /// A time `ns` nanoseconds after the origin.
+    pub const fn from_nanos(ns: u64) -> SimTime {
+        SimTime(ns)
+    }
+
+    /// Nanoseconds since the origin.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Seconds since the origin, for reports (never for the clock itself).
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// The span from `earlier` to `self`, zero if `earlier` is later.
+    pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl SimDuration {
+    pub const ZERO: SimDuration = SimDuration(0);
+    pub const MAX: SimDuration = SimDuration(u64::MAX);
+
+    pub const fn from_nanos(ns: u64) -> SimDuration {
+        SimDuration(ns)
+    }
+    pub const fn from_micros(us: u64) -> SimDuration {
+        SimDuration(us * 1_000)
+    }
+    pub const fn from_millis(ms: u64) -> SimDuration {
+        SimDuration(ms * 1_000_000)
+    }
+    pub const fn from_secs(s: u64) -> SimDuration {
+        SimDuration(s * 1_000_000_000)
+    }
+
+    /// The nearest whole nanosecond to `secs` seconds (negative and NaN become zero).
+    pub fn from_secs_f64(secs: f64) -> SimDuration {
+        if secs.is_nan() || secs <= 0.0 {
+            SimDuration(0)
+        } else {
+            SimDuration((secs * 1e9).round().min(u64::MAX as f64) as u64)
+        }
+    }
+
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+    pub fn as_millis_f64(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+    pub const fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+    pub const fn saturating_sub(self, other: SimDuration) -> SimDuration {
+        SimDuration(self.0.saturating_sub(other.0))
+    }
+}
+
+impl Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, d: SimDuration) -> SimTime {
+        SimTime(
+            self.0
+                .checked_add(d.0)
+                .expect("simulated time overflowed u64 nanoseconds"),
+        )
+    }
+}
+
+impl AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, d: SimDuration) {
+        *self = *self + d;
+    }
+}
+
+impl Sub<SimTime> for SimTime {
+    type Output = SimDuration;
+    /// The span between two times. Panics if `rhs` is later: use `saturating_since` when it can be.
+    fn sub(self, rhs: SimTime) -> SimDuration {
+        SimDuration(
+            self.0
+                .checked_sub(rhs.0)
+                .expect("subtracted a later SimTime"),
+        )
+    }
+}
+
+impl Add for SimDuration {
+    type Output = SimDuration;
+    fn add(self, d: SimDuration) -> SimDuration {
+        SimDuration(
+            self.0
+                .checked_add(d.0)
+                .expect("duration overflowed u64 nanoseconds"),
+        )
+    }
+}
+
+impl AddAssign for SimDuration {
+    fn add_assign(&mut self, d: SimDuration) {
+        *self = *self + d;
+    }
+}
+
+impl Mul<u64> for SimDuration {
+    type Output = SimDuration;
+    fn mul(self, k: u64) -> SimDuration {
+        SimDuration(
+            self.0
+                .checked_mul(k)
+                .expect("duration overflowed u64 nanoseconds"),
+        )
+    }
+}
+
+impl From<std::time::Duration> for SimDuration {
+    fn from(d: std::time::Duration) -> SimDuration {
+        SimDuration(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+}
+
+impl From<SimDuration> for std::time::Duration {
+    fn from(d: SimDuration) -> std::time::Duration {
+        std::time::Duration::from_nanos(d.0)
+    }
+}
+
+impl fmt::Display for SimTime {
+    /// Seconds with nanosecond precision, e.g. `12.500000000s`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
+    }
+}
+
+impl fmt::Display for SimDuration {
+    /// Human form that [`SimDuration::from_str`] reads back, e.g. `1s 500ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 == 0 {
+            return f.write_str("0s");
+        }
+        write!(
+            f,
+            "{}",
+            humantime::format_duration(std::time::Duration::from_nanos(self.0))
+        )
+    }
+}
+
+/// A duration string that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid duration {input:?}: {reason} (write it like \"250ms\", \"3s\" or \"1m 30s\")")]
+pub struct ParseDurationError {
+    pub input: String,
+    pub reason: String,
+}
+
+impl FromStr for SimDuration {
+    type Err = ParseDurationError;
+
+    /// Reads human durations: `"250ms"`, `"3s"`, `"1m 30s"`, `"0s"`, `"1.5s"`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let trimmed = s.trim();
+        let err = |reason: String| ParseDurationError {
+            input: s.to_string(),
+            reason,
+        };
+        if trimmed == "0" {
+            return Ok(SimDuration(0));
+        }
+        // humantime does not take fractions; "1.5s" and "0.25s" are common in configs.
+        if let Some(number) = trimmed.strip_suffix('s')
+            && !number.ends_with(|c: char| c.is_ascii_alphabetic())
+            && number.contains('.')
+        {
+            let secs: f64 = number
+                .trim()
+                .parse()
+                .map_err(|_| err("not a number of seconds".into()))?;
+            if !secs.is_finite() || secs < 0.0 {
+                return Err(err("must be a finite, non-negative number".into()));
+            }
+            return Ok(SimDuration::from_secs_f64(secs));
+        }
+        humantime::parse_duration(trimmed)
+            .map(SimDuration::from)
+            .map_err(|e| err(e.to_string()))
+    }
+}
+
+impl Serialize for SimDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SimDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_parse_to_exact_nanoseconds() {
+        let p = |s: &str| s.parse::<SimDuration>().unwrap().as_nanos();
+        assert_eq!(p("250ms"), 250_000_000);
+        assert_eq!(p("3s"), 3_000_000_000);
+        assert_eq!(p("1m 30s"), 90_000_000_000);
+        assert_eq!(p("1.5s"), 1_500_000_000);
+        assert_eq!(p("0s"), 0);
+        assert_eq!(p("0"), 0);
+        assert_eq!(p("10us"), 10_000);
+        assert!("fast".parse::<SimDuration>().is_err());
+        assert!("-1s".parse::<SimDuration>().is_err());
+        assert!(
+            "5".parse::<SimDuration>()
+                .unwrap_err()
+                .to_string()
+                .contains("\"5\"")
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for ns in [0, 1, 999, 1_000_000, 1_500_000_000, 90_000_000_000] {
+            let d = SimDuration::from_nanos(ns);
+            assert_eq!(d.to_string().parse::<SimDuration>().unwrap(), d);
+        }
+        assert_eq!(
+            SimTime::from_nanos(12_500_000_000).to_string(),
+            "12.500000000s"
+        );
+    }
+}

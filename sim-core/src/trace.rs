@@ -1,0 +1,202 @@
+//! The determinism trace: a running hash of every executed event and every random draw.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::hash::Hasher;
+use std::rc::Rc;
+
+use fnv::FnvHasher;
+
+use crate::time::SimTime;
+
+/// One executed event as the trace saw it (kept only when the trace records a log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceEntry {
+    /// 0-based index among executed events.
+    pub index: u64,
+    pub time: SimTime,
+    /// The event's kind, from [`crate::Event::kind`].
+    pub kind: u32,
+    /// The running hash after this event (draws made before it included).
+    pub hash: u64,
+}
+
+#[derive(Debug)]
+struct TraceState {
+    hash: Cell<u64>,
+    events: Cell<u64>,
+    draws: Cell<u64>,
+    log: RefCell<Option<Vec<TraceEntry>>>,
+}
+
+/// A cheap, cloneable handle on one run's trace. The scheduler records every event it executes
+/// (time and kind), each [`crate::Stream`] records every draw. Two runs of the same model with
+/// the same seed must end with the same [`Trace::digest`].
+///
+/// The hash is FNV-1a 64 over little-endian words, a fixed published algorithm, so digests are
+/// stable across Rust versions and machines of one endianness-independent encoding.
+#[derive(Debug, Clone)]
+pub struct Trace(Rc<TraceState>);
+
+/// The end state of a trace: comparable across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceDigest {
+    pub hash: u64,
+    pub events: u64,
+    pub draws: u64,
+}
+
+impl fmt::Display for TraceDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hash={:016x} events={} draws={}",
+            self.hash, self.events, self.draws
+        )
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+impl Default for Trace {
+    fn default() -> Self {
+        Trace::new()
+    }
+}
+
+impl Trace {
+    /// A trace that keeps only the running hash and counts.
+    pub fn new() -> Trace {
+        Trace(Rc::new(TraceState {
+            hash: Cell::new(FNV_OFFSET),
+            events: Cell::new(0),
+            draws: Cell::new(0),
+            log: RefCell::new(None),
+        }))
+    }
+
+    /// A trace that also keeps a log of every event, to find where two runs diverge.
+    pub fn recording() -> Trace {
+        let t = Trace::new();
+        *t.0.log.borrow_mut() = Some(Vec::new());
+        t
+    }
+
+    fn mix(&self, words: &[u64]) {
+        let mut h = FnvHasher::with_key(self.0.hash.get());
+        for w in words {
+            h.write(&w.to_le_bytes());
+        }
+        self.0.hash.set(h.finish());
+    }
+
+    /// Records an executed event.
+    pub fn event(&self, time: SimTime, kind: u32) {
+        self.mix(&[0xE0E0, time.as_nanos(), u64::from(kind)]);
+        let index = self.0.events.get();
+        self.0.events.set(index + 1);
+        if let Some(log) = self.0.log.borrow_mut().as_mut() {
+            log.push(TraceEntry {
+                index,
+                time,
+                kind,
+                hash: self.0.hash.get(),
+            });
+        }
+    }
+
+    /// Records a random draw of `stream_id` that produced `value`.
+    pub fn draw(&self, stream_id: u64, value: u64) {
+        self.mix(&[stream_id, value]);
+        self.0.draws.set(self.0.draws.get() + 1);
+    }
+
+    /// The running hash and counts so far.
+    pub fn digest(&self) -> TraceDigest {
+        TraceDigest {
+            hash: self.0.hash.get(),
+            events: self.0.events.get(),
+            draws: self.0.draws.get(),
+        }
+    }
+
+    /// The event log, if this trace records one.
+    pub fn log(&self) -> Option<Vec<TraceEntry>> {
+        self.0.log.borrow().clone()
+    }
+}
+
+/// Where two runs with the same seed first went apart.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "runs diverged (seed {seed}) at event #{index}: first run {first:?}, second run {second:?}; digests {digest_first} vs {digest_second}"
+)]
+pub struct Divergence {
+    pub seed: u64,
+    pub index: u64,
+    /// The first run's entry at `index` (`None`: the run had ended).
+    pub first: Option<TraceEntry>,
+    pub second: Option<TraceEntry>,
+    pub digest_first: TraceDigest,
+    pub digest_second: TraceDigest,
+}
+
+/// Runs a model twice with the same seed, each time on a fresh recording trace, and compares
+/// every executed event. `run` must build the whole model from `(seed, trace)` and run it.
+///
+/// ```
+/// use sim_core::{check_determinism, Event, Scheduler, SimDuration, Streams};
+///
+/// struct Tick;
+/// impl Event for Tick { fn kind(&self) -> u32 { 1 } }
+///
+/// let digest = check_determinism(7, |seed, trace| {
+///     let mut streams = Streams::new(seed, trace.clone());
+///     let mut arrivals = streams.stream("arrivals");
+///     let mut q = Scheduler::new(trace.clone());
+///     q.schedule_after(SimDuration::from_millis(1), Tick);
+///     q.run(|q, Tick| {
+///         if q.executed() < 100 {
+///             let gap = SimDuration::from_micros(arrivals.below(1_000));
+///             q.schedule_after(gap, Tick);
+///         }
+///     });
+/// })
+/// .unwrap();
+/// assert_eq!(digest.events, 100);
+/// ```
+pub fn check_determinism<F>(seed: u64, run: F) -> Result<TraceDigest, Box<Divergence>>
+where
+    F: Fn(u64, &Trace),
+{
+    let a = Trace::recording();
+    run(seed, &a);
+    let b = Trace::recording();
+    run(seed, &b);
+    let (da, db) = (a.digest(), b.digest());
+    let (la, lb) = (a.log().unwrap_or_default(), b.log().unwrap_or_default());
+    let first_diff = la
+        .iter()
+        .zip(&lb)
+        .position(|(x, y)| x != y)
+        .or_else(|| (la.len() != lb.len()).then(|| la.len().min(lb.len())));
+    match first_diff {
+        None if da == db => Ok(da),
+        None => Err(Box::new(Divergence {
+            seed,
+            index: la.len() as u64,
+            first: None,
+            second: None,
+            digest_first: da,
+            digest_second: db,
+        })),
+        Some(i) => Err(Box::new(Divergence {
+            seed,
+            index: i as u64,
+            first: la.get(i).copied(),
+            second: lb.get(i).copied(),
+            digest_first: da,
+            digest_second: db,
+        })),
+    }
+}
