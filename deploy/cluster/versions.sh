@@ -1,0 +1,22 @@
+# Pinned versions and cache locations for the host cluster. Sourced by up/down/status/build.
+# Everything built lands under $FLEETSIM_CACHE (outside the repo), keyed by version.
+K8S_VERSION=${K8S_VERSION:-1.34.4}          # newest 1.34 patch on the Go module proxy when pinned
+ETCD_VERSION=${ETCD_VERSION:-}              # empty: take kubeadm's DefaultEtcdVersion for K8S_VERSION
+CRICTL_VERSION=${CRICTL_VERSION:-1.34.0}
+COREDNS_VERSION=${COREDNS_VERSION:-1.12.1}  # what kubeadm 1.34 names
+PAUSE_TAG=${PAUSE_TAG:-registry.k8s.io/pause:3.10.1}
+
+FLEETSIM_CACHE=${FLEETSIM_CACHE:-/var/cache/fleetsim}
+K8S_DIR=$FLEETSIM_CACHE/k8s-v$K8S_VERSION        # bin/ holds kube-*, kubeadm, kubectl, kubelet, etcd, crictl
+GO_MODCACHE=$FLEETSIM_CACHE/go/mod
+GO_BUILDCACHE=$FLEETSIM_CACHE/go/build
+
+STATE_DIR=${FLEETSIM_STATE:-/var/lib/fleetsim-cluster}   # etcd data, kubelet dir, pki, kubeconfigs
+RUN_DIR=/run/fleetsim-cluster                            # pid files
+LOG_DIR=/var/log/fleetsim-cluster
+
+CLUSTER_CIDR=10.244.0.0/16
+POD_CIDR=10.244.0.0/24
+SERVICE_CIDR=10.96.0.0/16
+CLUSTER_DNS=10.96.0.10
+CNI_BRIDGE=fleetsim0
