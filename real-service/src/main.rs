@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(real_service::shutdown::main_entry());
+}

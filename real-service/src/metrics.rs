@@ -1,0 +1,72 @@
+//! Prometheus metrics (prometheus-client), served as text on GET /metrics.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub path: &'static str,
+    /// ok | shed (503 + Retry-After) | client_error | server_error
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// enqueued | applied | noop | released | acked | lease_lost
+    pub result: &'static str,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub inflight: Gauge,
+    pub open_connections: Gauge,
+    pub connections: Counter,
+    pub open_streams: Gauge,
+    pub jobs: Family<JobLabels, Counter>,
+    pub ready: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("fleetsim");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let inflight = Gauge::default();
+        let open_connections = Gauge::default();
+        let connections = Counter::default();
+        let open_streams = Gauge::default();
+        let jobs = Family::<JobLabels, Counter>::default();
+        let ready = Gauge::default();
+        registry.register("http_requests", "HTTP requests by path and outcome", requests.clone());
+        registry.register("http_inflight", "HTTP requests being served", inflight.clone());
+        registry.register("http_open_connections", "Open client connections", open_connections.clone());
+        registry.register("http_connections", "Accepted client connections", connections.clone());
+        registry.register("sse_open_streams", "Open /events streams", open_streams.clone());
+        registry.register("jobs", "Queue jobs by result", jobs.clone());
+        registry.register("ready", "1 while /readyz answers 200", ready.clone());
+        Metrics { registry, requests, inflight, open_connections, connections, open_streams, jobs, ready }
+    }
+
+    pub fn request(&self, path: &'static str, outcome: &'static str) {
+        self.requests.get_or_create(&RequestLabels { path, outcome }).inc();
+    }
+
+    pub fn job(&self, result: &'static str) {
+        self.jobs.get_or_create(&JobLabels { result }).inc();
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,119 @@
+//! The queue worker: lease a job, do its work, apply the side effect to the ledger, ack.
+//!
+//! With the requeue lever on, the `stop` token fires at SIGTERM: the worker takes no new job, and
+//! the job in hand is finished if it can end by the drain deadline, else released back to the
+//! queue at once. With the lever off the worker is simply aborted at shutdown (or dies with the
+//! process), mid-job; its lease then expires and the job is redelivered.
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use deadpool_postgres::Pool;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+
+use crate::budget::ShutdownPlan;
+use crate::db;
+use crate::metrics::Metrics;
+
+pub struct WorkerCtx {
+    pub pool: Pool,
+    /// Lease owner: the pod name plus a per-process suffix.
+    pub owner: String,
+    pub lease: Duration,
+    pub poll: Duration,
+    /// Idempotency lever (part of the requeue lever).
+    pub idempotent: bool,
+    pub pause_after_effect: Option<Duration>,
+    pub metrics: Arc<Metrics>,
+    /// Fired at SIGTERM when the requeue lever is on: stop taking jobs.
+    pub stop: CancellationToken,
+    pub plan: Arc<OnceLock<ShutdownPlan>>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkerReport {
+    pub applied: u64,
+    pub noops: u64,
+    pub released: u64,
+}
+
+pub async fn run(ctx: WorkerCtx) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    while !ctx.stop.is_cancelled() {
+        let job = match db::claim(&ctx.pool, &ctx.owner, ctx.lease).await {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                tokio::select! {
+                    _ = sleep(ctx.poll) => {}
+                    _ = ctx.stop.cancelled() => {}
+                }
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(target: "fleetsim::worker", error = %e, "claim failed");
+                tokio::select! {
+                    _ = sleep(ctx.poll) => {}
+                    _ = ctx.stop.cancelled() => {}
+                }
+                continue;
+            }
+        };
+        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "job leased");
+        let end = Instant::now() + job.work;
+        let interrupted = tokio::select! {
+            _ = sleep_until(end) => false,
+            _ = ctx.stop.cancelled() => true,
+        };
+        if interrupted {
+            let now = Instant::now();
+            let fits = ctx.plan.get().is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
+            if fits {
+                sleep_until(end).await;
+            } else {
+                match db::release(&ctx.pool, &job, &ctx.owner).await {
+                    Ok(true) => {
+                        report.released += 1;
+                        ctx.metrics.job("released");
+                        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "job released: it cannot finish within the shutdown budget");
+                    }
+                    Ok(false) => tracing::warn!(target: "fleetsim::worker", job = job.id, "release found the lease already lost"),
+                    Err(e) => tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "release failed; the lease will expire"),
+                }
+                break;
+            }
+        }
+        match db::apply(&ctx.pool, &job, &ctx.owner, ctx.idempotent).await {
+            Ok(true) => {
+                report.applied += 1;
+                ctx.metrics.job("applied");
+            }
+            Ok(false) => {
+                report.noops += 1;
+                ctx.metrics.job("noop");
+                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "side effect already applied: no-op");
+            }
+            Err(e) => {
+                tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
+                continue;
+            }
+        }
+        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
+        if let Some(pause) = ctx.pause_after_effect {
+            sleep(pause).await;
+        }
+        match db::ack(&ctx.pool, &job, &ctx.owner).await {
+            Ok(true) => {
+                ctx.metrics.job("acked");
+                tracing::info!(target: "fleetsim::worker", job = job.id, "job acked");
+            }
+            Ok(false) => {
+                ctx.metrics.job("lease_lost");
+                tracing::warn!(target: "fleetsim::worker", job = job.id, "ack found the lease lost (redelivered elsewhere)");
+            }
+            Err(e) => tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "ack failed; the lease will expire"),
+        }
+    }
+    report
+}
