@@ -1,0 +1,519 @@
+//! `fleetsim analyze RECORDS...`: pure, no network. Reads one or more record files (the shards of
+//! one run, or one file), aligns them on the wall clock of their origins, and hands the requests to
+//! the shared [`measure::analyze`], the same code the simulator's results go through. Writes:
+//!
+//! * `summary.json`: the contract's summary shape (`fleetsim.summary/1`), plus a `live` object
+//!   (generator health, shard merge checks, SSE reconnects) and provenance.
+//! * `timeline.csv`: per bucket (default 1 s) intended requests by outcome, completed, p50/p99,
+//!   ready endpoints, new connections.
+//! * `reconnects.csv`: new connections per 10 ms bucket.
+//! * `sse.csv` (when the run had SSE streams): one row per drop or failed attempt and the time to
+//!   the next successful open.
+
+use crate::duration::parse_duration;
+use crate::record::{parse_line, Footer, Header, Line, Req, SseEvent, SCHEMA};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+use measure::{AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Options of `fleetsim analyze`.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "analyze", about = "Deploy-window analysis of load-generator record files")]
+pub struct AnalyzeOpts {
+    /// Record files (NDJSON from `fleetsim load`); several shards of one run are merged.
+    #[arg(required = true)]
+    pub records: Vec<PathBuf>,
+    /// Output directory (summary.json, timeline.csv, reconnects.csv, sse.csv).
+    #[arg(long, default_value = "analysis")]
+    pub out_dir: PathBuf,
+    /// Timeline bucket width.
+    #[arg(long, value_parser = parse_duration, default_value = "1s")]
+    pub bucket: Duration,
+    /// Reconnect-curve bucket width.
+    #[arg(long, value_parser = parse_duration, default_value = "10ms")]
+    pub fine_bucket: Duration,
+    /// Fixed tail added after the rollout end.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub tail: Duration,
+    /// Start of the load left out of the baseline.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub warmup: Duration,
+    /// Rollout start, seconds after the load start (overrides a `rollout_start` mark).
+    #[arg(long, value_parser = parse_duration)]
+    pub rollout_start: Option<Duration>,
+    /// Rollout end, seconds after the load start (overrides a `rollout_end` mark).
+    #[arg(long, value_parser = parse_duration)]
+    pub rollout_end: Option<Duration>,
+    /// Ready-endpoint series, CSV with a header: `epoch_ns,ready[,desired]` (wall clock) or
+    /// `t_s,ready[,desired]` (seconds from the merged origin). Adds to `ready` records in the files.
+    #[arg(long)]
+    pub ready: Option<PathBuf>,
+    /// Desired replicas (the capacity dip's denominator), if the series does not say.
+    #[arg(long)]
+    pub desired: Option<u32>,
+    /// Scenario name in the summary (default: the generator's `--label`, else `live`).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Extra provenance, KEY=VALUE (repeatable): commit, image, kubernetes version...
+    #[arg(long = "provenance")]
+    pub provenance: Vec<String>,
+}
+
+/// Generator health and merge checks, added to the summary as `live`.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LiveInfo {
+    pub files: usize,
+    pub shards: Vec<String>,
+    pub requests_recorded: u64,
+    /// Records flagged by the generator (late send, or a generator-side error such as EMFILE).
+    pub generator_faults: u64,
+    /// Send lag (actual - intended start) over every request, ms.
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
+    /// Global schedule indices seen twice (overlapping shards) and missing (a shard absent or cut
+    /// short), over 0..=max index.
+    pub duplicate_indices: u64,
+    pub missing_indices: u64,
+    /// Every file had a footer saying the generator finished cleanly and valid.
+    pub footers_valid: bool,
+    /// The run is usable: no generator faults, no duplicates or gaps, all footers valid.
+    pub valid: bool,
+    pub connections_opened: u64,
+    pub sse: Option<SseSummary>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SseSummary {
+    pub streams: u64,
+    pub opens: u64,
+    pub drops: u64,
+    pub failed_attempts: u64,
+    pub drops_by_reason: BTreeMap<String, u64>,
+    pub reconnect_ms_p50: Option<f64>,
+    pub reconnect_ms_p99: Option<f64>,
+    pub reconnect_ms_max: Option<f64>,
+    /// Drops never followed by a successful reconnect before the end.
+    pub never_reconnected: u64,
+}
+
+/// What `run` produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalyzeReport {
+    pub summary_path: PathBuf,
+    pub timeline_path: PathBuf,
+    pub reconnects_path: PathBuf,
+    pub summary: serde_json::Value,
+}
+
+/// Everything read from the record files, aligned on one origin.
+#[derive(Default)]
+pub struct Merged {
+    pub headers: Vec<Header>,
+    pub footers: Vec<Footer>,
+    /// Merged origin, wall clock ns.
+    pub origin_epoch_ns: i64,
+    pub reqs: Vec<Req>,
+    pub marks: Vec<(i64, String)>,
+    pub ready: Vec<(i64, u32, u32)>,
+    pub sse: Vec<SseEvent>,
+    pub conn_opens: u64,
+}
+
+/// Read and align record files. Times in the result are ns from the earliest file's origin.
+pub fn read_records(paths: &[PathBuf]) -> Result<Merged> {
+    let mut per_file = Vec::new();
+    for p in paths {
+        per_file.push(read_one(p).with_context(|| format!("read {}", p.display()))?);
+    }
+    let origin = per_file.iter().map(|(h, _)| h.origin_epoch_ns).min().ok_or_else(|| anyhow!("no record files"))?;
+    let mut m = Merged { origin_epoch_ns: origin, ..Default::default() };
+    for (h, lines) in per_file {
+        let off = h.origin_epoch_ns - origin;
+        m.headers.push(h);
+        for l in lines {
+            match l {
+                Line::Req(mut r) => {
+                    r.intended += off;
+                    r.actual += off;
+                    r.end += off;
+                    r.first_byte = r.first_byte.map(|t| t + off);
+                    m.reqs.push(r);
+                }
+                Line::Mark(k) => m.marks.push((k.at + off, k.name)),
+                Line::Ready(e) => m.ready.push((e.at + off, e.ready, e.desired)),
+                Line::Sse(mut s) => {
+                    s.at += off;
+                    m.sse.push(s);
+                }
+                Line::Conn(c) => {
+                    if c.ev == "open" {
+                        m.conn_opens += 1;
+                    }
+                }
+                Line::Footer(f) => m.footers.push(f),
+                Line::Header(_) => bail!("a second header inside one file"),
+            }
+        }
+    }
+    Ok(m)
+}
+
+fn read_one(path: &Path) -> Result<(Header, Vec<Line>)> {
+    let f = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut header = None;
+    let mut lines = Vec::new();
+    for (n, line) in f.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = match parse_line(&line) {
+            Ok(l) => l,
+            // A killed generator can leave a torn last line; anything else is corruption.
+            Err(e) => {
+                eprintln!("warning: {}:{}: skipped unparsable line: {e}", path.display(), n + 1);
+                continue;
+            }
+        };
+        match (n, parsed) {
+            (0, Line::Header(h)) => {
+                if h.schema != SCHEMA {
+                    bail!("schema {:?}, expected {SCHEMA}", h.schema);
+                }
+                header = Some(h);
+            }
+            (0, _) => bail!("first line is not a header"),
+            (_, l) => lines.push(l),
+        }
+    }
+    Ok((header.ok_or_else(|| anyhow!("empty file"))?, lines))
+}
+
+fn to_u64(t: i64) -> u64 {
+    t.max(0) as u64
+}
+
+/// Measurement samples of the merged requests.
+pub fn samples(reqs: &[Req]) -> Vec<Sample> {
+    reqs.iter()
+        .map(|r| Sample {
+            intended_ns: to_u64(r.intended),
+            start_ns: to_u64(r.actual.max(r.intended)),
+            end_ns: to_u64(r.end.max(r.actual)),
+            outcome: r.outcome,
+            new_conn: !r.reused,
+        })
+        .collect()
+}
+
+fn mark(m: &Merged, name: &str, pick_max: bool) -> Option<i64> {
+    let it = m.marks.iter().filter(|(_, n)| n == name).map(|(t, _)| *t);
+    if pick_max { it.max() } else { it.min() }
+}
+
+/// Cut the run: marks from the files, overridden by explicit options.
+pub fn run_marks(m: &Merged, opts: &AnalyzeOpts) -> Result<RunMarks> {
+    let load_start = mark(m, "load_start", false)
+        .or_else(|| m.reqs.iter().map(|r| r.intended).min())
+        .unwrap_or(0);
+    let load_end = mark(m, "load_end", true)
+        .or_else(|| m.reqs.iter().map(|r| r.end).max())
+        .unwrap_or(load_start);
+    let rs = match opts.rollout_start {
+        Some(d) => Some(load_start + d.as_nanos() as i64),
+        None => mark(m, "rollout_start", false),
+    };
+    let re = match opts.rollout_end {
+        Some(d) => Some(load_start + d.as_nanos() as i64),
+        None => mark(m, "rollout_end", true),
+    };
+    let (rs, re) = match (rs, re) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => {
+            eprintln!("warning: rollout_start but no rollout_end: the window runs to the load end");
+            (s, load_end)
+        }
+        (None, _) => {
+            eprintln!("warning: no rollout marks: the whole load is the window (no baseline)");
+            (load_start, load_end)
+        }
+    };
+    if re < rs {
+        bail!("rollout_end ({re} ns) before rollout_start ({rs} ns)");
+    }
+    Ok(RunMarks {
+        load_start_ns: to_u64(load_start),
+        rollout_start_ns: to_u64(rs),
+        rollout_end_ns: to_u64(re),
+        load_end_ns: to_u64(load_end),
+    })
+}
+
+fn read_ready_csv(path: &Path, origin_epoch_ns: i64) -> Result<Vec<(i64, u32, Option<u32>)>> {
+    let text = std::fs::read_to_string(path)?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().ok_or_else(|| anyhow!("empty ready file"))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let epoch = match cols.first() {
+        Some(&"epoch_ns") => true,
+        Some(&"t_s") => false,
+        _ => bail!("ready file header must start with epoch_ns or t_s, got {header:?}"),
+    };
+    let mut out = Vec::new();
+    for l in lines {
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        let t = if epoch {
+            f[0].parse::<i64>()? - origin_epoch_ns
+        } else {
+            (f[0].parse::<f64>()? * 1e9).round() as i64
+        };
+        let ready: u32 = f.get(1).ok_or_else(|| anyhow!("ready file row {l:?}"))?.parse()?;
+        let desired = f.get(2).map(|d| d.parse()).transpose()?;
+        out.push((t, ready, desired));
+    }
+    Ok(out)
+}
+
+fn endpoint_series(m: &Merged, opts: &AnalyzeOpts) -> Result<Option<EndpointSeries>> {
+    let mut pts: Vec<(i64, u32, Option<u32>)> = m.ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
+    if let Some(p) = &opts.ready {
+        pts.extend(read_ready_csv(p, m.origin_epoch_ns).with_context(|| format!("read {}", p.display()))?);
+    }
+    if pts.is_empty() {
+        return Ok(None);
+    }
+    pts.sort_by_key(|p| p.0);
+    let desired = opts
+        .desired
+        .or_else(|| pts.iter().filter_map(|p| p.2).filter(|d| *d > 0).max())
+        .ok_or_else(|| anyhow!("ready-endpoint series without a desired replica count: pass --desired"))?;
+    Ok(Some(EndpointSeries { desired, points: pts.iter().map(|&(t, r, _)| (to_u64(t), r)).collect() }))
+}
+
+fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
+    let mut s = SseSummary { streams, ..Default::default() };
+    let mut by_stream: BTreeMap<u64, Vec<&SseEvent>> = BTreeMap::new();
+    for e in events {
+        by_stream.entry(e.id).or_default().push(e);
+    }
+    let mut recon = Vec::new();
+    let mut rows = vec!["stream,event,at_s,why,next_open_at_s,reconnect_ms,attempts_until_open".to_string()];
+    for (id, mut evs) in by_stream {
+        evs.sort_by_key(|e| e.at);
+        for (k, e) in evs.iter().enumerate() {
+            match e.ev.as_str() {
+                "open" => s.opens += 1,
+                "drop" | "fail" => {
+                    if e.ev == "drop" {
+                        s.drops += 1;
+                        *s.drops_by_reason.entry(e.why.clone()).or_default() += 1;
+                    } else {
+                        s.failed_attempts += 1;
+                    }
+                    let next = evs[k + 1..].iter().position(|x| x.ev == "open" || x.ev == "end");
+                    let (next_at, ms, att) = match next.map(|j| (j, evs[k + 1 + j])) {
+                        Some((j, x)) if x.ev == "open" => {
+                            let ms = (x.at - e.at) as f64 / 1e6;
+                            if e.ev == "drop" {
+                                recon.push(ms);
+                            }
+                            (format!("{:.6}", x.at as f64 / 1e9), format!("{ms:.3}"), (j + 1).to_string())
+                        }
+                        _ => {
+                            if e.ev == "drop" {
+                                s.never_reconnected += 1;
+                            }
+                            (String::new(), String::new(), String::new())
+                        }
+                    };
+                    rows.push(format!("{id},{},{:.6},{},{next_at},{ms},{att}", e.ev, e.at as f64 / 1e9, e.why));
+                }
+                _ => {}
+            }
+        }
+    }
+    recon.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| -> Option<f64> {
+        if recon.is_empty() {
+            None
+        } else {
+            Some(recon[((recon.len() - 1) as f64 * p).round() as usize])
+        }
+    };
+    s.reconnect_ms_p50 = q(0.5);
+    s.reconnect_ms_p99 = q(0.99);
+    s.reconnect_ms_max = recon.last().copied();
+    (s, rows)
+}
+
+/// Check that the merged shards cover the schedule exactly once.
+fn index_coverage(reqs: &[Req]) -> (u64, u64) {
+    let Some(max) = reqs.iter().map(|r| r.i).max() else { return (0, 0) };
+    let mut seen = vec![0u64; (max as usize / 64) + 1];
+    let mut dup = 0;
+    for r in reqs {
+        let (w, b) = ((r.i / 64) as usize, r.i % 64);
+        if seen[w] & (1 << b) != 0 {
+            dup += 1;
+        }
+        seen[w] |= 1 << b;
+    }
+    let present: u64 = seen.iter().map(|w| w.count_ones() as u64).sum();
+    (dup, max + 1 - present)
+}
+
+/// Analyze record files and write the outputs.
+pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
+    let m = read_records(&opts.records)?;
+    let marks = run_marks(&m, &opts)?;
+    let endpoints = endpoint_series(&m, &opts)?;
+    let fault_ns = m.headers.iter().map(|h| h.fault_threshold_ns).max().unwrap_or(10_000_000);
+    let config = AnalyzeConfig {
+        tail_ns: opts.tail.as_nanos() as u64,
+        warmup_ns: opts.warmup.as_nanos() as u64,
+        bucket_ns: opts.bucket.as_nanos() as u64,
+        fine_bucket_ns: opts.fine_bucket.as_nanos() as u64,
+        fault_threshold_ns: fault_ns.max(0) as u64,
+    };
+    let scenario = opts
+        .scenario
+        .clone()
+        .or_else(|| m.headers.iter().map(|h| h.label.clone()).find(|l| !l.is_empty()))
+        .unwrap_or_else(|| "live".into());
+    let label = RunLabel { source: Source::Live, scenario, seed: None };
+    let samples = samples(&m.reqs);
+    let mut a = measure::analyze(&samples, &marks, endpoints.as_ref(), JobCounts::default(), &label, &config);
+
+    // Generator health.
+    let gf = m.reqs.iter().filter(|r| r.generator_fault || r.send_lag_ns() > fault_ns).count() as u64;
+    a.summary.generator_faults = a.summary.generator_faults.max(gf);
+    let mut lags: Vec<i64> = m.reqs.iter().map(|r| r.send_lag_ns().max(0)).collect();
+    lags.sort_unstable();
+    let lag_q = |p: f64| lags.get(((lags.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0) as f64 / 1e6;
+    let (dup, missing) = index_coverage(&m.reqs);
+    let footers_valid = m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
+    let streams: u64 = m.headers.iter().map(|h| h.sse_streams).sum();
+    let (sse, sse_rows) = sse_summary(&m.sse, streams);
+    let live = LiveInfo {
+        files: m.headers.len(),
+        shards: m.headers.iter().map(|h| h.shard.clone()).collect(),
+        requests_recorded: m.reqs.len() as u64,
+        generator_faults: gf,
+        send_lag_p99_ms: lag_q(0.99),
+        send_lag_max_ms: lags.last().copied().unwrap_or(0) as f64 / 1e6,
+        duplicate_indices: dup,
+        missing_indices: missing,
+        footers_valid,
+        valid: gf == 0 && dup == 0 && missing == 0 && footers_valid,
+        connections_opened: m.conn_opens,
+        sse: (streams > 0 || !m.sse.is_empty()).then_some(sse),
+    };
+    if !live.valid {
+        eprintln!(
+            "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid}"
+        );
+    }
+    let p = &mut a.summary.provenance;
+    p.insert("records".into(), opts.records.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(","));
+    p.insert("origin_epoch_ns".into(), m.origin_epoch_ns.to_string());
+    if let Some(h) = m.headers.first() {
+        p.insert("generator".into(), h.generator.clone());
+        p.insert("target".into(), h.target.clone());
+        p.insert("rate".into(), h.rate.to_string());
+        p.insert("mode".into(), h.mode.clone());
+        p.insert("arrivals".into(), h.arrivals.clone());
+    }
+    for kv in &opts.provenance {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--provenance {kv:?}: expected KEY=VALUE"))?;
+        p.insert(k.to_string(), v.to_string());
+    }
+
+    std::fs::create_dir_all(&opts.out_dir)?;
+    let mut summary = serde_json::to_value(&a.summary)?;
+    summary
+        .as_object_mut()
+        .expect("summary is an object")
+        .insert("live".into(), serde_json::to_value(&live)?);
+    let summary_path = opts.out_dir.join("summary.json");
+    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")?;
+
+    let timeline_path = opts.out_dir.join("timeline.csv");
+    let mut t = std::io::BufWriter::new(File::create(&timeline_path)?);
+    writeln!(
+        t,
+        "t_s,sent,ok,refused,reset,http_502,http_503,http_504,http_5xx_other,timeout,shed,other,completed,p50_ms,p99_ms,ready_endpoints,new_connections"
+    )?;
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+    for b in &a.timeline {
+        let c = &b.counts;
+        writeln!(
+            t,
+            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            b.t_s,
+            c.sent,
+            c.ok,
+            c.refused,
+            c.reset,
+            c.http_502,
+            c.http_503,
+            c.http_504,
+            c.http_5xx_other,
+            c.timeout,
+            c.shed,
+            c.other,
+            b.completed,
+            opt(b.p50_ms),
+            opt(b.p99_ms),
+            b.ready_endpoints.map(|r| r.to_string()).unwrap_or_default(),
+            b.new_connections
+        )?;
+    }
+    t.flush()?;
+    let reconnects_path = opts.out_dir.join("reconnects.csv");
+    let mut r = std::io::BufWriter::new(File::create(&reconnects_path)?);
+    writeln!(r, "t_s,new_connections")?;
+    let fine_s = config.fine_bucket_ns as f64 / 1e9;
+    for (i, n) in a.reconnects.iter().enumerate() {
+        writeln!(r, "{:.3},{n}", i as f64 * fine_s)?;
+    }
+    r.flush()?;
+    if live.sse.is_some() {
+        std::fs::write(opts.out_dir.join("sse.csv"), sse_rows.join("\n") + "\n")?;
+    }
+    Ok(AnalyzeReport { summary_path, timeline_path, reconnects_path, summary })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    fn req(i: u64, is: i64) -> Req {
+        Req {
+            i,
+            intended: is,
+            actual: is,
+            first_byte: None,
+            end: is + 1,
+            conn: 1,
+            reused: true,
+            status: 200,
+            outcome: Outcome::Ok,
+            pod: None,
+            generator_fault: false,
+        }
+    }
+
+    #[test]
+    fn coverage_counts_duplicates_and_gaps() {
+        let r: Vec<Req> = [0, 1, 1, 3].iter().map(|&i| req(i, 0)).collect();
+        assert_eq!(index_coverage(&r), (1, 1));
+        assert_eq!(index_coverage(&[]), (0, 0));
+    }
+}

@@ -1,0 +1,39 @@
+//! A trivial HTTP/1.1 server (single-threaded runtime, keep-alive, `200 ok` with an
+//! `x-fleetsim-pod: trivial` header) for benchmarking the generator.
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(async move {
+            let svc = service_fn(|_req: Request<Incoming>| async {
+                Ok::<_, Infallible>(
+                    Response::builder()
+                        .header("x-fleetsim-pod", "trivial")
+                        .body(Full::new(Bytes::from_static(b"ok\n")))
+                        .expect("response"),
+                )
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+        });
+    }
+}
+
+pub fn serve_blocking(addr: SocketAddr) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        eprintln!("trivial server on {}", l.local_addr()?);
+        serve(l).await?;
+        Ok(())
+    })
+}
