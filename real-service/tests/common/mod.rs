@@ -404,7 +404,7 @@ impl Haproxy {
         let port = free_port();
         let sock = dir.join("admin.sock");
         let mut cfg = format!(
-            "global\n  stats socket {} mode 600 level admin\n  maxconn 20000\n\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  retries 0\n  option http-keep-alive\n\nfrontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\nbackend be\n  balance roundrobin\n",
+            "global\n  stats socket {} mode 600 level admin\n  maxconn 4000\n\ndefaults\n  mode http\n  timeout connect 2s\n  timeout client 30s\n  timeout server 30s\n  retries 0\n  option http-keep-alive\n\nfrontend fe\n  bind 127.0.0.1:{port}\n  default_backend be\n\nbackend be\n  balance roundrobin\n",
             sock.display()
         );
         for (name, addr, enabled) in servers {
@@ -424,8 +424,12 @@ impl Haproxy {
             .stderr(Stdio::from(std::fs::File::create(dir.join("haproxy.err")).unwrap()))
             .spawn()
             .unwrap();
-        let hp = Haproxy { port, dir, child, log };
+        let mut hp = Haproxy { port, dir, child, log };
+        let err = hp.dir.join("haproxy.err");
         wait_for(&format!("haproxy on 127.0.0.1:{port}"), Duration::from_secs(10), || {
+            if let Ok(Some(st)) = hp.child.try_wait() {
+                panic!("haproxy exited with {st}:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
+            }
             (TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists()).then_some(())
         });
         hp
