@@ -1,0 +1,171 @@
+//! A rollout on one machine: open-loop load from the project's own generator (`validate`), in
+//! keep-alive and new-connection modes, through HAProxy on loopback, while the old process is
+//! SIGTERMed and a replacement (started first: surge) takes over. The test plays the proxy's
+//! health checker: it polls the old process's /readyz every 100 ms, and once that fails it waits
+//! a deregistration lag and takes the backend out through HAProxy's runtime API.
+//!
+//! HAProxy runs with `retries 0`, so every backend failure reaches the client: a refused
+//! connection to the backend shows as `http_503`, a reset or early close as `http_502`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::*;
+use measure::{ShutdownStep as S, check_order};
+use validate::load::{LoadOpts, LoadReport};
+use validate::record::{Line, parse_line};
+
+/// The two scenarios use most of the machine; run them one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const HEALTH_INTERVAL: Duration = Duration::from_millis(100);
+const DEREGISTRATION_LAG: Duration = Duration::from_millis(300);
+
+fn env(levers: bool) -> Vec<(&'static str, String)> {
+    if !levers {
+        return vec![];
+    }
+    vec![
+        ("FLEETSIM_READINESS_LEVER", "true".into()),
+        // preStop wait > health-check interval + deregistration lag, with margin.
+        ("FLEETSIM_PRESTOP_WAIT", "1500ms".into()),
+        ("FLEETSIM_DRAIN_LEVER", "true".into()),
+        ("FLEETSIM_DRAIN_TIMEOUT", "3s".into()),
+        ("FLEETSIM_SHUTDOWN_BUDGET", "6s".into()),
+        ("FLEETSIM_REQUEUE_LEVER", "true".into()),
+        ("FLEETSIM_JITTER_LEVER", "true".into()),
+        ("FLEETSIM_JITTER_WINDOW", "1s".into()),
+    ]
+}
+
+fn load(target: &str, mode: &str, out: &Path, seed: u64) -> std::thread::JoinHandle<LoadReport> {
+    let args = vec![
+        "load".to_string(),
+        "--target".into(),
+        target.to_string(),
+        "--rate".into(),
+        "100".into(),
+        "--duration".into(),
+        "9s".into(),
+        "--mode".into(),
+        mode.into(),
+        "--clients".into(),
+        "16".into(),
+        "--timeout".into(),
+        "5s".into(),
+        "--fault-threshold".into(),
+        "100ms".into(),
+        "--seed".into(),
+        seed.to_string(),
+        "--out".into(),
+        out.display().to_string(),
+        "--no-signals".into(),
+        "--label".into(),
+        format!("real-service rollout {mode}"),
+    ];
+    let opts = LoadOpts::parse_from(args);
+    std::thread::spawn(move || validate::load::run(opts).expect("load generator"))
+}
+
+fn ok_count(addr: std::net::SocketAddr) -> Option<u64> {
+    let m = get(addr, "/metrics").ok()?.body;
+    m.lines()
+        .find(|l| l.starts_with("fleetsim_http_requests_total{path=\"/work\",outcome=\"ok\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+struct Outcome {
+    /// Per generator mode: outcome class -> count.
+    classes: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    failed: u64,
+    old_exit: Option<i32>,
+    old: Svc,
+    served_by: BTreeMap<String, u64>,
+}
+
+fn rollout(levers: bool) -> Outcome {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tag = if levers { "on" } else { "off" };
+    let mut old = Svc::start(&format!("old-{tag}"), &env(levers));
+    let new = Svc::start(&format!("new-{tag}"), &env(levers));
+    old.wait_ready(Duration::from_secs(10));
+    let hp = Haproxy::start(&[("old", old.addr, true), ("new", new.addr, false)]);
+    let ctx = format!("levers {tag}: haproxy {} (dir {}), old {}, new {}", hp.addr(), hp.dir.display(), old.addr, new.addr);
+    println!("{ctx}");
+
+    let dir = temp_dir("rollout");
+    let target = format!("http://{}/work?ms=20", hp.addr());
+    let ka = load(&target, "keepalive", &dir.join("keepalive.ndjson"), 11);
+    let nc = load(&target, "new", &dir.join("new.ndjson"), 12);
+
+    // Steady state on the old process, then the replacement becomes ready and is registered.
+    wait_for(&format!("old to serve 100 requests ({ctx})"), Duration::from_secs(10), || (ok_count(old.addr)? >= 100).then_some(()));
+    new.wait_ready(Duration::from_secs(10));
+    hp.set_state("new", "ready");
+    wait_for(&format!("new to serve 50 requests ({ctx})"), Duration::from_secs(10), || (ok_count(new.addr)? >= 50).then_some(()));
+
+    // Deletion: SIGTERM, and the health checker's view of /readyz.
+    old.signal(libc::SIGTERM);
+    let sigterm = Instant::now();
+    wait_for(&format!("old /readyz to fail ({ctx})"), Duration::from_secs(10), || {
+        let healthy = get(old.addr, "/readyz").map(|r| r.status == 200).unwrap_or(false);
+        if healthy {
+            std::thread::sleep(HEALTH_INTERVAL);
+            None
+        } else {
+            Some(())
+        }
+    });
+    let detected = sigterm.elapsed();
+    std::thread::sleep(DEREGISTRATION_LAG);
+    hp.set_state("old", "maint");
+    println!("levers {tag}: readiness failure seen {detected:?} after SIGTERM; backend removed {:?} after SIGTERM", sigterm.elapsed());
+    let st = old.wait_exit(Duration::from_secs(10));
+
+    let mut classes = BTreeMap::new();
+    let mut failed = 0;
+    let mut served_by = BTreeMap::new();
+    for (mode, h) in [("keepalive", ka), ("new", nc)] {
+        let report = h.join().expect("load thread");
+        println!("levers {tag}, {mode}: {:?}; footer {:?}", report.outcomes, report.footer);
+        assert!(report.footer.valid, "generator fault, run invalid ({ctx}): {:?}", report.footer);
+        assert!(report.footer.sent > 500, "{:?}", report.footer);
+        failed += report.outcomes.iter().filter(|(k, _)| !matches!(**k, "ok" | "shed")).map(|(_, v)| v).sum::<u64>();
+        for line in std::fs::read_to_string(&report.out).unwrap().lines() {
+            if let Ok(Line::Req(r)) = parse_line(line) {
+                *served_by.entry(r.pod.unwrap_or_else(|| "-".into())).or_insert(0u64) += 1;
+            }
+        }
+        classes.insert(mode.to_string(), report.outcomes);
+    }
+    println!("levers {tag}: failed {failed}; by class {classes:?}; served by {served_by:?}; old exit {:?}", st.map(|s| s.code()));
+    let _ = std::fs::remove_dir_all(&dir);
+    drop(hp);
+    Outcome { classes, failed, old_exit: st.and_then(|s| s.code()), old, served_by }
+}
+
+#[test]
+fn rollout_with_levers_on_loses_nothing() {
+    let out = rollout(true);
+    assert_eq!(out.failed, 0, "by class: {:?}\n{}", out.classes, out.old.dump());
+    assert_eq!(out.old_exit, Some(0), "{}", out.old.dump());
+    let steps: Vec<(S, u64)> = out.old.stdout.steps().iter().map(|(s, t, _)| (*s, *t)).collect();
+    assert!(check_order(&steps).is_empty(), "{:?}", check_order(&steps));
+    let names: Vec<S> = steps.iter().map(|(s, _)| *s).collect();
+    for s in [S::SigtermReceived, S::ReadinessFailed, S::PrestopDone, S::ListenerClosed, S::InflightDrained, S::KeepaliveClosed, S::PoolsClosed, S::Exited] {
+        assert!(names.contains(&s), "missing {s}: {names:?}");
+    }
+    assert!(out.served_by.get("old-on").copied().unwrap_or(0) > 0 && out.served_by.get("new-on").copied().unwrap_or(0) > 0, "{:?}", out.served_by);
+}
+
+#[test]
+fn rollout_with_levers_off_loses_requests() {
+    let out = rollout(false);
+    assert!(out.failed > 0, "the naive service must lose requests on deploy: {:?}", out.classes);
+    assert_eq!(out.old_exit, Some(real_service::EXIT_NOT_DRAINED), "{}", out.old.dump());
+}
