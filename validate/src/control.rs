@@ -68,7 +68,7 @@ fn handle(sh: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             sh.request_stop();
             resp(StatusCode::OK, "stopping\n".into())
         }
-        (&Method::GET, "/status") => resp(
+        (_, "/status") => resp(
             StatusCode::OK,
             format!(
                 "{{\"now_ns\":{},\"sent\":{},\"recorded\":{},\"generator_faults\":{},\"inflight\":{}}}\n",
