@@ -19,7 +19,12 @@ pub struct ShutdownPlan {
 }
 
 impl ShutdownPlan {
-    pub fn new(sigterm_at: Instant, prestop_wait: Duration, drain_timeout: Duration, budget: Duration) -> Self {
+    pub fn new(
+        sigterm_at: Instant,
+        prestop_wait: Duration,
+        drain_timeout: Duration,
+        budget: Duration,
+    ) -> Self {
         let prestop_end = sigterm_at + prestop_wait;
         ShutdownPlan {
             sigterm_at,
@@ -64,7 +69,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn deadlines_and_admission_follow_the_clock() {
         let t0 = Instant::now();
-        let plan = ShutdownPlan::new(t0, Duration::from_secs(5), Duration::from_secs(10), Duration::from_secs(20));
+        let plan = ShutdownPlan::new(
+            t0,
+            Duration::from_secs(5),
+            Duration::from_secs(10),
+            Duration::from_secs(20),
+        );
         assert_eq!(plan.prestop_end, t0 + Duration::from_secs(5));
         assert_eq!(plan.drain_deadline, t0 + Duration::from_secs(15));
         assert_eq!(plan.guardian_deadline, t0 + Duration::from_secs(20));
@@ -77,7 +87,11 @@ mod tests {
         assert_eq!(plan.remaining(now), Duration::from_millis(7_500));
         assert!(plan.admits(now, Duration::from_millis(7_500)));
         assert!(!plan.admits(now, Duration::from_millis(7_501)));
-        assert_eq!(plan.retry_after_secs(now), 1, "past the preStop end a retry may come at once");
+        assert_eq!(
+            plan.retry_after_secs(now),
+            1,
+            "past the preStop end a retry may come at once"
+        );
 
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(plan.remaining(Instant::now()), Duration::ZERO);
@@ -88,9 +102,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn drain_deadline_never_passes_the_guardian() {
         let t0 = Instant::now();
-        let plan = ShutdownPlan::new(t0, Duration::from_secs(30), Duration::from_secs(30), Duration::from_secs(25));
+        let plan = ShutdownPlan::new(
+            t0,
+            Duration::from_secs(30),
+            Duration::from_secs(30),
+            Duration::from_secs(25),
+        );
         assert_eq!(plan.drain_deadline, plan.guardian_deadline);
-        assert!(plan.prestop_end > plan.guardian_deadline, "the plan reports the misconfiguration as is");
+        assert!(
+            plan.prestop_end > plan.guardian_deadline,
+            "the plan reports the misconfiguration as is"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -99,8 +121,15 @@ mod tests {
         let w = Duration::from_secs(2);
         assert_eq!(ShutdownPlan::close_at(t0, None, 0.9), t0);
         assert_eq!(ShutdownPlan::close_at(t0, Some(w), 0.0), t0);
-        assert_eq!(ShutdownPlan::close_at(t0, Some(w), 0.5), t0 + Duration::from_secs(1));
+        assert_eq!(
+            ShutdownPlan::close_at(t0, Some(w), 0.5),
+            t0 + Duration::from_secs(1)
+        );
         assert!(ShutdownPlan::close_at(t0, Some(w), 0.999_999) < t0 + w);
-        assert_eq!(ShutdownPlan::close_at(t0, Some(w), 7.0), t0 + w, "draws are clamped");
+        assert_eq!(
+            ShutdownPlan::close_at(t0, Some(w), 7.0),
+            t0 + w,
+            "draws are clamped"
+        );
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use clap::Parser;
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e} (expected a duration like \"250ms\" or \"5s\")"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e} (expected a duration like \"250ms\" or \"5s\")"))
 }
 
 /// The exit code of a guardian force-exit (the shutdown budget ran out).
@@ -116,7 +117,10 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 fn err(field: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { field, reason: reason.into() }
+    ConfigError {
+        field,
+        reason: reason.into(),
+    }
 }
 
 fn hd(d: Duration) -> String {
@@ -133,18 +137,31 @@ impl Config {
         if let Some(p) = &self.pod_name
             && (p.is_empty() || !p.bytes().all(|b| b.is_ascii_graphic()))
         {
-            errors.push(err("FLEETSIM_POD_NAME", "must be non-empty printable ASCII without spaces (it is sent as a header)"));
+            errors.push(err(
+                "FLEETSIM_POD_NAME",
+                "must be non-empty printable ASCII without spaces (it is sent as a header)",
+            ));
         }
         if self.work_ms > MAX_WORK {
-            errors.push(err("FLEETSIM_WORK_MS", format!("{} is above the maximum {}", hd(self.work_ms), hd(MAX_WORK))));
+            errors.push(err(
+                "FLEETSIM_WORK_MS",
+                format!("{} is above the maximum {}", hd(self.work_ms), hd(MAX_WORK)),
+            ));
         }
         if self.shutdown_budget.is_zero() {
             errors.push(err("FLEETSIM_SHUTDOWN_BUDGET", "must be above 0s"));
         }
         if self.drain_lever && self.drain_timeout.is_zero() {
-            errors.push(err("FLEETSIM_DRAIN_TIMEOUT", "must be above 0s when the drain lever is on"));
+            errors.push(err(
+                "FLEETSIM_DRAIN_TIMEOUT",
+                "must be above 0s when the drain lever is on",
+            ));
         }
-        let prestop = if self.readiness_lever { self.prestop_wait } else { Duration::ZERO };
+        let prestop = if self.readiness_lever {
+            self.prestop_wait
+        } else {
+            Duration::ZERO
+        };
         if self.drain_lever && prestop + self.drain_timeout >= self.shutdown_budget {
             errors.push(err(
                 "FLEETSIM_SHUTDOWN_BUDGET",
@@ -156,10 +173,16 @@ impl Config {
             ));
         }
         if !self.readiness_lever && !self.prestop_wait.is_zero() {
-            errors.push(err("FLEETSIM_PRESTOP_WAIT", "is set but FLEETSIM_READINESS_LEVER is off (the wait belongs to that lever)"));
+            errors.push(err(
+                "FLEETSIM_PRESTOP_WAIT",
+                "is set but FLEETSIM_READINESS_LEVER is off (the wait belongs to that lever)",
+            ));
         }
         if self.jitter_lever && self.jitter_window.is_zero() {
-            errors.push(err("FLEETSIM_JITTER_WINDOW", "must be above 0s when the jitter lever is on"));
+            errors.push(err(
+                "FLEETSIM_JITTER_WINDOW",
+                "must be above 0s when the jitter lever is on",
+            ));
         }
         if self.jitter_lever && self.drain_lever && self.jitter_window > self.drain_timeout {
             errors.push(err(
@@ -168,12 +191,18 @@ impl Config {
             ));
         }
         if self.worker && self.database_url.is_none() {
-            errors.push(err("FLEETSIM_DATABASE_URL", "is required when FLEETSIM_WORKER is on"));
+            errors.push(err(
+                "FLEETSIM_DATABASE_URL",
+                "is required when FLEETSIM_WORKER is on",
+            ));
         }
         if let Some(url) = &self.database_url
             && let Err(e) = url.parse::<tokio_postgres::Config>()
         {
-            errors.push(err("FLEETSIM_DATABASE_URL", format!("cannot be parsed: {e}")));
+            errors.push(err(
+                "FLEETSIM_DATABASE_URL",
+                format!("cannot be parsed: {e}"),
+            ));
         }
         if self.lease < Duration::from_millis(100) {
             errors.push(err("FLEETSIM_LEASE", "must be at least 100ms"));
@@ -187,7 +216,11 @@ impl Config {
         if self.poll.is_zero() {
             errors.push(err("FLEETSIM_POLL", "must be above 0s"));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// The pod name: the flag/env, else the host name.
@@ -247,20 +280,63 @@ mod tests {
 
     #[test]
     fn budget_must_cover_prestop_and_drain() {
-        let c = parse(&["--readiness-lever", "true", "--drain-lever", "true", "--prestop-wait", "10s", "--drain-timeout", "10s", "--shutdown-budget", "20s"]);
+        let c = parse(&[
+            "--readiness-lever",
+            "true",
+            "--drain-lever",
+            "true",
+            "--prestop-wait",
+            "10s",
+            "--drain-timeout",
+            "10s",
+            "--shutdown-budget",
+            "20s",
+        ]);
         let e = c.validate().unwrap_err();
         assert_eq!(e[0].field, "FLEETSIM_SHUTDOWN_BUDGET", "{e:?}");
-        let c = parse(&["--readiness-lever", "true", "--drain-lever", "true", "--prestop-wait", "10s", "--drain-timeout", "10s", "--shutdown-budget", "21s"]);
+        let c = parse(&[
+            "--readiness-lever",
+            "true",
+            "--drain-lever",
+            "true",
+            "--prestop-wait",
+            "10s",
+            "--drain-timeout",
+            "10s",
+            "--shutdown-budget",
+            "21s",
+        ]);
         c.validate().unwrap();
     }
 
     #[test]
     fn each_bad_field_is_named() {
         let c = parse(&["--worker", "true", "--job-ms", "20s", "--lease", "10s"]);
-        let fields: Vec<_> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        let fields: Vec<_> = c
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, vec!["FLEETSIM_DATABASE_URL", "FLEETSIM_JOB_MS"]);
-        let c = parse(&["--jitter-lever", "true", "--drain-lever", "true", "--jitter-window", "20s", "--drain-timeout", "5s", "--shutdown-budget", "10s"]);
-        let fields: Vec<_> = c.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        let c = parse(&[
+            "--jitter-lever",
+            "true",
+            "--drain-lever",
+            "true",
+            "--jitter-window",
+            "20s",
+            "--drain-timeout",
+            "5s",
+            "--shutdown-budget",
+            "10s",
+        ]);
+        let fields: Vec<_> = c
+            .validate()
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(fields, vec!["FLEETSIM_JITTER_WINDOW"]);
         let c = parse(&["--prestop-wait", "3s"]);
         assert_eq!(c.validate().unwrap_err()[0].field, "FLEETSIM_PRESTOP_WAIT");
@@ -268,7 +344,12 @@ mod tests {
 
     #[test]
     fn bad_duration_is_a_parse_error() {
-        let e = Config::try_parse_from(["x", "--drain-timeout", "soon"]).unwrap_err().to_string();
-        assert!(e.contains("drain-timeout") && e.contains("expected a duration"), "{e}");
+        let e = Config::try_parse_from(["x", "--drain-timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("drain-timeout") && e.contains("expected a duration"),
+            "{e}"
+        );
     }
 }

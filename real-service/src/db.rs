@@ -48,7 +48,13 @@ CREATE TABLE IF NOT EXISTS fleetsim_ledger_noops (
 
 pub fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
     let pg: tokio_postgres::Config = url.parse()?;
-    let mgr = Manager::from_config(pg, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    let mgr = Manager::from_config(
+        pg,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
     Ok(Pool::builder(mgr)
         .max_size(max_size)
         .wait_timeout(Some(Duration::from_secs(5)))
@@ -61,7 +67,8 @@ pub fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
 pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock(7271001)", &[]).await?;
+    tx.execute("SELECT pg_advisory_xact_lock(7271001)", &[])
+        .await?;
     tx.batch_execute(MIGRATIONS).await?;
     tx.commit().await?;
     Ok(())
@@ -121,7 +128,12 @@ pub async fn claim(pool: &Pool, owner: &str, lease: Duration) -> Result<Option<C
 
 /// Apply the side effect. Returns true if it was applied, false if it was a recorded no-op
 /// (idempotency lever on and the key was applied before).
-pub async fn apply(pool: &Pool, job: &Claimed, owner: &str, idempotent: bool) -> Result<bool, DbError> {
+pub async fn apply(
+    pool: &Pool,
+    job: &Claimed,
+    owner: &str,
+    idempotent: bool,
+) -> Result<bool, DbError> {
     let client = pool.get().await?;
     if !idempotent {
         client

@@ -70,7 +70,12 @@ pub struct Conns {
 
 impl Conns {
     pub fn new() -> Self {
-        Conns { next_id: AtomicU64::new(1), map: Mutex::new(HashMap::new()), tracker: TaskTracker::new(), kill: CancellationToken::new() }
+        Conns {
+            next_id: AtomicU64::new(1),
+            map: Mutex::new(HashMap::new()),
+            tracker: TaskTracker::new(),
+            kill: CancellationToken::new(),
+        }
     }
     pub fn snapshot(&self) -> Vec<Arc<ConnCtl>> {
         self.map.lock().unwrap().values().cloned().collect()
@@ -87,7 +92,12 @@ impl Default for Conns {
 }
 
 /// Accept until `stop` fires, then drop the listener (the port refuses from then on).
-pub async fn accept_loop(listener: TcpListener, app: Arc<App>, conns: Arc<Conns>, stop: CancellationToken) {
+pub async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<App>,
+    conns: Arc<Conns>,
+    stop: CancellationToken,
+) {
     loop {
         let (stream, _peer) = tokio::select! {
             biased;
@@ -103,7 +113,9 @@ pub async fn accept_loop(listener: TcpListener, app: Arc<App>, conns: Arc<Conns>
         };
         let _ = stream.set_nodelay(true);
         let id = conns.next_id.fetch_add(1, Ordering::Relaxed);
-        let ctl = Arc::new(ConnCtl { close: CancellationToken::new() });
+        let ctl = Arc::new(ConnCtl {
+            close: CancellationToken::new(),
+        });
         conns.map.lock().unwrap().insert(id, ctl.clone());
         app.metrics.connections.inc();
         app.metrics.open_connections.inc();
@@ -118,7 +130,12 @@ pub async fn accept_loop(listener: TcpListener, app: Arc<App>, conns: Arc<Conns>
     drop(listener);
 }
 
-async fn serve_conn(stream: tokio::net::TcpStream, app: Arc<App>, ctl: Arc<ConnCtl>, kill: CancellationToken) {
+async fn serve_conn(
+    stream: tokio::net::TcpStream,
+    app: Arc<App>,
+    ctl: Arc<ConnCtl>,
+    kill: CancellationToken,
+) {
     let svc = {
         let ctl = ctl.clone();
         hyper::service::service_fn(move |req| handle(app.clone(), ctl.clone(), req))
@@ -153,10 +170,15 @@ impl Drop for InflightGuard<'_> {
     }
 }
 
-fn full(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<RespBody> {
+fn full(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<RespBody> {
     let mut r = Response::new(Full::new(body.into()).boxed());
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
 }
 
@@ -170,11 +192,18 @@ fn query_param<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
 fn parse_ms(v: Option<&str>, default: Duration) -> Result<Duration, String> {
     match v {
         None => Ok(default),
-        Some(s) => s.parse::<u64>().map(Duration::from_millis).map_err(|e| format!("ms={s:?}: {e}")),
+        Some(s) => s
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|e| format!("ms={s:?}: {e}")),
     }
 }
 
-pub async fn handle(app: Arc<App>, ctl: Arc<ConnCtl>, req: Request<Incoming>) -> Result<Response<RespBody>, Infallible> {
+pub async fn handle(
+    app: Arc<App>,
+    ctl: Arc<ConnCtl>,
+    req: Request<Incoming>,
+) -> Result<Response<RespBody>, Infallible> {
     let path: &'static str = match req.uri().path() {
         "/work" => "/work",
         "/healthz" => "/healthz",
@@ -200,16 +229,25 @@ pub async fn handle(app: Arc<App>, ctl: Arc<ConnCtl>, req: Request<Incoming>) ->
                 full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
             }
         }
-        (&Method::GET, "/metrics") => full(StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", app.metrics.encode()),
+        (&Method::GET, "/metrics") => full(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.encode(),
+        ),
         (&Method::GET, "/events") => events(&app, &ctl, &req),
         (&Method::POST, "/jobs") => enqueue(&app, &req).await,
         (_, "other") => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
-        _ => full(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n"),
+        _ => full(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "method not allowed\n",
+        ),
     };
     let status = resp.status();
     let outcome = if status.is_success() {
         "ok"
-    } else if status == StatusCode::SERVICE_UNAVAILABLE && resp.headers().contains_key(RETRY_AFTER) {
+    } else if status == StatusCode::SERVICE_UNAVAILABLE && resp.headers().contains_key(RETRY_AFTER)
+    {
         "shed"
     } else if status.is_client_error() {
         "client_error"
@@ -230,15 +268,32 @@ pub async fn handle(app: Arc<App>, ctl: Arc<ConnCtl>, req: Request<Incoming>) ->
 async fn work(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
     let ms = match parse_ms(query_param(req, "ms"), app.default_work) {
         Ok(d) if d <= MAX_WORK => d,
-        Ok(d) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("ms={} is above the maximum {}\n", d.as_millis(), MAX_WORK.as_millis())),
+        Ok(d) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!(
+                    "ms={} is above the maximum {}\n",
+                    d.as_millis(),
+                    MAX_WORK.as_millis()
+                ),
+            );
+        }
         Err(e) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
     };
     if app.requeue_lever
         && let Some(plan) = app.plan.get()
         && !plan.admits(Instant::now(), ms)
     {
-        let mut r = full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "shutting down: this call cannot finish in the remaining budget\n");
-        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from(plan.retry_after_secs(Instant::now())));
+        let mut r = full(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "shutting down: this call cannot finish in the remaining budget\n",
+        );
+        r.headers_mut().insert(
+            RETRY_AFTER,
+            HeaderValue::from(plan.retry_after_secs(Instant::now())),
+        );
         return r;
     }
     if query_param(req, "block") == Some("true") {
@@ -248,7 +303,15 @@ async fn work(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
     } else {
         tokio::time::sleep(ms).await;
     }
-    full(StatusCode::OK, "application/json", format!("{{\"pod\":{},\"ms\":{}}}\n", serde_json::Value::from(app.pod_name.as_str()), ms.as_millis()))
+    full(
+        StatusCode::OK,
+        "application/json",
+        format!(
+            "{{\"pod\":{},\"ms\":{}}}\n",
+            serde_json::Value::from(app.pod_name.as_str()),
+            ms.as_millis()
+        ),
+    )
 }
 
 /// A body fed by a channel (for server-sent events).
@@ -257,7 +320,10 @@ struct ChannelBody(mpsc::Receiver<Bytes>);
 impl Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }
@@ -265,7 +331,13 @@ impl Body for ChannelBody {
 fn events(app: &Arc<App>, ctl: &Arc<ConnCtl>, req: &Request<Incoming>) -> Response<RespBody> {
     let interval = match parse_ms(query_param(req, "interval_ms"), app.sse_interval) {
         Ok(d) if !d.is_zero() => d,
-        _ => return full(StatusCode::BAD_REQUEST, "text/plain", "interval_ms must be a positive integer\n"),
+        _ => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "interval_ms must be a positive integer\n",
+            );
+        }
     };
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let app = app.clone();
@@ -294,30 +366,67 @@ fn events(app: &Arc<App>, ctl: &Arc<ConnCtl>, req: &Request<Incoming>) -> Respon
         app.metrics.open_streams.dec();
     });
     let mut r = Response::new(ChannelBody(rx).boxed());
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-cache"));
     r
 }
 
 async fn enqueue(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
     let Some(pool) = &app.pool else {
-        return full(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "no database configured (FLEETSIM_DATABASE_URL)\n");
+        return full(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "no database configured (FLEETSIM_DATABASE_URL)\n",
+        );
     };
     let work = match parse_ms(query_param(req, "ms"), app.default_job) {
         Ok(d) if d < app.lease => d,
-        Ok(d) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("ms={} must be below the lease {}ms\n", d.as_millis(), app.lease.as_millis())),
+        Ok(d) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!(
+                    "ms={} must be below the lease {}ms\n",
+                    d.as_millis(),
+                    app.lease.as_millis()
+                ),
+            );
+        }
         Err(e) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
     };
     let key = match query_param(req, "key") {
-        Some(k) if !k.is_empty() && k.len() <= 200 && k.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) => k.to_string(),
-        Some(_) => return full(StatusCode::BAD_REQUEST, "text/plain", "key must be 1-200 characters of [A-Za-z0-9-_.:]\n"),
+        Some(k)
+            if !k.is_empty()
+                && k.len() <= 200
+                && k.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            k.to_string()
+        }
+        Some(_) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                "key must be 1-200 characters of [A-Za-z0-9-_.:]\n",
+            );
+        }
         None => format!("{}-{:016x}", app.pod_name, rand::random::<u64>()),
     };
     match crate::db::enqueue(pool, &key, work).await {
         Ok(id) => {
             app.metrics.job("enqueued");
-            full(StatusCode::CREATED, "application/json", serde_json::json!({ "id": id, "idempotency_key": key }).to_string() + "\n")
+            full(
+                StatusCode::CREATED,
+                "application/json",
+                serde_json::json!({ "id": id, "idempotency_key": key }).to_string() + "\n",
+            )
         }
-        Err(e) => full(StatusCode::INTERNAL_SERVER_ERROR, "text/plain", format!("enqueue failed: {e}\n")),
+        Err(e) => full(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain",
+            format!("enqueue failed: {e}\n"),
+        ),
     }
 }

@@ -40,18 +40,49 @@ impl Metrics {
         let open_streams = Gauge::default();
         let jobs = Family::<JobLabels, Counter>::default();
         let ready = Gauge::default();
-        registry.register("http_requests", "HTTP requests by path and outcome", requests.clone());
-        registry.register("http_inflight", "HTTP requests being served", inflight.clone());
-        registry.register("http_open_connections", "Open client connections", open_connections.clone());
-        registry.register("http_connections", "Accepted client connections", connections.clone());
-        registry.register("sse_open_streams", "Open /events streams", open_streams.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by path and outcome",
+            requests.clone(),
+        );
+        registry.register(
+            "http_inflight",
+            "HTTP requests being served",
+            inflight.clone(),
+        );
+        registry.register(
+            "http_open_connections",
+            "Open client connections",
+            open_connections.clone(),
+        );
+        registry.register(
+            "http_connections",
+            "Accepted client connections",
+            connections.clone(),
+        );
+        registry.register(
+            "sse_open_streams",
+            "Open /events streams",
+            open_streams.clone(),
+        );
         registry.register("jobs", "Queue jobs by result", jobs.clone());
         registry.register("ready", "1 while /readyz answers 200", ready.clone());
-        Metrics { registry, requests, inflight, open_connections, connections, open_streams, jobs, ready }
+        Metrics {
+            registry,
+            requests,
+            inflight,
+            open_connections,
+            connections,
+            open_streams,
+            jobs,
+            ready,
+        }
     }
 
     pub fn request(&self, path: &'static str, outcome: &'static str) {
-        self.requests.get_or_create(&RequestLabels { path, outcome }).inc();
+        self.requests
+            .get_or_create(&RequestLabels { path, outcome })
+            .inc();
     }
 
     pub fn job(&self, result: &'static str) {

@@ -42,14 +42,20 @@ pub fn main_entry() -> i32 {
 
     // Signals are taken on an OS thread, before anything listens, so that SIGTERM is seen (and
     // the guardian armed) even if the async runtime is wedged.
-    let sig = Arc::new(SignalState { token: CancellationToken::new(), at: OnceLock::new() });
+    let sig = Arc::new(SignalState {
+        token: CancellationToken::new(),
+        at: OnceLock::new(),
+    });
     let guardian_budget = cfg.drain_lever.then_some(cfg.shutdown_budget);
     if let Err(e) = spawn_signal_thread(sig.clone(), guardian_budget) {
         eprintln!("fleetsim-service: cannot install signal handlers: {e}");
         return 1;
     }
 
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fleetsim-service: cannot start the runtime: {e}");
@@ -64,7 +70,10 @@ pub fn main_entry() -> i32 {
     code
 }
 
-fn spawn_signal_thread(sig: Arc<SignalState>, guardian_budget: Option<Duration>) -> std::io::Result<()> {
+fn spawn_signal_thread(
+    sig: Arc<SignalState>,
+    guardian_budget: Option<Duration>,
+) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])?;
     std::thread::Builder::new().name("fleetsim-signals".into()).spawn(move || {
@@ -90,37 +99,50 @@ fn spawn_signal_thread(sig: Arc<SignalState>, guardian_budget: Option<Duration>)
 /// out. It writes its lines with raw `write(2)` and leaves with `_exit(2)`: nothing it does needs
 /// the runtime, a lock, or an exit handler.
 fn spawn_guardian(sigterm_at: std::time::Instant, budget: Duration) {
-    let _ = std::thread::Builder::new().name("fleetsim-guardian".into()).spawn(move || {
-        let deadline = sigterm_at + budget;
-        loop {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                break;
+    let _ = std::thread::Builder::new()
+        .name("fleetsim-guardian".into())
+        .spawn(move || {
+            let deadline = sigterm_at + budget;
+            loop {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::sleep(deadline - now);
             }
-            std::thread::sleep(deadline - now);
-        }
-        lifecycle::raw_write_stdout(&lifecycle::raw_line(
-            Step::GuardianFired,
-            json!({ "budget_ms": budget.as_millis() as u64 }),
-        ));
-        lifecycle::emit_exited(EXIT_GUARDIAN);
-        // SAFETY: _exit ends the process at once; nothing after it runs.
-        unsafe { libc::_exit(EXIT_GUARDIAN) }
-    });
+            lifecycle::raw_write_stdout(&lifecycle::raw_line(
+                Step::GuardianFired,
+                json!({ "budget_ms": budget.as_millis() as u64 }),
+            ));
+            lifecycle::emit_exited(EXIT_GUARDIAN);
+            // SAFETY: _exit ends the process at once; nothing after it runs.
+            unsafe { libc::_exit(EXIT_GUARDIAN) }
+        });
 }
 
 async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     let listener = match tokio::net::TcpListener::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("fleetsim-service: invalid configuration: FLEETSIM_LISTEN: cannot bind {}: {e}", cfg.listen);
+            eprintln!(
+                "fleetsim-service: invalid configuration: FLEETSIM_LISTEN: cannot bind {}: {e}",
+                cfg.listen
+            );
             return EXIT_CONFIG;
         }
     };
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(target: "fleetsim::http", event = "listening", addr = %addr, "listening");
 
-    let pool = match cfg.database_url.as_deref().map(|u| crate::db::pool(u, 8)).transpose() {
+    let pool = match cfg
+        .database_url
+        .as_deref()
+        .map(|u| crate::db::pool(u, 8))
+        .transpose()
+    {
         Ok(p) => p,
         Err(e) => {
             eprintln!("fleetsim-service: invalid configuration: FLEETSIM_DATABASE_URL: {e}");
@@ -146,7 +168,12 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     });
     let conns = Arc::new(Conns::new());
     let stop_accept = CancellationToken::new();
-    let accept = tokio::spawn(http::accept_loop(listener, app.clone(), conns.clone(), stop_accept.clone()));
+    let accept = tokio::spawn(http::accept_loop(
+        listener,
+        app.clone(),
+        conns.clone(),
+        stop_accept.clone(),
+    ));
 
     let worker_stop = CancellationToken::new();
     let startup = async {
@@ -189,8 +216,16 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     sig.token.cancelled().await;
 
     // ---- shutdown -------------------------------------------------------------------------
-    let sigterm_at = sig.at.get().map(|&t| Instant::from_std(t)).unwrap_or_else(Instant::now);
-    let prestop = if cfg.readiness_lever { cfg.prestop_wait } else { Duration::ZERO };
+    let sigterm_at = sig
+        .at
+        .get()
+        .map(|&t| Instant::from_std(t))
+        .unwrap_or_else(Instant::now);
+    let prestop = if cfg.readiness_lever {
+        cfg.prestop_wait
+    } else {
+        Duration::ZERO
+    };
     let p = ShutdownPlan::new(sigterm_at, prestop, cfg.drain_timeout, cfg.shutdown_budget);
     let _ = plan.set(p);
     if cfg.requeue_lever {
@@ -201,7 +236,10 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
         metrics.ready.set(0);
         lifecycle::emit(Step::ReadinessFailed, serde_json::Value::Null);
         sleep_until(p.prestop_end).await;
-        lifecycle::emit(Step::PrestopDone, json!({ "waited_ms": prestop.as_millis() as u64 }));
+        lifecycle::emit(
+            Step::PrestopDone,
+            json!({ "waited_ms": prestop.as_millis() as u64 }),
+        );
     }
 
     if !cfg.drain_lever {
@@ -220,7 +258,10 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     // 1. HTTP server: stop accepting.
     stop_accept.cancel();
     let _ = accept.await;
-    lifecycle::emit(Step::ListenerClosed, json!({ "drain": true, "connections": conns.open() }));
+    lifecycle::emit(
+        Step::ListenerClosed,
+        json!({ "drain": true, "connections": conns.open() }),
+    );
 
     // Close keep-alive connections: at once, or each at a random point of the jitter window.
     let drain_start = Instant::now();
@@ -238,7 +279,10 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     }
 
     // Wait for in-flight requests.
-    let inflight_ok = wait_until(p.drain_deadline, || app.inflight.load(Ordering::SeqCst) <= 0).await;
+    let inflight_ok = wait_until(p.drain_deadline, || {
+        app.inflight.load(Ordering::SeqCst) <= 0
+    })
+    .await;
     lifecycle::emit(
         Step::InflightDrained,
         json!({ "complete": inflight_ok, "left": app.inflight.load(Ordering::SeqCst) }),
@@ -246,13 +290,18 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
 
     // Wait for every connection to close; past the drain deadline, drop the rest.
     conns.tracker.close();
-    let closed_ok = tokio::time::timeout_at(p.drain_deadline, conns.tracker.wait()).await.is_ok();
+    let closed_ok = tokio::time::timeout_at(p.drain_deadline, conns.tracker.wait())
+        .await
+        .is_ok();
     let forced = if closed_ok { 0 } else { conns.open() };
     if !closed_ok {
         conns.kill.cancel();
         conns.tracker.wait().await;
     }
-    lifecycle::emit(Step::KeepaliveClosed, json!({ "complete": closed_ok, "forced": forced }));
+    lifecycle::emit(
+        Step::KeepaliveClosed,
+        json!({ "complete": closed_ok, "forced": forced }),
+    );
 
     // 2. Worker.
     let report = match worker {
@@ -264,7 +313,10 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
         }
         None => WorkerReport::default(),
     };
-    lifecycle::emit(Step::WorkerStopped, json!({ "applied": report.applied, "noops": report.noops, "aborted": !cfg.requeue_lever }));
+    lifecycle::emit(
+        Step::WorkerStopped,
+        json!({ "applied": report.applied, "noops": report.noops, "aborted": !cfg.requeue_lever }),
+    );
     lifecycle::emit(Step::JobsReleased, json!({ "count": report.released }));
 
     // 3. Database pool.
@@ -286,6 +338,9 @@ async fn wait_until(deadline: Instant, mut cond: impl FnMut() -> bool) -> bool {
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now()))).await;
+        tokio::time::sleep(
+            Duration::from_millis(5).min(deadline.saturating_duration_since(Instant::now())),
+        )
+        .await;
     }
 }

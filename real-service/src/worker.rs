@@ -68,7 +68,10 @@ pub async fn run(ctx: WorkerCtx) -> WorkerReport {
         };
         if interrupted {
             let now = Instant::now();
-            let fits = ctx.plan.get().is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
+            let fits = ctx
+                .plan
+                .get()
+                .is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
             if fits {
                 sleep_until(end).await;
             } else {
@@ -78,8 +81,12 @@ pub async fn run(ctx: WorkerCtx) -> WorkerReport {
                         ctx.metrics.job("released");
                         tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "job released: it cannot finish within the shutdown budget");
                     }
-                    Ok(false) => tracing::warn!(target: "fleetsim::worker", job = job.id, "release found the lease already lost"),
-                    Err(e) => tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "release failed; the lease will expire"),
+                    Ok(false) => {
+                        tracing::warn!(target: "fleetsim::worker", job = job.id, "release found the lease already lost")
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "release failed; the lease will expire")
+                    }
                 }
                 break;
             }
@@ -112,7 +119,9 @@ pub async fn run(ctx: WorkerCtx) -> WorkerReport {
                 ctx.metrics.job("lease_lost");
                 tracing::warn!(target: "fleetsim::worker", job = job.id, "ack found the lease lost (redelivered elsewhere)");
             }
-            Err(e) => tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "ack failed; the lease will expire"),
+            Err(e) => {
+                tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "ack failed; the lease will expire")
+            }
         }
     }
     report

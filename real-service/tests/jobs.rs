@@ -8,7 +8,11 @@ use std::time::Duration;
 use common::*;
 use measure::ShutdownStep as S;
 
-fn worker_env(pg: &Pg, requeue: bool, extra: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+fn worker_env(
+    pg: &Pg,
+    requeue: bool,
+    extra: &[(&'static str, &str)],
+) -> Vec<(&'static str, String)> {
     let mut env = vec![
         ("FLEETSIM_DATABASE_URL", pg.url()),
         ("FLEETSIM_WORKER", "true".to_string()),
@@ -26,27 +30,60 @@ fn worker_env(pg: &Pg, requeue: bool, extra: &[(&'static str, &str)]) -> Vec<(&'
 fn kill_mid_job(idempotent: bool) -> (i64, i64, i32) {
     let pg = Pg::start();
     let key = format!("kill-mid-job-{idempotent}");
-    let mut a = Svc::start("worker-a", &worker_env(&pg, idempotent, &[("FLEETSIM_TEST_PAUSE_AFTER_EFFECT", "1h")]));
+    let mut a = Svc::start(
+        "worker-a",
+        &worker_env(
+            &pg,
+            idempotent,
+            &[("FLEETSIM_TEST_PAUSE_AFTER_EFFECT", "1h")],
+        ),
+    );
     a.wait_ready(Duration::from_secs(20));
     let r = request(a.addr, "POST", &format!("/jobs?key={key}")).unwrap();
     assert_eq!(r.status, 201, "{r:?}");
     let ledger = format!("SELECT count(*) FROM fleetsim_ledger WHERE idempotency_key = '{key}'");
-    wait_for("the side effect of worker A", Duration::from_secs(15), || (pg.count(&ledger) == 1).then_some(()));
-    wait_for("worker A to pause before its ack", Duration::from_secs(5), || a.stdout.find(|l| l.contains("side effect applied")));
+    wait_for(
+        "the side effect of worker A",
+        Duration::from_secs(15),
+        || (pg.count(&ledger) == 1).then_some(()),
+    );
+    wait_for(
+        "worker A to pause before its ack",
+        Duration::from_secs(5),
+        || a.stdout.find(|l| l.contains("side effect applied")),
+    );
     a.signal(libc::SIGKILL);
-    a.wait_exit(Duration::from_secs(5)).expect("SIGKILL ends worker A");
-    let state: String = pg.query(&format!("SELECT state FROM fleetsim_jobs WHERE idempotency_key = '{key}'"))[0].get(0);
+    a.wait_exit(Duration::from_secs(5))
+        .expect("SIGKILL ends worker A");
+    let state: String = pg.query(&format!(
+        "SELECT state FROM fleetsim_jobs WHERE idempotency_key = '{key}'"
+    ))[0]
+        .get(0);
     assert_eq!(state, "leased", "A died between side effect and ack");
 
     let b = Svc::start("worker-b", &worker_env(&pg, idempotent, &[]));
-    wait_for("the redelivered job to be acked by B", Duration::from_secs(20), || {
-        let rows = pg.query(&format!("SELECT state FROM fleetsim_jobs WHERE idempotency_key = '{key}'"));
-        (rows[0].get::<_, String>(0) == "done").then_some(())
-    });
+    wait_for(
+        "the redelivered job to be acked by B",
+        Duration::from_secs(20),
+        || {
+            let rows = pg.query(&format!(
+                "SELECT state FROM fleetsim_jobs WHERE idempotency_key = '{key}'"
+            ));
+            (rows[0].get::<_, String>(0) == "done").then_some(())
+        },
+    );
     let applied = pg.count(&ledger);
-    let noops = pg.count(&format!("SELECT count(*) FROM fleetsim_ledger_noops WHERE idempotency_key = '{key}'"));
-    let deliveries: i32 = pg.query(&format!("SELECT deliveries FROM fleetsim_jobs WHERE idempotency_key = '{key}'"))[0].get(0);
-    println!("kill mid-job, idempotency {}: ledger rows {applied}, recorded no-ops {noops}, deliveries {deliveries}", if idempotent { "on" } else { "off" });
+    let noops = pg.count(&format!(
+        "SELECT count(*) FROM fleetsim_ledger_noops WHERE idempotency_key = '{key}'"
+    ));
+    let deliveries: i32 = pg.query(&format!(
+        "SELECT deliveries FROM fleetsim_jobs WHERE idempotency_key = '{key}'"
+    ))[0]
+        .get(0);
+    println!(
+        "kill mid-job, idempotency {}: ledger rows {applied}, recorded no-ops {noops}, deliveries {deliveries}",
+        if idempotent { "on" } else { "off" }
+    );
     drop(b);
     (applied, noops, deliveries)
 }
@@ -78,13 +115,28 @@ fn requeue_releases_a_job_that_cannot_finish() {
     w.wait_ready(Duration::from_secs(20));
     let r = request(w.addr, "POST", "/jobs?key=long-job&ms=30000").unwrap();
     assert_eq!(r.status, 201, "{r:?}");
-    wait_for("the long job to be leased", Duration::from_secs(10), || w.stdout.find(|l| l.contains("job leased")));
+    wait_for("the long job to be leased", Duration::from_secs(10), || {
+        w.stdout.find(|l| l.contains("job leased"))
+    });
     w.signal(libc::SIGTERM);
-    let st = w.wait_exit(Duration::from_secs(5)).unwrap_or_else(|| panic!("{}", w.dump()));
+    let st = w
+        .wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{}", w.dump()));
     assert_eq!(st.code(), Some(0), "{}", w.dump());
-    assert_eq!(w.stdout.step(S::JobsReleased).unwrap()["count"], 1, "{}", w.dump());
-    let row = &pg.query("SELECT state, lease_owner IS NULL FROM fleetsim_jobs WHERE idempotency_key = 'long-job'")[0];
-    assert_eq!(row.get::<_, String>(0), "queued", "released back to the queue, not left leased for 60 s");
+    assert_eq!(
+        w.stdout.step(S::JobsReleased).unwrap()["count"],
+        1,
+        "{}",
+        w.dump()
+    );
+    let row = &pg.query(
+        "SELECT state, lease_owner IS NULL FROM fleetsim_jobs WHERE idempotency_key = 'long-job'",
+    )[0];
+    assert_eq!(
+        row.get::<_, String>(0),
+        "queued",
+        "released back to the queue, not left leased for 60 s"
+    );
     assert!(row.get::<_, bool>(1));
     assert_eq!(pg.count("SELECT count(*) FROM fleetsim_ledger"), 0);
 }
@@ -106,11 +158,16 @@ fn without_requeue_the_job_is_left_leased() {
     w.wait_ready(Duration::from_secs(20));
     let r = request(w.addr, "POST", "/jobs?key=long-job&ms=30000").unwrap();
     assert_eq!(r.status, 201, "{r:?}");
-    wait_for("the long job to be leased", Duration::from_secs(10), || w.stdout.find(|l| l.contains("job leased")));
+    wait_for("the long job to be leased", Duration::from_secs(10), || {
+        w.stdout.find(|l| l.contains("job leased"))
+    });
     w.signal(libc::SIGTERM);
-    let st = w.wait_exit(Duration::from_secs(5)).unwrap_or_else(|| panic!("{}", w.dump()));
+    let st = w
+        .wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{}", w.dump()));
     assert_eq!(st.code(), Some(0), "{}", w.dump());
     assert_eq!(w.stdout.step(S::JobsReleased).unwrap()["count"], 0);
-    let state: String = pg.query("SELECT state FROM fleetsim_jobs WHERE idempotency_key = 'long-job'")[0].get(0);
+    let state: String =
+        pg.query("SELECT state FROM fleetsim_jobs WHERE idempotency_key = 'long-job'")[0].get(0);
     assert_eq!(state, "leased");
 }

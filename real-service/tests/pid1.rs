@@ -49,24 +49,45 @@ fn children(pid: u32) -> Vec<u32> {
 /// The pid chain of a process, outermost namespace first (`NSpid:` of /proc/PID/status).
 fn nspid(pid: u32) -> Vec<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status.lines().find_map(|l| l.strip_prefix("NSpid:")).unwrap().split_whitespace().map(|s| s.parse().unwrap()).collect()
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|s| s.parse().unwrap())
+        .collect()
 }
 
 fn comm(pid: u32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim().to_string()
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
 fn exec_form_service_is_pid1_and_exits_on_sigterm() {
     let mut ns = in_pid_namespace("exec-form.sh");
     ns.wait_ready(Duration::from_secs(10));
-    let init = wait_for("the namespace's init", Duration::from_secs(5), || children(ns.pid()).first().copied());
+    let init = wait_for("the namespace's init", Duration::from_secs(5), || {
+        children(ns.pid()).first().copied()
+    });
     assert_eq!(nspid(init).last(), Some(&1), "PID 1 inside the namespace");
-    assert_eq!(comm(init), "fleetsim-servic", "exec form: the service itself is PID 1");
+    assert_eq!(
+        comm(init),
+        "fleetsim-servic",
+        "exec form: the service itself is PID 1"
+    );
     send_signal(init, libc::SIGTERM);
-    let st = ns.wait_exit(Duration::from_secs(6)).unwrap_or_else(|| panic!("PID 1 ignored SIGTERM: {}", ns.dump()));
+    let st = ns
+        .wait_exit(Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("PID 1 ignored SIGTERM: {}", ns.dump()));
     assert_eq!(st.code(), Some(0), "{}", ns.dump());
-    assert!(ns.stdout.step(S::SigtermReceived).is_some(), "{}", ns.dump());
+    assert!(
+        ns.stdout.step(S::SigtermReceived).is_some(),
+        "{}",
+        ns.dump()
+    );
     assert_eq!(ns.stdout.step(S::Exited).unwrap()["code"], 0);
 }
 
@@ -74,27 +95,54 @@ fn exec_form_service_is_pid1_and_exits_on_sigterm() {
 fn shell_form_swallows_sigterm_until_sigkill() {
     let mut ns = in_pid_namespace("shell-form.sh");
     ns.wait_ready(Duration::from_secs(10));
-    let init = wait_for("the namespace's init", Duration::from_secs(5), || children(ns.pid()).first().copied());
+    let init = wait_for("the namespace's init", Duration::from_secs(5), || {
+        children(ns.pid()).first().copied()
+    });
     assert_eq!(nspid(init).last(), Some(&1));
-    assert_eq!(comm(init), "shell-form.sh", "shell form: the shell is PID 1");
+    assert_eq!(
+        comm(init),
+        "shell-form.sh",
+        "shell form: the shell is PID 1"
+    );
     let service = children(init)[0];
-    assert_eq!(nspid(service).last(), Some(&2), "the service is the shell's child");
+    assert_eq!(
+        nspid(service).last(),
+        Some(&2),
+        "the service is the shell's child"
+    );
 
     send_signal(init, libc::SIGTERM);
     // A non-event can only be observed over a window: watch for 2 s (with the exec form the
     // service logs sigterm_received within milliseconds) and require the service untouched.
     let window = Instant::now() + Duration::from_secs(2);
     while Instant::now() < window {
-        assert!(ns.child.try_wait().unwrap().is_none(), "the namespace ended on SIGTERM: {}", ns.dump());
-        assert!(ns.stdout.step(S::SigtermReceived).is_none(), "SIGTERM reached the service: {}", ns.dump());
-        assert_eq!(get(ns.addr, "/readyz").map(|r| r.status).ok(), Some(200), "{}", ns.dump());
+        assert!(
+            ns.child.try_wait().unwrap().is_none(),
+            "the namespace ended on SIGTERM: {}",
+            ns.dump()
+        );
+        assert!(
+            ns.stdout.step(S::SigtermReceived).is_none(),
+            "SIGTERM reached the service: {}",
+            ns.dump()
+        );
+        assert_eq!(
+            get(ns.addr, "/readyz").map(|r| r.status).ok(),
+            Some(200),
+            "{}",
+            ns.dump()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // The kubelet's SIGKILL at the end of the grace period: the whole namespace dies at once,
     // and the service never logged a single shutdown step.
     send_signal(init, libc::SIGKILL);
-    let st = ns.wait_exit(Duration::from_secs(5)).unwrap_or_else(|| panic!("SIGKILL did not end it: {}", ns.dump()));
+    let st = ns
+        .wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("SIGKILL did not end it: {}", ns.dump()));
     assert!(!st.success(), "{st}");
     assert!(ns.stdout.steps().is_empty(), "{}", ns.dump());
-    wait_for("the service port to refuse", Duration::from_secs(5), || std::net::TcpStream::connect(ns.addr).is_err().then_some(()));
+    wait_for("the service port to refuse", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(ns.addr).is_err().then_some(())
+    });
 }

@@ -95,7 +95,13 @@ fn rollout(levers: bool) -> Outcome {
     let new = Svc::start(&format!("new-{tag}"), &env(levers));
     old.wait_ready(Duration::from_secs(10));
     let hp = Haproxy::start(&[("old", old.addr, true), ("new", new.addr, false)]);
-    let ctx = format!("levers {tag}: haproxy {} (dir {}), old {}, new {}", hp.addr(), hp.dir.display(), old.addr, new.addr);
+    let ctx = format!(
+        "levers {tag}: haproxy {} (dir {}), old {}, new {}",
+        hp.addr(),
+        hp.dir.display(),
+        old.addr,
+        new.addr
+    );
     println!("{ctx}");
 
     let dir = temp_dir("rollout");
@@ -104,27 +110,44 @@ fn rollout(levers: bool) -> Outcome {
     let nc = load(&target, "new", &dir.join("new.ndjson"), 12);
 
     // Steady state on the old process, then the replacement becomes ready and is registered.
-    wait_for(&format!("old to serve 100 requests ({ctx})"), Duration::from_secs(10), || (ok_count(old.addr)? >= 100).then_some(()));
+    wait_for(
+        &format!("old to serve 100 requests ({ctx})"),
+        Duration::from_secs(10),
+        || (ok_count(old.addr)? >= 100).then_some(()),
+    );
     new.wait_ready(Duration::from_secs(10));
     hp.set_state("new", "ready");
-    wait_for(&format!("new to serve 50 requests ({ctx})"), Duration::from_secs(10), || (ok_count(new.addr)? >= 50).then_some(()));
+    wait_for(
+        &format!("new to serve 50 requests ({ctx})"),
+        Duration::from_secs(10),
+        || (ok_count(new.addr)? >= 50).then_some(()),
+    );
 
     // Deletion: SIGTERM, and the health checker's view of /readyz.
     old.signal(libc::SIGTERM);
     let sigterm = Instant::now();
-    wait_for(&format!("old /readyz to fail ({ctx})"), Duration::from_secs(10), || {
-        let healthy = get(old.addr, "/readyz").map(|r| r.status == 200).unwrap_or(false);
-        if healthy {
-            std::thread::sleep(HEALTH_INTERVAL);
-            None
-        } else {
-            Some(())
-        }
-    });
+    wait_for(
+        &format!("old /readyz to fail ({ctx})"),
+        Duration::from_secs(10),
+        || {
+            let healthy = get(old.addr, "/readyz")
+                .map(|r| r.status == 200)
+                .unwrap_or(false);
+            if healthy {
+                std::thread::sleep(HEALTH_INTERVAL);
+                None
+            } else {
+                Some(())
+            }
+        },
+    );
     let detected = sigterm.elapsed();
     std::thread::sleep(DEREGISTRATION_LAG);
     hp.set_state("old", "maint");
-    println!("levers {tag}: readiness failure seen {detected:?} after SIGTERM; backend removed {:?} after SIGTERM", sigterm.elapsed());
+    println!(
+        "levers {tag}: readiness failure seen {detected:?} after SIGTERM; backend removed {:?} after SIGTERM",
+        sigterm.elapsed()
+    );
     let st = old.wait_exit(Duration::from_secs(10));
 
     let mut classes = BTreeMap::new();
@@ -132,40 +155,98 @@ fn rollout(levers: bool) -> Outcome {
     let mut served_by = BTreeMap::new();
     for (mode, h) in [("keepalive", ka), ("new", nc)] {
         let report = h.join().expect("load thread");
-        println!("levers {tag}, {mode}: {:?}; footer {:?}", report.outcomes, report.footer);
-        assert!(report.footer.valid, "generator fault, run invalid ({ctx}): {:?}", report.footer);
+        println!(
+            "levers {tag}, {mode}: {:?}; footer {:?}",
+            report.outcomes, report.footer
+        );
+        assert!(
+            report.footer.valid,
+            "generator fault, run invalid ({ctx}): {:?}",
+            report.footer
+        );
         assert!(report.footer.sent > 500, "{:?}", report.footer);
-        failed += report.outcomes.iter().filter(|(k, _)| !matches!(**k, "ok" | "shed")).map(|(_, v)| v).sum::<u64>();
+        failed += report
+            .outcomes
+            .iter()
+            .filter(|(k, _)| !matches!(**k, "ok" | "shed"))
+            .map(|(_, v)| v)
+            .sum::<u64>();
         for line in std::fs::read_to_string(&report.out).unwrap().lines() {
             if let Ok(Line::Req(r)) = parse_line(line) {
-                *served_by.entry(r.pod.unwrap_or_else(|| "-".into())).or_insert(0u64) += 1;
+                *served_by
+                    .entry(r.pod.unwrap_or_else(|| "-".into()))
+                    .or_insert(0u64) += 1;
             }
         }
         classes.insert(mode.to_string(), report.outcomes);
     }
-    println!("levers {tag}: failed {failed}; by class {classes:?}; served by {served_by:?}; old exit {:?}", st.map(|s| s.code()));
+    println!(
+        "levers {tag}: failed {failed}; by class {classes:?}; served by {served_by:?}; old exit {:?}",
+        st.map(|s| s.code())
+    );
     let _ = std::fs::remove_dir_all(&dir);
     drop(hp);
-    Outcome { classes, failed, old_exit: st.and_then(|s| s.code()), old, served_by }
+    Outcome {
+        classes,
+        failed,
+        old_exit: st.and_then(|s| s.code()),
+        old,
+        served_by,
+    }
 }
 
 #[test]
 fn rollout_with_levers_on_loses_nothing() {
     let out = rollout(true);
-    assert_eq!(out.failed, 0, "by class: {:?}\n{}", out.classes, out.old.dump());
+    assert_eq!(
+        out.failed,
+        0,
+        "by class: {:?}\n{}",
+        out.classes,
+        out.old.dump()
+    );
     assert_eq!(out.old_exit, Some(0), "{}", out.old.dump());
-    let steps: Vec<(S, u64)> = out.old.stdout.steps().iter().map(|(s, t, _)| (*s, *t)).collect();
+    let steps: Vec<(S, u64)> = out
+        .old
+        .stdout
+        .steps()
+        .iter()
+        .map(|(s, t, _)| (*s, *t))
+        .collect();
     assert!(check_order(&steps).is_empty(), "{:?}", check_order(&steps));
     let names: Vec<S> = steps.iter().map(|(s, _)| *s).collect();
-    for s in [S::SigtermReceived, S::ReadinessFailed, S::PrestopDone, S::ListenerClosed, S::InflightDrained, S::KeepaliveClosed, S::PoolsClosed, S::Exited] {
+    for s in [
+        S::SigtermReceived,
+        S::ReadinessFailed,
+        S::PrestopDone,
+        S::ListenerClosed,
+        S::InflightDrained,
+        S::KeepaliveClosed,
+        S::PoolsClosed,
+        S::Exited,
+    ] {
         assert!(names.contains(&s), "missing {s}: {names:?}");
     }
-    assert!(out.served_by.get("old-on").copied().unwrap_or(0) > 0 && out.served_by.get("new-on").copied().unwrap_or(0) > 0, "{:?}", out.served_by);
+    assert!(
+        out.served_by.get("old-on").copied().unwrap_or(0) > 0
+            && out.served_by.get("new-on").copied().unwrap_or(0) > 0,
+        "{:?}",
+        out.served_by
+    );
 }
 
 #[test]
 fn rollout_with_levers_off_loses_requests() {
     let out = rollout(false);
-    assert!(out.failed > 0, "the naive service must lose requests on deploy: {:?}", out.classes);
-    assert_eq!(out.old_exit, Some(real_service::EXIT_NOT_DRAINED), "{}", out.old.dump());
+    assert!(
+        out.failed > 0,
+        "the naive service must lose requests on deploy: {:?}",
+        out.classes
+    );
+    assert_eq!(
+        out.old_exit,
+        Some(real_service::EXIT_NOT_DRAINED),
+        "{}",
+        out.old.dump()
+    );
 }

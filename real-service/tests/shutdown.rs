@@ -40,16 +40,30 @@ fn levers_on_sigterm_drains_in_order_and_exits_0() {
     let first = read_response(&mut idle).unwrap();
     assert_eq!(first.status, 200);
     assert_eq!(first.header("x-fleetsim-pod"), Some("drain-on"));
-    assert_eq!(first.header("connection"), None, "keep-alive before shutdown");
+    assert_eq!(
+        first.header("connection"),
+        None,
+        "keep-alive before shutdown"
+    );
     let mut busy = open(svc.addr);
     write_request(&mut busy, "GET", "/work?ms=1500", false).unwrap();
-    wait_for("the slow request to be in flight", Duration::from_secs(5), || {
-        get(svc.addr, "/metrics").ok()?.body.contains("fleetsim_http_inflight 2").then_some(())
-    });
+    wait_for(
+        "the slow request to be in flight",
+        Duration::from_secs(5),
+        || {
+            get(svc.addr, "/metrics")
+                .ok()?
+                .body
+                .contains("fleetsim_http_inflight 2")
+                .then_some(())
+        },
+    );
 
     let t0 = Instant::now();
     svc.signal(libc::SIGTERM);
-    wait_for("readiness to fail", Duration::from_secs(2), || (get(svc.addr, "/readyz").ok()?.status == 503).then_some(()));
+    wait_for("readiness to fail", Duration::from_secs(2), || {
+        (get(svc.addr, "/readyz").ok()?.status == 503).then_some(())
+    });
     // Still serving during the preStop wait, on a new connection.
     let during = get(svc.addr, "/work?ms=1").unwrap();
     assert_eq!(during.status, 200, "{}", svc.dump());
@@ -59,22 +73,56 @@ fn levers_on_sigterm_drains_in_order_and_exits_0() {
     assert!(long.header("retry-after").is_some(), "{long:?}");
 
     let resp = read_response(&mut busy).unwrap();
-    assert_eq!(resp.status, 200, "in-flight request must complete: {}", svc.dump());
-    assert_eq!(resp.header("connection"), Some("close"), "the last keep-alive response says Connection: close");
+    assert_eq!(
+        resp.status,
+        200,
+        "in-flight request must complete: {}",
+        svc.dump()
+    );
+    assert_eq!(
+        resp.header("connection"),
+        Some("close"),
+        "the last keep-alive response says Connection: close"
+    );
     let mut rest = Vec::new();
-    assert_eq!(busy.read_to_end(&mut rest).unwrap(), 0, "then the server closes the connection");
+    assert_eq!(
+        busy.read_to_end(&mut rest).unwrap(),
+        0,
+        "then the server closes the connection"
+    );
     let mut rest = Vec::new();
-    assert_eq!(idle.read_to_end(&mut rest).unwrap(), 0, "the idle keep-alive connection is closed by the server");
+    assert_eq!(
+        idle.read_to_end(&mut rest).unwrap(),
+        0,
+        "the idle keep-alive connection is closed by the server"
+    );
 
-    let st = svc.wait_exit(Duration::from_secs(8)).unwrap_or_else(|| panic!("no exit within the budget: {}", svc.dump()));
+    let st = svc
+        .wait_exit(Duration::from_secs(8))
+        .unwrap_or_else(|| panic!("no exit within the budget: {}", svc.dump()));
     assert_eq!(st.code(), Some(0), "{}", svc.dump());
-    assert!(t0.elapsed() < Duration::from_secs(5), "drain took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "drain took {:?}",
+        t0.elapsed()
+    );
 
     let steps = svc.stdout.steps();
     let names: Vec<S> = steps.iter().map(|(s, _, _)| *s).collect();
     assert_eq!(
         names,
-        vec![S::SigtermReceived, S::ReadinessFailed, S::PrestopDone, S::ListenerClosed, S::InflightDrained, S::KeepaliveClosed, S::WorkerStopped, S::JobsReleased, S::PoolsClosed, S::Exited],
+        vec![
+            S::SigtermReceived,
+            S::ReadinessFailed,
+            S::PrestopDone,
+            S::ListenerClosed,
+            S::InflightDrained,
+            S::KeepaliveClosed,
+            S::WorkerStopped,
+            S::JobsReleased,
+            S::PoolsClosed,
+            S::Exited
+        ],
         "{}",
         svc.dump()
     );
@@ -84,10 +132,17 @@ fn levers_on_sigterm_drains_in_order_and_exits_0() {
     let prestop = ns(S::PrestopDone) - ns(S::SigtermReceived);
     assert!(prestop >= 600_000_000, "preStop wait was {prestop} ns");
     assert_eq!(svc.stdout.step(S::Exited).unwrap()["code"], 0);
-    assert_eq!(svc.stdout.step(S::InflightDrained).unwrap()["complete"], true);
+    assert_eq!(
+        svc.stdout.step(S::InflightDrained).unwrap()["complete"],
+        true
+    );
     assert_eq!(svc.stdout.step(S::KeepaliveClosed).unwrap()["forced"], 0);
     // Every line carries a wall clock too.
-    assert!(steps.iter().all(|(_, _, v)| v["wall_unix_ms"].as_u64().is_some()));
+    assert!(
+        steps
+            .iter()
+            .all(|(_, _, v)| v["wall_unix_ms"].as_u64().is_some())
+    );
 }
 
 #[test]
@@ -97,21 +152,44 @@ fn levers_off_sigterm_resets_in_flight_and_refuses() {
     let addr = svc.addr;
     let mut busy = open(addr);
     write_request(&mut busy, "GET", "/work?ms=3000", false).unwrap();
-    wait_for("the slow request to be in flight", Duration::from_secs(5), || {
-        get(addr, "/metrics").ok()?.body.contains("fleetsim_http_inflight 2").then_some(())
-    });
+    wait_for(
+        "the slow request to be in flight",
+        Duration::from_secs(5),
+        || {
+            get(addr, "/metrics")
+                .ok()?
+                .body
+                .contains("fleetsim_http_inflight 2")
+                .then_some(())
+        },
+    );
     svc.signal(libc::SIGTERM);
-    let st = svc.wait_exit(Duration::from_secs(2)).unwrap_or_else(|| panic!("naive mode must exit at once: {}", svc.dump()));
-    assert_eq!(st.code(), Some(real_service::EXIT_NOT_DRAINED), "{}", svc.dump());
+    let st = svc
+        .wait_exit(Duration::from_secs(2))
+        .unwrap_or_else(|| panic!("naive mode must exit at once: {}", svc.dump()));
+    assert_eq!(
+        st.code(),
+        Some(real_service::EXIT_NOT_DRAINED),
+        "{}",
+        svc.dump()
+    );
     let err = read_response(&mut busy).expect_err("the in-flight request must be lost");
     assert!(
-        matches!(err.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset),
+        matches!(
+            err.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ),
         "closed before a full response: {err:?}"
     );
     let refused = TcpStream::connect(addr).expect_err("nothing listens any more");
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
     let names: Vec<S> = svc.stdout.steps().iter().map(|(s, _, _)| *s).collect();
-    assert_eq!(names, vec![S::SigtermReceived, S::ListenerClosed, S::Exited], "{}", svc.dump());
+    assert_eq!(
+        names,
+        vec![S::SigtermReceived, S::ListenerClosed, S::Exited],
+        "{}",
+        svc.dump()
+    );
 }
 
 #[test]
@@ -123,31 +201,73 @@ fn guardian_force_exits_a_wedged_drain_in_time() {
     svc.wait_ready(Duration::from_secs(10));
     let mut stuck = open(svc.addr);
     write_request(&mut stuck, "GET", "/work?ms=60000&block=true", false).unwrap();
-    wait_for("the stuck request to be in flight", Duration::from_secs(5), || {
-        get(svc.addr, "/metrics").ok()?.body.contains("fleetsim_http_inflight 2").then_some(())
-    });
+    wait_for(
+        "the stuck request to be in flight",
+        Duration::from_secs(5),
+        || {
+            get(svc.addr, "/metrics")
+                .ok()?
+                .body
+                .contains("fleetsim_http_inflight 2")
+                .then_some(())
+        },
+    );
     let t0 = Instant::now();
     svc.signal(libc::SIGTERM);
-    let st = svc.wait_exit(Duration::from_secs(10)).unwrap_or_else(|| panic!("the guardian did not fire: {}", svc.dump()));
+    let st = svc
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("the guardian did not fire: {}", svc.dump()));
     let took = t0.elapsed();
-    assert_eq!(st.code(), Some(real_service::EXIT_GUARDIAN), "{}", svc.dump());
+    assert_eq!(
+        st.code(),
+        Some(real_service::EXIT_GUARDIAN),
+        "{}",
+        svc.dump()
+    );
     assert!(took >= budget, "fired early: {took:?}");
-    assert!(took < budget + Duration::from_millis(1500), "fired late: {took:?}");
-    let fired = svc.stdout.step(S::GuardianFired).unwrap_or_else(|| panic!("{}", svc.dump()));
+    assert!(
+        took < budget + Duration::from_millis(1500),
+        "fired late: {took:?}"
+    );
+    let fired = svc
+        .stdout
+        .step(S::GuardianFired)
+        .unwrap_or_else(|| panic!("{}", svc.dump()));
     let term = svc.stdout.step(S::SigtermReceived).unwrap();
     let waited = fired["mono_ns"].as_u64().unwrap() - term["mono_ns"].as_u64().unwrap();
-    assert!(waited >= budget.as_nanos() as u64, "guardian fired after {waited} ns");
-    assert_eq!(svc.stdout.step(S::Exited).unwrap()["code"], real_service::EXIT_GUARDIAN);
+    assert!(
+        waited >= budget.as_nanos() as u64,
+        "guardian fired after {waited} ns"
+    );
+    assert_eq!(
+        svc.stdout.step(S::Exited).unwrap()["code"],
+        real_service::EXIT_GUARDIAN
+    );
     // The drain itself gave up on the stuck request at its deadline.
-    assert_eq!(svc.stdout.step(S::InflightDrained).unwrap()["complete"], false, "{}", svc.dump());
+    assert_eq!(
+        svc.stdout.step(S::InflightDrained).unwrap()["complete"],
+        false,
+        "{}",
+        svc.dump()
+    );
 }
 
 #[test]
 fn invalid_configuration_names_the_field() {
-    let out = service_cmd("bad", &[("FLEETSIM_DRAIN_LEVER", "true".into()), ("FLEETSIM_DRAIN_TIMEOUT", "30s".into()), ("FLEETSIM_SHUTDOWN_BUDGET", "20s".into())])
-        .output()
-        .unwrap();
+    let out = service_cmd(
+        "bad",
+        &[
+            ("FLEETSIM_DRAIN_LEVER", "true".into()),
+            ("FLEETSIM_DRAIN_TIMEOUT", "30s".into()),
+            ("FLEETSIM_SHUTDOWN_BUDGET", "20s".into()),
+        ],
+    )
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(real_service::EXIT_CONFIG));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("FLEETSIM_SHUTDOWN_BUDGET") && err.contains("must be above"), "{err}");
+    assert!(
+        err.contains("FLEETSIM_SHUTDOWN_BUDGET") && err.contains("must be above"),
+        "{err}"
+    );
 }

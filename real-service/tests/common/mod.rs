@@ -34,13 +34,21 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fleetsim-{tag}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst)));
+    let d = std::env::temp_dir().join(format!(
+        "fleetsim-{tag}-{}-{}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    ));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -49,7 +57,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 pub fn send_signal(pid: u32, sig: i32) {
     // SAFETY: plain kill(2) on a pid we started.
     let rc = unsafe { libc::kill(pid as i32, sig) };
-    assert_eq!(rc, 0, "kill({pid}, {sig}) failed: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "kill({pid}, {sig}) failed: {}",
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Collected output lines of a child process.
@@ -73,7 +86,10 @@ impl Lines {
         self.0.lock().unwrap().iter().find(|l| pred(l)).cloned()
     }
     pub fn json(&self) -> Vec<serde_json::Value> {
-        self.all().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+        self.all()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
     }
     /// Lifecycle steps in log order, with their monotonic timestamps and the whole line.
     pub fn steps(&self) -> Vec<(ShutdownStep, u64, serde_json::Value)> {
@@ -87,7 +103,10 @@ impl Lines {
             .collect()
     }
     pub fn step(&self, s: ShutdownStep) -> Option<serde_json::Value> {
-        self.steps().into_iter().find(|(st, _, _)| *st == s).map(|(_, _, v)| v)
+        self.steps()
+            .into_iter()
+            .find(|(st, _, _)| *st == s)
+            .map(|(_, _, v)| v)
     }
 }
 
@@ -114,7 +133,8 @@ pub fn prepare(cmd: &mut Command, pod: &str, env: &[(&str, String)]) {
             cmd.env_remove(k);
         }
     }
-    cmd.env("FLEETSIM_LISTEN", "127.0.0.1:0").env("FLEETSIM_POD_NAME", pod);
+    cmd.env("FLEETSIM_LISTEN", "127.0.0.1:0")
+        .env("FLEETSIM_POD_NAME", pod);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -127,8 +147,12 @@ impl Svc {
 
     /// Spawn `cmd` (stdout/stderr captured) and wait for the service's `listening` line.
     pub fn spawn(name: &str, mut cmd: Command) -> Svc {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = Lines::default();
         let stderr = Lines::default();
         stdout.follow(child.stdout.take().unwrap());
@@ -140,15 +164,30 @@ impl Svc {
                 break v["addr"].as_str().unwrap().parse().unwrap();
             }
             if let Ok(Some(st)) = child.try_wait() {
-                panic!("{name} exited early with {st}\nstdout: {:#?}\nstderr: {:#?}", stdout.all(), stderr.all());
+                panic!(
+                    "{name} exited early with {st}\nstdout: {:#?}\nstderr: {:#?}",
+                    stdout.all(),
+                    stderr.all()
+                );
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("{name} did not log its listening address\nstdout: {:#?}\nstderr: {:#?}", stdout.all(), stderr.all());
+                panic!(
+                    "{name} did not log its listening address\nstdout: {:#?}\nstderr: {:#?}",
+                    stdout.all(),
+                    stderr.all()
+                );
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        Svc { child, stdout, stderr, addr, name: name.to_string(), exit: None }
+        Svc {
+            child,
+            stdout,
+            stderr,
+            addr,
+            name: name.to_string(),
+            exit: None,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -156,9 +195,11 @@ impl Svc {
     }
 
     pub fn wait_ready(&self, timeout: Duration) {
-        wait_for(&format!("{} /readyz 200 on {}", self.name, self.addr), timeout, || {
-            (get(self.addr, "/readyz").ok()?.status == 200).then_some(())
-        });
+        wait_for(
+            &format!("{} /readyz 200 on {}", self.name, self.addr),
+            timeout,
+            || (get(self.addr, "/readyz").ok()?.status == 200).then_some(()),
+        );
     }
 
     pub fn signal(&self, sig: i32) {
@@ -186,7 +227,13 @@ impl Svc {
     }
 
     pub fn dump(&self) -> String {
-        format!("{} on {}\nstdout:\n{}\nstderr:\n{}", self.name, self.addr, self.stdout.all().join("\n"), self.stderr.all().join("\n"))
+        format!(
+            "{} on {}\nstdout:\n{}\nstderr:\n{}",
+            self.name,
+            self.addr,
+            self.stdout.all().join("\n"),
+            self.stderr.all().join("\n")
+        )
     }
 }
 
@@ -209,7 +256,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -220,26 +270,55 @@ pub fn read_response(s: &mut TcpStream) -> std::io::Result<Resp> {
     while !buf.ends_with(b"\r\n\r\n") {
         let n = s.read(&mut byte)?;
         if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, format!("connection closed after {} bytes of head", buf.len())));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("connection closed after {} bytes of head", buf.len()),
+            ));
         }
         buf.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&buf).to_string();
     let mut lines = head.split("\r\n");
-    let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
-    let len: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).map(|(_, v)| v.parse().unwrap()).unwrap_or(0);
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse().unwrap())
+        .unwrap_or(0);
     let mut body = vec![0u8; len];
     s.read_exact(&mut body)?;
-    Ok(Resp { status, headers, body: String::from_utf8_lossy(&body).to_string() })
+    Ok(Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).to_string(),
+    })
 }
 
-pub fn write_request(s: &mut TcpStream, method: &str, path: &str, close: bool) -> std::io::Result<()> {
+pub fn write_request(
+    s: &mut TcpStream,
+    method: &str,
+    path: &str,
+    close: bool,
+) -> std::io::Result<()> {
     let conn = if close { "Connection: close\r\n" } else { "" };
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: test\r\n{conn}Content-Length: 0\r\n\r\n")
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{conn}Content-Length: 0\r\n\r\n"
+    )
 }
 
 pub fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Resp> {
@@ -264,12 +343,20 @@ fn find_bin(name: &str, extra_dirs: &[PathBuf]) -> Option<PathBuf> {
             return Some(p);
         }
     }
-    std::env::var_os("PATH").and_then(|path| std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()))
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
 }
 
 fn pg_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs.reverse();
@@ -297,8 +384,12 @@ pub struct Pg {
 impl Pg {
     pub fn start() -> Pg {
         let dirs = pg_dirs();
-        let (Some(initdb), Some(postgres)) = (find_bin("initdb", &dirs), find_bin("postgres", &dirs)) else {
-            panic!("PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin or PATH: {DEPS_HINT}");
+        let (Some(initdb), Some(postgres)) =
+            (find_bin("initdb", &dirs), find_bin("postgres", &dirs))
+        else {
+            panic!(
+                "PostgreSQL server binaries (initdb, postgres) not found in /usr/lib/postgresql/*/bin or PATH: {DEPS_HINT}"
+            );
         };
         let dir = temp_dir("pg");
         let data = dir.join("data");
@@ -306,7 +397,9 @@ impl Pg {
         let as_root = unsafe { libc::geteuid() } == 0;
         let user = if as_root {
             let Some(u) = postgres_user() else {
-                panic!("running as root but there is no `postgres` user to run PostgreSQL as: {DEPS_HINT}");
+                panic!(
+                    "running as root but there is no `postgres` user to run PostgreSQL as: {DEPS_HINT}"
+                );
             };
             std::os::unix::fs::chown(&dir, Some(u.0), Some(u.1)).unwrap();
             Some(u)
@@ -320,21 +413,60 @@ impl Pg {
             }
         };
         let mut init = Command::new(&initdb);
-        init.args(["-D"]).arg(&data).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"]);
+        init.args(["-D"]).arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ]);
         as_user(&mut init);
         let out = init.output().unwrap();
-        assert!(out.status.success(), "initdb failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "initdb failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = free_port();
         let mut cmd = Command::new(&postgres);
-        cmd.arg("-D").arg(&data).args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=100"]).arg("-k").arg(&dir);
-        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(std::fs::File::create(dir.join("postgres.log")).unwrap()));
+        cmd.arg("-D")
+            .arg(&data)
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=100",
+            ])
+            .arg("-k")
+            .arg(&dir);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("postgres.log")).unwrap(),
+            ));
         as_user(&mut cmd);
         let child = cmd.spawn().unwrap();
         let pg = Pg { port, dir, child };
         let url = pg.url();
-        wait_for(&format!("PostgreSQL on 127.0.0.1:{port} (log {})", pg.dir.join("postgres.log").display()), Duration::from_secs(30), || {
-            pg.query_blocking(&url, "SELECT 1").ok()
-        });
+        wait_for(
+            &format!(
+                "PostgreSQL on 127.0.0.1:{port} (log {})",
+                pg.dir.join("postgres.log").display()
+            ),
+            Duration::from_secs(30),
+            || pg.query_blocking(&url, "SELECT 1").ok(),
+        );
         pg
     }
 
@@ -342,8 +474,15 @@ impl Pg {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    fn query_blocking(&self, url: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    fn query_blocking(
+        &self,
+        url: &str,
+        sql: &str,
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
             let h = tokio::spawn(conn);
@@ -356,7 +495,8 @@ impl Pg {
 
     /// Run one query on a fresh connection (tests poll with this).
     pub fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        self.query_blocking(&self.url(), sql).unwrap_or_else(|e| panic!("query {sql:?} failed: {e}"))
+        self.query_blocking(&self.url(), sql)
+            .unwrap_or_else(|e| panic!("query {sql:?} failed: {e}"))
     }
 
     pub fn count(&self, sql: &str) -> i64 {
@@ -384,7 +524,8 @@ impl Drop for Pg {
 // ---- HAProxy -----------------------------------------------------------------------------
 
 pub fn haproxy_bin() -> PathBuf {
-    find_bin("haproxy", &[PathBuf::from("/usr/sbin")]).unwrap_or_else(|| panic!("haproxy not found in /usr/sbin or PATH: {DEPS_HINT}"))
+    find_bin("haproxy", &[PathBuf::from("/usr/sbin")])
+        .unwrap_or_else(|| panic!("haproxy not found in /usr/sbin or PATH: {DEPS_HINT}"))
 }
 
 /// HAProxy on loopback in front of named backend servers, with a runtime-API socket.
@@ -408,12 +549,24 @@ impl Haproxy {
             sock.display()
         );
         for (name, addr, enabled) in servers {
-            cfg.push_str(&format!("  server {name} {addr}{}\n", if *enabled { "" } else { " disabled" }));
+            cfg.push_str(&format!(
+                "  server {name} {addr}{}\n",
+                if *enabled { "" } else { " disabled" }
+            ));
         }
         let cfg_path = dir.join("haproxy.cfg");
         std::fs::write(&cfg_path, &cfg).unwrap();
-        let check = Command::new(&bin).arg("-c").arg("-f").arg(&cfg_path).output().unwrap();
-        assert!(check.status.success(), "haproxy config check failed:\n{cfg}\n{}", String::from_utf8_lossy(&check.stderr));
+        let check = Command::new(&bin)
+            .arg("-c")
+            .arg("-f")
+            .arg(&cfg_path)
+            .output()
+            .unwrap();
+        assert!(
+            check.status.success(),
+            "haproxy config check failed:\n{cfg}\n{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
         let log = dir.join("haproxy.log");
         let child = Command::new(&bin)
             .arg("-db")
@@ -421,17 +574,31 @@ impl Haproxy {
             .arg(&cfg_path)
             .stdin(Stdio::null())
             .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
-            .stderr(Stdio::from(std::fs::File::create(dir.join("haproxy.err")).unwrap()))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("haproxy.err")).unwrap(),
+            ))
             .spawn()
             .unwrap();
-        let mut hp = Haproxy { port, dir, child, log };
+        let mut hp = Haproxy {
+            port,
+            dir,
+            child,
+            log,
+        };
         let err = hp.dir.join("haproxy.err");
-        wait_for(&format!("haproxy on 127.0.0.1:{port}"), Duration::from_secs(10), || {
-            if let Ok(Some(st)) = hp.child.try_wait() {
-                panic!("haproxy exited with {st}:\n{}", std::fs::read_to_string(&err).unwrap_or_default());
-            }
-            (TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists()).then_some(())
-        });
+        wait_for(
+            &format!("haproxy on 127.0.0.1:{port}"),
+            Duration::from_secs(10),
+            || {
+                if let Ok(Some(st)) = hp.child.try_wait() {
+                    panic!(
+                        "haproxy exited with {st}:\n{}",
+                        std::fs::read_to_string(&err).unwrap_or_default()
+                    );
+                }
+                (TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists()).then_some(())
+            },
+        );
         hp
     }
 
@@ -450,7 +617,10 @@ impl Haproxy {
 
     pub fn set_state(&self, server: &str, state: &str) {
         let out = self.admin(&format!("set server be/{server} state {state}"));
-        assert!(out.trim().is_empty(), "haproxy refused `set server be/{server} state {state}`: {out}");
+        assert!(
+            out.trim().is_empty(),
+            "haproxy refused `set server be/{server} state {state}`: {out}"
+        );
     }
 }
 
