@@ -271,3 +271,96 @@ fn invalid_configuration_names_the_field() {
         "{err}"
     );
 }
+
+/// Close times (since SIGTERM) of `n` idle keep-alive connections during a drain.
+fn keepalive_close_times(jitter: bool, n: usize) -> Vec<Duration> {
+    let mut env = levers_on("0s", "3s", "5s");
+    env.retain(|(k, _)| *k != "FLEETSIM_JITTER_LEVER");
+    env.push(("FLEETSIM_JITTER_LEVER", jitter.to_string()));
+    env.push(("FLEETSIM_JITTER_WINDOW", "1500ms".into()));
+    let mut svc = Svc::start(&format!("jitter-{jitter}"), &env);
+    svc.wait_ready(Duration::from_secs(10));
+    let t0 = std::sync::Arc::new(std::sync::OnceLock::<Instant>::new());
+    let readers: Vec<_> = (0..n)
+        .map(|_| {
+            let mut c = open(svc.addr);
+            write_request(&mut c, "GET", "/healthz", false).unwrap();
+            assert_eq!(read_response(&mut c).unwrap().status, 200);
+            let t0 = t0.clone();
+            std::thread::spawn(move || {
+                let mut rest = Vec::new();
+                let n = c.read_to_end(&mut rest).unwrap();
+                assert_eq!(n, 0, "closed without a response");
+                t0.get().unwrap().elapsed()
+            })
+        })
+        .collect();
+    t0.set(Instant::now()).unwrap();
+    svc.signal(libc::SIGTERM);
+    let times: Vec<Duration> = readers.into_iter().map(|h| h.join().unwrap()).collect();
+    let st = svc
+        .wait_exit(Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("{}", svc.dump()));
+    assert_eq!(st.code(), Some(0), "{}", svc.dump());
+    times
+}
+
+#[test]
+fn without_jitter_idle_keepalives_close_together() {
+    let t = keepalive_close_times(false, 12);
+    let (min, max) = (t.iter().min().unwrap(), t.iter().max().unwrap());
+    assert!(*max < Duration::from_millis(500), "{t:?}");
+    assert!(*max - *min < Duration::from_millis(200), "{t:?}");
+}
+
+#[test]
+fn jitter_spreads_idle_keepalive_closes_over_the_window() {
+    // 12 uniform draws over 1.5 s: the chance that they all fall within 0.5 s is about
+    // 12 * (1/3)^11 = 7e-5, so a spread under 0.5 s means the closes were not jittered.
+    let t = keepalive_close_times(true, 12);
+    let (min, max) = (t.iter().min().unwrap(), t.iter().max().unwrap());
+    assert!(
+        *max - *min >= Duration::from_millis(500),
+        "not spread: {t:?}"
+    );
+    assert!(
+        *max < Duration::from_millis(1500 + 500),
+        "past the window: {t:?}"
+    );
+}
+
+#[test]
+fn sse_streams_end_with_a_shutdown_event_on_drain() {
+    let mut svc = Svc::start("sse", &levers_on("0s", "3s", "5s"));
+    svc.wait_ready(Duration::from_secs(10));
+    let mut c = open(svc.addr);
+    write_request(&mut c, "GET", "/events?interval_ms=50", false).unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\"seq\":2") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "stream ended early: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    svc.signal(libc::SIGTERM);
+    c.read_to_end(&mut seen).unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("x-fleetsim-pod: sse"), "{text}");
+    assert!(
+        text.contains("event: tick") && text.contains("event: shutdown"),
+        "{text}"
+    );
+    let st = svc
+        .wait_exit(Duration::from_secs(6))
+        .unwrap_or_else(|| panic!("{}", svc.dump()));
+    assert_eq!(st.code(), Some(0), "{}", svc.dump());
+    assert_eq!(
+        svc.stdout.step(S::KeepaliveClosed).unwrap()["forced"],
+        0,
+        "the stream closed by itself"
+    );
+}
