@@ -1,0 +1,311 @@
+//! `compare`: aggregates side by side, and the ablation table that attributes each failure mode
+//! to the lever that removes it.
+
+use std::path::Path;
+
+use measure::{Aggregate, HEADLINE_FIGURES, Stat};
+
+use crate::shipped::LEVERS;
+use crate::table::{Table, fmt_figure, fmt_num};
+
+/// One aggregate and the name its column carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Named {
+    pub name: String,
+    pub aggregate: Aggregate,
+}
+
+/// Reads `DIR/summary.json` (or a summary file given directly). The name is the aggregate's
+/// scenario, or the folder's name when the aggregate has none.
+pub fn read_summary(path: &Path) -> Result<Named, String> {
+    let file = if path.is_dir() {
+        path.join("summary.json")
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
+    let aggregate: Aggregate = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a summary: {e}", file.display()))?;
+    if !aggregate.0.is_object() {
+        return Err(format!(
+            "{}: not a summary: not a JSON object",
+            file.display()
+        ));
+    }
+    let name = match aggregate.scenario() {
+        "" => path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| file.display().to_string()),
+        s => s.to_string(),
+    };
+    Ok(Named { name, aggregate })
+}
+
+fn cell(a: &Aggregate, figure: &str) -> String {
+    match a.figure(figure) {
+        Some(s) if s.lo == s.hi => fmt_figure(figure, s.mean),
+        Some(s) => format!(
+            "{} [{}, {}]",
+            fmt_figure(figure, s.mean),
+            fmt_figure(figure, s.lo),
+            fmt_figure(figure, s.hi)
+        ),
+        None => "-".into(),
+    }
+}
+
+/// Every headline figure (rows) for every aggregate (columns): `mean [lo, hi]`.
+pub fn side_by_side(items: &[Named]) -> String {
+    let mut header = vec!["figure".to_string()];
+    header.extend(items.iter().map(|n| n.name.clone()));
+    let mut t = Table::new(header);
+    let mut seeds = vec!["seeds".to_string()];
+    seeds.extend(items.iter().map(|n| n.aggregate.seeds().to_string()));
+    t.row(seeds);
+    for f in HEADLINE_FIGURES {
+        let mut row = vec![f.to_string()];
+        row.extend(items.iter().map(|n| cell(&n.aggregate, f)));
+        t.row(row);
+    }
+    t.markdown()
+}
+
+/// Which way is better for a failure mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Better {
+    /// A count of failures: zero is the goal.
+    Zero,
+    /// A figure where lower is better but zero is not expected (latency).
+    Lower,
+    /// A figure where higher is better (capacity).
+    Higher,
+}
+
+/// The failure modes the levers address, as figures of the summary.
+const MODES: &[(&str, &str, Better)] = &[
+    ("requests.refused", "refused", Better::Zero),
+    ("requests.reset", "reset", Better::Zero),
+    ("requests.http_502", "502", Better::Zero),
+    ("requests.http_503", "503", Better::Zero),
+    ("requests.http_504", "504", Better::Zero),
+    ("requests.timeout", "timeout", Better::Zero),
+    ("jobs.duplicated", "dup jobs", Better::Zero),
+    ("jobs.lost", "lost jobs", Better::Zero),
+    ("latency_ms.window.p99", "p99 ms", Better::Lower),
+    ("capacity_dip", "capacity", Better::Higher),
+];
+
+/// Relative change that counts for the non-count figures (on top of interval separation).
+const REL: f64 = 0.10;
+
+/// `x` is clearly better than `reference` on this mode.
+fn better(mode: Better, x: Stat, reference: Stat) -> bool {
+    match mode {
+        Better::Zero => reference.mean > 0.0 && x.hi < reference.lo.max(f64::MIN_POSITIVE),
+        Better::Lower => x.mean < reference.lo && x.mean < reference.mean * (1.0 - REL),
+        Better::Higher => x.mean > reference.hi && x.mean > reference.mean * (1.0 + REL),
+    }
+}
+
+/// `x` is clearly worse than `reference` on this mode.
+fn worse(mode: Better, x: Stat, reference: Stat) -> bool {
+    better(mode, reference, x) || (mode == Better::Zero && reference.hi == 0.0 && x.mean > 0.0)
+}
+
+fn stat(a: &Aggregate, f: &str) -> Option<Stat> {
+    a.figure(f)
+}
+
+/// Modes on which `x` improves over `reference`: `"removes X"` when it drops to zero, `"cuts
+/// X"` otherwise.
+fn improvements(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
+    let mut out = Vec::new();
+    for &(f, label, mode) in MODES {
+        let (Some(xs), Some(rs)) = (stat(x, f), stat(reference, f)) else {
+            continue;
+        };
+        if better(mode, xs, rs) {
+            if mode == Better::Zero && xs.hi == 0.0 {
+                out.push(format!("removes {label}"));
+            } else {
+                out.push(format!("cuts {label}"));
+            }
+        }
+    }
+    out
+}
+
+/// Modes on which `x` is worse than `reference`.
+fn regressions(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
+    MODES
+        .iter()
+        .filter(|&&(f, _, mode)| match (stat(x, f), stat(reference, f)) {
+            (Some(xs), Some(rs)) => worse(mode, xs, rs),
+            _ => false,
+        })
+        .map(|&(_, label, _)| label.to_string())
+        .collect()
+}
+
+fn join_or(v: Vec<String>, none: &str) -> String {
+    if v.is_empty() {
+        none.to_string()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The ablation tables, when `before` and `after` are among `items`: failure modes per
+/// scenario (each lever alone over `before`, `after` minus each lever), and per lever what it
+/// removes alone and what comes back without it. `None` without `before` or `after`.
+pub fn ablation(items: &[Named]) -> Option<String> {
+    let find = |name: &str| items.iter().find(|n| n.name == name).map(|n| &n.aggregate);
+    let before = find("before")?;
+    let after = find("after")?;
+
+    let mut header = vec!["scenario".to_string()];
+    header.extend(MODES.iter().map(|m| m.1.to_string()));
+    header.push("vs reference".into());
+    let mut modes = Table::new(header);
+    let mut add = |label: String, a: &Aggregate, note: String| {
+        let mut row = vec![label];
+        row.extend(
+            MODES
+                .iter()
+                .map(|&(f, _, _)| stat(a, f).map_or_else(|| "-".into(), |s| fmt_num(s.mean))),
+        );
+        row.push(note);
+        modes.row(row);
+    };
+    add(
+        "before (all off)".into(),
+        before,
+        "reference for + rows".into(),
+    );
+    for l in LEVERS {
+        if let Some(a) = find(&l.alone()) {
+            add(
+                format!("+ {}", l.name),
+                a,
+                join_or(improvements(a, before), "no clear change"),
+            );
+        }
+    }
+    add(
+        "after (all on)".into(),
+        after,
+        join_or(improvements(after, before), "no clear change"),
+    );
+    for l in LEVERS {
+        if let Some(a) = find(&l.without()) {
+            let back = regressions(a, after);
+            add(
+                format!("after - {}", l.name),
+                a,
+                if back.is_empty() {
+                    "nothing comes back".into()
+                } else {
+                    format!("back: {}", back.join(", "))
+                },
+            );
+        }
+    }
+
+    let mut levers = Table::new([
+        "lever",
+        "alone, over before",
+        "taken out of after, what comes back",
+    ]);
+    for l in LEVERS {
+        let alone = find(&l.alone()).map_or("-".to_string(), |a| {
+            join_or(improvements(a, before), "no clear change")
+        });
+        let without = find(&l.without()).map_or("-".to_string(), |a| {
+            join_or(regressions(a, after), "nothing")
+        });
+        levers.row([l.title.to_string(), alone, without]);
+    }
+
+    Some(format!(
+        "Failure modes, mean over seeds (counts in the deploy window; p99 in ms; capacity = \
+         min ready / desired). A change counts when the 95% intervals over seeds separate.\n\n{}\n\
+         Which failure mode each lever removes:\n\n{}",
+        modes.markdown(),
+        levers.markdown()
+    ))
+}
+
+/// The whole compare report: side by side, then the ablation when it applies.
+pub fn report(items: &[Named]) -> String {
+    let mut out = format!(
+        "Headline figures, mean [2.5%, 97.5%] over seeds:\n\n{}",
+        side_by_side(items)
+    );
+    if let Some(a) = ablation(items) {
+        out.push('\n');
+        out.push_str(&a);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn agg(name: &str, refused: f64, lost: f64, p99: f64) -> Named {
+        let s = |m: f64| json!({"mean": m, "lo": m * 0.8, "hi": m * 1.2});
+        Named {
+            name: name.into(),
+            aggregate: Aggregate(json!({
+                "scenario": name, "seeds": 20,
+                "error_rate": s(refused / 1000.0), "failed": s(refused),
+                "requests": {"refused": s(refused), "reset": s(0.0)},
+                "jobs": {"lost": s(lost), "duplicated": s(0.0)},
+                "latency_ms": {"window": {"p99": s(p99)}},
+            })),
+        }
+    }
+
+    #[test]
+    fn ablation_names_what_each_lever_removes_and_what_comes_back() {
+        let items = vec![
+            agg("before", 100.0, 5.0, 900.0),
+            agg("readiness", 0.0, 5.0, 880.0),
+            agg("requeue", 100.0, 0.0, 900.0),
+            agg("after", 0.0, 0.0, 120.0),
+            agg("after-no-readiness", 80.0, 0.0, 130.0),
+        ];
+        let r = report(&items);
+        assert!(r.contains("| refused"), "{r}");
+        let cells = |title: &str| -> Vec<String> {
+            r.lines()
+                .rev()
+                .find(|l| l.starts_with(&format!("| {title}")))
+                .unwrap()
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        };
+        assert_eq!(cells("readiness+preStop")[2], "removes refused", "{r}");
+        assert_eq!(cells("readiness+preStop")[3], "refused", "{r}");
+        assert_eq!(cells("requeue+idempotency")[2], "removes lost jobs", "{r}");
+        assert_eq!(cells("drain")[2], "-", "{r}");
+        assert!(
+            r.lines()
+                .any(|l| l.starts_with("| after (all on)") && l.contains("cuts p99 ms")),
+            "{r}"
+        );
+        assert!(ablation(&items[1..]).is_none());
+    }
+
+    #[test]
+    fn side_by_side_shows_mean_and_interval() {
+        let t = side_by_side(&[agg("before", 100.0, 5.0, 900.0)]);
+        assert!(t.contains("| requests.refused "), "{t}");
+        assert!(t.contains("100 [80, 120]"), "{t}");
+        assert!(t.contains("| seeds "), "{t}");
+    }
+}

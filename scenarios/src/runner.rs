@@ -1,0 +1,461 @@
+//! The many-seed runner: seeds in parallel threads, results gathered by seed index, so the
+//! output bytes do not depend on `--threads`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use measure::{Aggregate, Analysis, Bucket, HEADLINE_FIGURES, Outcome, Summary};
+use sim_core::TraceDigest;
+
+use crate::table::{Table, fmt_figure};
+
+/// What one seed's simulation hands back to the runner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedRun {
+    pub analysis: Analysis,
+    /// The determinism trace's end state.
+    pub digest: TraceDigest,
+    /// Simulated events executed.
+    pub events: u64,
+    /// Client retries (counted, never hidden).
+    pub retries: u64,
+    /// Failed requests and jobs by the mechanism that caused them.
+    pub failures_by_mechanism: BTreeMap<String, u64>,
+}
+
+/// Maps `f` over `0..n` on `threads` scoped threads. Index `i` runs on thread `i % threads`
+/// (a fixed split), and the results come back in index order, so the output is the same for
+/// every thread count as long as `f(i)` depends only on `i`. `on_done` is called after each
+/// item (for a progress bar).
+pub fn par_map<T, F>(n: usize, threads: usize, on_done: &(dyn Fn() + Sync), f: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize) -> T + Sync,
+{
+    let threads = threads.clamp(1, n.max(1));
+    if threads == 1 {
+        return (0..n)
+            .map(|i| {
+                let v = f(i);
+                on_done();
+                v
+            })
+            .collect();
+    }
+    let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    (t..n)
+                        .step_by(threads)
+                        .map(|i| {
+                            let v = f(i);
+                            on_done();
+                            (i, v)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for h in handles {
+            match h.join() {
+                Ok(results) => {
+                    for (i, v) in results {
+                        slots[i] = Some(v);
+                    }
+                }
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|v| v.expect("every index was mapped by exactly one thread"))
+        .collect()
+}
+
+/// The default thread count: the machine's parallelism.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `n` seeds starting at `first`.
+pub fn seed_list(first: u64, n: usize) -> Vec<u64> {
+    (0..n as u64).map(|i| first.wrapping_add(i)).collect()
+}
+
+/// One scenario run over many seeds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    pub scenario: String,
+    pub seeds: Vec<u64>,
+    /// Per-seed summaries, in seed order.
+    pub summaries: Vec<Summary>,
+    pub digests: Vec<TraceDigest>,
+    pub retries: Vec<u64>,
+    pub failures_by_mechanism: Vec<BTreeMap<String, u64>>,
+    /// The first seed's timeline and reconnect curve.
+    pub timeline: Vec<Bucket>,
+    pub reconnects: Vec<u64>,
+}
+
+/// Why a run failed: the first failing seed, by seed order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("scenario {scenario}, seed {seed}: {message}")]
+pub struct RunError {
+    pub scenario: String,
+    pub seed: u64,
+    pub message: String,
+}
+
+/// Runs `simulate(seed)` for every seed on `threads` threads.
+pub fn run_seeds<F>(
+    scenario: &str,
+    seeds: &[u64],
+    threads: usize,
+    on_done: &(dyn Fn() + Sync),
+    simulate: F,
+) -> Result<RunReport, RunError>
+where
+    F: Fn(u64) -> Result<SeedRun, String> + Sync,
+{
+    let results = par_map(seeds.len(), threads, on_done, |i| simulate(seeds[i]));
+    collect(scenario, seeds, results)
+}
+
+/// Builds a report from per-seed results in seed order.
+pub fn collect(
+    scenario: &str,
+    seeds: &[u64],
+    results: Vec<Result<SeedRun, String>>,
+) -> Result<RunReport, RunError> {
+    let mut report = RunReport {
+        scenario: scenario.to_string(),
+        seeds: seeds.to_vec(),
+        summaries: Vec::with_capacity(seeds.len()),
+        digests: Vec::with_capacity(seeds.len()),
+        retries: Vec::with_capacity(seeds.len()),
+        failures_by_mechanism: Vec::with_capacity(seeds.len()),
+        timeline: Vec::new(),
+        reconnects: Vec::new(),
+    };
+    for (i, r) in results.into_iter().enumerate() {
+        let run = r.map_err(|message| RunError {
+            scenario: scenario.to_string(),
+            seed: seeds[i],
+            message,
+        })?;
+        if i == 0 {
+            report.timeline = run.analysis.timeline;
+            report.reconnects = run.analysis.reconnects;
+        }
+        report.summaries.push(run.analysis.summary);
+        report.digests.push(run.digest);
+        report.retries.push(run.retries);
+        report.failures_by_mechanism.push(run.failures_by_mechanism);
+    }
+    Ok(report)
+}
+
+impl RunReport {
+    /// The aggregate over seeds (DESIGN's summary shape, numbers as `{mean, lo, hi}`).
+    pub fn aggregate(&self) -> Aggregate {
+        Aggregate::of(&self.summaries)
+    }
+
+    /// Simulated events over all seeds.
+    pub fn events(&self) -> u64 {
+        self.digests.iter().map(|d| d.events).sum()
+    }
+
+    /// Writes `summary.json`, `seeds/<seed>.json`, `timeline.csv`, `reconnects.csv` and
+    /// `digests.csv` into `dir`. Every byte depends only on the scenario and the seeds.
+    pub fn write(&self, dir: &Path) -> io::Result<()> {
+        std::fs::create_dir_all(dir.join("seeds"))?;
+        write_json(&dir.join("summary.json"), &self.aggregate())?;
+        for s in &self.summaries {
+            let seed = s.seed.unwrap_or_default();
+            write_json(&dir.join("seeds").join(format!("{seed}.json")), s)?;
+        }
+        let first = self.seeds.first().copied().unwrap_or_default();
+        std::fs::write(
+            dir.join("timeline.csv"),
+            timeline_csv(first, &self.timeline),
+        )?;
+        std::fs::write(
+            dir.join("reconnects.csv"),
+            reconnects_csv(first, &self.reconnects),
+        )?;
+        std::fs::write(dir.join("digests.csv"), self.digests_csv())?;
+        Ok(())
+    }
+
+    fn digests_csv(&self) -> String {
+        let mut mechanisms: Vec<&String> = self
+            .failures_by_mechanism
+            .iter()
+            .flat_map(|m| m.keys())
+            .collect();
+        mechanisms.sort();
+        mechanisms.dedup();
+        let mut out = String::from("seed,trace_hash,events,draws,retries");
+        for m in &mechanisms {
+            let _ = write!(out, ",failed_by.{m}");
+        }
+        out.push('\n');
+        for (i, seed) in self.seeds.iter().enumerate() {
+            let d = &self.digests[i];
+            let _ = write!(
+                out,
+                "{seed},{:016x},{},{},{}",
+                d.hash, d.events, d.draws, self.retries[i]
+            );
+            for m in &mechanisms {
+                let n = self.failures_by_mechanism[i].get(*m).copied().unwrap_or(0);
+                let _ = write!(out, ",{n}");
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The aggregate as a markdown table: every headline figure and every outcome count.
+    pub fn table(&self) -> String {
+        summary_table(&self.aggregate())
+    }
+}
+
+/// An aggregate as a markdown table of mean, lo and hi.
+pub fn summary_table(agg: &Aggregate) -> String {
+    let mut t = Table::new(["figure", "mean", "lo (2.5%)", "hi (97.5%)"]);
+    let mut figures: Vec<String> = HEADLINE_FIGURES.iter().map(|s| s.to_string()).collect();
+    for o in Outcome::ALL {
+        let f = format!("requests.{}", o.as_str());
+        if !figures.contains(&f) {
+            figures.push(f);
+        }
+    }
+    figures.insert(2, "requests.sent".into());
+    for f in [
+        "latency_ms.baseline.p99",
+        "latency_ms.window.p50",
+        "latency_ms.window.p999",
+        "jobs.published",
+        "jobs.applied_once",
+        "jobs.pending",
+    ] {
+        figures.push(f.into());
+    }
+    for f in &figures {
+        match agg.figure(f) {
+            Some(s) => t.row([
+                f.clone(),
+                fmt_figure(f, s.mean),
+                fmt_figure(f, s.lo),
+                fmt_figure(f, s.hi),
+            ]),
+            None => t.row([f.clone(), "-".into(), "-".into(), "-".into()]),
+        }
+    }
+    format!(
+        "scenario {}, {} seeds, window {}\n\n{}",
+        agg.scenario(),
+        agg.seeds(),
+        window_text(agg),
+        t.markdown()
+    )
+}
+
+fn window_text(agg: &Aggregate) -> String {
+    let w = agg.0.get("window_s").and_then(|v| v.as_array());
+    let stat = |i: usize| {
+        w.and_then(|a| a.get(i))
+            .and_then(|v| serde_json::from_value::<measure::Stat>(v.clone()).ok())
+    };
+    match (stat(0), stat(1)) {
+        (Some(a), Some(b)) => format!("{:.1} s .. {:.1} s (mean)", a.mean, b.mean),
+        _ => "unknown".into(),
+    }
+}
+
+/// Pretty JSON with a trailing newline.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    text.push('\n');
+    std::fs::write(path, text)
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// The timeline CSV. The `seed` column says which seed it comes from (the first).
+pub fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
+    let mut out = String::from("seed,t_s,sent");
+    for o in Outcome::ALL {
+        let _ = write!(out, ",{}", o.as_str());
+    }
+    out.push_str(",completed,p50_ms,p99_ms,ready_endpoints,new_connections\n");
+    for b in timeline {
+        let _ = write!(out, "{seed},{},{}", b.t_s, b.counts.sent);
+        for o in Outcome::ALL {
+            let _ = write!(out, ",{}", b.counts.get(o));
+        }
+        let _ = writeln!(
+            out,
+            ",{},{},{},{},{}",
+            b.completed,
+            opt(b.p50_ms),
+            opt(b.p99_ms),
+            opt(b.ready_endpoints),
+            b.new_connections
+        );
+    }
+    out
+}
+
+/// The reconnect curve CSV: new connections per 10 ms bucket, from the first seed.
+pub fn reconnects_csv(seed: u64, reconnects: &[u64]) -> String {
+    let mut out = String::from("seed,t_ms,new_connections\n");
+    for (i, n) in reconnects.iter().enumerate() {
+        let _ = writeln!(out, "{seed},{},{n}", i * 10);
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use measure::{AnalyzeConfig, JobCounts, RunLabel, RunMarks, Sample, Source, analyze};
+
+    /// A stand-in simulation whose result depends only on the seed.
+    pub(crate) fn fake_run(scenario: &str, seed: u64) -> Result<SeedRun, String> {
+        let ms = 1_000_000u64;
+        let samples: Vec<Sample> = (0..200u64)
+            .map(|i| {
+                let t = i * 100 * ms;
+                let outcome = if (i + seed) % 37 == 0 {
+                    Outcome::Refused
+                } else {
+                    Outcome::Ok
+                };
+                Sample {
+                    intended_ns: t,
+                    start_ns: t,
+                    end_ns: t + (10 + (i * seed) % 50) * ms,
+                    outcome,
+                    new_conn: i % 5 == 0,
+                }
+            })
+            .collect();
+        let marks = RunMarks {
+            load_start_ns: 0,
+            rollout_start_ns: 5_000 * ms,
+            rollout_end_ns: 12_000 * ms,
+            load_end_ns: 20_000 * ms,
+        };
+        let label = RunLabel {
+            source: Source::Sim,
+            scenario: scenario.into(),
+            seed: Some(seed),
+        };
+        let analysis = analyze(
+            &samples,
+            &marks,
+            None,
+            JobCounts {
+                published: 10,
+                applied_once: 10,
+                ..JobCounts::default()
+            },
+            &label,
+            &AnalyzeConfig::default(),
+        );
+        Ok(SeedRun {
+            analysis,
+            digest: TraceDigest {
+                hash: seed.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                events: 1000 + seed,
+                draws: seed,
+            },
+            events: 1000 + seed,
+            retries: 0,
+            failures_by_mechanism: BTreeMap::from([("closed_listener".to_string(), seed % 3)]),
+        })
+    }
+
+    fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                    out.insert(rel, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn par_map_keeps_index_order_for_any_thread_count() {
+        for threads in [1, 2, 3, 8, 100] {
+            let v = par_map(17, threads, &|| {}, |i| i * i);
+            assert_eq!(v, (0..17).map(|i| i * i).collect::<Vec<_>>());
+        }
+        assert!(par_map(0, 4, &|| {}, |i| i).is_empty());
+    }
+
+    #[test]
+    fn output_bytes_do_not_depend_on_threads() {
+        let seeds = seed_list(1, 7);
+        let mut dirs = Vec::new();
+        for threads in [1, 2, 5] {
+            let r = run_seeds("t", &seeds, threads, &|| {}, |s| fake_run("t", s)).unwrap();
+            let d = tempfile::tempdir().unwrap();
+            r.write(d.path()).unwrap();
+            dirs.push((dir_bytes(d.path()), d));
+        }
+        assert_eq!(dirs[0].0, dirs[1].0);
+        assert_eq!(dirs[0].0, dirs[2].0);
+        assert!(dirs[0].0.contains_key("seeds/7.json"));
+        let csv = String::from_utf8(dirs[0].0["timeline.csv"].clone()).unwrap();
+        assert!(csv.starts_with("seed,t_s,sent,ok,refused"));
+        assert!(csv.lines().nth(1).unwrap().starts_with("1,0,"));
+    }
+
+    #[test]
+    fn the_first_failing_seed_is_reported() {
+        let seeds = seed_list(10, 5);
+        let e = run_seeds("t", &seeds, 2, &|| {}, |s| {
+            if s >= 12 {
+                Err(format!("conservation failed at {s}"))
+            } else {
+                fake_run("t", s)
+            }
+        })
+        .unwrap_err();
+        assert_eq!(e.seed, 12);
+        assert_eq!(
+            e.to_string(),
+            "scenario t, seed 12: conservation failed at 12"
+        );
+    }
+
+    #[test]
+    fn the_summary_table_lists_headline_figures() {
+        let r = run_seeds("t", &seed_list(1, 3), 2, &|| {}, |s| fake_run("t", s)).unwrap();
+        let t = r.table();
+        for f in HEADLINE_FIGURES {
+            assert!(t.contains(&format!("| {f} ")), "{f} missing in\n{t}");
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The scenario files shipped with fleetsim, compiled into the binary so `fleetsim demo` and
+//! `fleetsim run before` work from any folder. The same files live in `scenarios/files/`.
+
+/// Every shipped file: `(file name, contents)`.
+const FILES: &[(&str, &str)] = &[
+    ("base.toml", include_str!("../files/base.toml")),
+    ("before.toml", include_str!("../files/before.toml")),
+    ("after.toml", include_str!("../files/after.toml")),
+    ("pid1.toml", include_str!("../files/pid1.toml")),
+    ("readiness.toml", include_str!("../files/readiness.toml")),
+    ("drain.toml", include_str!("../files/drain.toml")),
+    ("requeue.toml", include_str!("../files/requeue.toml")),
+    ("surge.toml", include_str!("../files/surge.toml")),
+    (
+        "after-no-pid1.toml",
+        include_str!("../files/after-no-pid1.toml"),
+    ),
+    (
+        "after-no-readiness.toml",
+        include_str!("../files/after-no-readiness.toml"),
+    ),
+    (
+        "after-no-drain.toml",
+        include_str!("../files/after-no-drain.toml"),
+    ),
+    (
+        "after-no-requeue.toml",
+        include_str!("../files/after-no-requeue.toml"),
+    ),
+    (
+        "after-no-surge.toml",
+        include_str!("../files/after-no-surge.toml"),
+    ),
+];
+
+/// Every shipped file, `(file name, contents)`.
+pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
+    FILES.iter().copied()
+}
+
+/// A shipped file's contents by file name (`"after.toml"`).
+pub fn get(file: &str) -> Option<&'static str> {
+    FILES.iter().find(|(n, _)| *n == file).map(|(_, t)| *t)
+}
+
+/// The names of the shipped scenarios (every file but `base.toml`), in demo order.
+pub fn scenario_names() -> Vec<&'static str> {
+    FILES
+        .iter()
+        .filter(|(n, _)| *n != "base.toml")
+        .map(|(n, _)| n.trim_end_matches(".toml"))
+        .collect()
+}
+
+/// One of the five levers, with the scenario names of its ablation rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lever {
+    /// Short name, as in the scenario file names (`pid1`).
+    pub name: &'static str,
+    /// What it is, for tables.
+    pub title: &'static str,
+}
+
+impl Lever {
+    /// The scenario with only this lever on, over `before`.
+    pub fn alone(&self) -> String {
+        self.name.to_string()
+    }
+
+    /// The scenario with every lever on but this one.
+    pub fn without(&self) -> String {
+        format!("after-no-{}", self.name)
+    }
+}
+
+/// The five levers, in DESIGN order.
+pub const LEVERS: [Lever; 5] = [
+    Lever {
+        name: "pid1",
+        title: "pid1 (SIGTERM reaches the app)",
+    },
+    Lever {
+        name: "readiness",
+        title: "readiness+preStop",
+    },
+    Lever {
+        name: "drain",
+        title: "drain",
+    },
+    Lever {
+        name: "requeue",
+        title: "requeue+idempotency",
+    },
+    Lever {
+        name: "surge",
+        title: "surge+jitter",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_files_are_the_files_on_disk() {
+        let dir = crate::load::shipped_dir();
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> = all().map(|(n, _)| n.to_string()).collect();
+        embedded.sort();
+        assert_eq!(
+            on_disk, embedded,
+            "add new files in scenarios/files to shipped.rs"
+        );
+        for (name, text) in all() {
+            assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
+        }
+        for l in LEVERS {
+            assert!(get(&format!("{}.toml", l.alone())).is_some());
+            assert!(get(&format!("{}.toml", l.without())).is_some());
+        }
+    }
+}
