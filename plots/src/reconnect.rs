@@ -1,0 +1,133 @@
+//! The reconnect curve: new connections per 10 ms, the shape of a reconnect storm.
+
+use std::path::Path;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::PlotError;
+use crate::render::{Chart, DrawResult, render};
+use crate::style::{
+    BLUE, GRID, LEGEND_W, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE, check_window, empty_state,
+    fmt_num, header, legend, text, window_label,
+};
+use crate::timeline::shade_window;
+
+/// The width of one reconnect bucket, in seconds (the analyzer's default fine bucket).
+const FINE_S: f64 = 0.010;
+
+/// The title [`reconnect_curve`] gives its chart.
+pub const RECONNECT_TITLE: &str = "New connections per 10 ms";
+
+/// Draws new connections per 10 ms bucket (`Analysis::reconnects`, bucket `i` starting at
+/// `i * 10 ms`) to `out` (SVG or PNG by extension), with the deploy window shaded and the peak
+/// named in the subtitle. The title is [`RECONNECT_TITLE`]; [`reconnect_curve_titled`] takes
+/// one. An empty slice gives an empty-state chart.
+pub fn reconnect_curve(
+    reconnects_per_10ms: &[u64],
+    window_s: [f64; 2],
+    out: impl AsRef<Path>,
+) -> Result<(), PlotError> {
+    reconnect_curve_titled(reconnects_per_10ms, window_s, RECONNECT_TITLE, out)
+}
+
+/// [`reconnect_curve`] with a title of the caller's (say, which scenario it shows).
+pub fn reconnect_curve_titled(
+    reconnects_per_10ms: &[u64],
+    window_s: [f64; 2],
+    title: &str,
+    out: impl AsRef<Path>,
+) -> Result<(), PlotError> {
+    let out = out.as_ref();
+    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
+        path: out.to_path_buf(),
+        reason,
+    })?;
+    render(
+        &ReconnectCurve {
+            counts: reconnects_per_10ms,
+            window_s,
+            title,
+        },
+        out,
+    )
+}
+
+struct ReconnectCurve<'a> {
+    counts: &'a [u64],
+    window_s: [f64; 2],
+    title: &'a str,
+}
+
+impl Chart for ReconnectCurve<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        if self.counts.is_empty() {
+            return empty_state(root, self.title, "the reconnect curve has no buckets");
+        }
+        let total: u64 = self.counts.iter().sum();
+        let (peak_i, peak) = self
+            .counts
+            .iter()
+            .enumerate()
+            .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
+            .map(|(i, &n)| (i, n))
+            .unwrap_or((0, 0));
+        let subtitle = format!(
+            "connections opened per 10 ms bucket; {total} in all; peak {peak} at {} s",
+            fmt_num(peak_i as f64 * FINE_S)
+        );
+        let body = header(root, self.title, &subtitle)?;
+        let (w, _) = body.dim_in_pixel();
+        let (plot, legend_area) = body.split_horizontally(w - LEGEND_W);
+
+        let end = self.counts.len() as f64 * FINE_S;
+        let x0 = self.window_s[0].min(0.0);
+        let x1 = self.window_s[1].max(end);
+        let y_top = (peak.max(1) as f64 * 1.12).ceil();
+        let mut chart = ChartBuilder::on(&plot)
+            .margin_left(12)
+            .margin_right(24)
+            .margin_top(8)
+            .margin_bottom(12)
+            .x_label_area_size(54)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x0..x1, 0f64..y_top)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the run started (s)")
+            .y_desc("new connections per 10 ms")
+            .x_label_formatter(&|v| fmt_num(*v))
+            .y_labels((y_top as usize + 1).min(11))
+            .y_label_formatter(&|v| fmt_num(*v))
+            .label_style(text(15, &TEXT))
+            .axis_desc_style(text(17, &TEXT))
+            .max_light_lines(2)
+            .light_line_style(GRID.mix(0.5))
+            .bold_line_style(GRID)
+            .draw()?;
+        shade_window(&mut chart, self.window_s, (0.0, y_top))?;
+
+        // A step per bucket, so a single busy 10 ms stays 10 ms wide at any zoom.
+        let mut points = Vec::with_capacity(self.counts.len() * 2);
+        for (i, &n) in self.counts.iter().enumerate() {
+            let t = i as f64 * FINE_S;
+            points.push((t, n as f64));
+            points.push((t + FINE_S, n as f64));
+        }
+        chart.draw_series(
+            AreaSeries::new(points, 0.0, BLUE.mix(0.25).filled())
+                .border_style(BLUE.stroke_width(1)),
+        )?;
+
+        legend(
+            &legend_area,
+            &[
+                (
+                    Swatch::Shade(WINDOW_SHADE, WINDOW_EDGE),
+                    window_label(self.window_s),
+                ),
+                (Swatch::Line(BLUE, 2), "new connections".into()),
+            ],
+        )
+    }
+}
