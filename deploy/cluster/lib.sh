@@ -38,7 +38,9 @@ start_proc() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   say "starting $name (log: $LOG_DIR/$name.log)"
   printf '\n===== %s start %s\n' "$name" "$(date -u +%FT%TZ)" >> "$LOG_DIR/$name.log"
-  setsid nohup "$@" >> "$LOG_DIR/$name.log" 2>&1 < /dev/null &
+  # fd 3 is closed too: `up` keeps its real stdout there, and a daemon holding it would keep a
+  # pipe like `up | tail -n1` open forever
+  setsid nohup "$@" >> "$LOG_DIR/$name.log" 2>&1 < /dev/null 3>&- &
   echo $! > "$RUN_DIR/$name.pid"
   sleep 0.5
   running "$name" || { tail -n 20 "$LOG_DIR/$name.log" >&2; die "$name exited right after start; its log is above ($LOG_DIR/$name.log)"; }
@@ -64,3 +66,11 @@ wait_for() {
 
 kc() { kubectl --kubeconfig "$ADMIN_KUBECONFIG" "$@"; }
 apiserver_ready() { kubectl --kubeconfig "$KCFG/super-admin.conf" get --raw /readyz >/dev/null 2>&1; }
+
+# write_if_changed FILE : stdin -> FILE, untouched when the content is the same (kube-proxy exits
+# when its config file is written, even with the same content)
+write_if_changed() {
+  local f=$1 tmp; tmp=$(mktemp "$f.XXXX")
+  cat > "$tmp"
+  if [ -f "$f" ] && cmp -s "$tmp" "$f"; then rm -f "$tmp"; else mv "$tmp" "$f"; fi
+}
