@@ -32,8 +32,12 @@ pub struct PredictedObserved {
 }
 
 impl PredictedObserved {
-    /// How many observations fall inside the predicted interval (`Stat::contains`).
+    /// How many observations fall inside the predicted interval (`Stat::contains`). A
+    /// prediction with a non-finite mean, lo or hi contains nothing.
     pub fn inside(&self) -> usize {
+        if !stat_is_finite(&self.predicted) {
+            return 0;
+        }
         self.observed
             .iter()
             .filter(|v| v.is_finite() && self.predicted.contains(**v))

