@@ -213,6 +213,7 @@ pub enum Sampler {
 
 impl Sampler {
     /// One draw. Deterministic given the stream's state.
+    #[inline]
     pub fn sample(&self, rng: &mut Stream) -> SimDuration {
         match self {
             Sampler::Constant(d) => *d,

@@ -49,6 +49,7 @@
 //! ```
 
 mod dist;
+mod heap;
 mod metrics;
 mod rng;
 mod scheduler;

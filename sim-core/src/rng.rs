@@ -65,6 +65,7 @@ pub struct Stream {
 
 impl Stream {
     /// A uniform integer in `[0, n)` (Lemire's method, no modulo bias). `n` must be > 0.
+    #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
         assert!(n > 0, "Stream::below(0)");
         loop {
@@ -78,6 +79,7 @@ impl Stream {
     }
 
     /// A uniform float in `[0, 1)` with 53 random bits.
+    #[inline]
     pub fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
@@ -96,10 +98,12 @@ impl Stream {
 impl rand::TryRng for Stream {
     type Error = std::convert::Infallible;
 
+    #[inline]
     fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
         Ok(self.next_u64() as u32)
     }
 
+    #[inline]
     fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
         let v = self.rng.next_u64();
         self.trace.draw(self.id, v);

@@ -1,8 +1,8 @@
 //! The event queue and the clock.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use rand::Rng;
 
+use crate::heap::{Entry, EventHeap};
 use crate::rng::Stream;
 use crate::time::{SimDuration, SimTime};
 use crate::trace::Trace;
@@ -31,28 +31,6 @@ pub enum TieOrder {
     Shuffled(Box<Stream>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Entry {
-    time: u64,
-    tie: u64,
-    seq: u64,
-    slot: u32,
-    generation: u32,
-}
-
-impl Ord for Entry {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // BinaryHeap is a max-heap: reverse so the earliest (time, tie, seq) comes out first.
-        (other.time, other.tie, other.seq).cmp(&(self.time, self.tie, self.seq))
-    }
-}
-
-impl PartialOrd for Entry {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 #[derive(Debug)]
 struct Slot<E> {
     generation: u32,
@@ -64,6 +42,16 @@ struct Slot<E> {
 /// Events run in `(time, insertion sequence)` order ([`TieOrder::Fifo`]). Cancelling is O(1)
 /// and lazy; the heap is compacted whenever cancelled entries outnumber live ones, so it never
 /// holds more than about twice the pending events.
+///
+/// Inside, a binary heap of 24-byte `(time, key, slot, generation)` entries points into a slab
+/// of events; a slot's generation changes whenever its event runs or is cancelled, which is how
+/// stale entries and stale [`EventId`]s are recognised. Popping leaves the spent entry at the
+/// root; if the handler then schedules an event (a timer re-arming itself, a departure
+/// following an arrival) the new entry takes the root's place in one sift.
+///
+/// Each heap entry's tie key holds an insertion sequence number (its low 32 bits under
+/// [`TieOrder::Shuffled`]), so FIFO ties are exact for any number of events and shuffled ties
+/// are distinct among any 2^32 consecutive insertions.
 ///
 /// ```
 /// use sim_core::{Event, Scheduler, SimDuration, SimTime, Trace};
@@ -85,7 +73,9 @@ struct Slot<E> {
 #[derive(Debug)]
 pub struct Scheduler<E> {
     now: SimTime,
-    heap: BinaryHeap<Entry>,
+    heap: EventHeap,
+    /// The root entry belongs to the event `pop` last returned: spent, to be replaced or removed.
+    spent_root: bool,
     slots: Vec<Slot<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -106,7 +96,8 @@ impl<E: Event> Scheduler<E> {
     pub fn with_ties(trace: Trace, ties: TieOrder) -> Scheduler<E> {
         Scheduler {
             now: SimTime::ZERO,
-            heap: BinaryHeap::new(),
+            heap: EventHeap::default(),
+            spent_root: false,
             slots: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
@@ -129,6 +120,7 @@ impl<E: Event> Scheduler<E> {
     }
 
     /// Schedules `event` at `at`. Panics if `at` is in the past: that is a bug in the model.
+    #[inline]
     pub fn schedule_at(&mut self, at: SimTime, event: E) -> EventId {
         assert!(
             at >= self.now,
@@ -150,23 +142,31 @@ impl<E: Event> Scheduler<E> {
             }
         };
         let generation = self.slots[slot as usize].generation;
-        let tie = match &mut self.ties {
-            TieOrder::Fifo => 0,
-            TieOrder::Shuffled(stream) => stream.below(u64::MAX),
+        let key = match &mut self.ties {
+            TieOrder::Fifo => self.next_seq,
+            TieOrder::Shuffled(stream) => {
+                (stream.next_u64() & !0xFFFF_FFFF) | (self.next_seq & 0xFFFF_FFFF)
+            }
         };
-        self.heap.push(Entry {
+        let entry = Entry {
             time: at.as_nanos(),
-            tie,
-            seq: self.next_seq,
+            key,
             slot,
             generation,
-        });
+        };
+        if self.spent_root {
+            self.spent_root = false;
+            self.heap.replace_top(entry);
+        } else {
+            self.heap.push(entry);
+        }
         self.next_seq += 1;
         self.live += 1;
         EventId { slot, generation }
     }
 
     /// Schedules `event` after `delay` from now.
+    #[inline]
     pub fn schedule_after(&mut self, delay: SimDuration, event: E) -> EventId {
         self.schedule_at(self.now + delay, event)
     }
@@ -202,7 +202,7 @@ impl<E: Event> Scheduler<E> {
     /// Entries in the heap, cancelled ones not yet swept included (at most about twice
     /// [`Scheduler::pending`]).
     pub fn heap_len(&self) -> usize {
-        self.heap.len()
+        self.heap.len() - usize::from(self.spent_root)
     }
 
     /// Events executed so far.
@@ -217,13 +217,24 @@ impl<E: Event> Scheduler<E> {
     }
 
     /// Removes the next event, advances the clock to its time and records it in the trace.
+    #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        self.skip_stale();
-        let entry = self.heap.pop()?;
-        let event = self.slots[entry.slot as usize]
-            .event
-            .take()
-            .expect("a live heap entry has its event");
+        self.drop_spent_root();
+        let (entry, event) = loop {
+            let entry = *self.heap.peek()?;
+            let slot = &mut self.slots[entry.slot as usize];
+            if slot.generation != entry.generation {
+                // Cancelled: swept lazily here.
+                self.heap.pop();
+                self.stale -= 1;
+                continue;
+            }
+            let event = slot.event.take().expect("a live heap entry has its event");
+            break (entry, event);
+        };
+        // The entry stays at the root until the next schedule replaces it or the next pop
+        // removes it.
+        self.spent_root = true;
         self.release(entry.slot);
         self.live -= 1;
         self.now = SimTime::from_nanos(entry.time);
@@ -261,6 +272,7 @@ impl<E: Event> Scheduler<E> {
         self.executed - before
     }
 
+    #[inline]
     fn release(&mut self, slot: u32) {
         let s = &mut self.slots[slot as usize];
         s.generation = s.generation.wrapping_add(1);
@@ -271,7 +283,16 @@ impl<E: Event> Scheduler<E> {
         self.slots[e.slot as usize].generation == e.generation
     }
 
+    #[inline]
+    fn drop_spent_root(&mut self) {
+        if self.spent_root {
+            self.spent_root = false;
+            self.heap.pop();
+        }
+    }
+
     fn skip_stale(&mut self) {
+        self.drop_spent_root();
         while let Some(top) = self.heap.peek() {
             if self.is_live(top) {
                 break;
@@ -283,8 +304,10 @@ impl<E: Event> Scheduler<E> {
 
     fn compact(&mut self) {
         let slots = &self.slots;
+        // The spent root's slot generation has moved on, so it goes with the cancelled entries.
         self.heap
             .retain(|e| slots[e.slot as usize].generation == e.generation);
+        self.spent_root = false;
         self.stale = 0;
     }
 }

@@ -59,6 +59,7 @@ impl SimDuration {
     }
 
     /// The nearest whole nanosecond to `secs` seconds (negative and NaN become zero).
+    #[inline]
     pub fn from_secs_f64(secs: f64) -> SimDuration {
         if secs.is_nan() || secs <= 0.0 {
             SimDuration(0)
@@ -86,6 +87,7 @@ impl SimDuration {
 
 impl Add<SimDuration> for SimTime {
     type Output = SimTime;
+    #[inline]
     fn add(self, d: SimDuration) -> SimTime {
         SimTime(
             self.0

@@ -2,10 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::hash::Hasher;
 use std::rc::Rc;
-
-use fnv::FnvHasher;
 
 use crate::time::SimTime;
 
@@ -26,15 +23,21 @@ struct TraceState {
     hash: Cell<u64>,
     events: Cell<u64>,
     draws: Cell<u64>,
-    log: RefCell<Option<Vec<TraceEntry>>>,
+    /// Fixed at construction, so the hot path does not touch the `RefCell` unless it logs.
+    recording: bool,
+    log: RefCell<Vec<TraceEntry>>,
 }
 
 /// A cheap, cloneable handle on one run's trace. The scheduler records every event it executes
 /// (time and kind), each [`crate::Stream`] records every draw. Two runs of the same model with
 /// the same seed must end with the same [`Trace::digest`].
 ///
-/// The hash is FNV-1a 64 over little-endian words, a fixed published algorithm, so digests are
-/// stable across Rust versions and machines of one endianness-independent encoding.
+/// The hash is a fixed word-at-a-time mix over 64-bit integers (see [`Trace::mix_word`] for the
+/// exact formula), defined on integer values rather than bytes, so digests are the same across
+/// Rust versions, platforms and endianness. Each step is a bijection of the running hash for a
+/// given word and injective in the word for a given hash, so two runs whose recorded words differ
+/// in exactly one place always end with different digests; it costs a few cycles per word, which
+/// matters because it runs for every event and every draw.
 #[derive(Debug, Clone)]
 pub struct Trace(Rc<TraceState>);
 
@@ -56,7 +59,12 @@ impl fmt::Display for TraceDigest {
     }
 }
 
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+/// The running hash's initial value (FNV-1a's 64-bit offset basis).
+const HASH_INIT: u64 = 0xcbf2_9ce4_8422_2325;
+/// The multiplier: odd, so multiplying is a bijection on `u64` (2^64 / golden ratio).
+const HASH_MUL: u64 = 0x9e37_79b9_7f4a_7c15;
+/// Tags that keep an event's words apart from a draw's.
+const EVENT_TAG: u64 = 0xE0E0 << 32;
 
 impl Default for Trace {
     fn default() -> Self {
@@ -67,47 +75,57 @@ impl Default for Trace {
 impl Trace {
     /// A trace that keeps only the running hash and counts.
     pub fn new() -> Trace {
-        Trace(Rc::new(TraceState {
-            hash: Cell::new(FNV_OFFSET),
-            events: Cell::new(0),
-            draws: Cell::new(0),
-            log: RefCell::new(None),
-        }))
+        Trace::with_log(false)
     }
 
     /// A trace that also keeps a log of every event, to find where two runs diverge.
     pub fn recording() -> Trace {
-        let t = Trace::new();
-        *t.0.log.borrow_mut() = Some(Vec::new());
-        t
+        Trace::with_log(true)
     }
 
-    fn mix(&self, words: &[u64]) {
-        let mut h = FnvHasher::with_key(self.0.hash.get());
-        for w in words {
-            h.write(&w.to_le_bytes());
-        }
-        self.0.hash.set(h.finish());
+    fn with_log(recording: bool) -> Trace {
+        Trace(Rc::new(TraceState {
+            hash: Cell::new(HASH_INIT),
+            events: Cell::new(0),
+            draws: Cell::new(0),
+            recording,
+            log: RefCell::new(Vec::new()),
+        }))
     }
 
-    /// Records an executed event.
+    /// One step of the running hash: `rotl((h ^ word) * 0x9e3779b97f4a7c15, 29)` (wrapping
+    /// multiplication). The rotation feeds high bits back into low ones, which the next
+    /// multiplication spreads again. Public so that the formula is part of the documentation.
+    #[inline(always)]
+    pub fn mix_word(h: u64, word: u64) -> u64 {
+        (h ^ word).wrapping_mul(HASH_MUL).rotate_left(29)
+    }
+
+    /// Records an executed event: mixes `time` in nanoseconds, then `kind` tagged as an event.
+    #[inline]
     pub fn event(&self, time: SimTime, kind: u32) {
-        self.mix(&[0xE0E0, time.as_nanos(), u64::from(kind)]);
+        let h = Trace::mix_word(self.0.hash.get(), time.as_nanos());
+        let h = Trace::mix_word(h, EVENT_TAG | u64::from(kind));
+        self.0.hash.set(h);
         let index = self.0.events.get();
         self.0.events.set(index + 1);
-        if let Some(log) = self.0.log.borrow_mut().as_mut() {
-            log.push(TraceEntry {
+        if self.0.recording {
+            self.0.log.borrow_mut().push(TraceEntry {
                 index,
                 time,
                 kind,
-                hash: self.0.hash.get(),
+                hash: h,
             });
         }
     }
 
-    /// Records a random draw of `stream_id` that produced `value`.
+    /// Records a random draw of `stream_id` that produced `value`: mixes `value ^ stream_id`
+    /// (one word, so a draw costs one step of the hash).
+    #[inline]
     pub fn draw(&self, stream_id: u64, value: u64) {
-        self.mix(&[stream_id, value]);
+        self.0
+            .hash
+            .set(Trace::mix_word(self.0.hash.get(), value ^ stream_id));
         self.0.draws.set(self.0.draws.get() + 1);
     }
 
@@ -122,7 +140,7 @@ impl Trace {
 
     /// The event log, if this trace records one.
     pub fn log(&self) -> Option<Vec<TraceEntry>> {
-        self.0.log.borrow().clone()
+        self.0.recording.then(|| self.0.log.borrow().clone())
     }
 }
 
