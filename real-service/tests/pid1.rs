@@ -20,10 +20,24 @@ fn unshare_bin() -> String {
     panic!("unshare not found: {DEPS_HINT}");
 }
 
+/// Kills a PID namespace's init (and so the whole namespace) if a test ends early: killing
+/// `unshare` alone would leave the namespace running.
+struct NsGuard(u32);
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        // SAFETY: plain kill(2); ESRCH after a normal end is fine.
+        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
 fn in_pid_namespace(form: &str) -> Svc {
     let script = crate_dir().join("entrypoint").join(form);
     let mut cmd = Command::new(unshare_bin());
     cmd.args(["--pid", "--fork", "--mount-proc"]).arg(&script);
+    in_namespace(form, cmd)
+}
+
+fn in_namespace(form: &str, mut cmd: Command) -> Svc {
     prepare(
         &mut cmd,
         form,
@@ -72,6 +86,7 @@ fn exec_form_service_is_pid1_and_exits_on_sigterm() {
     let init = wait_for("the namespace's init", Duration::from_secs(5), || {
         children(ns.pid()).first().copied()
     });
+    let _guard = NsGuard(init);
     assert_eq!(nspid(init).last(), Some(&1), "PID 1 inside the namespace");
     assert_eq!(
         comm(init),
@@ -93,17 +108,27 @@ fn exec_form_service_is_pid1_and_exits_on_sigterm() {
 
 #[test]
 fn shell_form_swallows_sigterm_until_sigkill() {
-    let mut ns = in_pid_namespace("shell-form.sh");
+    shell_swallows_sigterm(in_pid_namespace("shell-form.sh"), "shell-form.sh");
+}
+
+/// What Docker makes of a shell-form `ENTRYPOINT /usr/local/bin/fleetsim-service`:
+/// `/bin/sh -c "/usr/local/bin/fleetsim-service"`. Debian's dash does not exec a lone `-c`
+/// command, so the shell stays PID 1 exactly as with shell-form.sh.
+#[test]
+fn docker_shell_form_sh_c_swallows_sigterm_until_sigkill() {
+    let mut cmd = Command::new(unshare_bin());
+    cmd.args(["--pid", "--fork", "--mount-proc", "/bin/sh", "-c", BIN]);
+    shell_swallows_sigterm(in_namespace("sh-c", cmd), "sh");
+}
+
+fn shell_swallows_sigterm(mut ns: Svc, shell_comm: &str) {
     ns.wait_ready(Duration::from_secs(10));
     let init = wait_for("the namespace's init", Duration::from_secs(5), || {
         children(ns.pid()).first().copied()
     });
+    let _guard = NsGuard(init);
     assert_eq!(nspid(init).last(), Some(&1));
-    assert_eq!(
-        comm(init),
-        "shell-form.sh",
-        "shell form: the shell is PID 1"
-    );
+    assert_eq!(comm(init), shell_comm, "shell form: the shell is PID 1");
     let service = children(init)[0];
     assert_eq!(
         nspid(service).last(),
