@@ -9,6 +9,7 @@ pub mod analyze;
 pub mod classify;
 pub mod control;
 pub mod duration;
+pub mod live;
 pub mod load;
 pub mod outcome;
 pub mod record;
