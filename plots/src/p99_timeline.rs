@@ -16,6 +16,9 @@ use crate::style::{
 };
 use crate::timeline::{bucket_width, runs, shade_window, x_range};
 
+/// Timelines with more buckets than this get lines without a marker per bucket.
+const MARKERS_UP_TO: usize = 150;
+
 /// Latencies spanning more than this factor get a logarithmic axis.
 const LOG_SCALE_RATIO: f64 = 20.0;
 
@@ -83,7 +86,11 @@ impl Chart for P99Timeline<'_> {
             .buckets
             .iter()
             .filter_map(|b| latency(b.p99_ms).map(|p| (b.t_s, p)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
+            // The first of equal peaks.
+            .fold(None, |best: Option<(f64, f64)>, (t, p)| match best {
+                Some((_, top)) if top >= p => best,
+                _ => Some((t, p)),
+            });
         let mut subtitle = format!(
             "latency from the intended start, per {} s bucket{}",
             fmt_num(width),
@@ -193,6 +200,9 @@ impl P99Timeline<'_> {
                     run.clone(),
                     color.stroke_width(stroke),
                 )))?;
+                if self.buckets.len() > MARKERS_UP_TO {
+                    continue;
+                }
                 chart.draw_series(
                     run.into_iter()
                         .map(|p| Circle::new(p, radius, color.filled())),
