@@ -13,6 +13,7 @@ pub mod live;
 pub mod load;
 pub mod outcome;
 pub mod record;
+pub mod report;
 pub mod schedule;
 pub mod sink;
 pub mod sse;
