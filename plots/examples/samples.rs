@@ -259,6 +259,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             dir.join(format!("predicted_vs_observed.{ext}")),
         )?;
     }
+    // A long run (5 minutes) and an empty one.
+    let long: Vec<Bucket> = (0..300)
+        .map(|i| {
+            let refused = if (120..150).contains(&i) && i % 4 == 0 {
+                25
+            } else {
+                0
+            };
+            let ready = if (118..160).contains(&i) { 9 } else { 10 };
+            bucket(
+                i as f64,
+                1000 - refused,
+                refused,
+                (i % 7 == 0 && refused > 0) as u64 * 5,
+                0,
+                ready,
+            )
+        })
+        .collect();
+    for ext in ["svg", "png"] {
+        plots::error_timeline(
+            &long,
+            [118.0, 165.0],
+            "Error timeline: 5 minutes, 10 replicas",
+            dir.join(format!("error_timeline_long.{ext}")),
+        )?;
+        plots::p99_timeline(
+            &long,
+            [118.0, 165.0],
+            "p99: 5 minutes, 10 replicas",
+            dir.join(format!("p99_timeline_long.{ext}")),
+        )?;
+        plots::error_timeline(
+            &[],
+            [0.0, 0.0],
+            "Error timeline: no run",
+            dir.join(format!("empty.{ext}")),
+        )?;
+    }
     println!("wrote samples to {}", dir.display());
     Ok(())
 }
