@@ -1,0 +1,947 @@
+//! The fleet a scenario describes: every section, its defaults and their sources, and the
+//! semantic checks.
+//!
+//! Every struct rejects unknown fields and every field has a default, so a scenario file names
+//! only what differs from the defaults. Durations are strings (`"250ms"`, `"30s"`); a
+//! distribution is a duration string (a constant) or a table with a `kind` (see [`sim_core::Dist`]).
+
+use std::fmt;
+
+use measure::Outcome;
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sim_core::{Dist, SimDuration};
+
+const fn ms(v: u64) -> SimDuration {
+    SimDuration::from_millis(v)
+}
+const fn secs(v: u64) -> SimDuration {
+    SimDuration::from_secs(v)
+}
+
+/// Everything a scenario file describes, one TOML table per section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Fleet {
+    pub run: RunConfig,
+    pub load: LoadConfig,
+    pub client: ClientConfig,
+    pub balancer: BalancerConfig,
+    pub propagation: PropagationConfig,
+    pub pod: PodConfig,
+    pub lifecycle: LifecycleConfig,
+    pub drain: DrainConfig,
+    pub levers: Levers,
+    pub rollout: RolloutConfig,
+    pub queue: QueueConfig,
+}
+
+/// `[run]`: the shape of one simulated run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Steady-state load before the rollout starts (the baseline).
+    pub baseline: SimDuration,
+    /// Fixed tail after the rollout ends, inside the deploy window; load stops after it
+    /// (DESIGN.md: "plus a fixed tail"; `measure::AnalyzeConfig` default 5 s).
+    pub tail: SimDuration,
+    /// Timeline bucket width (DESIGN.md default 1 s).
+    pub bucket: SimDuration,
+    /// After load stops, the fleet keeps running this long so jobs and requests in flight settle
+    /// (no new requests or jobs). Jobs still unapplied then are `pending` or `lost`.
+    pub settle: SimDuration,
+    /// Hard cap on simulated time: a rollout that has not finished by then is cut off there
+    /// (and [`crate::SimRun::rollout_complete`] is `false`).
+    pub max_duration: SimDuration,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            baseline: secs(20),
+            tail: secs(5),
+            bucket: secs(1),
+            settle: secs(2),
+            max_duration: secs(1800),
+        }
+    }
+}
+
+/// How open-loop requests are spaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Exactly `1/rate` apart.
+    Constant,
+    /// Exponential gaps with mean `1/rate`.
+    Poisson,
+}
+
+/// `[load]`: the offered load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadConfig {
+    /// Requests per second (open loop). Ignored when `clients > 0`.
+    pub rate: f64,
+    pub arrivals: Arrivals,
+    /// The client's deadline per request, from its intended start.
+    pub deadline: SimDuration,
+    /// Closed-loop workers (each sends, waits for the outcome, sends again, as bombardier, hey
+    /// and Fortio do). `0` (the default) means open loop at `rate`.
+    pub clients: u32,
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        LoadConfig {
+            rate: 200.0,
+            arrivals: Arrivals::Poisson,
+            deadline: secs(10),
+            clients: 0,
+        }
+    }
+}
+
+/// How the client reaches the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionStyle {
+    /// A new TCP connection per request.
+    New,
+    /// A pool of at most `pool` keep-alive connections shared by all callers.
+    Keepalive,
+}
+
+/// `[client]`: connections and retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    pub connection: ConnectionStyle,
+    /// Keep-alive pool size K (at most K connections; requests wait for a free one).
+    pub pool: u32,
+    /// A keep-alive connection idle longer than this is closed by the client. Default 90 s:
+    /// Go's `http.DefaultTransport` `IdleConnTimeout: 90 * time.Second` (net/http/transport.go).
+    pub idle_timeout: SimDuration,
+    /// Round-trip time of one network hop (client to pod for L4; client to proxy and proxy to pod
+    /// each for L7). A new connection costs one extra round trip (the TCP handshake).
+    pub rtt: SimDuration,
+    pub retry: RetryConfig,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connection: ConnectionStyle::New,
+            pool: 16,
+            idle_timeout: secs(90),
+            rtt: SimDuration::from_micros(500),
+            retry: RetryConfig::default(),
+        }
+    }
+}
+
+/// `[client.retry]`: the client's own retry policy. Off by default; every retry is counted in
+/// [`crate::SimRun::retries`], and a request's outcome is that of its last attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Extra attempts after the first (0 = no retries).
+    pub attempts: u32,
+    /// Wait between a failure and the next attempt.
+    pub backoff: SimDuration,
+    /// Outcomes that are retried.
+    pub on: Vec<Outcome>,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            attempts: 0,
+            backoff: ms(100),
+            on: vec![
+                Outcome::Refused,
+                Outcome::Reset,
+                Outcome::Http502,
+                Outcome::Http503,
+            ],
+        }
+    }
+}
+
+/// Which kind of balancer sits between the clients and the pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BalancerKind {
+    /// Picks a pod per new connection (kube-proxy DNAT); connections stay pinned (conntrack).
+    L4,
+    /// Picks a pod per request, keeps upstream keep-alive connections, answers 502/503/504.
+    L7,
+}
+
+/// The proxies users actually run, each with its documented defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preset {
+    KubeProxyIptables,
+    IngressNginx,
+    EnvoySidecar,
+    CloudLb,
+}
+
+/// `[balancer]`: a preset plus optional overrides. [`BalancerConfig::resolve`] gives the
+/// concrete values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalancerConfig {
+    pub preset: Preset,
+    /// Must match the preset's kind when given (kube_proxy_iptables is l4, the others l7).
+    pub kind: Option<BalancerKind>,
+    /// L7: extra upstreams tried after a connect error or reset (nginx `proxy_next_upstream`).
+    pub retries: Option<u32>,
+    /// L7: idle timeout of upstream keep-alive connections.
+    pub upstream_keepalive: Option<SimDuration>,
+    /// L7: answer 504 when the upstream has not answered within this.
+    pub upstream_timeout: Option<SimDuration>,
+    /// L4: with no ready endpoint, use serving-terminating ones (ProxyTerminatingEndpoints).
+    pub terminating_fallback: Option<bool>,
+    /// Envoy sidecar: on pod deletion the sidecar refuses new inbound connections at once and
+    /// exits after this (`terminationDrainDuration`), cutting what is left.
+    pub sidecar_drain: Option<SimDuration>,
+    /// Cloud LB: time a newly registered target needs to pass health checks
+    /// (healthy threshold x interval), added to the registration lag.
+    pub health_check_delay: Option<SimDuration>,
+    /// Cloud LB: connections to a deregistering target are closed after this.
+    pub deregistration_delay: Option<SimDuration>,
+}
+
+impl Default for BalancerConfig {
+    fn default() -> Self {
+        BalancerConfig {
+            preset: Preset::KubeProxyIptables,
+            kind: None,
+            retries: None,
+            upstream_keepalive: None,
+            upstream_timeout: None,
+            terminating_fallback: None,
+            sidecar_drain: None,
+            health_check_delay: None,
+            deregistration_delay: None,
+        }
+    }
+}
+
+/// Concrete balancer values after the preset and overrides are applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BalancerSpec {
+    pub kind: BalancerKind,
+    /// Lag from an EndpointSlice change to this balancer's view (when `[propagation] lag` is
+    /// not given).
+    pub lag: Dist,
+    pub retries: u32,
+    pub upstream_keepalive: SimDuration,
+    pub upstream_timeout: SimDuration,
+    pub terminating_fallback: bool,
+    pub sidecar_drain: Option<SimDuration>,
+    pub health_check_delay: SimDuration,
+    pub deregistration_delay: Option<SimDuration>,
+}
+
+impl Preset {
+    /// The preset's documented defaults.
+    pub fn spec(self) -> BalancerSpec {
+        match self {
+            // kube-proxy iptables mode: rules are resynced at most every minSyncPeriod, default
+            // 1 s (kubernetes/website content/en/docs/reference/networking/virtual-ips.md;
+            // kubernetes/kubernetes#92836), so a change waits 0..1 s before it is programmed.
+            // Established TCP flows are not flushed on endpoint removal (kubernetes#100698):
+            // connections stay pinned. ProxyTerminatingEndpoints is GA in 1.28 (KEP-1669).
+            Preset::KubeProxyIptables => BalancerSpec {
+                kind: BalancerKind::L4,
+                lag: Dist::Uniform {
+                    low: ms(10),
+                    high: ms(1_000),
+                },
+                retries: 0,
+                upstream_keepalive: SimDuration::ZERO,
+                upstream_timeout: SimDuration::MAX,
+                terminating_fallback: true,
+                sidecar_drain: None,
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+            },
+            // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
+            // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
+            // 1 s (rootfs/etc/nginx/lua/balancer.lua); not-ready endpoints are skipped
+            // (internal/ingress/controller/endpointslices.go). Lag 0.1..4.3 s.
+            // Upstream keep-alive idle 60 s (config.go `upstream-keepalive-timeout`).
+            // nginx `proxy_next_upstream` defaults to `error timeout` (nginx.org
+            // ngx_http_proxy_module); ingress-nginx `proxy-next-upstream-tries` 3 (three
+            // upstreams in all: ingress-nginx#3639), so 2 extra tries. proxy-read-timeout 60 s.
+            Preset::IngressNginx => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: ms(100),
+                    high: ms(4_333),
+                },
+                retries: 2,
+                upstream_keepalive: secs(60),
+                upstream_timeout: secs(60),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+            },
+            // Envoy/Istio sidecar: the client-side proxy picks per request from EDS (lag:
+            // assumption 0.1..1 s, istiod push debounce plus delivery; calibrate). On SIGTERM the
+            // server-side sidecar stops accepting new inbound connections and is killed after
+            // terminationDrainDuration, default 5 s (istio/istio#34855; Alibaba Cloud ASM "Why do
+            // long-running requests get dropped ... sidecar proxy"). Envoy retries: default
+            // route retry policy off here (assumption).
+            Preset::EnvoySidecar => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: ms(100),
+                    high: ms(1_000),
+                },
+                retries: 0,
+                upstream_keepalive: secs(3_600),
+                upstream_timeout: secs(15),
+                terminating_fallback: false,
+                sidecar_drain: Some(secs(5)),
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+            },
+            // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
+            // 0-3600 (AWS ELB docs "Edit target group attributes"; aws-load-balancer-controller
+            // #3270). Deregistration propagation is slow and variable (about 2 min reported in
+            // aws-load-balancer-controller#1064): lag 5..30 s is an assumption, calibrate it.
+            // New targets must pass health checks first: 2 checks x 15 s (assumption, set it
+            // from your target group). ALB idle timeout 60 s (dingyu.dev zero-downtime post).
+            Preset::CloudLb => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: secs(5),
+                    high: secs(30),
+                },
+                retries: 0,
+                upstream_keepalive: secs(60),
+                upstream_timeout: secs(60),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: secs(30),
+                deregistration_delay: Some(secs(300)),
+            },
+        }
+    }
+}
+
+impl BalancerConfig {
+    /// The preset's values with this section's overrides applied.
+    pub fn resolve(&self) -> BalancerSpec {
+        let mut s = self.preset.spec();
+        if let Some(k) = self.kind {
+            s.kind = k;
+        }
+        if let Some(r) = self.retries {
+            s.retries = r;
+        }
+        if let Some(d) = self.upstream_keepalive {
+            s.upstream_keepalive = d;
+        }
+        if let Some(d) = self.upstream_timeout {
+            s.upstream_timeout = d;
+        }
+        if let Some(b) = self.terminating_fallback {
+            s.terminating_fallback = b;
+        }
+        if let Some(d) = self.sidecar_drain {
+            s.sidecar_drain = Some(d);
+        }
+        if let Some(d) = self.health_check_delay {
+            s.health_check_delay = d;
+        }
+        if let Some(d) = self.deregistration_delay {
+            s.deregistration_delay = Some(d);
+        }
+        s
+    }
+}
+
+/// `[propagation]`: from a pod change to each balancer's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PropagationConfig {
+    /// Pod change (deletion, readiness) to EndpointSlice change. The EndpointSlice controller
+    /// does not batch by default (`--endpointslice-updates-batch-period` 0); the watch and
+    /// write take tens of milliseconds (assumption: 50 ms, calibrate).
+    pub endpointslice: Dist,
+    /// EndpointSlice change to the balancer's view (the deregistration lag). Default: the
+    /// preset's.
+    pub lag: Option<Dist>,
+}
+
+impl Default for PropagationConfig {
+    fn default() -> Self {
+        PropagationConfig {
+            endpointslice: Dist::constant(ms(50)),
+            lag: None,
+        }
+    }
+}
+
+/// `[pod.readiness]`: the readiness probe (Kubernetes defaults: initialDelaySeconds 0,
+/// periodSeconds 10, successThreshold 1, failureThreshold 3; kubernetes.io "Configure Liveness,
+/// Readiness and Startup Probes").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReadinessProbe {
+    pub initial_delay: SimDuration,
+    pub period: SimDuration,
+    pub success_threshold: u32,
+    pub failure_threshold: u32,
+}
+
+impl Default for ReadinessProbe {
+    fn default() -> Self {
+        ReadinessProbe {
+            initial_delay: SimDuration::ZERO,
+            period: secs(10),
+            success_threshold: 1,
+            failure_threshold: 3,
+        }
+    }
+}
+
+/// `[pod.cold_start]`: new pods serve slower at first. The slowdown factor decays linearly from
+/// `factor` to 1 over `duration` after the listener opens. Default: none (factor 1); set it from
+/// calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ColdStart {
+    pub factor: f64,
+    pub duration: SimDuration,
+}
+
+impl Default for ColdStart {
+    fn default() -> Self {
+        ColdStart {
+            factor: 1.0,
+            duration: SimDuration::ZERO,
+        }
+    }
+}
+
+/// `[pod]`: the Deployment's pods.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PodConfig {
+    /// Desired replicas.
+    pub replicas: u32,
+    /// From pod creation to the listener open (scheduling, image, process start).
+    pub startup: Dist,
+    /// Service time of the slow endpoint. Default 100 ms: real-service `FLEETSIM_WORK_MS`.
+    pub service_time: Dist,
+    /// Requests served at once; the rest wait in a FIFO queue at the pod.
+    pub concurrency: u32,
+    pub readiness: ReadinessProbe,
+    pub cold_start: ColdStart,
+}
+
+impl Default for PodConfig {
+    fn default() -> Self {
+        PodConfig {
+            replicas: 4,
+            startup: Dist::Uniform {
+                low: secs(2),
+                high: secs(4),
+            },
+            service_time: Dist::constant(ms(100)),
+            concurrency: 128,
+            readiness: ReadinessProbe::default(),
+            cold_start: ColdStart::default(),
+        }
+    }
+}
+
+/// `[lifecycle]`: what the kubelet does on deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifecycleConfig {
+    /// terminationGracePeriodSeconds, counted from deletion, preStop included; SIGKILL at its
+    /// end. Default 30 s (Kubernetes pod spec; k8s PR #74160 "It counts against the grace
+    /// period"). If preStop overruns it, the kubelet sends SIGTERM and allows 2 s more.
+    pub grace_period: SimDuration,
+    /// preStop sleep (used only with the readiness lever). Default 5 s (ingress-nginx#3639:
+    /// "add preStop sleep 5").
+    pub prestop: SimDuration,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            grace_period: secs(30),
+            prestop: secs(5),
+        }
+    }
+}
+
+/// `[drain]`: the service's own shutdown (used only with the drain lever; the jitter window
+/// only with the surge lever). Defaults are real-service's (`real-service/src/config.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DrainConfig {
+    /// How long the drain waits for in-flight requests and open connections (10 s).
+    pub timeout: SimDuration,
+    /// Keep-alive closes are spread uniformly over this window (2 s).
+    pub jitter_window: SimDuration,
+    /// Guardian budget from SIGTERM to a forced exit (25 s).
+    pub guardian: SimDuration,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        DrainConfig {
+            timeout: secs(10),
+            jitter_window: secs(2),
+            guardian: secs(25),
+        }
+    }
+}
+
+/// `[levers]`: the five levers of DESIGN.md. All off is the `before` fleet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Levers {
+    pub pid1: bool,
+    pub readiness: bool,
+    pub drain: bool,
+    pub requeue: bool,
+    pub surge: bool,
+}
+
+impl Levers {
+    /// Every lever on: the `after` fleet.
+    pub const ALL: Levers = Levers {
+        pid1: true,
+        readiness: true,
+        drain: true,
+        requeue: true,
+        surge: true,
+    };
+    /// Every lever off: the `before` fleet.
+    pub const NONE: Levers = Levers {
+        pid1: false,
+        readiness: false,
+        drain: false,
+        requeue: false,
+        surge: false,
+    };
+    /// The lever names, in DESIGN.md order.
+    pub const NAMES: [&'static str; 5] = ["pid1", "readiness", "drain", "requeue", "surge"];
+
+    /// Sets the named lever; `false` if no lever has that name.
+    pub fn set(&mut self, name: &str, on: bool) -> bool {
+        match name {
+            "pid1" => self.pid1 = on,
+            "readiness" => self.readiness = on,
+            "drain" => self.drain = on,
+            "requeue" => self.requeue = on,
+            "surge" => self.surge = on,
+            _ => return false,
+        }
+        true
+    }
+}
+
+/// An absolute count or a percentage of desired replicas, as Kubernetes' `IntOrString`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(u32),
+    Percent(u32),
+}
+
+impl IntOrPercent {
+    /// The absolute value for `replicas`, rounding percentages up or down.
+    pub fn resolve(self, replicas: u32, round_up: bool) -> u32 {
+        match self {
+            IntOrPercent::Int(v) => v,
+            IntOrPercent::Percent(p) => {
+                let num = u64::from(p) * u64::from(replicas);
+                let v = if round_up {
+                    num.div_ceil(100)
+                } else {
+                    num / 100
+                };
+                u32::try_from(v).unwrap_or(u32::MAX)
+            }
+        }
+    }
+    fn is_zero(self) -> bool {
+        matches!(self, IntOrPercent::Int(0) | IntOrPercent::Percent(0))
+    }
+}
+
+impl fmt::Display for IntOrPercent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IntOrPercent::Int(v) => write!(f, "{v}"),
+            IntOrPercent::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl Serialize for IntOrPercent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            IntOrPercent::Int(v) => s.serialize_u32(*v),
+            IntOrPercent::Percent(_) => s.collect_str(self),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IntOrPercent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IntOrPercent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative integer or a percentage like \"25%\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IntOrPercent, E> {
+                u32::try_from(v)
+                    .map(IntOrPercent::Int)
+                    .map_err(|_| E::custom("too large"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IntOrPercent, E> {
+                u32::try_from(v)
+                    .map(IntOrPercent::Int)
+                    .map_err(|_| E::custom(format!("{v} is negative or too large")))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<IntOrPercent, E> {
+                let t = s.trim();
+                match t.strip_suffix('%') {
+                    Some(n) => n
+                        .trim()
+                        .parse::<u32>()
+                        .map(IntOrPercent::Percent)
+                        .map_err(|_| E::custom(format!("{s:?} is not a percentage like \"25%\""))),
+                    None => t
+                        .parse::<u32>()
+                        .map(IntOrPercent::Int)
+                        .map_err(|_| E::custom(format!("{s:?} is not an integer or \"N%\""))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[rollout]`: the Deployment's RollingUpdate strategy. Defaults 25% / 25% (Kubernetes API
+/// reference, RollingUpdateDeployment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutConfig {
+    /// Rounds up when a percentage.
+    pub max_surge: IntOrPercent,
+    /// Rounds down when a percentage.
+    pub max_unavailable: IntOrPercent,
+    /// minReadySeconds: a new pod counts as available after this long ready.
+    pub min_ready: SimDuration,
+}
+
+impl Default for RolloutConfig {
+    fn default() -> Self {
+        RolloutConfig {
+            max_surge: IntOrPercent::Percent(25),
+            max_unavailable: IntOrPercent::Percent(25),
+            min_ready: SimDuration::ZERO,
+        }
+    }
+}
+
+/// `(max_surge, max_unavailable)` as absolute pod counts for `replicas`, as Kubernetes'
+/// `ResolveFenceposts` (pkg/controller/deployment/util/deployment_util.go): surge rounds up,
+/// unavailable rounds down, and if both come out 0 (only possible through rounding, since
+/// validation rejects two explicit zeros) unavailable becomes 1.
+pub fn resolve_fenceposts(
+    max_surge: IntOrPercent,
+    max_unavailable: IntOrPercent,
+    replicas: u32,
+) -> (u32, u32) {
+    let surge = max_surge.resolve(replicas, true);
+    let unavailable = max_unavailable.resolve(replicas, false);
+    if surge == 0 && unavailable == 0 {
+        (0, 1)
+    } else {
+        (surge, unavailable)
+    }
+}
+
+/// `[queue]`: the job queue and the worker in each pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Jobs published per second (Poisson). 0 disables the queue.
+    pub rate: f64,
+    /// Work per job. Default 200 ms: real-service `FLEETSIM_JOB_MS`.
+    pub duration: Dist,
+    /// The side effect is applied at this fraction of the job's work (0..=1); the ack follows
+    /// the end of the work.
+    pub effect_at: f64,
+    /// Lease (visibility timeout); a job not acked by then is redelivered. Default 10 s:
+    /// real-service `FLEETSIM_LEASE`.
+    pub lease: SimDuration,
+    /// Workers per pod.
+    pub workers: u32,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            rate: 5.0,
+            duration: Dist::constant(ms(200)),
+            effect_at: 0.5,
+            lease: secs(10),
+            workers: 1,
+        }
+    }
+}
+
+/// One semantic error in a fleet: the dotted field path and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct ConfigError {
+    pub path: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(path: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            path: path.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Fleet {
+    /// Semantic checks; each error names the dotted field path and the reason, e.g.
+    /// `rollout.max_surge: maxSurge and maxUnavailable cannot both be 0`.
+    pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
+        let mut e = Vec::new();
+        let mut dist = |path: &str, d: &Dist| {
+            if let Err(err) = d.sampler() {
+                e.push(ConfigError::new(path, err.to_string()));
+            }
+        };
+        dist("propagation.endpointslice", &self.propagation.endpointslice);
+        if let Some(l) = &self.propagation.lag {
+            dist("propagation.lag", l);
+        }
+        dist("pod.startup", &self.pod.startup);
+        dist("pod.service_time", &self.pod.service_time);
+        dist("queue.duration", &self.queue.duration);
+
+        let r = &self.run;
+        if r.bucket.is_zero() {
+            e.push(ConfigError::new("run.bucket", "must be above 0s"));
+        }
+        if r.max_duration <= r.baseline {
+            e.push(ConfigError::new(
+                "run.max_duration",
+                format!("must be longer than run.baseline ({})", r.baseline),
+            ));
+        }
+        if r.max_duration > secs(86_400) {
+            e.push(ConfigError::new("run.max_duration", "at most 24h"));
+        }
+
+        let l = &self.load;
+        if l.clients == 0 && !(l.rate.is_finite() && l.rate > 0.0) {
+            e.push(ConfigError::new(
+                "load.rate",
+                format!("must be a finite number above 0 (got {})", l.rate),
+            ));
+        }
+        if l.clients == 0 && l.rate.is_finite() && l.rate > 1_000_000.0 {
+            e.push(ConfigError::new("load.rate", "at most 1000000 per second"));
+        }
+        if l.clients > 100_000 {
+            e.push(ConfigError::new("load.clients", "at most 100000"));
+        }
+        if l.deadline.is_zero() {
+            e.push(ConfigError::new("load.deadline", "must be above 0s"));
+        }
+
+        let c = &self.client;
+        if c.connection == ConnectionStyle::Keepalive && c.pool == 0 {
+            e.push(ConfigError::new(
+                "client.pool",
+                "a keep-alive pool needs at least 1 connection",
+            ));
+        }
+        if c.retry.attempts > 10 {
+            e.push(ConfigError::new("client.retry.attempts", "at most 10"));
+        }
+        if c.retry.on.contains(&Outcome::Ok) {
+            e.push(ConfigError::new(
+                "client.retry.on",
+                "\"ok\" is not a failure to retry",
+            ));
+        }
+
+        let b = &self.balancer;
+        let preset_kind = b.preset.spec().kind;
+        if let Some(k) = b.kind
+            && k != preset_kind
+        {
+            e.push(ConfigError::new(
+                "balancer.kind",
+                format!(
+                    "{k:?} does not match preset {:?}, which is {preset_kind:?}",
+                    b.preset
+                )
+                .to_lowercase(),
+            ));
+        }
+        if b.retries.is_some_and(|r| r > 10) {
+            e.push(ConfigError::new("balancer.retries", "at most 10"));
+        }
+        if b.upstream_timeout.is_some_and(|d| d.is_zero()) {
+            e.push(ConfigError::new(
+                "balancer.upstream_timeout",
+                "must be above 0s",
+            ));
+        }
+
+        let p = &self.pod;
+        if p.replicas == 0 {
+            e.push(ConfigError::new("pod.replicas", "must be at least 1"));
+        }
+        if p.replicas > 1_000 {
+            e.push(ConfigError::new("pod.replicas", "at most 1000"));
+        }
+        if p.concurrency == 0 {
+            e.push(ConfigError::new("pod.concurrency", "must be at least 1"));
+        }
+        if p.readiness.period.is_zero() {
+            e.push(ConfigError::new("pod.readiness.period", "must be above 0s"));
+        }
+        if p.readiness.success_threshold == 0 {
+            e.push(ConfigError::new(
+                "pod.readiness.success_threshold",
+                "must be at least 1",
+            ));
+        }
+        if p.readiness.failure_threshold == 0 {
+            e.push(ConfigError::new(
+                "pod.readiness.failure_threshold",
+                "must be at least 1",
+            ));
+        }
+        if !(p.cold_start.factor.is_finite() && p.cold_start.factor >= 1.0) {
+            e.push(ConfigError::new(
+                "pod.cold_start.factor",
+                format!("must be a finite number >= 1 (got {})", p.cold_start.factor),
+            ));
+        }
+        if p.cold_start.factor > 1_000.0 {
+            e.push(ConfigError::new("pod.cold_start.factor", "at most 1000"));
+        }
+
+        if self.lifecycle.grace_period > secs(3_600) {
+            e.push(ConfigError::new("lifecycle.grace_period", "at most 1h"));
+        }
+        let d = &self.drain;
+        if self.levers.surge && self.levers.drain && d.jitter_window > d.timeout {
+            e.push(ConfigError::new(
+                "drain.jitter_window",
+                format!(
+                    "{} is longer than drain.timeout {}: connections would be cut before their jittered close",
+                    d.jitter_window, d.timeout
+                ),
+            ));
+        }
+        if self.levers.surge && self.levers.drain && d.jitter_window.is_zero() {
+            e.push(ConfigError::new(
+                "drain.jitter_window",
+                "must be above 0s when the surge (jitter) lever is on",
+            ));
+        }
+
+        let ro = &self.rollout;
+        if ro.max_surge.is_zero() && ro.max_unavailable.is_zero() {
+            e.push(ConfigError::new(
+                "rollout.max_surge",
+                "maxSurge and maxUnavailable cannot both be 0",
+            ));
+        }
+        for (path, v) in [
+            ("rollout.max_surge", ro.max_surge),
+            ("rollout.max_unavailable", ro.max_unavailable),
+        ] {
+            if let IntOrPercent::Percent(pct) = v
+                && pct > 100
+            {
+                e.push(ConfigError::new(path, format!("{pct}% is above 100%")));
+            }
+        }
+        if self.levers.surge && p.replicas > 0 {
+            let (surge, unavailable) =
+                resolve_fenceposts(ro.max_surge, ro.max_unavailable, p.replicas);
+            if surge == 0 {
+                e.push(ConfigError::new(
+                    "rollout.max_surge",
+                    format!(
+                        "the surge lever adds capacity before removing any: {} of {} replicas resolves to 0",
+                        ro.max_surge, p.replicas
+                    ),
+                ));
+            }
+            if unavailable != 0 {
+                e.push(ConfigError::new(
+                    "rollout.max_unavailable",
+                    format!(
+                        "the surge lever removes no capacity: {} of {} replicas resolves to {unavailable}, set it to 0",
+                        ro.max_unavailable, p.replicas
+                    ),
+                ));
+            }
+        }
+
+        let q = &self.queue;
+        if !(q.rate.is_finite() && q.rate >= 0.0) || q.rate > 100_000.0 {
+            e.push(ConfigError::new(
+                "queue.rate",
+                format!("must be a finite number in 0..=100000 (got {})", q.rate),
+            ));
+        }
+        if !(q.effect_at.is_finite() && (0.0..=1.0).contains(&q.effect_at)) {
+            e.push(ConfigError::new(
+                "queue.effect_at",
+                format!("must be within 0..=1 (got {})", q.effect_at),
+            ));
+        }
+        if q.lease.is_zero() {
+            e.push(ConfigError::new("queue.lease", "must be above 0s"));
+        }
+        if q.workers > 64 {
+            e.push(ConfigError::new("queue.workers", "at most 64 per pod"));
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// `(max_surge, max_unavailable)` the rollout actually uses: the `[rollout]` values with the
+    /// surge lever on, `(0, 1)` with it off.
+    pub fn effective_fenceposts(&self) -> (u32, u32) {
+        if self.levers.surge {
+            resolve_fenceposts(
+                self.rollout.max_surge,
+                self.rollout.max_unavailable,
+                self.pod.replicas,
+            )
+        } else {
+            (0, 1)
+        }
+    }
+}
