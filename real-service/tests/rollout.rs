@@ -80,12 +80,29 @@ fn ok_count(addr: std::net::SocketAddr) -> Option<u64> {
 }
 
 struct Outcome {
+    /// Every generator run was valid (no generator fault, every request recorded).
+    valid: bool,
     /// Per generator mode: outcome class -> count.
     classes: BTreeMap<String, BTreeMap<&'static str, u64>>,
     failed: u64,
     old_exit: Option<i32>,
     old: Svc,
     served_by: BTreeMap<String, u64>,
+}
+
+/// A run with a generator fault is invalid under the measurement contract (the generator, not
+/// the service, fell behind, e.g. on a machine busy with other work): it is discarded and run
+/// again, up to three runs in all.
+fn valid_rollout(levers: bool) -> Outcome {
+    for _ in 0..3 {
+        let out = rollout(levers);
+        if out.valid {
+            return out;
+        }
+    }
+    panic!(
+        "three invalid runs in a row: the generator could not keep its schedule on this machine"
+    );
 }
 
 fn rollout(levers: bool) -> Outcome {
@@ -153,17 +170,17 @@ fn rollout(levers: bool) -> Outcome {
     let mut classes = BTreeMap::new();
     let mut failed = 0;
     let mut served_by = BTreeMap::new();
+    let mut valid = true;
     for (mode, h) in [("keepalive", ka), ("new", nc)] {
         let report = h.join().expect("load thread");
         println!(
             "levers {tag}, {mode}: {:?}; footer {:?}",
             report.outcomes, report.footer
         );
-        assert!(
-            report.footer.valid,
-            "generator fault, run invalid ({ctx}): {:?}",
-            report.footer
-        );
+        if !report.footer.valid {
+            println!("levers {tag}, {mode}: generator fault, run invalid ({ctx})");
+            valid = false;
+        }
         assert!(report.footer.sent > 500, "{:?}", report.footer);
         failed += report
             .outcomes
@@ -187,6 +204,7 @@ fn rollout(levers: bool) -> Outcome {
     let _ = std::fs::remove_dir_all(&dir);
     drop(hp);
     Outcome {
+        valid,
         classes,
         failed,
         old_exit: st.and_then(|s| s.code()),
@@ -197,7 +215,7 @@ fn rollout(levers: bool) -> Outcome {
 
 #[test]
 fn rollout_with_levers_on_loses_nothing() {
-    let out = rollout(true);
+    let out = valid_rollout(true);
     assert_eq!(
         out.failed,
         0,
@@ -237,7 +255,7 @@ fn rollout_with_levers_on_loses_nothing() {
 
 #[test]
 fn rollout_with_levers_off_loses_requests() {
-    let out = rollout(false);
+    let out = valid_rollout(false);
     assert!(
         out.failed > 0,
         "the naive service must lose requests on deploy: {:?}",
