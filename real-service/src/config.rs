@@ -5,6 +5,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
+/// For the `*_MS` settings: a bare integer is milliseconds, else a humantime duration.
+fn parse_ms_or_duration(s: &str) -> Result<Duration, String> {
+    match s.parse::<u64>() {
+        Ok(ms) => Ok(Duration::from_millis(ms)),
+        Err(_) => parse_duration(s),
+    }
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{e} (expected a duration like \"250ms\" or \"5s\")"))
@@ -37,7 +45,7 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Default service time of GET /work (overridden per request by `?ms=N`).
-    #[arg(long, env = "FLEETSIM_WORK_MS", default_value = "100ms", value_parser = parse_duration)]
+    #[arg(long, env = "FLEETSIM_WORK_MS", default_value = "100ms", value_parser = parse_ms_or_duration)]
     pub work_ms: Duration,
 
     /// Lever readiness+preStop: /readyz fails as soon as SIGTERM arrives, then the service keeps
@@ -84,7 +92,7 @@ pub struct Config {
     pub worker: bool,
 
     /// Default duration of one job's work (POST /jobs?ms=N overrides it per job).
-    #[arg(long, env = "FLEETSIM_JOB_MS", default_value = "200ms", value_parser = parse_duration)]
+    #[arg(long, env = "FLEETSIM_JOB_MS", default_value = "200ms", value_parser = parse_ms_or_duration)]
     pub job_ms: Duration,
 
     /// Lease a worker holds on a job; a job whose lease expires is redelivered.
@@ -340,6 +348,18 @@ mod tests {
         assert_eq!(fields, vec!["FLEETSIM_JITTER_WINDOW"]);
         let c = parse(&["--prestop-wait", "3s"]);
         assert_eq!(c.validate().unwrap_err()[0].field, "FLEETSIM_PRESTOP_WAIT");
+    }
+
+    #[test]
+    fn ms_settings_take_bare_milliseconds() {
+        let c = parse(&["--work-ms", "50", "--job-ms", "1500"]);
+        assert_eq!(c.work_ms, Duration::from_millis(50));
+        assert_eq!(c.job_ms, Duration::from_millis(1500));
+        assert_eq!(parse(&["--work-ms", "2s"]).work_ms, Duration::from_secs(2));
+        assert!(
+            Config::try_parse_from(["x", "--lease", "30"]).is_err(),
+            "only *_MS take bare numbers"
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ use crate::lifecycle::{self, Step};
 use crate::metrics::Metrics;
 use crate::worker::{self, WorkerCtx, WorkerReport};
 
+/// With the drain lever off and the requeue lever on, how long the exit waits for the worker to
+/// release the job in hand.
+const NAIVE_RELEASE_WAIT: Duration = Duration::from_secs(1);
+
 /// What the signal thread tells the async side.
 pub struct SignalState {
     pub token: CancellationToken,
@@ -226,7 +230,14 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     } else {
         Duration::ZERO
     };
-    let p = ShutdownPlan::new(sigterm_at, prestop, cfg.drain_timeout, cfg.shutdown_budget);
+    // Without the drain lever nothing is waited for after the preStop wait: the drain deadline is
+    // its end, so the requeue lever releases the job in hand at once and sheds long calls.
+    let drain_timeout = if cfg.drain_lever {
+        cfg.drain_timeout
+    } else {
+        Duration::ZERO
+    };
+    let p = ShutdownPlan::new(sigterm_at, prestop, drain_timeout, cfg.shutdown_budget);
     let _ = plan.set(p);
     if cfg.requeue_lever {
         worker_stop.cancel();
@@ -243,14 +254,29 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     }
 
     if !cfg.drain_lever {
-        // Naive: close the listener and quit at once; in-flight requests and the job in hand die
-        // with the process.
+        // Naive: close the listener and quit at once; in-flight requests die with the process,
+        // and so does the job in hand, unless the requeue lever (on its own) releases it first.
         stop_accept.cancel();
         let _ = accept.await;
         lifecycle::emit(
             Step::ListenerClosed,
             json!({ "drain": false, "inflight": app.inflight.load(Ordering::SeqCst), "connections": conns.open() }),
         );
+        if let (true, Some(handle)) = (cfg.requeue_lever, worker) {
+            // One UPDATE to release the job; bounded so a stuck database cannot hold the exit.
+            let report = tokio::time::timeout(NAIVE_RELEASE_WAIT, handle)
+                .await
+                .ok()
+                .and_then(Result::ok);
+            lifecycle::emit(
+                Step::WorkerStopped,
+                json!({ "applied": report.map(|r| r.applied), "noops": report.map(|r| r.noops), "aborted": report.is_none() }),
+            );
+            lifecycle::emit(
+                Step::JobsReleased,
+                json!({ "count": report.map_or(0, |r| r.released) }),
+            );
+        }
         lifecycle::emit_exited(EXIT_NOT_DRAINED);
         std::process::exit(EXIT_NOT_DRAINED);
     }

@@ -98,20 +98,20 @@ fn kill_mid_job_without_idempotency_applies_twice() {
     assert_eq!(kill_mid_job(false), (2, 0, 2));
 }
 
-/// Requeue lever on: SIGTERM mid-job, the job cannot finish in the budget, so it is released
-/// at once (not left to lease expiry) and never applied by this worker.
-#[test]
-fn requeue_releases_a_job_that_cannot_finish() {
+/// SIGTERM while a 30 s job is in hand (lease 60 s). Returns the exit code, the
+/// `jobs_released` count (None if not logged), the job's state and whether its lease owner was
+/// cleared, and the ledger rows.
+fn sigterm_mid_job(requeue: bool, drain: bool) -> (i32, Option<u64>, String, bool, i64) {
     let pg = Pg::start();
-    let mut env = worker_env(&pg, true, &[]);
+    let mut env = worker_env(&pg, requeue, &[]);
     env.retain(|(k, _)| *k != "FLEETSIM_LEASE");
     env.extend([
         ("FLEETSIM_LEASE", "60s".to_string()),
-        ("FLEETSIM_DRAIN_LEVER", "true".to_string()),
+        ("FLEETSIM_DRAIN_LEVER", drain.to_string()),
         ("FLEETSIM_DRAIN_TIMEOUT", "1s".to_string()),
         ("FLEETSIM_SHUTDOWN_BUDGET", "3s".to_string()),
     ]);
-    let mut w = Svc::start("requeue", &env);
+    let mut w = Svc::start(&format!("requeue-{requeue}-drain-{drain}"), &env);
     w.wait_ready(Duration::from_secs(20));
     let r = request(w.addr, "POST", "/jobs?key=long-job&ms=30000").unwrap();
     assert_eq!(r.status, 201, "{r:?}");
@@ -122,52 +122,66 @@ fn requeue_releases_a_job_that_cannot_finish() {
     let st = w
         .wait_exit(Duration::from_secs(5))
         .unwrap_or_else(|| panic!("{}", w.dump()));
-    assert_eq!(st.code(), Some(0), "{}", w.dump());
-    assert_eq!(
-        w.stdout.step(S::JobsReleased).unwrap()["count"],
-        1,
-        "{}",
-        w.dump()
-    );
+    let released = w
+        .stdout
+        .step(S::JobsReleased)
+        .and_then(|v| v["count"].as_u64());
     let row = &pg.query(
         "SELECT state, lease_owner IS NULL FROM fleetsim_jobs WHERE idempotency_key = 'long-job'",
     )[0];
-    assert_eq!(
+    let out = (
+        st.code().unwrap_or(-1),
+        released,
         row.get::<_, String>(0),
-        "queued",
-        "released back to the queue, not left leased for 60 s"
+        row.get::<_, bool>(1),
+        pg.count("SELECT count(*) FROM fleetsim_ledger"),
     );
-    assert!(row.get::<_, bool>(1));
-    assert_eq!(pg.count("SELECT count(*) FROM fleetsim_ledger"), 0);
+    println!("{}: {out:?}", w.name);
+    out
+}
+
+/// Requeue lever on (with drain): the job cannot finish in the budget, so it is released at
+/// once (not left to lease expiry) and never applied by this worker; clean exit.
+#[test]
+fn requeue_releases_a_job_that_cannot_finish() {
+    assert_eq!(
+        sigterm_mid_job(true, true),
+        (0, Some(1), "queued".to_string(), true, 0)
+    );
+}
+
+/// Requeue lever alone (drain off): the process still quits at once (143), but releases the job
+/// in hand first.
+#[test]
+fn requeue_alone_releases_before_the_naive_exit() {
+    assert_eq!(
+        sigterm_mid_job(true, false),
+        (
+            real_service::EXIT_NOT_DRAINED,
+            Some(1),
+            "queued".to_string(),
+            true,
+            0
+        )
+    );
 }
 
 /// Requeue lever off: the worker is aborted mid-job; the job stays leased until its lease
 /// expires.
 #[test]
 fn without_requeue_the_job_is_left_leased() {
-    let pg = Pg::start();
-    let mut env = worker_env(&pg, false, &[]);
-    env.retain(|(k, _)| *k != "FLEETSIM_LEASE");
-    env.extend([
-        ("FLEETSIM_LEASE", "60s".to_string()),
-        ("FLEETSIM_DRAIN_LEVER", "true".to_string()),
-        ("FLEETSIM_DRAIN_TIMEOUT", "1s".to_string()),
-        ("FLEETSIM_SHUTDOWN_BUDGET", "3s".to_string()),
-    ]);
-    let mut w = Svc::start("no-requeue", &env);
-    w.wait_ready(Duration::from_secs(20));
-    let r = request(w.addr, "POST", "/jobs?key=long-job&ms=30000").unwrap();
-    assert_eq!(r.status, 201, "{r:?}");
-    wait_for("the long job to be leased", Duration::from_secs(10), || {
-        w.stdout.find(|l| l.contains("job leased"))
-    });
-    w.signal(libc::SIGTERM);
-    let st = w
-        .wait_exit(Duration::from_secs(5))
-        .unwrap_or_else(|| panic!("{}", w.dump()));
-    assert_eq!(st.code(), Some(0), "{}", w.dump());
-    assert_eq!(w.stdout.step(S::JobsReleased).unwrap()["count"], 0);
-    let state: String =
-        pg.query("SELECT state FROM fleetsim_jobs WHERE idempotency_key = 'long-job'")[0].get(0);
-    assert_eq!(state, "leased");
+    assert_eq!(
+        sigterm_mid_job(false, true),
+        (0, Some(0), "leased".to_string(), false, 0)
+    );
+    assert_eq!(
+        sigterm_mid_job(false, false),
+        (
+            real_service::EXIT_NOT_DRAINED,
+            None,
+            "leased".to_string(),
+            false,
+            0
+        )
+    );
 }
