@@ -9,6 +9,10 @@ enum Cmd {
     Load(validate::load::LoadOpts),
     /// Deploy-window analyzer (see `validate::analyze::AnalyzeOpts`).
     Analyze(validate::analyze::AnalyzeOpts),
+    /// Roll the real service on a real cluster under load (see `validate::live::LiveOpts`).
+    Live(validate::live::LiveOpts),
+    /// Observed versus predicted, figure by figure (see `validate::report::ReportOpts`).
+    Report(validate::report::ReportOpts),
     /// A trivial HTTP server for benchmarks: answers every request `200 ok` on one thread.
     TrivialServer {
         #[arg(long, default_value = "127.0.0.1:18080")]
@@ -25,6 +29,19 @@ fn main() -> anyhow::Result<()> {
         Cmd::Analyze(o) => {
             let r = validate::analyze::run(o)?;
             println!("{}", serde_json::to_string_pretty(&r.summary)?);
+        }
+        Cmd::Live(o) => {
+            for dir in validate::live::run(o)? {
+                println!("{}", dir.display());
+            }
+        }
+        Cmd::Report(o) => {
+            let checks = validate::report::run(o)?;
+            let inside = checks.iter().filter(|c| c.all_inside()).count();
+            println!(
+                "{inside} of {} figures inside their predicted interval",
+                checks.len()
+            );
         }
         Cmd::TrivialServer { listen } => validate::trivial::serve_blocking(listen)?,
     }

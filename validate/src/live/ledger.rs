@@ -56,8 +56,13 @@ impl Ledger {
 
     /// Empties the queue and the ledger before a run (the tables exist once a service started).
     pub fn reset(&self) -> Result<()> {
-        self.sql("TRUNCATE fleetsim_ledger, fleetsim_ledger_noops, fleetsim_jobs RESTART IDENTITY CASCADE")
-            .map(|_| ())
+        // The service creates the tables when it starts; before that there is nothing to empty.
+        self.sql(
+            "DO $$ BEGIN IF to_regclass('fleetsim_jobs') IS NOT NULL THEN \
+             TRUNCATE fleetsim_ledger, fleetsim_ledger_noops, fleetsim_jobs RESTART IDENTITY CASCADE; \
+             END IF; END $$",
+        )
+        .map(|_| ())
     }
 
     /// Jobs neither done nor given up yet.

@@ -515,46 +515,23 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
     }
     fs::write(dir.join("endpoints.csv"), csv)?;
 
-    // Analysis, with the rollout span from the pod watch.
-    let merged = crate::analyze::read_records(&records)?;
-    let load_start = merged
-        .marks
-        .iter()
-        .filter(|(_, n)| n == "load_start")
-        .map(|(t, _)| *t)
-        .min()
-        .unwrap_or(0);
-    let load_start_epoch = merged.origin_epoch_ns + load_start;
-    let mut args: Vec<String> = vec!["analyze".into()];
-    args.extend(records.iter().map(|r| r.display().to_string()));
-    args.extend([
-        "--out-dir".into(),
-        dir.display().to_string(),
-        "--ready".into(),
-        dir.join("endpoints.csv").display().to_string(),
-    ]);
-    args.extend([
-        "--desired".into(),
-        replicas.to_string(),
-        "--scenario".into(),
-        name.to_string(),
-    ]);
-    if let Some(s) = span {
-        let from = |t: i64| format!("{}us", ((t - load_start_epoch).max(0)) / 1_000);
-        args.extend([
-            "--rollout-start".into(),
-            from(s.start_epoch_ns),
-            "--rollout-end".into(),
-            from(s.end_epoch_ns),
-        ]);
-    }
+    // Analysis, with the rollout span from the pod watch: both generators together, and each
+    // connection style apart (the simulator predicts one style per scenario run).
     let provenance = provenance(kube, &pods, opts, name)?;
-    for (k, v) in &provenance {
-        args.extend(["--provenance".into(), format!("{k}={v}")]);
+    let mut summary = analyze_files(&records, dir, span, replicas, name, &provenance)?;
+    let mut per_style = Vec::new();
+    for (style, file) in ["keepalive", "new"].iter().zip(&records) {
+        let s = analyze_files(
+            std::slice::from_ref(file),
+            &dir.join(style),
+            span,
+            replicas,
+            &format!("{name}-{style}"),
+            &provenance,
+        )?;
+        per_style.push((dir.join(style).join("summary.json"), s));
     }
-    let analyze_opts =
-        crate::analyze::AnalyzeOpts::try_parse_from(&args).context("analyze options")?;
-    let report = crate::analyze::run(analyze_opts)?;
+    let merged = crate::analyze::read_records(&records)?;
 
     // Evidence: shutdown order per old pod, deregistration delay per old pod.
     let mut deleted: BTreeMap<String, i64> = BTreeMap::new();
@@ -615,8 +592,15 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
         ),
     )?;
 
-    // The summary gets the ledger's job counts and the evidence verdicts.
-    let mut summary = report.summary;
+    // The summaries get the ledger's job counts and the evidence verdicts.
+    for (path, mut s) in per_style {
+        if let Some(obj) = s.as_object_mut() {
+            obj.insert("jobs".into(), serde_json::to_value(jobs)?);
+            obj.insert("levers".into(), serde_json::to_value(levers)?);
+            obj.insert("shutdown_order_ok".into(), json!(order_ok));
+        }
+        fs::write(path, serde_json::to_string_pretty(&s)? + "\n")?;
+    }
     let obj = summary
         .as_object_mut()
         .ok_or_else(|| anyhow!("summary is not an object"))?;
@@ -627,7 +611,7 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
     obj.insert("deregistration".into(), serde_json::to_value(&dereg)?);
     obj.insert("rollout_span_epoch_ns".into(), serde_json::to_value(span)?);
     fs::write(
-        &report.summary_path,
+        dir.join("summary.json"),
         serde_json::to_string_pretty(&summary)? + "\n",
     )?;
     fs::write(
@@ -647,6 +631,56 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
             .unwrap_or(&json!(null)),
     ));
     Ok(())
+}
+
+/// Runs the analyzer on `files` into `out`, cutting the window at the rollout span.
+fn analyze_files(
+    files: &[PathBuf],
+    out: &Path,
+    span: Option<RolloutSpan>,
+    replicas: u32,
+    scenario: &str,
+    provenance: &BTreeMap<String, String>,
+) -> Result<Value> {
+    let merged = crate::analyze::read_records(files)?;
+    let load_start = merged
+        .marks
+        .iter()
+        .filter(|(_, n)| n == "load_start")
+        .map(|(t, _)| *t)
+        .min()
+        .unwrap_or(0);
+    let load_start_epoch = merged.origin_epoch_ns + load_start;
+    let mut args: Vec<String> = vec!["analyze".into()];
+    args.extend(files.iter().map(|r| r.display().to_string()));
+    let ready = out
+        .ancestors()
+        .find(|d| d.join("endpoints.csv").exists())
+        .map(|d| d.join("endpoints.csv"));
+    args.extend(["--out-dir".into(), out.display().to_string()]);
+    if let Some(ready) = ready {
+        args.extend(["--ready".into(), ready.display().to_string()]);
+    }
+    args.extend([
+        "--desired".into(),
+        replicas.to_string(),
+        "--scenario".into(),
+        scenario.to_string(),
+    ]);
+    if let Some(s) = span {
+        let from = |t: i64| format!("{}us", ((t - load_start_epoch).max(0)) / 1_000);
+        args.extend([
+            "--rollout-start".into(),
+            from(s.start_epoch_ns),
+            "--rollout-end".into(),
+            from(s.end_epoch_ns),
+        ]);
+    }
+    for (k, v) in provenance {
+        args.extend(["--provenance".into(), format!("{k}={v}")]);
+    }
+    let opts = crate::analyze::AnalyzeOpts::try_parse_from(&args).context("analyze options")?;
+    Ok(crate::analyze::run(opts)?.summary)
 }
 
 fn follow(kube: &Kube, pod: &str, logs: &Path, children: &Arc<Children>) {
