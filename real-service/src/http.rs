@@ -297,8 +297,9 @@ async fn work(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
         return r;
     }
     if query_param(req, "block") == Some("true") {
-        // Fault injection: a blocking call in async code. It wedges one runtime thread; only the
-        // guardian (an OS thread) can end the process in time.
+        // Fault injection: a blocking call in async code. It wedges one runtime thread (and any
+        // task queued behind it); only the guardian (an OS thread) can end the process in time.
+        tracing::warn!(target: "fleetsim::http", event = "blocking", ms = ms.as_millis() as u64, "fault injection: blocking a runtime thread");
         std::thread::sleep(ms);
     } else {
         tokio::time::sleep(ms).await;

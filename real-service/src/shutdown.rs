@@ -17,10 +17,6 @@ use crate::lifecycle::{self, Step};
 use crate::metrics::Metrics;
 use crate::worker::{self, WorkerCtx, WorkerReport};
 
-/// With the drain lever off and the requeue lever on, how long the exit waits for the worker to
-/// release the job in hand.
-const NAIVE_RELEASE_WAIT: Duration = Duration::from_secs(1);
-
 /// What the signal thread tells the async side.
 pub struct SignalState {
     pub token: CancellationToken,
@@ -263,8 +259,9 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
             json!({ "drain": false, "inflight": app.inflight.load(Ordering::SeqCst), "connections": conns.open() }),
         );
         if let (true, Some(handle)) = (cfg.requeue_lever, worker) {
-            // One UPDATE to release the job; bounded so a stuck database cannot hold the exit.
-            let report = tokio::time::timeout(NAIVE_RELEASE_WAIT, handle)
+            // One UPDATE to release the job; bounded by the shutdown budget (there is no guardian
+            // without the drain lever) so a stuck database cannot hold the exit past it.
+            let report = tokio::time::timeout_at(p.guardian_deadline, handle)
                 .await
                 .ok()
                 .and_then(Result::ok);

@@ -194,23 +194,19 @@ fn levers_off_sigterm_resets_in_flight_and_refuses() {
 
 #[test]
 fn guardian_force_exits_a_wedged_drain_in_time() {
-    // A handler that blocks its runtime thread for 60 s: the drain cannot finish it, dropping the
-    // runtime waits for it, and only the guardian thread can end the process.
+    // A handler that blocks its runtime thread for 60 s: the drain cannot finish it (tasks queued
+    // on that thread may stall too), dropping the runtime waits for it, and only the guardian
+    // thread can end the process. The runtime may be too wedged to answer /metrics, so the test
+    // waits for the handler's own log line.
     let budget = Duration::from_secs(3);
     let mut svc = Svc::start("guardian", &levers_on("0s", "1s", "3s"));
     svc.wait_ready(Duration::from_secs(10));
     let mut stuck = open(svc.addr);
     write_request(&mut stuck, "GET", "/work?ms=60000&block=true", false).unwrap();
     wait_for(
-        "the stuck request to be in flight",
+        "the stuck request to block its thread",
         Duration::from_secs(5),
-        || {
-            get(svc.addr, "/metrics")
-                .ok()?
-                .body
-                .contains("fleetsim_http_inflight 2")
-                .then_some(())
-        },
+        || svc.stdout.find(|l| l.contains("\"event\":\"blocking\"")),
     );
     let t0 = Instant::now();
     svc.signal(libc::SIGTERM);
@@ -239,14 +235,19 @@ fn guardian_force_exits_a_wedged_drain_in_time() {
         waited >= budget.as_nanos() as u64,
         "guardian fired after {waited} ns"
     );
-    assert_eq!(
-        svc.stdout.step(S::Exited).unwrap()["code"],
-        real_service::EXIT_GUARDIAN
-    );
-    // The drain itself gave up on the stuck request at its deadline.
-    assert_eq!(
-        svc.stdout.step(S::InflightDrained).unwrap()["complete"],
-        false,
+    let exits: Vec<_> = svc
+        .stdout
+        .steps()
+        .into_iter()
+        .filter(|(s, _, _)| *s == S::Exited)
+        .map(|(_, _, v)| v["code"].clone())
+        .collect();
+    assert_eq!(exits, vec![real_service::EXIT_GUARDIAN], "{}", svc.dump());
+    // Whatever part of the drain could run gave up on the stuck request; it never completed.
+    assert!(
+        svc.stdout
+            .step(S::InflightDrained)
+            .is_none_or(|v| v["complete"] == false),
         "{}",
         svc.dump()
     );

@@ -430,78 +430,90 @@ impl Pg {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let port = free_port();
-        let mut cmd = Command::new(&postgres);
-        cmd.arg("-D")
-            .arg(&data)
-            .args([
-                "-p",
-                &port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
-                "max_connections=100",
-            ])
-            .arg("-k")
-            .arg(&dir);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.join("postgres.log")).unwrap(),
-            ));
-        as_user(&mut cmd);
-        let child = cmd.spawn().unwrap();
-        let pg = Pg { port, dir, child };
-        let url = pg.url();
-        wait_for(
-            &format!(
-                "PostgreSQL on 127.0.0.1:{port} (log {})",
-                pg.dir.join("postgres.log").display()
-            ),
-            Duration::from_secs(30),
-            || pg.query_blocking(&url, "SELECT 1").ok(),
-        );
-        pg
+        // The port comes from free_port(), so another process may take it before postgres binds
+        // it (a service binding port 0, say): if postgres exits at start, try another port.
+        let log = dir.join("postgres.log");
+        for attempt in 1..=3 {
+            let port = free_port();
+            let mut cmd = Command::new(&postgres);
+            cmd.arg("-D")
+                .arg(&data)
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=100",
+                ])
+                .arg("-k")
+                .arg(&dir);
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
+            as_user(&mut cmd);
+            let mut child = cmd.spawn().unwrap();
+            let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if pg_query(&url, "SELECT 1").is_ok() {
+                    return Pg { port, dir, child };
+                }
+                if let Ok(Some(st)) = child.try_wait() {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    eprintln!(
+                        "postgres on port {port} exited with {st} (attempt {attempt}):\n{text}"
+                    );
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "PostgreSQL on 127.0.0.1:{port} did not answer within 30 s:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        panic!("PostgreSQL did not start in three attempts (see the logs above)");
     }
 
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    fn query_blocking(
-        &self,
-        url: &str,
-        sql: &str,
-    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-            let h = tokio::spawn(conn);
-            let rows = client.query(sql, &[]).await;
-            drop(client);
-            let _ = h.await;
-            rows
-        })
-    }
-
     /// Run one query on a fresh connection (tests poll with this).
     pub fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
-        self.query_blocking(&self.url(), sql)
-            .unwrap_or_else(|e| panic!("query {sql:?} failed: {e}"))
+        pg_query(&self.url(), sql).unwrap_or_else(|e| panic!("query {sql:?} failed: {e}"))
     }
 
     pub fn count(&self, sql: &str) -> i64 {
         self.query(sql)[0].get::<_, i64>(0)
     }
+}
+
+fn pg_query(url: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+        let h = tokio::spawn(conn);
+        let rows = client.query(sql, &[]).await;
+        drop(client);
+        let _ = h.await;
+        rows
+    })
 }
 
 impl Drop for Pg {
@@ -540,6 +552,22 @@ impl Haproxy {
     /// `servers`: (name, address, initially enabled). No health checks: the test plays the
     /// health checker and drives server state through the runtime API.
     pub fn start(servers: &[(&str, SocketAddr, bool)]) -> Haproxy {
+        // The frontend port comes from free_port(); if another process takes it first, HAProxy
+        // exits at start: try another port.
+        let mut errors = Vec::new();
+        for _ in 0..3 {
+            match Haproxy::try_start(servers) {
+                Ok(hp) => return hp,
+                Err(e) => errors.push(e),
+            }
+        }
+        panic!(
+            "haproxy did not start in three attempts:\n{}",
+            errors.join("\n---\n")
+        );
+    }
+
+    fn try_start(servers: &[(&str, SocketAddr, bool)]) -> Result<Haproxy, String> {
         let bin = haproxy_bin();
         let dir = temp_dir("haproxy");
         let port = free_port();
@@ -586,20 +614,24 @@ impl Haproxy {
             log,
         };
         let err = hp.dir.join("haproxy.err");
-        wait_for(
-            &format!("haproxy on 127.0.0.1:{port}"),
-            Duration::from_secs(10),
-            || {
-                if let Ok(Some(st)) = hp.child.try_wait() {
-                    panic!(
-                        "haproxy exited with {st}:\n{}",
-                        std::fs::read_to_string(&err).unwrap_or_default()
-                    );
-                }
-                (TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists()).then_some(())
-            },
-        );
-        hp
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(st)) = hp.child.try_wait() {
+                return Err(format!(
+                    "haproxy on port {port} exited with {st}:\n{}",
+                    std::fs::read_to_string(&err).unwrap_or_default()
+                ));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() && sock.exists() {
+                return Ok(hp);
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "haproxy on 127.0.0.1:{port} did not listen within 10 s"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
