@@ -68,35 +68,44 @@ impl EventHeap {
     pub fn replace_top(&mut self, e: Entry) {
         let v = &mut self.v[..];
         let len = v.len();
-        debug_assert!(len > 0);
+        assert!(len > 0, "replace_top on an empty heap");
         let mut pos = 0;
         let mut child = 1;
-        while child + 1 < len {
-            child += usize::from(v[child + 1].before(&v[child]));
-            v[pos] = v[child];
-            pos = child;
-            child = 2 * pos + 1;
-        }
-        if child + 1 == len {
-            v[pos] = v[child];
-            pos = child;
+        // SAFETY: every index read or written is below `len`: `child + 1 < len` in the loop,
+        // `pos` is always a former `child` (or 0), and `2 * pos + 1` is only used after the
+        // loop condition checks it.
+        unsafe {
+            while child + 1 < len {
+                child += usize::from(v.get_unchecked(child + 1).before(v.get_unchecked(child)));
+                *v.get_unchecked_mut(pos) = *v.get_unchecked(child);
+                pos = child;
+                child = 2 * pos + 1;
+            }
+            if child + 1 == len {
+                *v.get_unchecked_mut(pos) = *v.get_unchecked(child);
+                pos = child;
+            }
         }
         self.sift_up(pos, e);
     }
 
-    /// Places `e` at the hole `pos` or above it, moving later parents down.
+    /// Places `e` at the hole `pos` (`< len`) or above it, moving later parents down.
     #[inline(always)]
     fn sift_up(&mut self, mut pos: usize, e: Entry) {
         let v = &mut self.v[..];
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            if !e.before(&v[parent]) {
-                break;
+        assert!(pos < v.len());
+        // SAFETY: `pos < len` (asserted) and parents of valid indices are valid.
+        unsafe {
+            while pos > 0 {
+                let parent = (pos - 1) / 2;
+                if !e.before(v.get_unchecked(parent)) {
+                    break;
+                }
+                *v.get_unchecked_mut(pos) = *v.get_unchecked(parent);
+                pos = parent;
             }
-            v[pos] = v[parent];
-            pos = parent;
+            *v.get_unchecked_mut(pos) = e;
         }
-        v[pos] = e;
     }
 
     /// Keeps the entries for which `keep` holds and restores the heap order (O(n)).
