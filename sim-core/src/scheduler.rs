@@ -43,7 +43,7 @@ struct Slot<E> {
 /// and lazy; the heap is compacted whenever cancelled entries outnumber live ones, so it never
 /// holds more than about twice the pending events.
 ///
-/// Inside, a binary heap of 24-byte `(time, key, slot, generation)` entries points into a slab
+/// Inside, a 4-ary heap of 24-byte `(time, key, slot, generation)` entries points into a slab
 /// of events; a slot's generation changes whenever its event runs or is cancelled, which is how
 /// stale entries and stale [`EventId`]s are recognised. Popping leaves the spent entry at the
 /// root; if the handler then schedules an event (a timer re-arming itself, a departure

@@ -21,21 +21,25 @@ impl SimTime {
     pub const MAX: SimTime = SimTime(u64::MAX);
 
     /// A time `ns` nanoseconds after the origin.
+    #[inline]
     pub const fn from_nanos(ns: u64) -> SimTime {
         SimTime(ns)
     }
 
     /// Nanoseconds since the origin.
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
 
     /// Seconds since the origin, for reports (never for the clock itself).
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
 
     /// The span from `earlier` to `self`, zero if `earlier` is later.
+    #[inline]
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
@@ -45,15 +49,19 @@ impl SimDuration {
     pub const ZERO: SimDuration = SimDuration(0);
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
+    #[inline]
     pub const fn from_nanos(ns: u64) -> SimDuration {
         SimDuration(ns)
     }
+    #[inline]
     pub const fn from_micros(us: u64) -> SimDuration {
         SimDuration(us * 1_000)
     }
+    #[inline]
     pub const fn from_millis(ms: u64) -> SimDuration {
         SimDuration(ms * 1_000_000)
     }
+    #[inline]
     pub const fn from_secs(s: u64) -> SimDuration {
         SimDuration(s * 1_000_000_000)
     }
@@ -79,18 +87,22 @@ impl SimDuration {
         }
     }
 
+    #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    #[inline]
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+    #[inline]
     pub const fn saturating_sub(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_sub(other.0))
     }
@@ -109,6 +121,7 @@ impl Add<SimDuration> for SimTime {
 }
 
 impl AddAssign<SimDuration> for SimTime {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
@@ -117,6 +130,7 @@ impl AddAssign<SimDuration> for SimTime {
 impl Sub<SimTime> for SimTime {
     type Output = SimDuration;
     /// The span between two times. Panics if `rhs` is later: use `saturating_since` when it can be.
+    #[inline]
     fn sub(self, rhs: SimTime) -> SimDuration {
         SimDuration(
             self.0
@@ -128,6 +142,7 @@ impl Sub<SimTime> for SimTime {
 
 impl Add for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn add(self, d: SimDuration) -> SimDuration {
         SimDuration(
             self.0
@@ -138,6 +153,7 @@ impl Add for SimDuration {
 }
 
 impl AddAssign for SimDuration {
+    #[inline]
     fn add_assign(&mut self, d: SimDuration) {
         *self = *self + d;
     }
@@ -145,6 +161,7 @@ impl AddAssign for SimDuration {
 
 impl Mul<u64> for SimDuration {
     type Output = SimDuration;
+    #[inline]
     fn mul(self, k: u64) -> SimDuration {
         SimDuration(
             self.0
@@ -155,12 +172,14 @@ impl Mul<u64> for SimDuration {
 }
 
 impl From<std::time::Duration> for SimDuration {
+    #[inline]
     fn from(d: std::time::Duration) -> SimDuration {
         SimDuration(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 }
 
 impl From<SimDuration> for std::time::Duration {
+    #[inline]
     fn from(d: SimDuration) -> std::time::Duration {
         std::time::Duration::from_nanos(d.0)
     }
