@@ -24,19 +24,39 @@ use validate::record::{Line, parse_line};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const HEALTH_INTERVAL: Duration = Duration::from_millis(100);
-const DEREGISTRATION_LAG: Duration = Duration::from_millis(300);
+
+/// How long after the health check first fails the backend is taken out of HAProxy:
+/// `FLEETSIM_TEST_DEREGISTRATION_LAG` (a humantime duration), default 300 ms. With the levers on,
+/// the preStop wait is sized from it (lag + health interval + 1.1 s margin), as a manifest's
+/// preStop sleep would be sized from the measured deregistration delay.
+fn deregistration_lag() -> Duration {
+    match std::env::var("FLEETSIM_TEST_DEREGISTRATION_LAG") {
+        Ok(s) => humantime::parse_duration(&s)
+            .unwrap_or_else(|e| panic!("FLEETSIM_TEST_DEREGISTRATION_LAG={s:?}: {e}")),
+        Err(_) => Duration::from_millis(300),
+    }
+}
 
 fn env(levers: bool) -> Vec<(&'static str, String)> {
     if !levers {
         return vec![];
     }
+    // preStop wait > health-check interval + deregistration lag, with margin; the budget covers
+    // the wait, the 3 s drain timeout and 2 s more.
+    let prestop = deregistration_lag() + HEALTH_INTERVAL + Duration::from_millis(1100);
+    let budget = prestop + Duration::from_secs(5);
     vec![
         ("FLEETSIM_READINESS_LEVER", "true".into()),
-        // preStop wait > health-check interval + deregistration lag, with margin.
-        ("FLEETSIM_PRESTOP_WAIT", "1500ms".into()),
+        (
+            "FLEETSIM_PRESTOP_WAIT",
+            format!("{}ms", prestop.as_millis()),
+        ),
         ("FLEETSIM_DRAIN_LEVER", "true".into()),
         ("FLEETSIM_DRAIN_TIMEOUT", "3s".into()),
-        ("FLEETSIM_SHUTDOWN_BUDGET", "6s".into()),
+        (
+            "FLEETSIM_SHUTDOWN_BUDGET",
+            format!("{}ms", budget.as_millis()),
+        ),
         ("FLEETSIM_REQUEUE_LEVER", "true".into()),
         ("FLEETSIM_JITTER_LEVER", "true".into()),
         ("FLEETSIM_JITTER_WINDOW", "1s".into()),
@@ -159,13 +179,13 @@ fn rollout(levers: bool) -> Outcome {
         },
     );
     let detected = sigterm.elapsed();
-    std::thread::sleep(DEREGISTRATION_LAG);
+    std::thread::sleep(deregistration_lag());
     hp.set_state("old", "maint");
     println!(
         "levers {tag}: readiness failure seen {detected:?} after SIGTERM; backend removed {:?} after SIGTERM",
         sigterm.elapsed()
     );
-    let st = old.wait_exit(Duration::from_secs(10));
+    let st = old.wait_exit(Duration::from_secs(10) + deregistration_lag());
 
     let mut classes = BTreeMap::new();
     let mut failed = 0;
