@@ -288,33 +288,23 @@ mod tests {
 
     #[test]
     fn budget_must_cover_prestop_and_drain() {
-        let c = parse(&[
-            "--readiness-lever",
-            "true",
-            "--drain-lever",
-            "true",
-            "--prestop-wait",
-            "10s",
-            "--drain-timeout",
-            "10s",
-            "--shutdown-budget",
-            "20s",
-        ]);
-        let e = c.validate().unwrap_err();
+        let with_budget = |budget: &str| {
+            parse(&[
+                "--readiness-lever",
+                "true",
+                "--drain-lever",
+                "true",
+                "--prestop-wait",
+                "10s",
+                "--drain-timeout",
+                "10s",
+                "--shutdown-budget",
+                budget,
+            ])
+        };
+        let e = with_budget("20s").validate().unwrap_err();
         assert_eq!(e[0].field, "FLEETSIM_SHUTDOWN_BUDGET", "{e:?}");
-        let c = parse(&[
-            "--readiness-lever",
-            "true",
-            "--drain-lever",
-            "true",
-            "--prestop-wait",
-            "10s",
-            "--drain-timeout",
-            "10s",
-            "--shutdown-budget",
-            "21s",
-        ]);
-        c.validate().unwrap();
+        with_budget("21s").validate().unwrap();
     }
 
     #[test]
