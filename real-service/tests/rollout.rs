@@ -63,7 +63,13 @@ fn env(levers: bool) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn load(target: &str, mode: &str, out: &Path, seed: u64) -> std::thread::JoinHandle<LoadReport> {
+fn load(
+    target: &str,
+    mode: &str,
+    duration: &str,
+    out: &Path,
+    seed: u64,
+) -> std::thread::JoinHandle<LoadReport> {
     let args = vec![
         "load".to_string(),
         "--target".into(),
@@ -71,7 +77,7 @@ fn load(target: &str, mode: &str, out: &Path, seed: u64) -> std::thread::JoinHan
         "--rate".into(),
         "100".into(),
         "--duration".into(),
-        "9s".into(),
+        duration.into(),
         "--mode".into(),
         mode.into(),
         "--clients".into(),
@@ -143,8 +149,14 @@ fn rollout(levers: bool) -> Outcome {
 
     let dir = temp_dir("rollout");
     let target = format!("http://{}/work?ms=20", hp.addr());
-    let ka = load(&target, "keepalive", &dir.join("keepalive.ndjson"), 11);
-    let nc = load(&target, "new", &dir.join("new.ndjson"), 12);
+    let ka = load(
+        &target,
+        "keepalive",
+        "9s",
+        &dir.join("keepalive.ndjson"),
+        11,
+    );
+    let nc = load(&target, "new", "9s", &dir.join("new.ndjson"), 12);
 
     // Steady state on the old process, then the replacement becomes ready and is registered.
     wait_for(
@@ -286,5 +298,67 @@ fn rollout_with_levers_off_loses_requests() {
         Some(real_service::EXIT_NOT_DRAINED),
         "{}",
         out.old.dump()
+    );
+}
+
+/// Without a proxy in front, the naive shutdown's losses show in their raw classes: requests in
+/// flight on the process end as `reset` (the connection closes before a full response) and every
+/// later one as `refused` (nothing listens any more).
+#[test]
+fn naive_shutdown_direct_losses_are_reset_and_refused() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for attempt in 1..=3 {
+        let mut old = Svc::start("direct-off", &[]);
+        old.wait_ready(Duration::from_secs(10));
+        let dir = temp_dir("direct");
+        // 200 ms of work at 200 req/s keeps about 40 requests in flight at SIGTERM.
+        let target = format!("http://{}/work?ms=200", old.addr);
+        let ka = load(
+            &target,
+            "keepalive",
+            "4s",
+            &dir.join("keepalive.ndjson"),
+            21,
+        );
+        let nc = load(&target, "new", "4s", &dir.join("new.ndjson"), 22);
+        wait_for(
+            &format!("{} to serve 50 requests", old.addr),
+            Duration::from_secs(10),
+            || (ok_count(old.addr)? >= 50).then_some(()),
+        );
+        old.signal(libc::SIGTERM);
+        let st = old.wait_exit(Duration::from_secs(5));
+        assert_eq!(
+            st.and_then(|s| s.code()),
+            Some(real_service::EXIT_NOT_DRAINED),
+            "{}",
+            old.dump()
+        );
+        let reports = [ka.join().unwrap(), nc.join().unwrap()];
+        let _ = std::fs::remove_dir_all(&dir);
+        if reports.iter().any(|r| !r.footer.valid) {
+            println!("attempt {attempt}: generator fault, run invalid; running again");
+            continue;
+        }
+        let sum = |class: &str| -> u64 { reports.iter().map(|r| r.outcomes[class]).sum() };
+        let classes: Vec<_> = reports.iter().map(|r| &r.outcomes).collect();
+        println!("direct, levers off: by class {classes:?}");
+        assert!(
+            sum("reset") > 0,
+            "in-flight requests must be reset: {classes:?}"
+        );
+        assert!(
+            sum("refused") > 0,
+            "later requests must be refused: {classes:?}"
+        );
+        assert_eq!(
+            sum("ok") + sum("reset") + sum("refused"),
+            reports.iter().map(|r| r.footer.sent).sum::<u64>(),
+            "no other class: {classes:?}"
+        );
+        return;
+    }
+    panic!(
+        "three invalid runs in a row: the generator could not keep its schedule on this machine"
     );
 }
