@@ -20,6 +20,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// The exit code of a guardian force-exit (the shutdown budget ran out).
 pub const EXIT_GUARDIAN: i32 = 70;
+/// The exit code when the drain ran out of time: requests still in flight or connections still
+/// open at the drain deadline were dropped (the rest of the shutdown ran normally).
+pub const EXIT_DRAIN_INCOMPLETE: i32 = 71;
 /// The exit code when the drain lever is off: the process quits at once on SIGTERM, without
 /// draining, and reports what a process killed by SIGTERM would (128 + 15).
 pub const EXIT_NOT_DRAINED: i32 = 143;

@@ -10,4 +10,4 @@ pub mod metrics;
 pub mod shutdown;
 pub mod worker;
 
-pub use config::{Config, EXIT_CONFIG, EXIT_GUARDIAN, EXIT_NOT_DRAINED};
+pub use config::{Config, EXIT_CONFIG, EXIT_DRAIN_INCOMPLETE, EXIT_GUARDIAN, EXIT_NOT_DRAINED};

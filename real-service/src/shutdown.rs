@@ -11,7 +11,7 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::ShutdownPlan;
-use crate::config::{Config, EXIT_CONFIG, EXIT_GUARDIAN, EXIT_NOT_DRAINED};
+use crate::config::{Config, EXIT_CONFIG, EXIT_DRAIN_INCOMPLETE, EXIT_GUARDIAN, EXIT_NOT_DRAINED};
 use crate::http::{self, App, Conns};
 use crate::lifecycle::{self, Step};
 use crate::metrics::Metrics;
@@ -349,7 +349,11 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
     drop(app);
     lifecycle::emit(Step::PoolsClosed, serde_json::Value::Null);
     // 4. Telemetry: log lines are written synchronously to stdout; nothing is buffered.
-    0
+    if inflight_ok && closed_ok {
+        0
+    } else {
+        EXIT_DRAIN_INCOMPLETE
+    }
 }
 
 /// Poll `cond` every few milliseconds until it holds (true) or `deadline` passes (false).

@@ -365,3 +365,55 @@ fn sse_streams_end_with_a_shutdown_event_on_drain() {
         "the stream closed by itself"
     );
 }
+
+#[test]
+fn drain_deadline_drops_what_is_left_and_exits_71() {
+    // Requeue lever off, so a 30 s call is admitted; the drain waits 1 s for it, then drops the
+    // connection and finishes the shutdown normally, but does not call it clean.
+    let mut env = levers_on("0s", "1s", "3s");
+    env.retain(|(k, _)| *k != "FLEETSIM_REQUEUE_LEVER");
+    let mut svc = Svc::start("drain-timeout", &env);
+    svc.wait_ready(Duration::from_secs(10));
+    let mut busy = open(svc.addr);
+    write_request(&mut busy, "GET", "/work?ms=30000", false).unwrap();
+    wait_for(
+        "the long request to be in flight",
+        Duration::from_secs(5),
+        || {
+            get(svc.addr, "/metrics")
+                .ok()?
+                .body
+                .contains("fleetsim_http_inflight 2")
+                .then_some(())
+        },
+    );
+    let t0 = Instant::now();
+    svc.signal(libc::SIGTERM);
+    let st = svc
+        .wait_exit(Duration::from_secs(5))
+        .unwrap_or_else(|| panic!("{}", svc.dump()));
+    assert_eq!(
+        st.code(),
+        Some(real_service::EXIT_DRAIN_INCOMPLETE),
+        "{}",
+        svc.dump()
+    );
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "ended {took:?} after SIGTERM: after the drain deadline, before the guardian"
+    );
+    assert!(
+        read_response(&mut busy).is_err(),
+        "the dropped request gets no response"
+    );
+    let drained = svc.stdout.step(S::InflightDrained).unwrap();
+    assert_eq!(drained["complete"], false, "{}", svc.dump());
+    assert_eq!(drained["left"], 1);
+    assert_eq!(svc.stdout.step(S::KeepaliveClosed).unwrap()["forced"], 1);
+    assert!(svc.stdout.step(S::GuardianFired).is_none());
+    assert_eq!(
+        svc.stdout.step(S::Exited).unwrap()["code"],
+        real_service::EXIT_DRAIN_INCOMPLETE
+    );
+}
