@@ -1,4 +1,6 @@
 # Shared helpers for deploy/cluster/{up,down,status,smoke}. Sourced, not run.
+# (no `cmd | grep -q` under pipefail in these scripts: grep -q exits at the first match, cmd dies of
+# SIGPIPE and the pipeline fails at random; use `grep ... >/dev/null`)
 HERE=${HERE:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 . "$HERE/versions.sh"
 BIN=$K8S_DIR/bin
