@@ -20,3 +20,5 @@ POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/16
 CLUSTER_DNS=10.96.0.10
 CNI_BRIDGE=fleetsim0
+PV_COUNT=${PV_COUNT:-4}     # static hostPath PersistentVolumes under $STATE_DIR/pv
+PV_SIZE=${PV_SIZE:-10Gi}
