@@ -16,12 +16,27 @@ use crate::timeline::shade_window;
 /// The width of one reconnect bucket, in seconds (the analyzer's default fine bucket).
 const FINE_S: f64 = 0.010;
 
+/// Curves with more buckets than this are drawn as the peak of each group of buckets.
+const MAX_DRAWN: usize = 3_000;
+
+/// A time at the curve's 10 ms resolution: `2000.01`, `1.5`, `15`.
+fn fmt_seconds(t: f64) -> String {
+    let s = format!("{t:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// How many buckets one drawn step covers.
+fn drawn_group(buckets: usize) -> usize {
+    buckets.div_ceil(MAX_DRAWN).max(1)
+}
+
 /// The title [`reconnect_curve`] gives its chart.
 pub const RECONNECT_TITLE: &str = "New connections per 10 ms";
 
 /// Draws new connections per 10 ms bucket (`Analysis::reconnects`, bucket `i` starting at
 /// `i * 10 ms`) to `out` (SVG or PNG by extension), with the deploy window shaded and the peak
-/// named in the subtitle. The title is [`RECONNECT_TITLE`]; [`reconnect_curve_titled`] takes
+/// named in the subtitle. A curve longer than 3,000 buckets (30 s) is drawn as the peak of
+/// each group of buckets, so no spike is lost and the SVG stays small. The title is [`RECONNECT_TITLE`]; [`reconnect_curve_titled`] takes
 /// one. An empty slice gives an empty-state chart.
 pub fn reconnect_curve(
     reconnects_per_10ms: &[u64],
@@ -72,10 +87,14 @@ impl Chart for ReconnectCurve<'_> {
             .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
             .map(|(i, &n)| (i, n))
             .unwrap_or((0, 0));
-        let subtitle = format!(
+        let mut subtitle = format!(
             "connections opened per 10 ms bucket; {total} in all; peak {peak} at {} s",
-            fmt_num(peak_i as f64 * FINE_S)
+            fmt_seconds(peak_i as f64 * FINE_S)
         );
+        let group = drawn_group(self.counts.len());
+        if group > 1 {
+            subtitle += &format!("; drawn as the peak of every {group} buckets");
+        }
         let body = header(root, self.title, &subtitle)?;
         let (w, _) = body.dim_in_pixel();
         let (plot, legend_area) = body.split_horizontally(w - LEGEND_W);
@@ -107,12 +126,15 @@ impl Chart for ReconnectCurve<'_> {
             .draw()?;
         shade_window(&mut chart, self.window_s, (0.0, y_top))?;
 
-        // A step per bucket, so a single busy 10 ms stays 10 ms wide at any zoom.
-        let mut points = Vec::with_capacity(self.counts.len() * 2);
-        for (i, &n) in self.counts.iter().enumerate() {
-            let t = i as f64 * FINE_S;
-            points.push((t, n as f64));
-            points.push((t + FINE_S, n as f64));
+        // A step per bucket, so a single busy 10 ms stays 10 ms wide at any zoom; a long run is
+        // drawn as the peak of each group of buckets, which keeps every spike and the file small.
+        let group = drawn_group(self.counts.len());
+        let mut points = Vec::with_capacity(self.counts.len().div_ceil(group) * 2);
+        for (g, chunk) in self.counts.chunks(group).enumerate() {
+            let t = (g * group) as f64 * FINE_S;
+            let peak = chunk.iter().copied().max().unwrap_or(0) as f64;
+            points.push((t, peak));
+            points.push((t + chunk.len() as f64 * FINE_S, peak));
         }
         chart.draw_series(
             AreaSeries::new(points, 0.0, BLUE.mix(0.25).filled())

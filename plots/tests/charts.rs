@@ -228,3 +228,86 @@ fn charts_are_deterministic() {
     assert_eq!(read("a.svg"), read("b.svg"));
     assert_eq!(read("a.png"), read("b.png"));
 }
+
+#[test]
+fn one_scenario_and_one_point_still_draw() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = vec![aggregate("before", Some((5.0, 4.0, 6.0)))];
+    let bars = dir.path().join("one-bar.png");
+    plots::before_after_bars(&rows, "requests.refused", &bars).unwrap();
+    let image = read_png(&bars, SIZE);
+    let reddish = image
+        .rgb
+        .chunks_exact(3)
+        .filter(|p| p[0] > 200 && p[1] < 120 && p[2] < 120)
+        .count();
+    assert!(
+        reddish > 10_000,
+        "the single bar is drawn wide: {reddish} red pixels"
+    );
+
+    let grid = Heatmap {
+        title: "One point".into(),
+        x_values: vec!["1s".into()],
+        y_values: vec!["2s".into()],
+        values: vec![vec![Some(7.0)]],
+        ..Heatmap::default()
+    };
+    let cell = dir.path().join("one-cell.svg");
+    plots::sweep_heatmap(&grid, &cell).unwrap();
+    let svg = read_svg(&cell, "One point");
+    assert!(
+        svg.contains("\n7\n"),
+        "the single value is written in its cell"
+    );
+
+    let pvo = dir.path().join("one-figure.svg");
+    plots::predicted_vs_observed(
+        &[comparison("after", "jobs.lost", (0.0, 0.0, 0.0), &[0.0])],
+        &pvo,
+    )
+    .unwrap();
+    read_svg(&pvo, "1 of 1 observations inside");
+
+    let one_bucket = dir.path().join("one-bucket.svg");
+    plots::error_timeline(
+        &[bucket(0.0, 3, 0, Some(1))],
+        [0.0, 0.0],
+        "One bucket",
+        &one_bucket,
+    )
+    .unwrap();
+    assert_eq!(
+        count(
+            &read_svg(&one_bucket, "One bucket"),
+            "rect",
+            "fill",
+            REFUSED
+        ),
+        1 + 1
+    );
+}
+
+#[test]
+fn a_long_reconnect_curve_keeps_its_spikes_and_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    // An hour of 10 ms buckets, one spike.
+    let mut counts = vec![2u64; 360_000];
+    counts[200_001] = 90;
+    let path = dir.path().join("hour.svg");
+    plots::reconnect_curve(&counts, [1_800.0, 2_400.0], &path).unwrap();
+    let svg = read_svg(&path, plots::RECONNECT_TITLE);
+    assert!(svg.contains("peak 90 at 2000.01 s"));
+    assert!(svg.contains("drawn as the peak of every 120 buckets"));
+    assert!(svg.len() < 400_000, "{} bytes", svg.len());
+    // The spike survives the grouping: the curve's edge reaches the height of 90 on an axis
+    // that ends at 101 (the plot spans y = 78..634, so 90 sits near y = 139).
+    let png_path = dir.path().join("hour.png");
+    plots::reconnect_curve(&counts, [1_800.0, 2_400.0], &png_path).unwrap();
+    let image = read_png(&png_path, SIZE);
+    let edge_near_peak = (125..155)
+        .flat_map(|y| (90..930).map(move |x| (x, y)))
+        .filter(|&(x, y)| image.pixel(x, y) == rgb(P50))
+        .count();
+    assert!(edge_near_peak > 0, "the spike is drawn at its height");
+}
