@@ -27,7 +27,8 @@ const LOG_SCALE_RATIO: f64 = 20.0;
 /// Latency is the analyzer's: from the intended start, only outcomes that have one (refused and
 /// reset requests do not). Buckets without a latency break the lines. The y axis is in
 /// milliseconds, logarithmic when the values span more than a factor of 20 (a timeout next to a
-/// 100 ms baseline), linear otherwise. The deploy window is shaded. No buckets, or none with a
+/// 100 ms baseline), linear otherwise (starting just under the lowest value when all values sit
+/// well above zero). The deploy window is shaded. No buckets, or none with a
 /// latency, give an empty-state chart.
 pub fn p99_timeline(
     buckets: &[Bucket],
@@ -111,7 +112,16 @@ impl Chart for P99Timeline<'_> {
                 true,
             )?;
         } else {
-            self.plot(&plot, 0.0..max * 1.12, (0.0, max * 1.12), false)?;
+            // Latency rarely nears zero: when the values sit in a band well above it, the axis
+            // starts just under the band so its shape is readable.
+            let span = max - min;
+            let y_lo = if min > 0.25 * max && span > 0.0 {
+                (min - 0.15 * span).max(0.0)
+            } else {
+                0.0
+            };
+            let y_hi = max + 0.12 * (max - y_lo);
+            self.plot(&plot, y_lo..y_hi, (y_lo, y_hi), false)?;
         }
 
         legend(
