@@ -7,8 +7,11 @@
 //! - [`sweep`] runs a grid of settings, in shards if need be, and merges shards byte-identically.
 //! - [`compare`] puts aggregates side by side and builds the ablation table.
 
+pub mod charts;
 pub mod compare;
+pub mod demo;
 pub mod error;
+pub mod fleet;
 pub mod load;
 pub mod progress;
 pub mod runner;
@@ -17,6 +20,9 @@ pub mod sweep;
 pub mod table;
 
 pub use error::{FieldError, Origin, ScenarioError};
+pub use fleet::{
+    Scenario, fuzz_parse, load_scenario, parse_scenario, prepare, run_scenario, simulate_seed,
+};
 pub use load::{Source, load, load_file, load_shipped, parse_str};
 pub use runner::{RunError, RunReport, SeedRun, par_map, run_seeds, seed_list};
 pub use shipped::{LEVERS, Lever};

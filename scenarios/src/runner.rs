@@ -338,7 +338,7 @@ pub(crate) mod tests {
         let samples: Vec<Sample> = (0..200u64)
             .map(|i| {
                 let t = i * 100 * ms;
-                let outcome = if (i + seed) % 37 == 0 {
+                let outcome = if (i + seed).is_multiple_of(37) {
                     Outcome::Refused
                 } else {
                     Outcome::Ok
@@ -348,7 +348,7 @@ pub(crate) mod tests {
                     start_ns: t,
                     end_ns: t + (10 + (i * seed) % 50) * ms,
                     outcome,
-                    new_conn: i % 5 == 0,
+                    new_conn: i.is_multiple_of(5),
                 }
             })
             .collect();

@@ -399,7 +399,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn split_csv(line: &str) -> Vec<String> {
+/// Splits one CSV line into fields, honouring double quotes.
+pub fn split_csv(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -31,7 +31,7 @@ impl Table {
         self.rows.is_empty()
     }
 
-    /// The table in GitHub markdown, first column left-aligned, the others right-aligned.
+    /// The table in GitHub markdown: numeric columns right-aligned, text columns left-aligned.
     pub fn markdown(&self) -> String {
         let cols = self
             .rows
@@ -52,12 +52,25 @@ impl Table {
                     .max(3)
             })
             .collect();
+        // Numeric columns (every cell starts like a number) align right, text columns left.
+        let numeric: Vec<bool> = (0..cols)
+            .map(|i| {
+                i > 0
+                    && self.rows.iter().all(|r| {
+                        let c = cell(r, i);
+                        c.is_empty()
+                            || c.starts_with(|ch: char| {
+                                ch.is_ascii_digit() || ch == '-' || ch == '+'
+                            })
+                    })
+            })
+            .collect();
         let line = |row: &Vec<String>| {
             let cells: Vec<String> = (0..cols)
                 .map(|i| {
                     let c = cell(row, i);
                     let pad = width[i] - c.chars().count();
-                    if i == 0 {
+                    if !numeric[i] {
                         format!("{c}{}", " ".repeat(pad))
                     } else {
                         format!("{}{c}", " ".repeat(pad))
@@ -69,7 +82,7 @@ impl Table {
         let mut out = line(&self.header);
         let rule: Vec<String> = (0..cols)
             .map(|i| {
-                if i == 0 {
+                if !numeric[i] {
                     format!(":{}", "-".repeat(width[i] - 1))
                 } else {
                     format!("{}:", "-".repeat(width[i] - 1))

@@ -1,0 +1,371 @@
+//! # fleetsim: what a rolling Kubernetes deploy does to clients, lever by lever
+//!
+//! The one CLI users run. Each subcommand is a thin layer over the crates that hold the logic:
+//! `scenarios` (files, runner, sweeps, compare), `models` (the fleet), `measure` (the figures),
+//! `plots` (the charts). Tests call [`run`] with `Opts::parse_from([...])`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use scenarios::sweep::{self, Grid, Shard, SweepSpec, Vary};
+use scenarios::{compare, demo, progress, runner};
+
+/// Predicts what a rolling deploy does to clients and which shutdown lever fixes each failure.
+#[derive(Debug, Parser)]
+#[command(name = "fleetsim", version, about, long_about = None)]
+pub struct Opts {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. New ones (load, analyze, live, calibrate, validate) add a variant here and
+/// an arm in [`run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run before, after and every lever scenario; print the before/after and ablation tables;
+    /// write summaries, report.md and plots.
+    Demo(DemoArgs),
+    /// Run one scenario over many seeds; write summary.json, per-seed summaries and the timeline.
+    Run(RunArgs),
+    /// Put run folders side by side in one markdown table (plus the ablation table when
+    /// before and after are among them).
+    Compare(CompareArgs),
+    /// Run a grid of settings (--vary) over many seeds: one CSV row per point, and the smallest
+    /// settings that reach zero loss.
+    Sweep(SweepArgs),
+    /// Join sweep shard folders into one, byte-identical to an unsharded sweep.
+    Merge(MergeArgs),
+    /// List the shipped scenarios, or print one merged (--show NAME).
+    Scenarios(ScenariosArgs),
+}
+
+/// Seeds and threads, shared by the simulating subcommands.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Seeds per scenario.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub seeds: u64,
+    /// The first seed; seeds are SEED, SEED+1, ...
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: the machine's cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Order same-instant events by a seeded shuffle (to show no figure hinges on tie order).
+    #[arg(long)]
+    pub shuffle_ties: bool,
+}
+
+impl SeedArgs {
+    fn seed_list(&self) -> Vec<u64> {
+        runner::seed_list(self.seed, self.seeds as usize)
+    }
+    fn threads(&self) -> usize {
+        self.threads
+            .map_or_else(runner::default_threads, |t| t as usize)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Output folder.
+    #[arg(long, default_value = "fleetsim-demo")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Do not draw the plots.
+    #[arg(long)]
+    pub no_plots: bool,
+    /// Plot format.
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+    pub format: PlotFormat,
+}
+
+/// The format of charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlotFormat {
+    Svg,
+    Png,
+}
+
+impl PlotFormat {
+    fn ext(self) -> &'static str {
+        match self {
+            PlotFormat::Svg => "svg",
+            PlotFormat::Png => "png",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A scenario file, or the name of a shipped scenario (see `fleetsim scenarios`).
+    pub scenario: String,
+    /// Output folder (default: fleetsim-runs/<scenario>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompareArgs {
+    /// Run folders (each with a summary.json), or summary files.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Also write the table to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// A scenario file, or the name of a shipped scenario.
+    pub scenario: String,
+    /// A field to vary: dotted.path=FROM..TO/STEP (durations or numbers) or a comma list,
+    /// e.g. lifecycle.prestop=0s..20s/1s. Repeat for more dimensions.
+    #[arg(long = "vary", required = true, value_name = "PATH=VALUES")]
+    pub vary: Vec<Vary>,
+    /// Run only the points i with i % N == K (one task of an Indexed Job).
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
+    /// Output folder (default: fleetsim-sweeps/<scenario>, or .../shard-K-of-N).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// No progress bar (it is hidden anyway when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Heatmap format (two-dimensional whole sweeps only).
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+    pub format: PlotFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// Shard folders written by `fleetsim sweep --shard K/N`.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Heatmap format (two-dimensional sweeps only).
+    #[arg(long, value_enum, default_value_t = PlotFormat::Svg)]
+    pub format: PlotFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ScenariosArgs {
+    /// Print this scenario's merged TOML (extends applied) instead of the list.
+    #[arg(long, value_name = "SCENARIO")]
+    pub show: Option<String>,
+}
+
+/// Runs a subcommand. Errors are meant to be printed with `{:#}`.
+pub fn run(opts: Opts) -> Result<()> {
+    match opts.command {
+        Command::Demo(a) => cmd_demo(&a),
+        Command::Run(a) => cmd_run(&a),
+        Command::Compare(a) => cmd_compare(&a),
+        Command::Sweep(a) => cmd_sweep(&a),
+        Command::Merge(a) => cmd_merge(&a),
+        Command::Scenarios(a) => cmd_scenarios(&a),
+    }
+}
+
+fn write_ctx(dir: &Path) -> String {
+    format!("cannot write {}", dir.display())
+}
+
+fn cmd_run(a: &RunArgs) -> Result<()> {
+    let scenario = scenarios::load_scenario(&a.scenario)?;
+    let seeds = a.seeds.seed_list();
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("fleetsim-runs").join(scenario.name()));
+    let bar = progress::bar(seeds.len() as u64, scenario.name(), false);
+    let started = Instant::now();
+    let report = scenarios::run_scenario(
+        &scenario,
+        &seeds,
+        a.seeds.threads(),
+        a.seeds.shuffle_ties,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    report.write(&out).with_context(|| write_ctx(&out))?;
+    println!("{}", report.table());
+    eprintln!(
+        "{} seeds, {} events in {secs:.2} s ({:.2} M events/s); wrote {}",
+        seeds.len(),
+        report.events(),
+        report.events() as f64 / secs.max(1e-9) / 1e6,
+        out.display()
+    );
+    Ok(())
+}
+
+fn cmd_compare(a: &CompareArgs) -> Result<()> {
+    let items = a
+        .dirs
+        .iter()
+        .map(|d| compare::read_summary(d))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(anyhow::Error::msg)?;
+    let text = compare::report(&items);
+    print!("{text}");
+    if let Some(out) = &a.out {
+        std::fs::write(out, &text).with_context(|| write_ctx(out))?;
+    }
+    Ok(())
+}
+
+fn cmd_sweep(a: &SweepArgs) -> Result<()> {
+    let source = scenarios::load(&a.scenario)?;
+    // The base scenario must be valid on its own: a typo there is not a sweep result.
+    scenarios::prepare(&source)?;
+    let grid = Grid::new(a.vary.clone()).map_err(anyhow::Error::msg)?;
+    let seeds = a.seeds.seed_list();
+    let out = a.out.clone().unwrap_or_else(|| {
+        let d = Path::new("fleetsim-sweeps").join(&source.name);
+        match a.shard {
+            Some(s) => d.join(format!("shard-{}-of-{}", s.k, s.n)),
+            None => d,
+        }
+    });
+    let spec = SweepSpec {
+        source: &source,
+        grid,
+        seeds: seeds.clone(),
+        shard: a.shard,
+    };
+    let points = spec.grid.points(a.shard).len();
+    let bar = progress::bar((points * seeds.len()) as u64, &source.name, a.no_progress);
+    let started = Instant::now();
+    let name = source.name.clone();
+    let shuffle = a.seeds.shuffle_ties;
+    let result = sweep::run_sweep(
+        &spec,
+        a.seeds.threads(),
+        &|| bar.inc(1),
+        scenarios::prepare,
+        |fleet, seed| scenarios::simulate_seed(&name, fleet, seed, shuffle),
+    )
+    .map_err(anyhow::Error::msg)?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    result.write(&out).with_context(|| write_ctx(&out))?;
+    if result.is_whole() {
+        scenarios::charts::sweep_charts(&out, &result, a.format.ext())?;
+        print!("{}", result.zero_loss_table());
+    }
+    eprintln!(
+        "{points} points x {} seeds = {} simulations, {} events in {secs:.1} s ({:.2} M events/s); wrote {}",
+        seeds.len(),
+        result.simulations,
+        result.events,
+        result.events as f64 / secs.max(1e-9) / 1e6,
+        out.join("sweep.csv").display()
+    );
+    Ok(())
+}
+
+fn cmd_merge(a: &MergeArgs) -> Result<()> {
+    let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
+    let result = sweep::merge(&dirs).map_err(anyhow::Error::msg)?;
+    result.write(&a.out).with_context(|| write_ctx(&a.out))?;
+    scenarios::charts::sweep_charts(&a.out, &result, a.format.ext())?;
+    print!("{}", result.zero_loss_table());
+    eprintln!(
+        "merged {} shards, {} points; wrote {}",
+        dirs.len(),
+        result.rows.len(),
+        a.out.join("sweep.csv").display()
+    );
+    Ok(())
+}
+
+fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
+    if let Some(name) = &a.show {
+        let source = scenarios::load(name)?;
+        scenarios::prepare(&source)?;
+        println!(
+            "# {} (merged from {})",
+            source.name,
+            source.files.join(", ")
+        );
+        print!(
+            "{}",
+            toml::to_string(&source.table).context("cannot print the scenario")?
+        );
+        return Ok(());
+    }
+    let mut t = scenarios::table::Table::new(["scenario", "description"]);
+    for name in scenarios::shipped::scenario_names() {
+        let s = scenarios::load(name)?;
+        t.row([name.to_string(), s.description.unwrap_or_default()]);
+    }
+    print!("{}", t.markdown());
+    Ok(())
+}
+
+fn cmd_demo(a: &DemoArgs) -> Result<()> {
+    let started = Instant::now();
+    let list = demo::shipped_scenarios().map_err(anyhow::Error::msg)?;
+    let seeds = a.seeds.seed_list();
+    let bar = progress::bar((list.len() * seeds.len()) as u64, "demo", false);
+    let reports = demo::run_many(
+        &list,
+        &seeds,
+        a.seeds.threads(),
+        a.seeds.shuffle_ties,
+        &|| bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let sim_secs = started.elapsed().as_secs_f64();
+    let events: u64 = reports.iter().map(|r| r.events()).sum();
+    let items = demo::named(&reports);
+    std::fs::create_dir_all(&a.out).with_context(|| write_ctx(&a.out))?;
+    let plots = if a.no_plots {
+        Vec::new()
+    } else {
+        for r in &reports {
+            std::fs::create_dir_all(a.out.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
+        }
+        scenarios::charts::demo_charts(&a.out, &reports, a.format.ext())?
+    };
+    let command = format!(
+        "fleetsim demo --seeds {} --seed {}",
+        a.seeds.seeds, a.seeds.seed
+    );
+    let report = demo::report_md(&reports, &seeds, &plots, &command);
+    demo::write_all(&a.out, &reports, &report).with_context(|| write_ctx(&a.out))?;
+
+    println!("Before and after ({} seeds each):\n", seeds.len());
+    println!("{}", demo::before_after(&items));
+    if let Some(ab) = compare::ablation(&items) {
+        println!("Ablation:\n\n{ab}");
+    }
+    println!(
+        "Failures by mechanism (mean per seed):\n\n{}",
+        demo::mechanism_table(&reports)
+    );
+    println!(
+        "Wrote {} ({} scenarios, report.md{}).",
+        a.out.display(),
+        reports.len(),
+        if plots.is_empty() { "" } else { ", plots" }
+    );
+    eprintln!(
+        "{} simulations, {events} events in {sim_secs:.2} s ({:.2} M events/s); total {:.2} s",
+        list.len() * seeds.len(),
+        events as f64 / sim_secs.max(1e-9) / 1e6,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
