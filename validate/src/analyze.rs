@@ -11,8 +11,8 @@
 //!   the next successful open.
 
 use crate::duration::parse_duration;
-use crate::record::{parse_line, Footer, Header, Line, Req, SseEvent, SCHEMA};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::record::{Footer, Header, Line, Req, SCHEMA, SseEvent, parse_line};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use measure::{AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source};
 use serde::Serialize;
@@ -24,7 +24,10 @@ use std::time::Duration;
 
 /// Options of `fleetsim analyze`.
 #[derive(Parser, Clone, Debug)]
-#[command(name = "analyze", about = "Deploy-window analysis of load-generator record files")]
+#[command(
+    name = "analyze",
+    about = "Deploy-window analysis of load-generator record files"
+)]
 pub struct AnalyzeOpts {
     /// Record files (NDJSON from `fleetsim load`); several shards of one run are merged.
     #[arg(required = true)]
@@ -131,8 +134,15 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged> {
     for p in paths {
         per_file.push(read_one(p).with_context(|| format!("read {}", p.display()))?);
     }
-    let origin = per_file.iter().map(|(h, _)| h.origin_epoch_ns).min().ok_or_else(|| anyhow!("no record files"))?;
-    let mut m = Merged { origin_epoch_ns: origin, ..Default::default() };
+    let origin = per_file
+        .iter()
+        .map(|(h, _)| h.origin_epoch_ns)
+        .min()
+        .ok_or_else(|| anyhow!("no record files"))?;
+    let mut m = Merged {
+        origin_epoch_ns: origin,
+        ..Default::default()
+    };
     for (h, lines) in per_file {
         let off = h.origin_epoch_ns - origin;
         m.headers.push(h);
@@ -177,7 +187,11 @@ fn read_one(path: &Path) -> Result<(Header, Vec<Line>)> {
             Ok(l) => l,
             // A killed generator can leave a torn last line; anything else is corruption.
             Err(e) => {
-                eprintln!("warning: {}:{}: skipped unparsable line: {e}", path.display(), n + 1);
+                eprintln!(
+                    "warning: {}:{}: skipped unparsable line: {e}",
+                    path.display(),
+                    n + 1
+                );
                 continue;
             }
         };
@@ -273,7 +287,10 @@ fn read_ready_csv(path: &Path, origin_epoch_ns: i64) -> Result<Vec<(i64, u32, Op
         } else {
             (f[0].parse::<f64>()? * 1e9).round() as i64
         };
-        let ready: u32 = f.get(1).ok_or_else(|| anyhow!("ready file row {l:?}"))?.parse()?;
+        let ready: u32 = f
+            .get(1)
+            .ok_or_else(|| anyhow!("ready file row {l:?}"))?
+            .parse()?;
         let desired = f.get(2).map(|d| d.parse()).transpose()?;
         out.push((t, ready, desired));
     }
@@ -281,9 +298,13 @@ fn read_ready_csv(path: &Path, origin_epoch_ns: i64) -> Result<Vec<(i64, u32, Op
 }
 
 fn endpoint_series(m: &Merged, opts: &AnalyzeOpts) -> Result<Option<EndpointSeries>> {
-    let mut pts: Vec<(i64, u32, Option<u32>)> = m.ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
+    let mut pts: Vec<(i64, u32, Option<u32>)> =
+        m.ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
     if let Some(p) = &opts.ready {
-        pts.extend(read_ready_csv(p, m.origin_epoch_ns).with_context(|| format!("read {}", p.display()))?);
+        pts.extend(
+            read_ready_csv(p, m.origin_epoch_ns)
+                .with_context(|| format!("read {}", p.display()))?,
+        );
     }
     if pts.is_empty() {
         return Ok(None);
@@ -292,18 +313,27 @@ fn endpoint_series(m: &Merged, opts: &AnalyzeOpts) -> Result<Option<EndpointSeri
     let desired = opts
         .desired
         .or_else(|| pts.iter().filter_map(|p| p.2).filter(|d| *d > 0).max())
-        .ok_or_else(|| anyhow!("ready-endpoint series without a desired replica count: pass --desired"))?;
-    Ok(Some(EndpointSeries { desired, points: pts.iter().map(|&(t, r, _)| (to_u64(t), r)).collect() }))
+        .ok_or_else(|| {
+            anyhow!("ready-endpoint series without a desired replica count: pass --desired")
+        })?;
+    Ok(Some(EndpointSeries {
+        desired,
+        points: pts.iter().map(|&(t, r, _)| (to_u64(t), r)).collect(),
+    }))
 }
 
 fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
-    let mut s = SseSummary { streams, ..Default::default() };
+    let mut s = SseSummary {
+        streams,
+        ..Default::default()
+    };
     let mut by_stream: BTreeMap<u64, Vec<&SseEvent>> = BTreeMap::new();
     for e in events {
         by_stream.entry(e.id).or_default().push(e);
     }
     let mut recon = Vec::new();
-    let mut rows = vec!["stream,event,at_s,why,next_open_at_s,reconnect_ms,attempts_until_open".to_string()];
+    let mut rows =
+        vec!["stream,event,at_s,why,next_open_at_s,reconnect_ms,attempts_until_open".to_string()];
     for (id, mut evs) in by_stream {
         evs.sort_by_key(|e| e.at);
         for (k, e) in evs.iter().enumerate() {
@@ -316,14 +346,20 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
                     } else {
                         s.failed_attempts += 1;
                     }
-                    let next = evs[k + 1..].iter().position(|x| x.ev == "open" || x.ev == "end");
+                    let next = evs[k + 1..]
+                        .iter()
+                        .position(|x| x.ev == "open" || x.ev == "end");
                     let (next_at, ms, att) = match next.map(|j| (j, evs[k + 1 + j])) {
                         Some((j, x)) if x.ev == "open" => {
                             let ms = (x.at - e.at) as f64 / 1e6;
                             if e.ev == "drop" {
                                 recon.push(ms);
                             }
-                            (format!("{:.6}", x.at as f64 / 1e9), format!("{ms:.3}"), (j + 1).to_string())
+                            (
+                                format!("{:.6}", x.at as f64 / 1e9),
+                                format!("{ms:.3}"),
+                                (j + 1).to_string(),
+                            )
                         }
                         _ => {
                             if e.ev == "drop" {
@@ -332,7 +368,12 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
                             (String::new(), String::new(), String::new())
                         }
                     };
-                    rows.push(format!("{id},{},{:.6},{},{next_at},{ms},{att}", e.ev, e.at as f64 / 1e9, e.why));
+                    rows.push(format!(
+                        "{id},{},{:.6},{},{next_at},{ms},{att}",
+                        e.ev,
+                        e.at as f64 / 1e9,
+                        e.why
+                    ));
                 }
                 _ => {}
             }
@@ -354,7 +395,9 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
 
 /// Check that the merged shards cover the schedule exactly once.
 fn index_coverage(reqs: &[Req]) -> (u64, u64) {
-    let Some(max) = reqs.iter().map(|r| r.i).max() else { return (0, 0) };
+    let Some(max) = reqs.iter().map(|r| r.i).max() else {
+        return (0, 0);
+    };
     let mut seen = vec![0u64; (max as usize / 64) + 1];
     let mut dup = 0;
     for r in reqs {
@@ -373,7 +416,12 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
     let m = read_records(&opts.records)?;
     let marks = run_marks(&m, &opts)?;
     let endpoints = endpoint_series(&m, &opts)?;
-    let fault_ns = m.headers.iter().map(|h| h.fault_threshold_ns).max().unwrap_or(10_000_000);
+    let fault_ns = m
+        .headers
+        .iter()
+        .map(|h| h.fault_threshold_ns)
+        .max()
+        .unwrap_or(10_000_000);
     let config = AnalyzeConfig {
         tail_ns: opts.tail.as_nanos() as u64,
         warmup_ns: opts.warmup.as_nanos() as u64,
@@ -384,20 +432,46 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
     let scenario = opts
         .scenario
         .clone()
-        .or_else(|| m.headers.iter().map(|h| h.label.clone()).find(|l| !l.is_empty()))
+        .or_else(|| {
+            m.headers
+                .iter()
+                .map(|h| h.label.clone())
+                .find(|l| !l.is_empty())
+        })
         .unwrap_or_else(|| "live".into());
-    let label = RunLabel { source: Source::Live, scenario, seed: None };
+    let label = RunLabel {
+        source: Source::Live,
+        scenario,
+        seed: None,
+    };
     let samples = samples(&m.reqs);
-    let mut a = measure::analyze(&samples, &marks, endpoints.as_ref(), JobCounts::default(), &label, &config);
+    let mut a = measure::analyze(
+        &samples,
+        &marks,
+        endpoints.as_ref(),
+        JobCounts::default(),
+        &label,
+        &config,
+    );
 
     // Generator health.
-    let gf = m.reqs.iter().filter(|r| r.generator_fault || r.send_lag_ns() > fault_ns).count() as u64;
+    let gf = m
+        .reqs
+        .iter()
+        .filter(|r| r.generator_fault || r.send_lag_ns() > fault_ns)
+        .count() as u64;
     a.summary.generator_faults = a.summary.generator_faults.max(gf);
     let mut lags: Vec<i64> = m.reqs.iter().map(|r| r.send_lag_ns().max(0)).collect();
     lags.sort_unstable();
-    let lag_q = |p: f64| lags.get(((lags.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0) as f64 / 1e6;
+    let lag_q = |p: f64| {
+        lags.get(((lags.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e6
+    };
     let (dup, missing) = index_coverage(&m.reqs);
-    let footers_valid = m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
+    let footers_valid =
+        m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
     let streams: u64 = m.headers.iter().map(|h| h.sse_streams).sum();
     let (sse, sse_rows) = sse_summary(&m.sse, streams);
     let live = LiveInfo {
@@ -420,7 +494,14 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
         );
     }
     let p = &mut a.summary.provenance;
-    p.insert("records".into(), opts.records.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(","));
+    p.insert(
+        "records".into(),
+        opts.records
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
     p.insert("origin_epoch_ns".into(), m.origin_epoch_ns.to_string());
     if let Some(h) = m.headers.first() {
         p.insert("generator".into(), h.generator.clone());
@@ -430,7 +511,9 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
         p.insert("arrivals".into(), h.arrivals.clone());
     }
     for kv in &opts.provenance {
-        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow!("--provenance {kv:?}: expected KEY=VALUE"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--provenance {kv:?}: expected KEY=VALUE"))?;
         p.insert(k.to_string(), v.to_string());
     }
 
@@ -441,7 +524,10 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
         .expect("summary is an object")
         .insert("live".into(), serde_json::to_value(&live)?);
     let summary_path = opts.out_dir.join("summary.json");
-    std::fs::write(&summary_path, serde_json::to_string_pretty(&summary)? + "\n")?;
+    std::fs::write(
+        &summary_path,
+        serde_json::to_string_pretty(&summary)? + "\n",
+    )?;
 
     let timeline_path = opts.out_dir.join("timeline.csv");
     let mut t = std::io::BufWriter::new(File::create(&timeline_path)?);
@@ -486,7 +572,12 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
     if live.sse.is_some() {
         std::fs::write(opts.out_dir.join("sse.csv"), sse_rows.join("\n") + "\n")?;
     }
-    Ok(AnalyzeReport { summary_path, timeline_path, reconnects_path, summary })
+    Ok(AnalyzeReport {
+        summary_path,
+        timeline_path,
+        reconnects_path,
+        summary,
+    })
 }
 
 #[cfg(test)]

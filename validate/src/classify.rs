@@ -24,7 +24,10 @@ pub struct ErrorClass {
 
 impl ErrorClass {
     fn of(outcome: Outcome) -> Self {
-        ErrorClass { outcome, generator_fault: false }
+        ErrorClass {
+            outcome,
+            generator_fault: false,
+        }
     }
 }
 
@@ -34,9 +37,15 @@ pub fn classify_errno(code: i32) -> Option<ErrorClass> {
         libc::ECONNREFUSED => ErrorClass::of(Outcome::Refused),
         libc::ECONNRESET | libc::EPIPE | libc::ECONNABORTED => ErrorClass::of(Outcome::Reset),
         libc::ETIMEDOUT => ErrorClass::of(Outcome::Timeout),
-        libc::EMFILE | libc::ENFILE | libc::EADDRNOTAVAIL | libc::EADDRINUSE | libc::ENOBUFS | libc::ENOMEM => {
-            ErrorClass { outcome: Outcome::Other, generator_fault: true }
-        }
+        libc::EMFILE
+        | libc::ENFILE
+        | libc::EADDRNOTAVAIL
+        | libc::EADDRINUSE
+        | libc::ENOBUFS
+        | libc::ENOMEM => ErrorClass {
+            outcome: Outcome::Other,
+            generator_fault: true,
+        },
         _ => return None,
     })
 }
@@ -50,7 +59,10 @@ pub fn classify_kind(kind: io::ErrorKind) -> Option<ErrorClass> {
             ErrorClass::of(Outcome::Reset)
         }
         TimedOut => ErrorClass::of(Outcome::Timeout),
-        AddrNotAvailable | AddrInUse | OutOfMemory => ErrorClass { outcome: Outcome::Other, generator_fault: true },
+        AddrNotAvailable | AddrInUse | OutOfMemory => ErrorClass {
+            outcome: Outcome::Other,
+            generator_fault: true,
+        },
         _ => return None,
     })
 }
@@ -65,7 +77,10 @@ pub fn classify_error(err: &(dyn StdError + 'static)) -> ErrorClass {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(ioe) = e.downcast_ref::<io::Error>() {
-            let c = ioe.raw_os_error().and_then(classify_errno).or_else(|| classify_kind(ioe.kind()));
+            let c = ioe
+                .raw_os_error()
+                .and_then(classify_errno)
+                .or_else(|| classify_kind(ioe.kind()));
             if c.is_some() {
                 found = c; // keep walking: a deeper io error wins
             }
@@ -84,7 +99,9 @@ pub fn classify_error(err: &(dyn StdError + 'static)) -> ErrorClass {
         }
         cur = e.source();
     }
-    found.or(hyper_class).unwrap_or(ErrorClass::of(Outcome::Other))
+    found
+        .or(hyper_class)
+        .unwrap_or(ErrorClass::of(Outcome::Other))
 }
 
 #[cfg(test)]
@@ -119,7 +136,9 @@ mod tests {
 
     #[test]
     fn chain_walks_to_os_error() {
-        let e = Wrap(Box::new(Wrap(Box::new(io::Error::from_raw_os_error(libc::ECONNREFUSED)))));
+        let e = Wrap(Box::new(Wrap(Box::new(io::Error::from_raw_os_error(
+            libc::ECONNREFUSED,
+        )))));
         assert_eq!(classify_error(&e).outcome, Outcome::Refused);
         let e = Wrap(Box::new(io::Error::from_raw_os_error(libc::ECONNRESET)));
         assert_eq!(classify_error(&e).outcome, Outcome::Reset);
@@ -132,6 +151,12 @@ mod tests {
         let e = io::Error::new(io::ErrorKind::TimedOut, "t");
         assert_eq!(classify_error(&e).outcome, Outcome::Timeout);
         let e = io::Error::other("weird");
-        assert_eq!(classify_error(&e), ErrorClass { outcome: Outcome::Other, generator_fault: false });
+        assert_eq!(
+            classify_error(&e),
+            ErrorClass {
+                outcome: Outcome::Other,
+                generator_fault: false
+            }
+        );
     }
 }

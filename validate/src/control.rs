@@ -14,8 +14,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -27,13 +27,19 @@ fn query_param<'a>(q: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn resp(code: StatusCode, body: String) -> Response<Full<Bytes>> {
-    Response::builder().status(code).body(Full::new(Bytes::from(body))).expect("response")
+    Response::builder()
+        .status(code)
+        .body(Full::new(Bytes::from(body)))
+        .expect("response")
 }
 
 fn at_from(sh: &Shared, epoch: Option<&str>) -> Result<i64, String> {
     match epoch {
         None => Ok(sh.clock.now_ns()),
-        Some(v) => v.parse::<i64>().map(|e| sh.clock.from_epoch_ns(e)).map_err(|_| format!("bad epoch_ns {v:?}")),
+        Some(v) => v
+            .parse::<i64>()
+            .map(|e| sh.clock.at_epoch_ns(e))
+            .map_err(|_| format!("bad epoch_ns {v:?}")),
     }
 }
 
@@ -61,7 +67,10 @@ fn handle(sh: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                     sh.ready(at, r, d);
                     resp(StatusCode::OK, format!("{{\"at\":{at}}}\n"))
                 }
-                _ => resp(StatusCode::BAD_REQUEST, "need ?ready=R&desired=D[&epoch_ns=T]\n".into()),
+                _ => resp(
+                    StatusCode::BAD_REQUEST,
+                    "need ?ready=R&desired=D[&epoch_ns=T]\n".into(),
+                ),
             }
         }
         (&Method::POST, "/stop") => {
@@ -79,7 +88,10 @@ fn handle(sh: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
                 sh.inflight.load(Ordering::Relaxed),
             ),
         ),
-        _ => resp(StatusCode::NOT_FOUND, "routes: POST /mark /ready /stop, GET /status\n".into()),
+        _ => resp(
+            StatusCode::NOT_FOUND,
+            "routes: POST /mark /ready /stop, GET /status\n".into(),
+        ),
     }
 }
 
@@ -95,7 +107,9 @@ pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, mut stop: watc
                 let r = handle(&sh, &req);
                 async move { Ok::<_, Infallible>(r) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
@@ -106,7 +120,9 @@ pub(crate) fn apply_marks_line(sh: &Shared, line: &str) {
     match parts.as_slice() {
         [] => {}
         ["ready", r, d, rest @ ..] => {
-            if let (Ok(r), Ok(d), Ok(at)) = (r.parse(), d.parse(), at_from(sh, rest.first().copied())) {
+            if let (Ok(r), Ok(d), Ok(at)) =
+                (r.parse(), d.parse(), at_from(sh, rest.first().copied()))
+            {
                 sh.ready(at, r, d);
             }
         }
@@ -118,18 +134,22 @@ pub(crate) fn apply_marks_line(sh: &Shared, line: &str) {
     }
 }
 
-pub(crate) async fn watch_marks_file(sh: Arc<Shared>, path: PathBuf, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn watch_marks_file(
+    sh: Arc<Shared>,
+    path: PathBuf,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut offset = 0usize;
     let mut pending = String::new();
     loop {
-        if let Ok(data) = std::fs::read(&path) {
-            if data.len() > offset {
-                pending.push_str(&String::from_utf8_lossy(&data[offset..]));
-                offset = data.len();
-                while let Some(nl) = pending.find('\n') {
-                    let line: String = pending.drain(..=nl).collect();
-                    apply_marks_line(&sh, line.trim());
-                }
+        if let Ok(data) = std::fs::read(&path)
+            && data.len() > offset
+        {
+            pending.push_str(&String::from_utf8_lossy(&data[offset..]));
+            offset = data.len();
+            while let Some(nl) = pending.find('\n') {
+                let line: String = pending.drain(..=nl).collect();
+                apply_marks_line(&sh, line.trim());
             }
         }
         tokio::select! {

@@ -15,18 +15,18 @@
 //! * Records stream to an NDJSON file ([`crate::record`]) through a bounded writer, so memory stays
 //!   flat.
 
-use crate::classify::{classify_error, classify_status, ErrorClass};
+use crate::classify::{ErrorClass, classify_error, classify_status};
 use crate::duration::parse_duration;
 use crate::outcome::Outcome;
 use crate::record::{ConnEvent, Footer, Header, Mark, Ready, Req, SCHEMA};
-use crate::schedule::{rate_milli, Arrivals, Schedule, Shard};
+use crate::schedule::{Arrivals, Schedule, Shard, rate_milli};
 use crate::sink::Sink;
 use crate::timer::PreciseTimer;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use http::header::{HeaderName, HeaderValue, CONNECTION, HOST, RETRY_AFTER};
+use http::header::{CONNECTION, HOST, HeaderName, HeaderValue, RETRY_AFTER};
 use http::{Request, Uri};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1;
@@ -51,7 +51,10 @@ pub enum Mode {
 
 /// Options of `fleetsim load`.
 #[derive(Parser, Clone, Debug)]
-#[command(name = "load", about = "Open-loop HTTP load generator that records every request")]
+#[command(
+    name = "load",
+    about = "Open-loop HTTP load generator that records every request"
+)]
 pub struct LoadOpts {
     /// Target URL (http only), e.g. http://127.0.0.1:8080/work?ms=10
     #[arg(long)]
@@ -79,6 +82,12 @@ pub struct LoadOpts {
     /// Idle connections a client keeps (extra ones opened while it was busy are closed after use).
     #[arg(long, default_value_t = 1)]
     pub max_idle_per_client: usize,
+    /// Connections a keep-alive client may have at once (0 = no limit). With no limit a client
+    /// whose connection is busy opens another one at once, as most HTTP clients do; with a limit
+    /// the request waits for the client's connection, and the wait shows as send lag (a
+    /// generator fault past the threshold) instead of a flood of new connections.
+    #[arg(long, default_value_t = 0)]
+    pub max_conns_per_client: usize,
     /// Do not open the keep-alive connections before the schedule starts.
     #[arg(long)]
     pub no_warm: bool,
@@ -136,6 +145,15 @@ pub struct LoadOpts {
     /// Response header naming the serving pod.
     #[arg(long, default_value = "x-fleetsim-pod")]
     pub pod_header: String,
+    /// Poll instead of sleeping when the next request is due within this time: waking from a
+    /// blocking sleep costs more CPU than a short busy poll (0 = always sleep).
+    #[arg(long, value_parser = parse_duration, default_value = "100us")]
+    pub spin: Duration,
+    /// Wake the scheduler at most once per this interval; requests due in between are sent
+    /// together at the next wake-up (0 = wake for every request). Bounds the send lag it adds to
+    /// the tick while saving a sleep/wake cycle per request at high rates.
+    #[arg(long, value_parser = parse_duration, default_value = "0us")]
+    pub tick: Duration,
     /// Runtime worker threads (1 = single-threaded runtime, the most efficient per core).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
@@ -178,13 +196,22 @@ pub(crate) struct Target {
 }
 
 pub(crate) async fn resolve_target(url: &str) -> Result<Target> {
-    let uri: Uri = url.parse().with_context(|| format!("bad --target {url:?}"))?;
+    let uri: Uri = url
+        .parse()
+        .with_context(|| format!("bad --target {url:?}"))?;
     if uri.scheme_str() != Some("http") {
         bail!("--target must be an http:// URL, got {url:?}");
     }
-    let auth = uri.authority().ok_or_else(|| anyhow!("--target has no host: {url:?}"))?.clone();
+    let auth = uri
+        .authority()
+        .ok_or_else(|| anyhow!("--target has no host: {url:?}"))?
+        .clone();
     let port = auth.port_u16().unwrap_or(80);
-    let host = auth.host().trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = auth
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let addr = tokio::net::lookup_host((host.as_str(), port))
         .await
         .with_context(|| format!("resolve {host}"))?
@@ -222,13 +249,16 @@ impl Clock {
             self.origin - Duration::from_nanos(ns.unsigned_abs())
         }
     }
-    pub fn from_epoch_ns(&self, epoch_ns: i64) -> i64 {
+    pub fn at_epoch_ns(&self, epoch_ns: i64) -> i64 {
         epoch_ns - self.origin_epoch_ns
     }
 }
 
 pub(crate) fn epoch_ns_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
 }
 
 /// A live connection. Dropping it closes the socket (the driver task sees the kill signal).
@@ -255,7 +285,9 @@ impl Stats {
             faults: AtomicU64::new(0),
             conns_opened: AtomicU64::new(0),
             outcomes: Default::default(),
-            lag: Mutex::new(Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("hdr bounds")),
+            lag: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("hdr bounds"),
+            ),
         }
     }
 }
@@ -271,6 +303,7 @@ pub(crate) struct Shared {
     pub pod_header: HeaderName,
     pub next_conn: AtomicU64,
     pub idle: Vec<Mutex<Vec<Conn>>>,
+    pub conn_limits: Option<Vec<Arc<tokio::sync::Semaphore>>>,
     pub max_idle: usize,
     pub stats: Stats,
     pub inflight: AtomicU64,
@@ -280,7 +313,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn mark(&self, at: i64, name: &str, src: &str) {
-        self.sink.tagged("m", &Mark { at, name: name.to_string(), src: src.to_string() });
+        self.sink.tagged(
+            "m",
+            &Mark {
+                at,
+                name: name.to_string(),
+                src: src.to_string(),
+            },
+        );
     }
 
     pub fn ready(&self, at: i64, ready: u32, desired: u32) {
@@ -293,17 +333,34 @@ impl Shared {
     }
 
     fn conn_event(&self, conn: u64, ev: &str, why: String, warm: bool) {
-        self.sink.tagged("c", &ConnEvent { at: self.clock.now_ns(), conn, ev: ev.to_string(), why, warm });
+        self.sink.tagged(
+            "c",
+            &ConnEvent {
+                at: self.clock.now_ns(),
+                conn,
+                ev: ev.to_string(),
+                why,
+                warm,
+            },
+        );
     }
 
     /// Open a TCP connection and run the HTTP/1 handshake; records `open` / `connect_fail`.
-    pub async fn connect(self: &Arc<Self>, deadline: Instant, warm: bool) -> Result<Conn, ErrorClass> {
+    pub async fn connect(
+        self: &Arc<Self>,
+        deadline: Instant,
+        warm: bool,
+    ) -> Result<Conn, ErrorClass> {
         let cdl = deadline.min(Instant::now() + self.connect_timeout);
-        let stream = match tokio::time::timeout_at(cdl.into(), TcpStream::connect(self.target.addr)).await {
-            Err(_) => Err(ErrorClass { outcome: Outcome::Timeout, generator_fault: false }),
-            Ok(Err(e)) => Err(classify_error(&e)),
-            Ok(Ok(s)) => Ok(s),
-        };
+        let stream =
+            match tokio::time::timeout_at(cdl.into(), TcpStream::connect(self.target.addr)).await {
+                Err(_) => Err(ErrorClass {
+                    outcome: Outcome::Timeout,
+                    generator_fault: false,
+                }),
+                Ok(Err(e)) => Err(classify_error(&e)),
+                Ok(Ok(s)) => Ok(s),
+            };
         let stream = match stream {
             Ok(s) => s,
             Err(c) => {
@@ -336,7 +393,11 @@ impl Shared {
             };
             me.conn_event(id, "close", why, false);
         });
-        Ok(Conn { id, tx, _kill: kill })
+        Ok(Conn {
+            id,
+            tx,
+            _kill: kill,
+        })
     }
 
     /// A usable idle connection of this client, discarding ones the server has closed.
@@ -366,7 +427,11 @@ impl Shared {
         if rec.generator_fault {
             self.stats.faults.fetch_add(1, Ordering::Relaxed);
         }
-        self.stats.lag.lock().unwrap().saturating_record(lag.max(1) as u64);
+        self.stats
+            .lag
+            .lock()
+            .unwrap()
+            .saturating_record(lag.max(1) as u64);
         self.stats.outcomes[outcome_idx(rec.outcome)].fetch_add(1, Ordering::Relaxed);
         self.sink.line(|b| crate::record::write_req(b, &rec));
         self.stats.recorded.fetch_add(1, Ordering::Relaxed);
@@ -375,10 +440,17 @@ impl Shared {
 }
 
 fn outcome_idx(o: Outcome) -> usize {
-    Outcome::ALL.iter().position(|x| *x == o).expect("outcome in ALL")
+    Outcome::ALL
+        .iter()
+        .position(|x| *x == o)
+        .expect("outcome in ALL")
 }
 
 async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
+    let _permit = match &sh.conn_limits {
+        Some(l) => l[client].clone().acquire_owned().await.ok(),
+        None => None,
+    };
     let actual = sh.clock.now_ns();
     let deadline = Instant::now() + sh.timeout;
     let mut rec = Req {
@@ -394,7 +466,11 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         pod: None,
         generator_fault: false,
     };
-    let idle = if sh.mode == Mode::Keepalive { sh.take_idle(client) } else { None };
+    let idle = if sh.mode == Mode::Keepalive {
+        sh.take_idle(client)
+    } else {
+        None
+    };
     rec.reused = idle.is_some();
     let mut conn = match idle {
         Some(c) => c,
@@ -410,7 +486,9 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         },
     };
     rec.conn = conn.id;
-    let mut req = Request::builder().uri(sh.target.path.clone()).header(HOST, sh.target.host.clone());
+    let mut req = Request::builder()
+        .uri(sh.target.path.clone())
+        .header(HOST, sh.target.host.clone());
     if sh.mode == Mode::New {
         req = req.header(CONNECTION, HeaderValue::from_static("close"));
     }
@@ -422,13 +500,21 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         let resp = conn.tx.send_request(req).await?;
         first_byte = Some(sh.clock.now_ns());
         let h = resp.headers();
-        let pod = h.get(&sh.pod_header).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let pod = h
+            .get(&sh.pod_header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let close = h
             .get(CONNECTION)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.eq_ignore_ascii_case("close"))
             .unwrap_or(false);
-        head = Some((resp.status().as_u16(), h.contains_key(RETRY_AFTER), pod, close));
+        head = Some((
+            resp.status().as_u16(),
+            h.contains_key(RETRY_AFTER),
+            pod,
+            close,
+        ));
         let mut body = resp.into_body();
         while let Some(f) = body.frame().await {
             f?;
@@ -466,7 +552,9 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
 
 /// Parse `NAME@SECONDS`.
 fn parse_flag_mark(s: &str) -> Result<(String, Duration)> {
-    let (name, at) = s.rsplit_once('@').ok_or_else(|| anyhow!("--mark {s:?}: expected NAME@SECONDS"))?;
+    let (name, at) = s
+        .rsplit_once('@')
+        .ok_or_else(|| anyhow!("--mark {s:?}: expected NAME@SECONDS"))?;
     let d = parse_duration(at).map_err(|e| anyhow!("--mark {s:?}: {e}"))?;
     if name.is_empty() {
         bail!("--mark {s:?}: empty name");
@@ -476,7 +564,10 @@ fn parse_flag_mark(s: &str) -> Result<(String, Duration)> {
 
 /// Raise the soft open-files limit to the hard limit (thousands of connections need it).
 fn raise_nofile() -> u64 {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: plain syscalls on a stack struct.
     unsafe {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
@@ -484,7 +575,7 @@ fn raise_nofile() -> u64 {
                 rl.rlim_cur = rl.rlim_max;
                 libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
             }
-            return rl.rlim_cur as u64;
+            return rl.rlim_cur;
         }
     }
     0
@@ -496,24 +587,37 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
     if opts.clients == 0 {
         bail!("--clients must be >= 1");
     }
-    let flag_marks = opts.marks.iter().map(|m| parse_flag_mark(m)).collect::<Result<Vec<_>>>()?;
+    let flag_marks = opts
+        .marks
+        .iter()
+        .map(|m| parse_flag_mark(m))
+        .collect::<Result<Vec<_>>>()?;
     let nofile = raise_nofile();
     let need = opts.clients + opts.sse + 64;
     if opts.mode == Mode::Keepalive && nofile > 0 && need > nofile {
-        bail!("need ~{need} file descriptors for {} clients, RLIMIT_NOFILE is {nofile}", opts.clients);
+        bail!(
+            "need ~{need} file descriptors for {} clients, RLIMIT_NOFILE is {nofile}",
+            opts.clients
+        );
     }
     let target = resolve_target(&opts.target).await?;
 
     // Clock origin.
     let clock = match opts.start_at_epoch_ms {
-        None => Clock { origin: Instant::now(), origin_epoch_ns: epoch_ns_now() },
+        None => Clock {
+            origin: Instant::now(),
+            origin_epoch_ns: epoch_ns_now(),
+        },
         Some(ms) => {
             let want = ms.saturating_mul(1_000_000);
             let (now_i, now_e) = (Instant::now(), epoch_ns_now());
             if want < now_e {
                 bail!("--start-at-epoch-ms {ms} is in the past");
             }
-            Clock { origin: now_i + Duration::from_nanos((want - now_e) as u64), origin_epoch_ns: want }
+            Clock {
+                origin: now_i + Duration::from_nanos((want - now_e) as u64),
+                origin_epoch_ns: want,
+            }
         }
     };
 
@@ -531,6 +635,11 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         next_conn: AtomicU64::new(1),
         idle: (0..opts.clients).map(|_| Mutex::new(Vec::new())).collect(),
         max_idle: opts.max_idle_per_client.max(1),
+        conn_limits: (opts.mode == Mode::Keepalive && opts.max_conns_per_client > 0).then(|| {
+            (0..opts.clients)
+                .map(|_| Arc::new(tokio::sync::Semaphore::new(opts.max_conns_per_client)))
+                .collect()
+        }),
         stats: Stats::new(),
         inflight: AtomicU64::new(0),
         stop: stop_tx,
@@ -544,7 +653,11 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         target: opts.target.clone(),
         mode: format!("{:?}", opts.mode).to_lowercase(),
         clients: opts.clients,
-        arrivals: if opts.poisson { "poisson".into() } else { "constant".into() },
+        arrivals: if opts.poisson {
+            "poisson".into()
+        } else {
+            "constant".into()
+        },
         seed: opts.seed,
         rate: opts.rate,
         shard: format!("{}/{}", opts.shard.k, opts.shard.n),
@@ -576,7 +689,9 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
     let schedule_start_ns: i64 = match opts.start_at_epoch_ms {
         Some(_) => {
             if clock.now_ns() > 0 {
-                eprintln!("warning: warm-up ended after --start-at-epoch-ms; early requests will be late");
+                eprintln!(
+                    "warning: warm-up ended after --start-at-epoch-ms; early requests will be late"
+                );
             }
             0
         }
@@ -612,16 +727,26 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         }));
     }
     if let Some(path) = opts.marks_file.clone() {
-        helpers.push(tokio::spawn(crate::control::watch_marks_file(sh.clone(), path, stop_rx.clone())));
+        helpers.push(tokio::spawn(crate::control::watch_marks_file(
+            sh.clone(),
+            path,
+            stop_rx.clone(),
+        )));
     }
     if let Some(addr) = opts.control {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("bind control {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("bind control {addr}"))?;
         let local = listener.local_addr()?;
         if let Some(p) = &opts.control_addr_file {
             std::fs::write(p, local.to_string())?;
         }
         eprintln!("control port listening on {local}");
-        helpers.push(tokio::spawn(crate::control::serve(sh.clone(), listener, stop_rx.clone())));
+        helpers.push(tokio::spawn(crate::control::serve(
+            sh.clone(),
+            listener,
+            stop_rx.clone(),
+        )));
     }
     let sse_done = Arc::new(AtomicBool::new(false));
     let mut sse_tasks = Vec::new();
@@ -644,8 +769,11 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         let sh2 = sh.clone();
         let mut stop = stop_rx.clone();
         helpers.push(tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+            ) else {
                 return;
             };
             tokio::select! {
@@ -657,26 +785,71 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
     }
 
     // The schedule.
-    let arrivals = if opts.poisson { Arrivals::Poisson { seed: opts.seed } } else { Arrivals::Constant };
+    let arrivals = if opts.poisson {
+        Arrivals::Poisson { seed: opts.seed }
+    } else {
+        Arrivals::Constant
+    };
     let max_req = opts.requests.unwrap_or(u64::MAX);
-    let sched = Schedule::new(arrivals, rate_m, opts.shard, opts.duration.as_nanos() as u64, max_req);
+    let sched = Schedule::new(
+        arrivals,
+        rate_m,
+        opts.shard,
+        opts.duration.as_nanos() as u64,
+        max_req,
+    );
     let timer = PreciseTimer::new().context("timerfd")?;
     sh.mark(schedule_start_ns, "load_start", "generator");
     let mut scheduled = 0u64;
     let mut burst = 0u32;
+    let spin = opts.spin;
+    let tick = opts.tick;
+    let mut last_wake = Instant::now();
     let clients = opts.clients;
     for (n, (i, t)) in sched.enumerate() {
         if *stop_rx.borrow() {
             break;
         }
         let intended = schedule_start_ns + t as i64;
-        let due = clock.at(intended);
-        if Instant::now() < due {
-            burst = 0;
-            tokio::select! {
-                r = timer.sleep_until(due) => r?,
-                _ = stop_rx.changed() => break,
+        // Coalesce wake-ups: never wake more often than once per --tick; requests that fall due
+        // in between go out together at the next wake (their lag is recorded, and stays < tick).
+        let exact = clock.at(intended);
+        let due = if Instant::now() >= exact {
+            exact
+        } else {
+            exact.max(last_wake + tick)
+        };
+        let mut waited = false;
+        loop {
+            let now = Instant::now();
+            if now >= due {
+                break;
             }
+            waited = true;
+            if due - now > spin {
+                // Block (no CPU) until just before the due time...
+                tokio::select! {
+                    r = timer.sleep_until(due - spin) => r?,
+                    _ = stop_rx.changed() => break,
+                }
+            } else {
+                // ...then poll the runtime (I/O, request tasks) until it is due. A blocking
+                // sleep-and-wake costs tens of microseconds of CPU on a VM; a short busy poll
+                // keeps a busy generator on schedule.
+                tokio::task::yield_now().await;
+                if sh.stopped_early.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+        }
+        if *stop_rx.borrow() {
+            break;
+        }
+        if waited {
+            last_wake = Instant::now();
+        }
+        if waited {
+            burst = 0;
         } else {
             burst += 1;
             if burst >= 32 {
@@ -688,7 +861,12 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         scheduled += 1;
         sh.stats.sent.fetch_add(1, Ordering::Relaxed);
         sh.inflight.fetch_add(1, Ordering::AcqRel);
-        tokio::spawn(one_request(sh.clone(), i, intended, (n as u64 % clients) as usize));
+        tokio::spawn(one_request(
+            sh.clone(),
+            i,
+            intended,
+            (n as u64 % clients) as usize,
+        ));
     }
     // SSE-only or duration-bound runs keep the streams open until the end of the duration.
     if opts.sse > 0 && !*stop_rx.borrow() {
@@ -727,7 +905,12 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
         if h.is_empty() {
             (0, 0, 0, 0)
         } else {
-            (h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max())
+            (
+                h.value_at_quantile(0.5),
+                h.value_at_quantile(0.99),
+                h.value_at_quantile(0.999),
+                h.max(),
+            )
         }
     };
     let sent = sh.stats.sent.load(Ordering::Relaxed);
@@ -750,7 +933,12 @@ pub async fn run_async(opts: LoadOpts) -> Result<LoadReport> {
     let bytes_written = sh.sink.finish()?;
     let outcomes = Outcome::ALL
         .iter()
-        .map(|o| (o.as_str(), sh.stats.outcomes[outcome_idx(*o)].load(Ordering::Relaxed)))
+        .map(|o| {
+            (
+                o.as_str(),
+                sh.stats.outcomes[outcome_idx(*o)].load(Ordering::Relaxed),
+            )
+        })
         .collect();
     let span_s = (load_end - schedule_start_ns).max(1) as f64 / 1e9;
     Ok(LoadReport {

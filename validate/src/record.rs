@@ -183,7 +183,9 @@ struct Tag<'a> {
 pub fn parse_line(line: &str) -> Result<Line, String> {
     // Fast path for the common case.
     if line.starts_with("{\"t\":\"r\"") {
-        return serde_json::from_str::<Req>(line).map(Line::Req).map_err(|e| e.to_string());
+        return serde_json::from_str::<Req>(line)
+            .map(Line::Req)
+            .map_err(|e| e.to_string());
     }
     let tag: Tag = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let r = match tag.t {
@@ -238,7 +240,11 @@ pub fn write_req(b: &mut Vec<u8>, r: &Req) {
     b.extend_from_slice(ib.format(r.end).as_bytes());
     b.extend_from_slice(b",\"c\":");
     b.extend_from_slice(ib.format(r.conn).as_bytes());
-    b.extend_from_slice(if r.reused { b",\"ru\":true,\"st\":" } else { b",\"ru\":false,\"st\":" });
+    b.extend_from_slice(if r.reused {
+        b",\"ru\":true,\"st\":"
+    } else {
+        b",\"ru\":false,\"st\":"
+    });
     b.extend_from_slice(ib.format(r.status).as_bytes());
     b.extend_from_slice(b",\"o\":\"");
     b.extend_from_slice(r.outcome.as_str().as_bytes());
@@ -294,15 +300,28 @@ mod tests {
         write_req(&mut b, &r);
         let s = String::from_utf8(b).unwrap();
         assert_eq!(parse_line(&s).unwrap(), Line::Req(r.clone()));
-        let r2 = Req { first_byte: None, pod: None, generator_fault: false, reused: false, ..r };
+        let r2 = Req {
+            first_byte: None,
+            pod: None,
+            generator_fault: false,
+            reused: false,
+            ..r
+        };
         let mut b = Vec::new();
         write_req(&mut b, &r2);
-        assert_eq!(parse_line(std::str::from_utf8(&b).unwrap()).unwrap(), Line::Req(r2));
+        assert_eq!(
+            parse_line(std::str::from_utf8(&b).unwrap()).unwrap(),
+            Line::Req(r2)
+        );
     }
 
     #[test]
     fn tagged_lines_parse_back() {
-        let m = Mark { at: 5, name: "rollout_start".into(), src: "http".into() };
+        let m = Mark {
+            at: 5,
+            name: "rollout_start".into(),
+            src: "http".into(),
+        };
         let s = tagged("m", &m);
         assert!(s.starts_with("{\"t\":\"m\""), "{s}");
         assert_eq!(parse_line(&s).unwrap(), Line::Mark(m));

@@ -41,8 +41,14 @@ impl std::str::FromStr for Shard {
         let (k, n) = s
             .split_once('/')
             .ok_or_else(|| format!("bad shard {s:?}: expected K/N, e.g. 0/4"))?;
-        let k: u64 = k.trim().parse().map_err(|_| format!("bad shard index in {s:?}"))?;
-        let n: u64 = n.trim().parse().map_err(|_| format!("bad shard count in {s:?}"))?;
+        let k: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard index in {s:?}"))?;
+        let n: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard count in {s:?}"))?;
         if n == 0 || k >= n {
             return Err(format!("bad shard {s:?}: need 0 <= K < N"));
         }
@@ -77,12 +83,27 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(arrivals: Arrivals, rate_milli: u64, shard: Shard, end_ns: u64, max_requests: u64) -> Self {
+    pub fn new(
+        arrivals: Arrivals,
+        rate_milli: u64,
+        shard: Shard,
+        end_ns: u64,
+        max_requests: u64,
+    ) -> Self {
         let rng = match &arrivals {
             Arrivals::Poisson { seed } => Some(ChaCha8Rng::seed_from_u64(*seed)),
             Arrivals::Constant => None,
         };
-        let mut s = Schedule { arrivals, rate_milli, shard, end_ns, max_requests, next_i: 0, rng, acc_ns: 0.0 };
+        let mut s = Schedule {
+            arrivals,
+            rate_milli,
+            shard,
+            end_ns,
+            max_requests,
+            next_i: 0,
+            rng,
+            acc_ns: 0.0,
+        };
         if s.rng.is_some() {
             // The first Poisson arrival comes one exponential gap after the origin.
             s.acc_ns = s.exp_gap_ns();
@@ -150,7 +171,13 @@ mod tests {
 
     #[test]
     fn constant_exact_spacing() {
-        let s = Schedule::new(Arrivals::Constant, rate_milli(1000.0).unwrap(), Shard::ALL, 10_000_000, u64::MAX);
+        let s = Schedule::new(
+            Arrivals::Constant,
+            rate_milli(1000.0).unwrap(),
+            Shard::ALL,
+            10_000_000,
+            u64::MAX,
+        );
         let v: Vec<_> = s.collect();
         assert_eq!(v.len(), 10);
         assert_eq!(v[3], (3, 3_000_000));

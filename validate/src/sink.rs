@@ -5,8 +5,8 @@
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 const CHUNK: usize = 64 * 1024;
@@ -22,16 +22,18 @@ impl Sink {
     pub fn create(path: &Path) -> io::Result<Sink> {
         let mut file = File::create(path)?;
         let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let thread = std::thread::Builder::new().name("records-writer".into()).spawn(move || {
-            let mut total = 0u64;
-            while let Ok(chunk) = rx.recv() {
-                file.write_all(&chunk)?;
-                total += chunk.len() as u64;
-            }
-            file.flush()?;
-            file.sync_data()?;
-            Ok(total)
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("records-writer".into())
+            .spawn(move || {
+                let mut total = 0u64;
+                while let Ok(chunk) = rx.recv() {
+                    file.write_all(&chunk)?;
+                    total += chunk.len() as u64;
+                }
+                file.flush()?;
+                file.sync_data()?;
+                Ok(total)
+            })?;
         Ok(Sink {
             buf: Mutex::new(Vec::with_capacity(CHUNK + 4096)),
             tx: Mutex::new(Some(tx)),
@@ -85,7 +87,9 @@ impl Sink {
         self.flush();
         drop(self.tx.lock().unwrap().take());
         match self.thread.lock().unwrap().take() {
-            Some(h) => h.join().map_err(|_| io::Error::other("record writer panicked"))?,
+            Some(h) => h
+                .join()
+                .map_err(|_| io::Error::other("record writer panicked"))?,
             None => Ok(0),
         }
     }

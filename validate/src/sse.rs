@@ -48,7 +48,13 @@ pub struct SseOpts {
 }
 
 /// Backoff before attempt after `failures` consecutive failures (0 after a good connection).
-pub fn backoff_delay(policy: Reconnect, base: Duration, max: Duration, failures: u32, rng: &mut impl Rng) -> Duration {
+pub fn backoff_delay(
+    policy: Reconnect,
+    base: Duration,
+    max: Duration,
+    failures: u32,
+    rng: &mut impl Rng,
+) -> Duration {
     match policy {
         Reconnect::Immediate => Duration::ZERO,
         Reconnect::Backoff => {
@@ -155,10 +161,19 @@ async fn one_stream(
     };
     let status = resp.status().as_u16();
     if !(200..300).contains(&status) {
-        return End::Fail(classify_status(status, resp.headers().contains_key(RETRY_AFTER)).as_str().to_string());
+        return End::Fail(
+            classify_status(status, resp.headers().contains_key(RETRY_AFTER))
+                .as_str()
+                .to_string(),
+        );
     }
-    let pod = resp.headers().get(&sh.pod_header).and_then(|v| v.to_str().ok()).map(str::to_string);
-    sh.sink.tagged("s", &ev("open", String::new(), 0, pod, conn.id));
+    let pod = resp
+        .headers()
+        .get(&sh.pod_header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    sh.sink
+        .tagged("s", &ev("open", String::new(), 0, pod, conn.id));
     let mut body = resp.into_body();
     let mut events = 0u64;
     let mut prev_nl = false;
@@ -172,7 +187,9 @@ async fn one_stream(
         };
         match next {
             None => return End::Drop("eof".into(), events),
-            Some(Err(e)) => return End::Drop(classify_error(&e).outcome.as_str().to_string(), events),
+            Some(Err(e)) => {
+                return End::Drop(classify_error(&e).outcome.as_str().to_string(), events);
+            }
             Some(Ok(f)) => {
                 if let Some(d) = f.data_ref() {
                     for &b in d.iter() {
@@ -201,8 +218,14 @@ mod tests {
         let max = Duration::from_secs(1);
         for f in 0..30 {
             let d = backoff_delay(Reconnect::Backoff, base, max, f, &mut rng);
-            assert!(d <= base.saturating_mul(1 << f.min(20)).min(max), "f={f} d={d:?}");
+            assert!(
+                d <= base.saturating_mul(1 << f.min(20)).min(max),
+                "f={f} d={d:?}"
+            );
         }
-        assert_eq!(backoff_delay(Reconnect::Immediate, base, max, 5, &mut rng), Duration::ZERO);
+        assert_eq!(
+            backoff_delay(Reconnect::Immediate, base, max, 5, &mut rng),
+            Duration::ZERO
+        );
     }
 }

@@ -19,7 +19,12 @@ const MIN_SLEEP_NS: u128 = 3_000;
 impl PreciseTimer {
     pub fn new() -> io::Result<Self> {
         // SAFETY: plain syscall; the returned fd is owned by OwnedFd below.
-        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) };
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -46,11 +51,24 @@ impl PreciseTimer {
             return Ok(());
         }
         let spec = libc::itimerspec {
-            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
-            it_value: libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long },
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: d.as_secs() as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            },
         };
         // SAFETY: valid fd and pointers to stack values.
-        let rc = unsafe { libc::timerfd_settime(self.fd.get_ref().as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        let rc = unsafe {
+            libc::timerfd_settime(
+                self.fd.get_ref().as_raw_fd(),
+                0,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -59,7 +77,8 @@ impl PreciseTimer {
             let res = guard.try_io(|inner| {
                 let mut buf = [0u8; 8];
                 // SAFETY: reading 8 bytes into a stack buffer from our own fd.
-                let n = unsafe { libc::read(inner.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
+                let n =
+                    unsafe { libc::read(inner.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), 8) };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -97,6 +116,9 @@ mod tests {
         // timerfd wakes within tens of microseconds (a loaded machine adds scheduling noise, so
         // only the median is checked, not the worst case).
         let median = late[late.len() / 2];
-        assert!(median < Duration::from_micros(400), "median lateness {median:?}, all {late:?}");
+        assert!(
+            median < Duration::from_micros(400),
+            "median lateness {median:?}, all {late:?}"
+        );
     }
 }

@@ -12,7 +12,15 @@ use std::net::SocketAddr;
 
 pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
     loop {
-        let (stream, _) = listener.accept().await?;
+        let (stream, _) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of dying.
+                eprintln!("trivial server: accept: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
             let svc = service_fn(|_req: Request<Incoming>| async {
@@ -23,13 +31,17 @@ pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
                         .expect("response"),
                 )
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
         });
     }
 }
 
 pub fn serve_blocking(addr: SocketAddr) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let l = tokio::net::TcpListener::bind(addr).await?;
         eprintln!("trivial server on {}", l.local_addr()?);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use validate::analyze::{AnalyzeOpts, read_records};
 use validate::outcome::Outcome;
 use validate::record::Line;
-use validate::schedule::{rate_milli, Schedule};
+use validate::schedule::{Schedule, rate_milli};
 
 fn url(a: std::net::SocketAddr, path: &str) -> String {
     format!("http://{a}{path}")
@@ -18,7 +18,13 @@ fn url(a: std::net::SocketAddr, path: &str) -> String {
 fn marks(lines: &[Line]) -> Vec<(String, i64, String)> {
     lines
         .iter()
-        .filter_map(|l| if let Line::Mark(m) = l { Some((m.name.clone(), m.at, m.src.clone())) } else { None })
+        .filter_map(|l| {
+            if let Line::Mark(m) = l {
+                Some((m.name.clone(), m.at, m.src.clone()))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -26,7 +32,11 @@ fn marks(lines: &[Line]) -> Vec<(String, i64, String)> {
 fn shards_started_together_merge_into_the_whole_schedule() {
     let a = trivial_server();
     let n = 3;
-    let start = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64 + 700;
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 700;
     let outs: Vec<_> = (0..n).map(|_| tmp_path("shard.ndjson")).collect();
     let handles: Vec<_> = (0..n)
         .map(|k| {
@@ -35,8 +45,24 @@ fn shards_started_together_merge_into_the_whole_schedule() {
             std::thread::spawn(move || {
                 let shard = format!("{k}/{n}");
                 let o = validate::load::LoadOpts::parse_from([
-                    "load", "--no-signals", "--target", &target, "--rate", "300", "--duration", "1s", "--shard", &shard,
-                    "--clients", "4", "--start-at-epoch-ms", &start.to_string(), "--out", &out, "--fault-threshold", "2s",
+                    "load",
+                    "--no-signals",
+                    "--target",
+                    &target,
+                    "--rate",
+                    "300",
+                    "--duration",
+                    "1s",
+                    "--shard",
+                    &shard,
+                    "--clients",
+                    "4",
+                    "--start-at-epoch-ms",
+                    &start.to_string(),
+                    "--out",
+                    &out,
+                    "--fault-threshold",
+                    "2s",
                 ]);
                 validate::load::run(o).unwrap()
             })
@@ -53,7 +79,11 @@ fn shards_started_together_merge_into_the_whole_schedule() {
         assert_eq!(r.outcome, Outcome::Ok);
     }
     let out_dir = tmp_path("analysis");
-    let mut argv: Vec<String> = vec!["analyze".into(), "--out-dir".into(), out_dir.display().to_string()];
+    let mut argv: Vec<String> = vec![
+        "analyze".into(),
+        "--out-dir".into(),
+        out_dir.display().to_string(),
+    ];
     argv.extend(outs.iter().map(|p| p.display().to_string()));
     let rep = validate::analyze::run(AnalyzeOpts::parse_from(&argv)).unwrap();
     let live = &rep.summary["live"];
@@ -66,7 +96,10 @@ fn shards_started_together_merge_into_the_whole_schedule() {
     assert_eq!(rep.summary["requests"]["ok"], 300);
     // A missing shard is detected.
     let rep2 = validate::analyze::run(AnalyzeOpts::parse_from([
-        "analyze", "--out-dir", &tmp_path("analysis2").display().to_string(), &outs[0].display().to_string(),
+        "analyze",
+        "--out-dir",
+        &tmp_path("analysis2").display().to_string(),
+        &outs[0].display().to_string(),
         &outs[2].display().to_string(),
     ]))
     .unwrap();
@@ -77,7 +110,11 @@ fn shards_started_together_merge_into_the_whole_schedule() {
 fn http_post(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "POST {path} HTTP/1.1\r\nHost: ctl\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: ctl\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
@@ -90,30 +127,59 @@ fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
     let marks_file = tmp_path("marks.txt");
     std::fs::write(&marks_file, "").unwrap();
     let out = tmp_path("marks.ndjson");
-    let (target, out_s, ctl_s, mf) =
-        (url(a, "/"), out.display().to_string(), ctl_file.display().to_string(), marks_file.display().to_string());
+    let (target, out_s, ctl_s, mf) = (
+        url(a, "/"),
+        out.display().to_string(),
+        ctl_file.display().to_string(),
+        marks_file.display().to_string(),
+    );
     let h = std::thread::spawn(move || {
         validate::load::run(validate::load::LoadOpts::parse_from([
-            "load", "--no-signals", "--target", &target, "--rate", "100", "--duration", "20s", "--clients", "2",
-            "--out", &out_s, "--control", "127.0.0.1:0", "--control-addr-file", &ctl_s, "--marks-file", &mf,
-            "--mark", "flag_mark@0.05", "--fault-threshold", "2s",
+            "load",
+            "--no-signals",
+            "--target",
+            &target,
+            "--rate",
+            "100",
+            "--duration",
+            "20s",
+            "--clients",
+            "2",
+            "--out",
+            &out_s,
+            "--control",
+            "127.0.0.1:0",
+            "--control-addr-file",
+            &ctl_s,
+            "--marks-file",
+            &mf,
+            "--mark",
+            "flag_mark@0.05",
+            "--fault-threshold",
+            "2s",
         ]))
         .unwrap()
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     let ctl = loop {
-        if let Ok(s) = std::fs::read_to_string(&ctl_file) {
-            if !s.is_empty() {
-                break s;
-            }
+        if let Ok(s) = std::fs::read_to_string(&ctl_file)
+            && !s.is_empty()
+        {
+            break s;
         }
         assert!(Instant::now() < deadline, "control port never came up");
         std::thread::sleep(Duration::from_millis(5));
     };
     assert!(http_post(&ctl, "/mark?name=rollout_start").contains("200 OK"));
     assert!(http_post(&ctl, "/ready?ready=2&desired=3").contains("200 OK"));
-    assert!(http_post(&ctl, "/mark").contains("400"), "a mark needs a name");
-    let mut f = std::fs::OpenOptions::new().append(true).open(&marks_file).unwrap();
+    assert!(
+        http_post(&ctl, "/mark").contains("400"),
+        "a mark needs a name"
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&marks_file)
+        .unwrap();
     writeln!(f, "ready 3 3").unwrap();
     writeln!(f, "rollout_end").unwrap();
     drop(f);
@@ -137,26 +203,49 @@ fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
     let lines = read_lines(&out);
     let ms = marks(&lines);
     let names: Vec<&str> = ms.iter().map(|(n, _, _)| n.as_str()).collect();
-    for want in ["load_start", "flag_mark", "rollout_start", "rollout_end", "load_end"] {
+    for want in [
+        "load_start",
+        "flag_mark",
+        "rollout_start",
+        "rollout_end",
+        "load_end",
+    ] {
         assert!(names.contains(&want), "missing {want} in {ms:?}");
     }
     let src = |n: &str| ms.iter().find(|m| m.0 == n).unwrap().2.clone();
     assert_eq!(src("flag_mark"), "flag");
     assert_eq!(src("rollout_start"), "http");
     assert_eq!(src("rollout_end"), "file");
-    let ready: Vec<(u32, u32)> =
-        lines.iter().filter_map(|l| if let Line::Ready(r) = l { Some((r.ready, r.desired)) } else { None }).collect();
+    let ready: Vec<(u32, u32)> = lines
+        .iter()
+        .filter_map(|l| {
+            if let Line::Ready(r) = l {
+                Some((r.ready, r.desired))
+            } else {
+                None
+            }
+        })
+        .collect();
     assert_eq!(ready, vec![(2, 3), (3, 3)]);
     // The analyzer cuts the window from these marks and reads the ready series.
     let rep = validate::analyze::run(AnalyzeOpts::parse_from([
-        "analyze", "--out-dir", &tmp_path("a").display().to_string(), "--tail", "0s", &out.display().to_string(),
+        "analyze",
+        "--out-dir",
+        &tmp_path("a").display().to_string(),
+        "--tail",
+        "0s",
+        &out.display().to_string(),
     ]))
     .unwrap();
     let t = |n: &str| ms.iter().find(|m| m.0 == n).unwrap().1 as f64 / 1e9;
     let w = rep.summary["window_s"].as_array().unwrap();
     assert!((w[0].as_f64().unwrap() - t("rollout_start")).abs() < 1e-6);
     assert!((w[1].as_f64().unwrap() - t("rollout_end")).abs() < 1e-6);
-    assert!((rep.summary["capacity_dip"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9, "{}", rep.summary);
+    assert!(
+        (rep.summary["capacity_dip"].as_f64().unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{}",
+        rep.summary
+    );
 }
 
 #[test]
@@ -178,36 +267,97 @@ fn sse_drops_and_reconnects_are_recorded_by_reason() {
         }
     });
     let (rep, lines) = run_load(&[
-        "--target", &url(a, "/"), "--rate", "1", "--requests", "0", "--duration", "600ms", "--sse", "2",
-        "--sse-reconnect", "immediate",
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "1",
+        "--requests",
+        "0",
+        "--duration",
+        "600ms",
+        "--sse",
+        "2",
+        "--sse-reconnect",
+        "immediate",
     ]);
     assert_eq!(rep.footer.sent, 0);
-    let sse: Vec<_> = lines.iter().filter_map(|l| if let Line::Sse(s) = l { Some(s.clone()) } else { None }).collect();
+    let sse: Vec<_> = lines
+        .iter()
+        .filter_map(|l| {
+            if let Line::Sse(s) = l {
+                Some(s.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
     let opens = sse.iter().filter(|s| s.ev == "open").count();
-    let eof = sse.iter().filter(|s| s.ev == "drop" && s.why == "eof").count();
-    let resets = sse.iter().filter(|s| s.ev == "drop" && s.why == "reset").count();
+    let eof = sse
+        .iter()
+        .filter(|s| s.ev == "drop" && s.why == "eof")
+        .count();
+    let resets = sse
+        .iter()
+        .filter(|s| s.ev == "drop" && s.why == "reset")
+        .count();
     assert!(opens >= 4, "{sse:?}");
     assert!(eof >= 1 && resets >= 1, "eof {eof} reset {resets}: {sse:?}");
-    assert!(sse.iter().filter(|s| s.ev == "drop" && s.why == "eof").all(|s| s.n == 3));
-    assert!(sse.iter().filter(|s| s.ev == "open").all(|s| s.pod.as_deref() == Some("sse-pod")));
-    assert_eq!(sse.iter().filter(|s| s.ev == "end").count(), 2, "each stream ends once at the run's end");
+    assert!(
+        sse.iter()
+            .filter(|s| s.ev == "drop" && s.why == "eof")
+            .all(|s| s.n == 3)
+    );
+    assert!(
+        sse.iter()
+            .filter(|s| s.ev == "open")
+            .all(|s| s.pod.as_deref() == Some("sse-pod"))
+    );
+    assert_eq!(
+        sse.iter().filter(|s| s.ev == "end").count(),
+        2,
+        "each stream ends once at the run's end"
+    );
     let out = tmp_path("sse-analysis");
     let rec_file = rep.out.display().to_string();
-    let an = validate::analyze::run(AnalyzeOpts::parse_from(["analyze", "--out-dir", &out.display().to_string(), &rec_file])).unwrap();
+    let an = validate::analyze::run(AnalyzeOpts::parse_from([
+        "analyze",
+        "--out-dir",
+        &out.display().to_string(),
+        &rec_file,
+    ]))
+    .unwrap();
     let s = &an.summary["live"]["sse"];
     assert_eq!(s["streams"], 2);
     assert!(s["drops"].as_u64().unwrap() >= 2);
     assert!(s["reconnect_ms_p50"].as_f64().unwrap() >= 0.0);
-    assert!(std::fs::read_to_string(out.join("sse.csv")).unwrap().lines().count() >= 3);
+    assert!(
+        std::fs::read_to_string(out.join("sse.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            >= 3
+    );
 }
 
 #[test]
 fn thousands_of_keep_alive_connections() {
     let a = trivial_server();
     let (rep, lines) = run_load(&[
-        "--target", &url(a, "/"), "--rate", "3000", "--duration", "1s", "--clients", "3000", "--fault-threshold", "5s",
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "3000",
+        "--duration",
+        "1s",
+        "--clients",
+        "3000",
+        "--fault-threshold",
+        "5s",
     ]);
-    let opens = lines.iter().filter(|l| matches!(l, Line::Conn(c) if c.ev == "open")).count();
+    let opens = lines
+        .iter()
+        .filter(|l| matches!(l, Line::Conn(c) if c.ev == "open"))
+        .count();
     assert!(opens >= 3000, "opened {opens}");
     assert_eq!(rep.outcomes["ok"], 3000, "{rep:?}");
     let r = reqs(&lines);
@@ -215,6 +365,10 @@ fn thousands_of_keep_alive_connections() {
     conns.sort();
     conns.dedup();
     // Each virtual client sent its one request on its own warmed connection.
-    assert!(conns.len() >= 2900, "distinct connections used {}", conns.len());
+    assert!(
+        conns.len() >= 2900,
+        "distinct connections used {}",
+        conns.len()
+    );
     assert!(r.iter().filter(|q| q.reused).count() >= 2900);
 }

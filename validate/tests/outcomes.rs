@@ -13,7 +13,18 @@ fn url(a: std::net::SocketAddr, path: &str) -> String {
 fn nothing_listening_is_refused_in_both_modes() {
     let a = dead_addr();
     for mode in ["keepalive", "new"] {
-        let (rep, lines) = run_load(&["--target", &url(a, "/"), "--rate", "200", "--requests", "5", "--mode", mode, "--clients", "2"]);
+        let (rep, lines) = run_load(&[
+            "--target",
+            &url(a, "/"),
+            "--rate",
+            "200",
+            "--requests",
+            "5",
+            "--mode",
+            mode,
+            "--clients",
+            "2",
+        ]);
         let r = reqs(&lines);
         assert_eq!(r.len(), 5, "mode {mode}");
         for q in &r {
@@ -33,13 +44,24 @@ fn reset_mid_response_is_reset() {
     let a = serve(|mut s, _| {
         if read_head(&mut s).is_some() {
             use std::io::Write;
-            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nx-fleetsim-pod: p1\r\n\r\npartial");
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nx-fleetsim-pod: p1\r\n\r\npartial",
+            );
             let _ = s.flush();
             std::thread::sleep(Duration::from_millis(20));
             reset(s);
         }
     });
-    let (_, lines) = run_load(&["--target", &url(a, "/"), "--rate", "50", "--requests", "4", "--mode", "new"]);
+    let (_, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "50",
+        "--requests",
+        "4",
+        "--mode",
+        "new",
+    ]);
     let r = reqs(&lines);
     assert_eq!(r.len(), 4);
     for q in &r {
@@ -69,7 +91,16 @@ fn server_closing_a_kept_alive_connection_as_the_request_arrives_is_reset_on_a_r
                 }
             }
         });
-        let (rep, lines) = run_load(&["--target", &url(a, "/"), "--rate", "10", "--requests", "6", "--clients", "1"]);
+        let (rep, lines) = run_load(&[
+            "--target",
+            &url(a, "/"),
+            "--rate",
+            "10",
+            "--requests",
+            "6",
+            "--clients",
+            "1",
+        ]);
         let r = reqs(&lines);
         assert_eq!(r.len(), 6);
         // Warm-up opened connection 1; request 0 reuses it and succeeds, request 1 goes out on it
@@ -98,10 +129,22 @@ fn server_closing_idle_connections_only_ever_costs_resets_never_silent_retries()
             respond(&mut s, "200 OK", "", "ok");
         }
     });
-    let (rep, lines) = run_load(&["--target", &url(a, "/"), "--rate", "200", "--requests", "100", "--clients", "4"]);
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "200",
+        "--requests",
+        "100",
+        "--clients",
+        "4",
+    ]);
     let r = reqs(&lines);
     assert_eq!(r.len(), 100);
-    assert_eq!(r.iter().map(|q| q.i).collect::<Vec<_>>(), (0..100).collect::<Vec<_>>());
+    assert_eq!(
+        r.iter().map(|q| q.i).collect::<Vec<_>>(),
+        (0..100).collect::<Vec<_>>()
+    );
     for q in &r {
         match q.outcome {
             Outcome::Ok => {}
@@ -138,7 +181,16 @@ fn statuses_map_to_their_classes_and_retry_after_503_is_shed() {
         ("/500", Outcome::Http5xxOther, 500),
         ("/404", Outcome::Other, 404),
     ] {
-        let (_, lines) = run_load(&["--target", &url(a, path), "--rate", "100", "--requests", "3", "--clients", "1"]);
+        let (_, lines) = run_load(&[
+            "--target",
+            &url(a, path),
+            "--rate",
+            "100",
+            "--requests",
+            "3",
+            "--clients",
+            "1",
+        ]);
         let r = reqs(&lines);
         assert_eq!(r.len(), 3, "{path}");
         for q in &r {
@@ -157,13 +209,25 @@ fn a_server_that_stalls_past_the_deadline_is_timeout() {
             let _ = std::io::Read::read(&mut s, &mut b);
         }
     });
-    let (rep, lines) = run_load(&["--target", &url(a, "/"), "--rate", "50", "--requests", "3", "--timeout", "200ms"]);
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "50",
+        "--requests",
+        "3",
+        "--timeout",
+        "200ms",
+    ]);
     let r = reqs(&lines);
     assert_eq!(r.len(), 3);
     for q in &r {
         assert_eq!(q.outcome, Outcome::Timeout, "{q:?}");
         let took = q.end - q.actual;
-        assert!(took >= 200_000_000 && took < 1_000_000_000, "deadline honoured: {took} ns");
+        assert!(
+            (200_000_000..1_000_000_000).contains(&took),
+            "deadline honoured: {took} ns"
+        );
         assert!(q.first_byte.is_none());
     }
     assert_eq!(rep.outcomes["timeout"], 3);
@@ -179,13 +243,33 @@ fn a_server_that_stalls_past_the_deadline_is_timeout() {
 fn a_late_send_is_a_generator_fault_and_invalidates_the_run() {
     let a = ok_server();
     // A zero threshold: any lag at all is a fault.
-    let (rep, lines) = run_load(&["--target", &url(a, "/"), "--rate", "100", "--requests", "5", "--fault-threshold", "0ns"]);
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "100",
+        "--requests",
+        "5",
+        "--fault-threshold",
+        "0ns",
+    ]);
     let r = reqs(&lines);
     assert!(r.iter().all(|q| q.generator_fault), "{r:?}");
     assert_eq!(rep.footer.generator_faults, 5);
     assert!(!rep.footer.valid);
     // With a threshold no scheduling hiccup of a busy test machine reaches, the run is valid.
-    let (rep, _) = run_load(&["--target", &url(a, "/"), "--rate", "100", "--requests", "20", "--clients", "2", "--fault-threshold", "2s"]);
+    let (rep, _) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "100",
+        "--requests",
+        "20",
+        "--clients",
+        "2",
+        "--fault-threshold",
+        "2s",
+    ]);
     assert_eq!(rep.footer.generator_faults, 0, "{rep:?}");
     assert!(rep.footer.valid);
 }

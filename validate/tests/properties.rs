@@ -6,7 +6,7 @@ use validate::analyze::samples;
 use validate::classify::{classify_errno, classify_error, classify_status};
 use validate::outcome::Outcome;
 use validate::record::Req;
-use validate::schedule::{rate_milli, Arrivals, Schedule, Shard};
+use validate::schedule::{Arrivals, Schedule, Shard, rate_milli};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use validate::load::{LoadOpts, LoadReport};
-use validate::record::{parse_line, Line, Req};
+use validate::record::{Line, Req, parse_line};
 
 /// How long any test server thread lives at most.
 pub const SERVER_LIFETIME: Duration = Duration::from_secs(60);
@@ -25,10 +25,16 @@ pub fn tmp_path(name: &str) -> PathBuf {
 /// parsed lines of its record file.
 pub fn run_load(args: &[&str]) -> (LoadReport, Vec<Line>) {
     let out = tmp_path("records.ndjson");
-    let mut argv = vec!["load".to_string(), "--no-signals".into(), "--out".into(), out.display().to_string()];
+    let mut argv = vec![
+        "load".to_string(),
+        "--no-signals".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
     argv.extend(args.iter().map(|s| s.to_string()));
     let opts = LoadOpts::parse_from(&argv);
-    let report = validate::load::run(opts).unwrap_or_else(|e| panic!("load {argv:?} failed: {e:#}"));
+    let report =
+        validate::load::run(opts).unwrap_or_else(|e| panic!("load {argv:?} failed: {e:#}"));
     (report, read_lines(&out))
 }
 
@@ -43,7 +49,13 @@ pub fn read_lines(path: &PathBuf) -> Vec<Line> {
 pub fn reqs(lines: &[Line]) -> Vec<Req> {
     let mut v: Vec<Req> = lines
         .iter()
-        .filter_map(|l| if let Line::Req(r) = l { Some(r.clone()) } else { None })
+        .filter_map(|l| {
+            if let Line::Req(r) = l {
+                Some(r.clone())
+            } else {
+                None
+            }
+        })
         .collect();
     v.sort_by_key(|r| r.i);
     v
@@ -134,7 +146,10 @@ pub fn trivial_server() -> SocketAddr {
     let addr = l.local_addr().unwrap();
     l.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let l = tokio::net::TcpListener::from_std(l).unwrap();
             let _ = tokio::time::timeout(SERVER_LIFETIME, validate::trivial::serve(l)).await;
