@@ -87,7 +87,9 @@ pub struct LoadConfig {
     /// The client's deadline per request, from its intended start.
     pub deadline: SimDuration,
     /// Closed-loop workers (each sends, waits for the outcome, sends again, as bombardier, hey
-    /// and Fortio do). `0` (the default) means open loop at `rate`.
+    /// and Fortio do; at most one request per worker per millisecond). `0` (the default) means
+    /// open loop at `rate`. A closed-loop request's intended start is its send time, so its
+    /// latency hides queueing the way those tools' numbers do.
     pub clients: u32,
 }
 
@@ -132,7 +134,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             connection: ConnectionStyle::New,
-            pool: 16,
+            pool: 64,
             idle_timeout: secs(90),
             rtt: SimDuration::from_micros(500),
             retry: RetryConfig::default(),

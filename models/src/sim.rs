@@ -21,6 +21,8 @@ use crate::config::{Arrivals, BalancerKind, BalancerSpec, ConfigError, Connectio
 
 const NONE: u32 = u32::MAX;
 const NEVER: u64 = u64::MAX;
+/// The shortest gap between two requests of one closed-loop worker.
+const CLOSED_LOOP_FLOOR_NS: u64 = 1_000_000;
 
 /// What caused a failed request, a duplicated job or a lost job. Every failure has exactly one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -825,11 +827,30 @@ impl<'f> World<'f> {
     /// A keep-alive connection is gone from the client's pool: a waiter may open a new one.
     fn pool_kick(&mut self, q: &mut Scheduler<Ev>, now: u64) {
         while self.pool_open < self.f.client.pool {
-            let Some(r) = self.waiters.pop_front() else {
+            let Some(r) = self.next_waiter(q, now) else {
                 return;
             };
             self.pool_acquire(q, r, now);
         }
+    }
+
+    /// The first caller waiting for a pooled connection whose deadline has not passed by `at`;
+    /// those whose deadline has passed time out (lazily, at their deadline).
+    fn next_waiter(&mut self, q: &mut Scheduler<Ev>, at: u64) -> Option<u32> {
+        while let Some(r) = self.waiters.pop_front() {
+            let deadline = self.reqs[r as usize].intended.saturating_add(self.deadline);
+            if at < deadline {
+                return Some(r);
+            }
+            self.finish(
+                q,
+                r,
+                Outcome::Timeout,
+                Some(Mechanism::DeadlineExceeded),
+                deadline,
+            );
+        }
+        None
     }
 
     /// The L7 proxy received request `r` (decided at `now`, upstream send at `at`).
@@ -1068,7 +1089,7 @@ impl<'f> World<'f> {
             } else if conn.upstream {
                 self.conns[c as usize].free_at = arrive;
                 self.pods[conn.pod as usize].up_idle.push(c);
-            } else if let Some(w) = self.waiters.pop_front() {
+            } else if let Some(w) = self.next_waiter(q, arrive) {
                 // Hand the connection to the next waiting caller.
                 let wr = &mut self.reqs[w as usize];
                 wr.conn = c;
@@ -1175,11 +1196,11 @@ impl<'f> World<'f> {
         self.live_reqs -= 1;
         self.free_reqs.push(r);
         if req.worker != NONE && !self.load_stopped {
+            // A closed-loop worker sends again as soon as it has its outcome, but at most once
+            // per millisecond: instant failures (no endpoints, zero RTT) must not spin in place.
             let now = q.now().as_nanos();
-            q.schedule_at(
-                SimTime::from_nanos(end.max(now)),
-                Ev::ClientSend(req.worker),
-            );
+            let next = end.max(now).max(req.intended + CLOSED_LOOP_FLOOR_NS);
+            q.schedule_at(SimTime::from_nanos(next), Ev::ClientSend(req.worker));
         }
     }
 
@@ -1853,7 +1874,12 @@ impl<'f> World<'f> {
                     outcome: Outcome::Timeout,
                     new_conn: req.new_conn,
                 });
-                self.mechs.push(Some(Mechanism::Unfinished));
+                let expired = req.intended.saturating_add(self.deadline) <= end_now;
+                self.mechs.push(Some(if expired {
+                    Mechanism::DeadlineExceeded
+                } else {
+                    Mechanism::Unfinished
+                }));
                 self.live_reqs -= 1;
             }
         }

@@ -1,0 +1,130 @@
+//! Analytic checks with stated tolerances.
+
+mod common;
+
+use common::*;
+use models::{Arrivals, Fleet, IntOrPercent, Levers, resolve_fenceposts};
+use sim_core::{Dist, SimDuration};
+
+/// Constant rate R over n pods, new connection per request, a fixed deregistration lag L and a
+/// pod that closes its listener at once on SIGTERM (pid1 on, every other lever off).
+fn lag_fleet(rate: f64, lag: SimDuration) -> Fleet {
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    f.load.rate = rate;
+    f.load.arrivals = Arrivals::Constant;
+    f.propagation.endpointslice = Dist::constant(SimDuration::ZERO);
+    f.propagation.lag = Some(Dist::constant(lag));
+    f.client.rtt = SimDuration::ZERO;
+    f.queue.rate = 0.0;
+    // Adding a new pod to the views lags by L too: minReadySeconds above L makes the next old
+    // pod go only once the new one is in every view, so each deletion sees n endpoints (with a
+    // shorter minReadySeconds the next deleted pod gets R/(n-1) for a while, and more is lost).
+    f.rollout.min_ready = lag + secs(1);
+    f
+}
+
+#[test]
+fn refused_per_deleted_pod_is_rate_over_n_times_lag() {
+    // Each of the n old pods is deleted once. While the view lags by L it still holds n
+    // endpoints, so the deleted pod gets R/n of the new connections for L seconds, and every
+    // one is refused: expected total n x R/n x L = R x L. Picks are uniform, so the count is
+    // binomial; with R x L = 800 and p = 1/4 the sd is ~25: 10% (80) is more than 3 sd.
+    let (rate, lag, n) = (400.0, 2.0, 4u32);
+    let f = lag_fleet(rate, SimDuration::from_secs_f64(lag));
+    assert_eq!(f.pod.replicas, n);
+    for seed in [11, 12] {
+        let r = run("lag", &f, seed);
+        let refused = r.analysis.summary.requests.refused as f64;
+        let expected = f64::from(n) * rate / f64::from(n) * lag;
+        assert!(
+            (refused - expected).abs() <= 0.1 * expected,
+            "seed {seed}: refused {refused}, expected R/n x L x n = {expected} (+-10%)"
+        );
+        assert_eq!(
+            mech(&r, "stale_lb_view") + mech(&r, "listener_closed"),
+            r.analysis.summary.requests.refused,
+            "seed {seed}: every refusal comes from the lagging view"
+        );
+    }
+}
+
+#[test]
+fn prestop_at_least_the_lag_refuses_nothing() {
+    let lag = SimDuration::from_secs(2);
+    for prestop in [2, 3] {
+        let mut f = lag_fleet(400.0, lag);
+        f.levers.readiness = true;
+        f.lifecycle.prestop = secs(prestop);
+        for seed in [11, 12] {
+            let r = run("prestop", &f, seed);
+            assert_eq!(
+                r.analysis.summary.requests.refused, 0,
+                "seed {seed}, preStop {prestop}s >= lag 2s"
+            );
+        }
+    }
+    // And just below the lag some are refused (the check can fail).
+    let mut f = lag_fleet(400.0, lag);
+    f.levers.readiness = true;
+    f.lifecycle.prestop = ms(1_500);
+    let r = run("prestop-short", &f, 11);
+    let refused = r.analysis.summary.requests.refused as f64;
+    // R x (L - preStop) = 400 x 0.5 = 200, same binomial argument: +-20%.
+    assert!(
+        (refused - 200.0).abs() <= 40.0,
+        "seed 11: refused {refused}, expected ~200"
+    );
+}
+
+#[test]
+fn surge_and_unavailable_round_like_kubernetes() {
+    use IntOrPercent::{Int, Percent};
+    // (maxSurge, maxUnavailable, replicas) -> (surge, unavailable). Kubernetes API reference:
+    // "Absolute number is calculated from percentage by rounding up" (maxSurge) / "rounding
+    // down" (maxUnavailable); its examples: 30% of 10 -> 3 each (130% / 70% of desired). Both
+    // resolving to 0 through rounding makes maxUnavailable 1 (ResolveFenceposts).
+    let cases = [
+        (Percent(30), Percent(30), 10, (3, 3)),
+        (Percent(25), Percent(25), 4, (1, 1)),
+        (Percent(25), Percent(25), 3, (1, 0)),
+        (Percent(25), Percent(25), 1, (1, 0)),
+        (Percent(10), Percent(10), 10, (1, 1)),
+        (Percent(10), Percent(10), 9, (1, 0)),
+        (Percent(0), Percent(10), 4, (0, 1)),
+        (Int(0), Percent(20), 4, (0, 1)),
+        (Int(2), Int(0), 4, (2, 0)),
+        (Percent(100), Percent(0), 5, (5, 0)),
+        (Percent(1), Percent(99), 10, (1, 9)),
+    ];
+    for (surge, unavailable, replicas, want) in cases {
+        assert_eq!(
+            resolve_fenceposts(surge, unavailable, replicas),
+            want,
+            "maxSurge {surge}, maxUnavailable {unavailable}, replicas {replicas}"
+        );
+    }
+}
+
+#[test]
+fn surge_lever_keeps_capacity_and_its_absence_dips_by_one_pod() {
+    let off = run("surge-off", &small(Levers::ALL.without_surge()), 3);
+    let on = run("surge-on", &small(Levers::ALL), 3);
+    assert_eq!(on.analysis.summary.capacity_dip, Some(1.0), "seed 3");
+    assert_eq!(
+        off.analysis.summary.capacity_dip,
+        Some(0.75),
+        "seed 3: 3 of 4 ready"
+    );
+}
+
+trait Without {
+    fn without_surge(self) -> Self;
+}
+impl Without for Levers {
+    fn without_surge(self) -> Self {
+        with(self, "surge", false)
+    }
+}

@@ -1,0 +1,189 @@
+//! Every failure mode comes from a mechanism, and each lever removes its own.
+//!
+//! Counts are summed over a few fixed seeds so a `> 0` check does not hinge on one draw.
+
+mod common;
+
+use common::*;
+use models::{Fleet, Levers};
+use sim_core::{Dist, SimDuration};
+
+const SEEDS: [u64; 3] = [21, 22, 23];
+
+/// Sum of a figure over SEEDS.
+fn total(f: &Fleet, name: &str, pick: impl Fn(&models::SimRun) -> u64) -> u64 {
+    SEEDS.iter().map(|&s| pick(&run(name, f, s))).sum()
+}
+
+fn duplicated(r: &models::SimRun) -> u64 {
+    r.analysis.summary.jobs.duplicated
+}
+fn lost(r: &models::SimRun) -> u64 {
+    r.analysis.summary.jobs.lost
+}
+
+#[test]
+fn before_loses_requests_and_jobs_and_after_loses_nothing() {
+    let before = small_keepalive(Levers::NONE);
+    assert!(
+        total(&before, "before", |r| mech(r, "killed_in_flight")) > 0,
+        "seeds {SEEDS:?}: pinned keep-alive connections are cut at SIGKILL"
+    );
+    assert!(total(&before, "before", duplicated) > 0, "seeds {SEEDS:?}");
+    // With a lease longer than what is left of the run after the last kill (SQS's default
+    // visibility timeout is 30 s), the killed jobs are still leased to dead workers: lost.
+    let mut long_lease = before.clone();
+    long_lease.queue.lease = secs(30);
+    assert!(total(&long_lease, "before", lost) > 0, "seeds {SEEDS:?}");
+    for r in SEEDS.map(|s| run("before", &before, s)) {
+        assert_eq!(r.analysis.summary.capacity_dip, Some(0.75));
+    }
+
+    for f in [small(Levers::ALL), small_keepalive(Levers::ALL)] {
+        for seed in SEEDS {
+            let r = run("after", &f, seed);
+            let s = &r.analysis.summary;
+            assert_eq!(
+                s.failed, 0,
+                "seed {seed} ({:?}): {:?}",
+                f.client.connection, r.failures_by_mechanism
+            );
+            assert_eq!((s.jobs.duplicated, s.jobs.lost), (0, 0), "seed {seed}");
+            assert_eq!(s.capacity_dip, Some(1.0), "seed {seed}");
+            assert!(r.rollout_complete);
+        }
+    }
+}
+
+#[test]
+fn each_lever_off_brings_back_its_own_failure_mode() {
+    // pid1 off: SIGTERM is swallowed, SIGKILL at the grace period cuts pinned connections.
+    let f = small_keepalive(with(Levers::ALL, "pid1", false));
+    assert!(
+        total(&f, "no-pid1", |r| mech(r, "killed_in_flight")) > 0,
+        "seeds {SEEDS:?}"
+    );
+    // readiness off: the listener closes while views still route new connections to it.
+    let f = small(with(Levers::ALL, "readiness", false));
+    assert!(
+        total(&f, "no-readiness", |r| mech(r, "stale_lb_view")
+            + mech(r, "listener_closed"))
+            > 0,
+        "seeds {SEEDS:?}"
+    );
+    // drain off: the process exits after preStop with requests in flight on pinned connections.
+    let f = small_keepalive(with(Levers::ALL, "drain", false));
+    assert!(
+        total(&f, "no-drain", |r| mech(r, "killed_in_flight")) > 0,
+        "seeds {SEEDS:?}"
+    );
+    // requeue off: the job in hand dies with the process and its redelivery applies again.
+    let f = small(with(Levers::ALL, "requeue", false));
+    assert!(total(&f, "no-requeue", duplicated) > 0, "seeds {SEEDS:?}");
+    // surge off: capacity dips by one pod.
+    let f = small(with(Levers::ALL, "surge", false));
+    for seed in SEEDS {
+        assert_eq!(
+            run("no-surge", &f, seed).analysis.summary.capacity_dip,
+            Some(0.75)
+        );
+    }
+    // ...and with every other lever on, a lever's absence brings back nothing else.
+    for name in Levers::NAMES {
+        let f = small(with(Levers::ALL, name, false));
+        for seed in SEEDS {
+            let r = run(name, &f, seed);
+            for (m, n) in &r.failures_by_mechanism {
+                let allowed: &[&str] = match name {
+                    "pid1" => &["killed_in_flight", "keepalive_race", "lost_job"],
+                    "readiness" => &["stale_lb_view", "listener_closed"],
+                    "drain" => &["killed_in_flight", "keepalive_race"],
+                    "requeue" => &["redelivered_job", "lost_job"],
+                    _ => &[],
+                };
+                assert!(
+                    *n == 0 || allowed.contains(&m.as_str()),
+                    "lever {name} off, seed {seed}: {m} = {n}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn removing_a_mechanism_removes_its_loss() {
+    // Stale views: with pid1 alone the listener closes at SIGTERM; with a zero lag everywhere
+    // there is no window in which a view still routes to it.
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    assert!(
+        total(&f, "lag", |r| mech(r, "stale_lb_view")) > 0,
+        "seeds {SEEDS:?}"
+    );
+    f.propagation.endpointslice = Dist::constant(SimDuration::ZERO);
+    f.propagation.lag = Some(Dist::constant(SimDuration::ZERO));
+    f.client.rtt = SimDuration::ZERO;
+    for seed in SEEDS {
+        let r = run("no-lag", &f, seed);
+        assert_eq!(
+            mech(&r, "stale_lb_view") + mech(&r, "listener_closed"),
+            0,
+            "seed {seed}: {:?}",
+            r.failures_by_mechanism
+        );
+    }
+
+    // Killed in-flight requests: with no work in flight (zero service time) none is killed.
+    let mut f = small_keepalive(Levers::NONE);
+    assert!(
+        total(&f, "work", |r| mech(r, "killed_in_flight")) > 0,
+        "seeds {SEEDS:?}"
+    );
+    f.pod.service_time = Dist::constant(SimDuration::ZERO);
+    f.client.rtt = SimDuration::ZERO;
+    for seed in SEEDS {
+        let r = run("no-work", &f, seed);
+        assert_eq!(mech(&r, "killed_in_flight"), 0, "seed {seed}");
+    }
+
+    // Redelivered jobs: with the side effect at the very end of the job, acked in the same
+    // instant, no kill can land between effect and ack, and (the lease being longer than a
+    // job) nothing is applied twice; the killed jobs are simply redone.
+    let mut f = small(Levers::NONE);
+    assert!(total(&f, "effects", duplicated) > 0, "seeds {SEEDS:?}");
+    f.queue.effect_at = 1.0;
+    for seed in SEEDS {
+        let r = run("effect-at-ack", &f, seed);
+        assert_eq!(duplicated(&r), 0, "seed {seed}");
+        assert!(r.analysis.summary.jobs.applied_once > 0);
+    }
+}
+
+#[test]
+fn failures_are_attributed_exactly() {
+    for f in [
+        small(Levers::NONE),
+        small_keepalive(Levers::NONE),
+        small(with(Levers::ALL, "readiness", false)),
+    ] {
+        for seed in SEEDS {
+            let r = run("attribution", &f, seed);
+            let s = &r.analysis.summary;
+            let requests: u64 = models::Mechanism::ALL
+                .iter()
+                .filter(|m| m.is_request())
+                .map(|m| mech(&r, m.as_str()))
+                .sum();
+            assert_eq!(requests, s.failed, "seed {seed}");
+            assert_eq!(
+                mech(&r, "redelivered_job"),
+                s.jobs.duplicated,
+                "seed {seed}"
+            );
+            assert_eq!(mech(&r, "lost_job"), s.jobs.lost, "seed {seed}");
+            assert_eq!(mech(&r, "unfinished"), 0, "seed {seed}");
+        }
+    }
+}
