@@ -372,3 +372,42 @@ fn thousands_of_keep_alive_connections() {
     );
     assert!(r.iter().filter(|q| q.reused).count() >= 2900);
 }
+
+#[test]
+fn tick_coalesces_wakeups_but_keeps_the_schedule() {
+    let a = trivial_server();
+    let t0 = Instant::now();
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "2000",
+        "--duration",
+        "500ms",
+        "--clients",
+        "8",
+        "--tick",
+        "20ms",
+        "--fault-threshold",
+        "5s",
+    ]);
+    assert_eq!(rep.footer.sent, 1000);
+    assert_eq!(rep.outcomes["ok"], 1000);
+    // The whole schedule went out in about its own length, not one request per tick.
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let r = reqs(&lines);
+    let max_lag = r.iter().map(|q| q.actual - q.intended).max().unwrap();
+    assert!(max_lag < 200_000_000, "max lag {max_lag} ns");
+    // Requests went out in groups: far fewer distinct wake-ups than requests.
+    let mut starts: Vec<i64> = r.iter().map(|q| q.actual / 5_000_000).collect();
+    starts.dedup();
+    assert!(
+        starts.len() < 400,
+        "{} distinct 5 ms send slots for 1000 requests",
+        starts.len()
+    );
+}
