@@ -149,6 +149,16 @@ fn regressions(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
         .collect()
 }
 
+/// What changed from `reference` to `x`: improvements first, then what got worse.
+fn change(x: &Aggregate, reference: &Aggregate) -> String {
+    let mut parts = improvements(x, reference);
+    let worse = regressions(x, reference);
+    if !worse.is_empty() {
+        parts.push(format!("worse: {}", worse.join(", ")));
+    }
+    join_or(parts, "no clear change")
+}
+
 fn join_or(v: Vec<String>, none: &str) -> String {
     if v.is_empty() {
         none.to_string()
@@ -186,18 +196,10 @@ pub fn ablation(items: &[Named]) -> Option<String> {
     );
     for l in LEVERS {
         if let Some(a) = find(&l.alone()) {
-            add(
-                format!("+ {}", l.name),
-                a,
-                join_or(improvements(a, before), "no clear change"),
-            );
+            add(format!("+ {}", l.name), a, change(a, before));
         }
     }
-    add(
-        "after (all on)".into(),
-        after,
-        join_or(improvements(after, before), "no clear change"),
-    );
+    add("after (all on)".into(), after, change(after, before));
     for l in LEVERS {
         if let Some(a) = find(&l.without()) {
             let back = regressions(a, after);
@@ -215,13 +217,11 @@ pub fn ablation(items: &[Named]) -> Option<String> {
 
     let mut levers = Table::new([
         "lever",
-        "alone, over before",
-        "taken out of after, what comes back",
+        "alone, over before (what it removes by itself)",
+        "taken out of after, what comes back (what only it removes)",
     ]);
     for l in LEVERS {
-        let alone = find(&l.alone()).map_or("-".to_string(), |a| {
-            join_or(improvements(a, before), "no clear change")
-        });
+        let alone = find(&l.alone()).map_or("-".to_string(), |a| change(a, before));
         let without = find(&l.without()).map_or("-".to_string(), |a| {
             join_or(regressions(a, after), "nothing")
         });
@@ -273,6 +273,7 @@ mod tests {
     fn ablation_names_what_each_lever_removes_and_what_comes_back() {
         let items = vec![
             agg("before", 100.0, 5.0, 900.0),
+            agg("pid1", 300.0, 5.0, 900.0),
             agg("readiness", 0.0, 5.0, 880.0),
             agg("requeue", 100.0, 0.0, 900.0),
             agg("after", 0.0, 0.0, 120.0),
@@ -293,6 +294,7 @@ mod tests {
         assert_eq!(cells("readiness+preStop")[3], "refused", "{r}");
         assert_eq!(cells("requeue+idempotency")[2], "removes lost jobs", "{r}");
         assert_eq!(cells("drain")[2], "-", "{r}");
+        assert_eq!(cells("pid1 (SIGTERM")[2], "worse: refused", "{r}");
         assert!(
             r.lines()
                 .any(|l| l.starts_with("| after (all on)") && l.contains("cuts p99 ms")),

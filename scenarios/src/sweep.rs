@@ -472,6 +472,17 @@ pub fn row(grid: &Grid, point: usize, result: Result<&[Summary], &str>) -> Row {
 /// The zero-loss points no other zero-loss point is smaller than or equal to in every varied
 /// field (the "smallest settings that reach zero loss"), ascending by point.
 pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
+    let zero: Vec<usize> = rows
+        .iter()
+        .filter(|r| r.zero_loss == Some(true))
+        .map(|r| r.point)
+        .collect();
+    pareto_smallest(grid, &zero)
+}
+
+/// The points of `points` that no other point of `points` is smaller than or equal to in every
+/// varied field, ascending.
+pub fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
     let keys = |p: usize| -> Vec<f64> {
         grid.varies
             .iter()
@@ -479,17 +490,13 @@ pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
             .map(|(v, l)| v.levels[l].key)
             .collect()
     };
-    let zero: Vec<(usize, Vec<f64>)> = rows
-        .iter()
-        .filter(|r| r.zero_loss == Some(true))
-        .map(|r| (r.point, keys(r.point)))
-        .collect();
+    let keyed: Vec<(usize, Vec<f64>)> = points.iter().map(|&p| (p, keys(p))).collect();
     let dominated = |a: &[f64]| {
-        zero.iter().any(|(_, b)| {
+        keyed.iter().any(|(_, b)| {
             b.iter().zip(a).all(|(x, y)| x <= y) && b.iter().zip(a).any(|(x, y)| x < y)
         })
     };
-    let mut out: Vec<usize> = zero
+    let mut out: Vec<usize> = keyed
         .iter()
         .filter(|(_, k)| !dominated(k))
         .map(|(p, _)| *p)
@@ -638,9 +645,7 @@ impl SweepResult {
     pub fn zero_loss_table(&self) -> String {
         let smallest = self.smallest();
         if smallest.is_empty() {
-            return "No point of the sweep reached zero loss (failed = lost jobs = duplicated \
-                    jobs = 0 in every seed).\n"
-                .into();
+            return self.lowest_loss_table();
         }
         let mut header = vec!["point".to_string()];
         header.extend(self.grid.varies.iter().map(|v| v.path.clone()));
@@ -659,6 +664,64 @@ impl SweepResult {
         format!(
             "Smallest settings that reach zero loss (no failed request, lost or duplicated job in \
              any seed; no other zero-loss point is as small in every field):\n\n{}",
+            t.markdown()
+        )
+    }
+
+    /// Loss per point: mean failed requests + lost jobs + duplicated jobs per seed (`None` for
+    /// an invalid point), read back from the CSV rows.
+    pub fn losses(&self) -> Vec<(usize, Option<f64>)> {
+        let header = header(&self.grid);
+        let cols: Vec<&str> = header.split(',').collect();
+        let at = |name: &str| cols.iter().position(|c| *c == name);
+        let idx: Vec<usize> = ["failed", "jobs.lost", "jobs.duplicated"]
+            .iter()
+            .filter_map(|f| at(f))
+            .collect();
+        self.rows
+            .iter()
+            .map(|r| {
+                let fields = split_csv(&r.line);
+                let loss = idx
+                    .iter()
+                    .map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
+                    .sum::<Option<f64>>();
+                (r.point, loss)
+            })
+            .collect()
+    }
+
+    /// When no point reaches zero loss: the points with the lowest loss, as a table.
+    fn lowest_loss_table(&self) -> String {
+        let losses = self.losses();
+        let Some(min) = losses.iter().filter_map(|(_, l)| *l).min_by(f64::total_cmp) else {
+            return "No valid point in the sweep.\n".into();
+        };
+        let at_min: Vec<usize> = losses
+            .iter()
+            .filter(|(_, l)| *l == Some(min))
+            .map(|(p, _)| *p)
+            .collect();
+        let best = pareto_smallest(&self.grid, &at_min);
+        let mut header = vec!["point".to_string()];
+        header.extend(self.grid.varies.iter().map(|v| v.path.clone()));
+        let mut t = Table::new(header);
+        for &p in &best {
+            let mut row = vec![p.to_string()];
+            row.extend(
+                self.grid
+                    .varies
+                    .iter()
+                    .zip(self.grid.levels_of(p))
+                    .map(|(v, l)| v.levels[l].label.clone()),
+            );
+            t.row(row);
+        }
+        format!(
+            "No point of the sweep reached zero loss (failed = lost jobs = duplicated jobs = 0 in \
+             every seed). The lowest loss is {} per seed (failed requests + lost + duplicated jobs, \
+             mean over seeds); the smallest settings that reach it:\n\n{}",
+            crate::table::fmt_num(min),
             t.markdown()
         )
     }
@@ -942,6 +1005,12 @@ mod tests {
                 "{f}"
             );
         }
+        let t = merged.zero_loss_table();
+        assert!(
+            t.contains("lowest loss") || t.contains("reach zero loss"),
+            "{t}"
+        );
+        assert!(merged.losses().iter().filter(|(_, l)| l.is_none()).count() == 3);
         let e = merge(&refs[..2]).unwrap_err();
         assert!(e.contains("missing shards: 1/3"), "{e}");
         let e = merge(&[refs[0], refs[0]]).unwrap_err();
