@@ -75,4 +75,7 @@ pub use config::{
 };
 #[doc(hidden)]
 pub use sim::simulate_traced;
-pub use sim::{Mechanism, SimError, SimOptions, SimRun, simulate};
+pub use sim::{
+    EXIT_DRAINED, EXIT_GUARDIAN, EXIT_NOT_DRAINED, EXIT_SIGKILL, Mechanism, PodShutdown, SimError,
+    SimOptions, SimRun, simulate,
+};

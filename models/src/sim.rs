@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use measure::{
     Analysis, AnalyzeConfig, EndpointSeries, JobCounts, Outcome, RunLabel, RunMarks, Sample,
-    Source, analyze,
+    ShutdownStep, Source, analyze,
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
@@ -119,6 +119,34 @@ pub struct SimRun {
     pub failures_by_mechanism: BTreeMap<String, u64>,
     /// `false` when the rollout had not finished by `run.max_duration` (the window is cut there).
     pub rollout_complete: bool,
+    /// Every deleted pod's shutdown, in deletion order, in the live run's vocabulary.
+    pub shutdowns: Vec<PodShutdown>,
+}
+
+/// Exit code of a process that drained and exited on its own.
+pub const EXIT_DRAINED: i32 = 0;
+/// Exit code when the guardian forced the exit (real-service `EXIT_GUARDIAN`).
+pub const EXIT_GUARDIAN: i32 = 70;
+/// Exit code of the naive exit on SIGTERM (real-service `EXIT_NOT_DRAINED`, 128 + 15).
+pub const EXIT_NOT_DRAINED: i32 = 143;
+/// Exit code of a process killed by the kubelet's SIGKILL (128 + 9).
+pub const EXIT_SIGKILL: i32 = 137;
+
+/// One pod's shutdown as the simulator saw it: the steps a live pod logs
+/// ([`measure::ShutdownStep`]), each with its time, so the live run's order can be compared
+/// with the model's pod by pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodShutdown {
+    /// The pod's index (old pods first, then new pods in creation order).
+    pub pod: u32,
+    /// When the rollout deleted it (nanoseconds from the origin).
+    pub deleted_ns: u64,
+    /// `(step, time_ns)` in the order they happened. A pod whose SIGTERM is swallowed (pid1
+    /// off) has only `exited`.
+    pub steps: Vec<(ShutdownStep, u64)>,
+    /// [`EXIT_DRAINED`], [`EXIT_GUARDIAN`], [`EXIT_NOT_DRAINED`] or [`EXIT_SIGKILL`]; `None`
+    /// if the run ended first.
+    pub exit_code: Option<i32>,
 }
 
 /// Why a run produced no result.
@@ -309,6 +337,10 @@ struct Pod {
     ev_drain: Option<EventId>,
     ev_guardian: Option<EventId>,
     ev_sidecar: Option<EventId>,
+    deleted_at: u64,
+    steps: Vec<(ShutdownStep, u64)>,
+    exit_code: Option<i32>,
+    logged_inflight: bool,
 }
 
 impl Pod {
@@ -345,6 +377,10 @@ impl Pod {
             ev_drain: None,
             ev_guardian: None,
             ev_sidecar: None,
+            deleted_at: NEVER,
+            steps: Vec::new(),
+            exit_code: None,
+            logged_inflight: false,
         }
     }
     fn accepts_new(&self) -> bool {
@@ -585,16 +621,14 @@ impl<'f> World<'f> {
                     if w.load_stopped {
                         break;
                     }
-                    // Cut off at max_duration: stop load there.
-                    let now = q.now().as_nanos().max(max_end);
-                    w.stop_load(&mut q, now);
-                    if q.peek_time().is_none_or(|t| t.as_nanos() > now + settle) {
-                        break;
-                    }
+                    // Cut off at max_duration: stop load there and let it settle.
+                    let at = max_end.max(q.now().as_nanos());
+                    w.stop_load(&mut q, at);
                 }
             }
         }
-        let end_now = q.now().as_nanos();
+        // The run ends at the settle horizon, whatever the time of its last event.
+        let end_now = w.load_end.saturating_add(settle).max(q.now().as_nanos());
         w.finish_run(scenario, opts, trace, end_now, q.executed())
     }
 
@@ -634,7 +668,7 @@ impl<'f> World<'f> {
             }
             Ev::Sigkill(p) => {
                 self.pods[p as usize].ev_sigkill = None;
-                self.exit(q, p, now);
+                self.exit(q, p, now, EXIT_SIGKILL);
             }
             Ev::DrainDeadline(p) => {
                 self.pods[p as usize].ev_drain = None;
@@ -642,7 +676,11 @@ impl<'f> World<'f> {
             }
             Ev::Guardian(p) => {
                 self.pods[p as usize].ev_guardian = None;
-                self.exit(q, p, now);
+                let pod = &mut self.pods[p as usize];
+                if pod.phase != Phase::Gone {
+                    pod.steps.push((ShutdownStep::GuardianFired, now));
+                }
+                self.exit(q, p, now, EXIT_GUARDIAN);
             }
             Ev::JitterClose { conn, generation } => {
                 let c = self.conns[conn as usize];
@@ -1424,6 +1462,7 @@ impl<'f> World<'f> {
 
     fn delete_pod(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
         self.pods[p as usize].deleted = true;
+        self.pods[p as usize].deleted_at = now;
         if let Some(drain) = self.bal.sidecar_drain {
             // The sidecar gets SIGTERM at once (it has no preStop) and refuses new inbound
             // connections, then exits after terminationDrainDuration.
@@ -1464,8 +1503,15 @@ impl<'f> World<'f> {
             // A shell-form entrypoint swallows SIGTERM: nothing happens until SIGKILL.
             return;
         }
-        if levers.readiness {
-            self.pods[p as usize].readiness_failed = true;
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.steps.push((ShutdownStep::SigtermReceived, now));
+            if levers.readiness {
+                // real-service fails /readyz at SIGTERM; the preStop sleep ran before it.
+                pod.readiness_failed = true;
+                pod.steps.push((ShutdownStep::ReadinessFailed, now));
+                pod.steps.push((ShutdownStep::PrestopDone, now));
+            }
         }
         let exit_by = if levers.drain {
             let g = now + dur(self.f.drain.guardian);
@@ -1477,12 +1523,11 @@ impl<'f> World<'f> {
         if levers.requeue {
             self.stop_workers(q, p, now, exit_by);
         }
-        if self.pods[p as usize].phase == Phase::Starting {
-            self.exit(q, p, now);
-            return;
-        }
-        if !levers.drain {
-            self.exit(q, p, now);
+        if self.pods[p as usize].phase == Phase::Starting || !levers.drain {
+            self.pods[p as usize]
+                .steps
+                .push((ShutdownStep::ListenerClosed, now));
+            self.exit(q, p, now, EXIT_NOT_DRAINED);
             return;
         }
         // Drain: stop accepting, close keep-alives (at once or jittered), finish in-flight.
@@ -1490,6 +1535,7 @@ impl<'f> World<'f> {
             let pod = &mut self.pods[p as usize];
             pod.listening = false;
             pod.draining = true;
+            pod.steps.push((ShutdownStep::ListenerClosed, now));
         }
         let ep = self.term_ep(p);
         self.slice_set(q, p, ep, now);
@@ -1553,10 +1599,27 @@ impl<'f> World<'f> {
         if !pod.draining || pod.phase == Phase::Gone {
             return;
         }
+        // real-service waits for in-flight requests, then for the connections to close.
+        if !pod.logged_inflight && (pod.inflight.is_empty() || pod.drain_expired) {
+            let pod = &mut self.pods[p as usize];
+            pod.logged_inflight = true;
+            pod.steps.push((ShutdownStep::InflightDrained, now));
+        }
+        let pod = &self.pods[p as usize];
         let http_done = pod.inflight.is_empty() && pod.conns.is_empty();
         if !(http_done || pod.drain_expired) {
             return;
         }
+        if !pod
+            .steps
+            .iter()
+            .any(|&(s, _)| s == ShutdownStep::KeepaliveClosed)
+        {
+            self.pods[p as usize]
+                .steps
+                .push((ShutdownStep::KeepaliveClosed, now));
+        }
+        let pod = &self.pods[p as usize];
         if self.f.levers.requeue {
             let busy = pod
                 .workers
@@ -1566,7 +1629,15 @@ impl<'f> World<'f> {
                 return; // the worker finishes its job (bounded by the guardian)
             }
         }
-        self.exit(q, p, now);
+        let pod = &mut self.pods[p as usize];
+        for step in [
+            ShutdownStep::WorkerStopped,
+            ShutdownStep::JobsReleased,
+            ShutdownStep::PoolsClosed,
+        ] {
+            pod.steps.push((step, now));
+        }
+        self.exit(q, p, now, EXIT_DRAINED);
     }
 
     /// Resets every request in flight at pod `p` and closes its connections.
@@ -1607,9 +1678,14 @@ impl<'f> World<'f> {
     }
 
     /// The process exits (naive exit, end of drain, guardian, SIGKILL).
-    fn exit(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+    fn exit(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64, code: i32) {
         if self.pods[p as usize].phase == Phase::Gone {
             return;
+        }
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.steps.push((ShutdownStep::Exited, now));
+            pod.exit_code = Some(code);
         }
         self.kill_data_path(q, p, now);
         self.kill_workers(q, p);
@@ -1987,6 +2063,19 @@ impl<'f> World<'f> {
         *by_mech.get_mut(Mechanism::LostJob.as_str()).expect("key") = jobs.lost;
 
         let endpoints = self.endpoints.clone();
+        let mut shutdowns: Vec<PodShutdown> = self
+            .pods
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, p)| p.deleted)
+            .map(|(i, p)| PodShutdown {
+                pod: i as u32,
+                deleted_ns: p.deleted_at,
+                steps: std::mem::take(&mut p.steps),
+                exit_code: p.exit_code,
+            })
+            .collect();
+        shutdowns.sort_by_key(|s| (s.deleted_ns, s.pod));
         Ok(SimRun {
             analysis,
             endpoints,
@@ -1996,6 +2085,7 @@ impl<'f> World<'f> {
             retries: self.retries,
             failures_by_mechanism: by_mech,
             rollout_complete,
+            shutdowns,
         })
     }
 }

@@ -187,3 +187,60 @@ fn failures_are_attributed_exactly() {
         }
     }
 }
+
+#[test]
+fn shutdown_evidence_follows_each_lever() {
+    use measure::{ShutdownStep as S, check_order};
+    let steps = |r: &models::SimRun| -> Vec<(Vec<S>, Option<i32>)> {
+        r.shutdowns
+            .iter()
+            .map(|p| (p.steps.iter().map(|s| s.0).collect(), p.exit_code))
+            .collect()
+    };
+    for (levers, want, code) in [
+        // pid1 off: SIGTERM swallowed, SIGKILL at the grace period.
+        (Levers::NONE, vec![S::Exited], models::EXIT_SIGKILL),
+        // pid1 alone: the naive exit at SIGTERM.
+        (
+            Levers {
+                pid1: true,
+                ..Levers::NONE
+            },
+            vec![S::SigtermReceived, S::ListenerClosed, S::Exited],
+            models::EXIT_NOT_DRAINED,
+        ),
+        // Every lever: the full drain in the contract's order.
+        (
+            Levers::ALL,
+            vec![
+                S::SigtermReceived,
+                S::ReadinessFailed,
+                S::PrestopDone,
+                S::ListenerClosed,
+                S::InflightDrained,
+                S::KeepaliveClosed,
+                S::WorkerStopped,
+                S::JobsReleased,
+                S::PoolsClosed,
+                S::Exited,
+            ],
+            models::EXIT_DRAINED,
+        ),
+    ] {
+        let r = run("evidence", &small_keepalive(levers), 31);
+        assert_eq!(r.shutdowns.len(), 4, "seed 31: four old pods deleted");
+        for (pod, (got, exit)) in r.shutdowns.iter().zip(steps(&r)) {
+            assert_eq!(got, want, "seed 31, levers {levers:?}, pod {}", pod.pod);
+            assert_eq!(exit, Some(code), "seed 31, levers {levers:?}");
+            assert!(check_order(&pod.steps).is_empty(), "{:?}", pod.steps);
+        }
+    }
+    // With preStop the SIGTERM comes preStop after the deletion; SIGKILL at the grace period.
+    let f = small_keepalive(with(Levers::ALL, "drain", false));
+    let r = run("evidence", &f, 31);
+    for p in &r.shutdowns {
+        let sigterm = p.steps[0];
+        assert_eq!(sigterm.0, S::SigtermReceived);
+        assert_eq!(sigterm.1 - p.deleted_ns, f.lifecycle.prestop.as_nanos());
+    }
+}
