@@ -39,6 +39,15 @@ pub enum Command {
     Merge(MergeArgs),
     /// List the shipped scenarios, or print one merged (--show NAME).
     Scenarios(ScenariosArgs),
+    /// Open-loop HTTP load that records every request (the live side's client).
+    Load(validate::load::LoadOpts),
+    /// Deploy-window analysis of load record files: the same summary shape the simulator writes.
+    Analyze(validate::analyze::AnalyzeOpts),
+    /// Roll the real service on a real cluster under open-loop load; write the live summary and
+    /// its evidence.
+    Live(validate::live::LiveOpts),
+    /// Set live summaries beside the simulator's predicted intervals, figure by figure.
+    Validate(validate::report::ReportOpts),
 }
 
 /// Seeds and threads, shared by the simulating subcommands.
@@ -112,7 +121,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CompareArgs {
-    /// Run folders (each with a summary.json), or summary files.
+    /// Run folders (each with a summary.json), summary files, or a folder of run folders (the
+    /// demo's output).
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
     /// Also write the table to this file.
@@ -173,6 +183,42 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Sweep(a) => cmd_sweep(&a),
         Command::Merge(a) => cmd_merge(&a),
         Command::Scenarios(a) => cmd_scenarios(&a),
+        Command::Load(o) => {
+            let report = validate::load::run(o)?;
+            eprintln!(
+                "wrote {} ({} requests recorded, {:.1} req/s achieved)",
+                report.out.display(),
+                report.footer.recorded,
+                report.achieved_rps
+            );
+            Ok(())
+        }
+        Command::Analyze(o) => {
+            let report = validate::analyze::run(o)?;
+            println!("{}", serde_json::to_string_pretty(&report.summary)?);
+            eprintln!("wrote {}", report.summary_path.display());
+            Ok(())
+        }
+        Command::Live(o) => {
+            for dir in validate::live::run(o)? {
+                println!("{}", dir.display());
+            }
+            Ok(())
+        }
+        Command::Validate(o) => {
+            let out = o.out.clone();
+            let checks = validate::report::run(o)?;
+            let inside = checks.iter().filter(|c| c.all_inside()).count();
+            let judged = checks
+                .iter()
+                .filter(|c| c.predicted.is_some() && !c.observed.is_empty())
+                .count();
+            println!(
+                "{inside} of {judged} figures inside their predicted interval; wrote {}",
+                out.join("validation.md").display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -211,12 +257,8 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
 }
 
 fn cmd_compare(a: &CompareArgs) -> Result<()> {
-    let items = a
-        .dirs
-        .iter()
-        .map(|d| compare::read_summary(d))
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(anyhow::Error::msg)?;
+    let paths: Vec<&Path> = a.dirs.iter().map(PathBuf::as_path).collect();
+    let items = compare::read_summaries(&paths).map_err(anyhow::Error::msg)?;
     let text = compare::report(&items);
     print!("{text}");
     if let Some(out) = &a.out {

@@ -231,7 +231,28 @@ fn wait_settled(kube: &Kube, opts: &LiveOpts) -> Result<(u32, Vec<String>, Strin
                             .any(|c| c["type"] == "Ready" && c["status"] == "True")
                     })
             });
-        if status.is_ok() && all_ready && templates.len() == 1 {
+        // "Available" comes before kube-proxy has the endpoints: wait for the EndpointSlices to
+        // list every replica ready, then for one more kube-proxy sync.
+        let slices = kube.json(&[
+            "get",
+            "endpointslices",
+            "-l",
+            &format!("kubernetes.io/service-name={}", opts.service),
+        ])?;
+        let ready_endpoints: u32 = slices["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| {
+                        SliceEvent::from_watch(0, &json!({"type": "ADDED", "object": i}))
+                    })
+                    .map(|e| e.ready)
+                    .sum()
+            })
+            .unwrap_or(0);
+        if status.is_ok() && all_ready && templates.len() == 1 && ready_endpoints == replicas {
+            thread::sleep(Duration::from_secs(2));
             return Ok((replicas, templates.into_iter().collect(), selector));
         }
         if Instant::now() > deadline {
