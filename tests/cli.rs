@@ -169,6 +169,15 @@ fn demo_writes_summaries_report_and_plots() {
     );
     assert!(out.join("before/errors.svg").is_file());
     assert!(out.join("bars-failed.svg").is_file());
+    // compare takes the demo's folder as a whole, in the shipped order.
+    let md = d.path().join("compare.md");
+    fleetsim(&["compare", p(&out), "--out", p(&md)]).unwrap();
+    let text = std::fs::read_to_string(&md).unwrap();
+    let header = text.lines().find(|l| l.starts_with("| figure")).unwrap();
+    assert!(
+        header.contains("| before") && header.find("before") < header.find("after-no-surge"),
+        "{header}"
+    );
     for line in report.lines().filter(|l| l.starts_with("- [")) {
         let file = line.rsplit_once("](").unwrap().1.trim_end_matches(')');
         assert!(out.join(file).is_file(), "{file} linked but missing");
@@ -217,7 +226,9 @@ fn bad_input_gives_clean_errors() {
     }
 
     let e = format!("{:#}", fleetsim(&["compare", p(d.path())]).unwrap_err());
-    assert!(e.contains("summary.json: cannot read"), "{e}");
+    assert!(e.contains("no summary.json here or in its folders"), "{e}");
+    let e = format!("{:#}", fleetsim(&["compare", p(&bad)]).unwrap_err());
+    assert!(e.contains("bad.toml: not a summary"), "{e}");
     let e = format!(
         "{:#}",
         fleetsim(&["merge", p(d.path()), "--out", p(d.path())]).unwrap_err()

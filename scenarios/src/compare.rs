@@ -43,6 +43,43 @@ pub fn read_summary(path: &Path) -> Result<Named, String> {
     Ok(Named { name, aggregate })
 }
 
+/// Reads every path: a run folder, a summary file, or a folder of run folders (such as the
+/// demo's output), whose runs are taken in the shipped scenarios' order, then by name.
+pub fn read_summaries(paths: &[&Path]) -> Result<Vec<Named>, String> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() && !path.join("summary.json").exists() {
+            let mut runs: Vec<std::path::PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join("summary.json").is_file())
+                .collect();
+            if runs.is_empty() {
+                return Err(format!(
+                    "{}: no summary.json here or in its folders",
+                    path.display()
+                ));
+            }
+            let order = crate::shipped::scenario_names();
+            let rank = |p: &Path| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let pos = name
+                    .as_deref()
+                    .and_then(|n| order.iter().position(|o| *o == n))
+                    .unwrap_or(order.len());
+                (pos, name)
+            };
+            runs.sort_by_key(|p| rank(p));
+            for r in runs {
+                out.push(read_summary(&r)?);
+            }
+        } else {
+            out.push(read_summary(path)?);
+        }
+    }
+    Ok(out)
+}
+
 fn cell(a: &Aggregate, figure: &str) -> String {
     match a.figure(figure) {
         Some(s) if s.lo == s.hi => fmt_figure(figure, s.mean),
