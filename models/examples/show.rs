@@ -7,8 +7,11 @@ fn main() {
     if style == "keepalive" {
         base.client.connection = ConnectionStyle::Keepalive;
     }
-    if style == "nginx" {
-        base.balancer.preset = models::Preset::IngressNginx;
+    match style.as_str() {
+        "nginx" => base.balancer.preset = models::Preset::IngressNginx,
+        "envoy" => base.balancer.preset = models::Preset::EnvoySidecar,
+        "cloud" => base.balancer.preset = models::Preset::CloudLb,
+        _ => {}
     }
     base.rollout.max_surge = IntOrPercent::Int(1);
     base.rollout.max_unavailable = IntOrPercent::Int(0);

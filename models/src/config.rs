@@ -214,6 +214,12 @@ pub struct BalancerConfig {
     pub health_check_delay: Option<SimDuration>,
     /// Cloud LB: connections to a deregistering target are closed after this.
     pub deregistration_delay: Option<SimDuration>,
+    /// A pod readiness gate: a new pod counts as ready (for the rollout) only once this
+    /// balancer routes to it. The AWS Load Balancer Controller injects one when the namespace
+    /// has `elbv2.k8s.aws/pod-readiness-gate-inject: enabled` (target-type ip only;
+    /// kubernetes-sigs.github.io/aws-load-balancer-controller, "Pod readiness gate").
+    /// Default off.
+    pub readiness_gate: Option<bool>,
 }
 
 impl Default for BalancerConfig {
@@ -228,6 +234,7 @@ impl Default for BalancerConfig {
             sidecar_drain: None,
             health_check_delay: None,
             deregistration_delay: None,
+            readiness_gate: None,
         }
     }
 }
@@ -246,6 +253,7 @@ pub struct BalancerSpec {
     pub sidecar_drain: Option<SimDuration>,
     pub health_check_delay: SimDuration,
     pub deregistration_delay: Option<SimDuration>,
+    pub readiness_gate: bool,
 }
 
 impl Preset {
@@ -270,6 +278,7 @@ impl Preset {
                 sidecar_drain: None,
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
+                readiness_gate: false,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
             // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
@@ -292,6 +301,7 @@ impl Preset {
                 sidecar_drain: None,
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
+                readiness_gate: false,
             },
             // Envoy/Istio sidecar: the client-side proxy picks per request from EDS (lag:
             // assumption 0.1..1 s, istiod push debounce plus delivery; calibrate). On SIGTERM the
@@ -312,6 +322,7 @@ impl Preset {
                 sidecar_drain: Some(secs(5)),
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
+                readiness_gate: false,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
             // 0-3600 (AWS ELB docs "Edit target group attributes"; aws-load-balancer-controller
@@ -332,6 +343,7 @@ impl Preset {
                 sidecar_drain: None,
                 health_check_delay: secs(30),
                 deregistration_delay: Some(secs(300)),
+                readiness_gate: false,
             },
         }
     }
@@ -364,6 +376,9 @@ impl BalancerConfig {
         }
         if let Some(d) = self.deregistration_delay {
             s.deregistration_delay = Some(d);
+        }
+        if let Some(g) = self.readiness_gate {
+            s.readiness_gate = g;
         }
         s
     }

@@ -1288,6 +1288,14 @@ impl<'f> World<'f> {
         let was_ready = pod.view == Ep::Ready;
         pod.view_ver = ver;
         pod.view = ep;
+        if self.bal.readiness_gate && ep == Ep::Ready && !was_ready && !pod.deleted {
+            // The readiness gate: the pod counts as ready once the load balancer has it.
+            let min_ready = dur(self.f.rollout.min_ready);
+            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            self.rebuild_views();
+            self.check_rollout_end(q, now);
+            return;
+        }
         if was_ready
             && ep != Ep::Ready
             && let Some(delay) = self.bal.deregistration_delay
@@ -1365,8 +1373,10 @@ impl<'f> World<'f> {
             // deleted, and deletion drives the endpoint through the EndpointSlice).
             pod.probe_ready = true;
             self.slice_set(q, p, Ep::Ready, now);
-            let min_ready = dur(self.f.rollout.min_ready);
-            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            if !self.bal.readiness_gate {
+                let min_ready = dur(self.f.rollout.min_ready);
+                q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            }
             self.check_rollout_end(q, now);
         } else {
             let next = now + dur(rp.period);
@@ -1444,7 +1454,8 @@ impl<'f> World<'f> {
         let mut new_ready = 0;
         for pod in &self.pods {
             if pod.new {
-                if pod.probe_ready && !pod.deleted && pod.phase != Phase::Gone {
+                let gated = self.bal.readiness_gate && pod.view != Ep::Ready;
+                if pod.probe_ready && !gated && !pod.deleted && pod.phase != Phase::Gone {
                     new_ready += 1;
                 }
             } else if pod.phase != Phase::Gone {

@@ -244,3 +244,26 @@ fn shutdown_evidence_follows_each_lever() {
         assert_eq!(sigterm.1 - p.deleted_ns, f.lifecycle.prestop.as_nanos());
     }
 }
+
+#[test]
+fn a_readiness_gate_keeps_the_rollout_behind_a_slow_cloud_lb() {
+    // An ALB registers new targets tens of seconds after Kubernetes calls them ready; without
+    // the readiness gate the rollout deletes old pods the ALB still needs: no endpoints, 503.
+    let mut f = small(with(Levers::ALL, "surge", false));
+    f.balancer.preset = models::Preset::CloudLb;
+    // A fixed 20 s (de)registration lag plus 30 s of health checks for new targets: the old
+    // pods leave the ALB about 20 s after deletion, the new ones join about 50 s after ready.
+    f.propagation.lag = Some(Dist::constant(secs(20)));
+    // Kubernetes is done long before the ALB is: keep the load (and the window) going.
+    f.run.tail = secs(60);
+    assert!(
+        total(&f, "cloud", |r| mech(r, "no_endpoints")) > 0,
+        "seeds {SEEDS:?}"
+    );
+    f.balancer.readiness_gate = Some(true);
+    for seed in SEEDS {
+        let r = run("cloud-gate", &f, seed);
+        assert_eq!(mech(&r, "no_endpoints"), 0, "seed {seed}");
+        assert!(r.rollout_complete, "seed {seed}");
+    }
+}
