@@ -178,7 +178,11 @@ fn demo_writes_summaries_report_and_plots() {
         header.contains("| before") && header.find("before") < header.find("after-no-surge"),
         "{header}"
     );
-    for line in report.lines().filter(|l| l.starts_with("- [")) {
+    assert!(
+        report.lines().filter(|l| l.starts_with("![")).count() >= 9,
+        "{report}"
+    );
+    for line in report.lines().filter(|l| l.starts_with("![")) {
         let file = line.rsplit_once("](").unwrap().1.trim_end_matches(')');
         assert!(out.join(file).is_file(), "{file} linked but missing");
     }

@@ -142,7 +142,7 @@ pub fn report_md(
     if !plots.is_empty() {
         let _ = writeln!(out, "## Plots\n");
         for (title, file) in plots {
-            let _ = writeln!(out, "- [{title}]({file})");
+            let _ = writeln!(out, "![{title}]({file})\n");
         }
         out.push('\n');
     }
