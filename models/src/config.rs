@@ -110,7 +110,7 @@ impl Default for LoadConfig {
 pub enum ConnectionStyle {
     /// A new TCP connection per request.
     New,
-    /// A pool of at most `pool` keep-alive connections shared by all callers.
+    /// `pool` virtual clients, each reusing its keep-alive connection.
     Keepalive,
 }
 
@@ -119,7 +119,12 @@ pub enum ConnectionStyle {
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     pub connection: ConnectionStyle,
-    /// Keep-alive pool size K (at most K connections; requests wait for a free one).
+    /// Keep-alive: K virtual clients, as the live generator runs them (`fleetsim load --mode
+    /// keepalive --clients K`): request n goes to client n % K, which reuses its idle
+    /// connection, or, if it has none (never opened, closed by the server, busy), opens a new
+    /// one at once; an extra connection is closed after use (one idle connection per client).
+    /// A client learns that the server closed its idle connection one hop later; a request sent
+    /// in between is a keep-alive race.
     pub pool: u32,
     /// A keep-alive connection idle longer than this is closed by the client. Default 90 s:
     /// Go's `http.DefaultTransport` `IdleConnTimeout: 90 * time.Second` (net/http/transport.go).

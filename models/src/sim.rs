@@ -268,6 +268,7 @@ struct Req {
     conn: u32,
     pod_idx: u32,
     worker: u32,
+    client: u32,
     exclude: u32,
     attempts: u8,
     l7_tries: u8,
@@ -459,9 +460,9 @@ struct World<'f> {
     live_reqs: u64,
     conns: Vec<Conn>,
     free_conns: Vec<u32>,
-    pool_idle: Vec<u32>,
-    pool_open: u32,
-    waiters: VecDeque<u32>,
+    /// Keep-alive virtual clients: each one's idle connection (or NONE).
+    client_idle: Vec<u32>,
+    next_client: u32,
 
     samples: Vec<Sample>,
     mechs: Vec<Option<Mechanism>>,
@@ -552,9 +553,8 @@ impl<'f> World<'f> {
             live_reqs: 0,
             conns: Vec::new(),
             free_conns: Vec::new(),
-            pool_idle: Vec::new(),
-            pool_open: 0,
-            waiters: VecDeque::new(),
+            client_idle: vec![NONE; f.client.pool.max(1) as usize],
+            next_client: 0,
             samples: Vec::with_capacity(expect),
             mechs: Vec::with_capacity(expect),
             sent: 0,
@@ -748,7 +748,10 @@ impl<'f> World<'f> {
             new_up: false,
             upstream_sent: now,
             done: None,
+            client: self.next_client,
         };
+        // Request n goes to keep-alive client n % K (as `fleetsim load --mode keepalive`).
+        self.next_client = (self.next_client + 1) % self.client_idle.len() as u32;
         match self.free_reqs.pop() {
             Some(i) => {
                 self.reqs[i as usize] = req;
@@ -816,26 +819,25 @@ impl<'f> World<'f> {
         }
     }
 
+    /// Keep-alive client: reuse the client's idle connection, or open a new one at once (the
+    /// live generator never waits for a busy connection).
     fn pool_acquire(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
-        let idle_timeout = dur(self.f.client.idle_timeout);
-        let mut i = self.pool_idle.len();
-        while i > 0 {
-            i -= 1;
-            let c = self.pool_idle[i];
+        let k = self.reqs[r as usize].client as usize;
+        let c = self.client_idle[k];
+        if c != NONE {
             let conn = self.conns[c as usize];
             let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
-            let timed_out = conn.free_at <= now && now - conn.free_at > idle_timeout;
+            let timed_out =
+                conn.free_at <= now && now - conn.free_at > dur(self.f.client.idle_timeout);
             if known_closed || timed_out {
-                self.pool_idle.remove(i);
-                self.pool_open -= 1;
+                // The client saw the server's FIN (or its own idle timer fired): drop it.
+                self.client_idle[k] = NONE;
                 if conn.server_open {
                     self.server_close(c, now);
                 }
                 self.free_conn(c);
-                continue;
-            }
-            if conn.free_at <= now {
-                self.pool_idle.remove(i);
+            } else if conn.free_at <= now {
+                self.client_idle[k] = NONE;
                 self.conns[c as usize].free_at = NEVER;
                 let req = &mut self.reqs[r as usize];
                 req.conn = c;
@@ -844,51 +846,17 @@ impl<'f> World<'f> {
                 return;
             }
         }
-        if self.pool_open < self.f.client.pool {
-            match self.pick(NONE) {
-                None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),
-                Some(p) => {
-                    let c = self.new_conn(p, false);
-                    self.pool_open += 1;
-                    let req = &mut self.reqs[r as usize];
-                    req.conn = c;
-                    req.pod = p;
-                    req.new_conn = true;
-                    q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
-                }
+        match self.pick(NONE) {
+            None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),
+            Some(p) => {
+                let c = self.new_conn(p, false);
+                let req = &mut self.reqs[r as usize];
+                req.conn = c;
+                req.pod = p;
+                req.new_conn = true;
+                q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
             }
-        } else {
-            self.waiters.push_back(r);
         }
-    }
-
-    /// A keep-alive connection is gone from the client's pool: a waiter may open a new one.
-    fn pool_kick(&mut self, q: &mut Scheduler<Ev>, now: u64) {
-        while self.pool_open < self.f.client.pool {
-            let Some(r) = self.next_waiter(q, now) else {
-                return;
-            };
-            self.pool_acquire(q, r, now);
-        }
-    }
-
-    /// The first caller waiting for a pooled connection whose deadline has not passed by `at`;
-    /// those whose deadline has passed time out (lazily, at their deadline).
-    fn next_waiter(&mut self, q: &mut Scheduler<Ev>, at: u64) -> Option<u32> {
-        while let Some(r) = self.waiters.pop_front() {
-            let deadline = self.reqs[r as usize].intended.saturating_add(self.deadline);
-            if at < deadline {
-                return Some(r);
-            }
-            self.finish(
-                q,
-                r,
-                Outcome::Timeout,
-                Some(Mechanism::DeadlineExceeded),
-                deadline,
-            );
-        }
-        None
     }
 
     /// The L7 proxy received request `r` (decided at `now`, upstream send at `at`).
@@ -990,7 +958,7 @@ impl<'f> World<'f> {
     }
 
     /// The client side gives up connection `c` after a failure on it.
-    fn client_drop(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
+    fn client_drop(&mut self, c: u32, now: u64) {
         if c == NONE {
             return;
         }
@@ -999,10 +967,6 @@ impl<'f> World<'f> {
             self.server_close(c, now);
         }
         self.free_conn(c);
-        if !conn.upstream {
-            self.pool_open -= 1;
-            self.pool_kick(q, now);
-        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1028,7 +992,7 @@ impl<'f> World<'f> {
                 Mechanism::StaleLbView
             };
             if req.conn != NONE {
-                self.client_drop(q, req.conn, now);
+                self.client_drop(req.conn, now);
                 self.reqs[r as usize].conn = NONE;
             }
             self.attempt_failed(q, r, Outcome::Refused, mech, now + self.ow);
@@ -1040,7 +1004,7 @@ impl<'f> World<'f> {
         let conn = self.conns[c as usize];
         if !conn.server_open {
             self.reqs[r as usize].conn = NONE;
-            self.client_drop(q, c, now);
+            self.client_drop(c, now);
             self.attempt_failed(
                 q,
                 r,
@@ -1116,26 +1080,22 @@ impl<'f> World<'f> {
         if c != NONE {
             let conn = self.conns[c as usize];
             self.conns[c as usize].at_server = false;
+            let k = req.client as usize;
             if conn.close_after || !conn.server_open {
                 // `Connection: close`: the peer closes it on receipt; no race.
                 self.server_close(c, now);
                 self.free_conn(c);
-                if !conn.upstream {
-                    self.pool_open -= 1;
-                    self.pool_kick(q, arrive);
-                }
             } else if conn.upstream {
                 self.conns[c as usize].free_at = arrive;
                 self.pods[conn.pod as usize].up_idle.push(c);
-            } else if let Some(w) = self.next_waiter(q, arrive) {
-                // Hand the connection to the next waiting caller.
-                let wr = &mut self.reqs[w as usize];
-                wr.conn = c;
-                wr.pod = conn.pod;
-                q.schedule_at(SimTime::from_nanos(arrive + self.ow), Ev::ReqArrive(w));
-            } else {
+            } else if self.client_idle[k] == NONE {
                 self.conns[c as usize].free_at = arrive;
-                self.pool_idle.push(c);
+                self.client_idle[k] = c;
+            } else {
+                // The client already holds an idle connection: this extra one is closed after
+                // use (the generator's `--max-idle-per-client 1`).
+                self.server_close(c, now);
+                self.free_conn(c);
             }
         }
         match self.bal.kind {
@@ -1670,7 +1630,7 @@ impl<'f> World<'f> {
             if c != NONE {
                 self.conns[c as usize].at_server = false;
                 self.reqs[r as usize].conn = NONE;
-                self.client_drop(q, c, now);
+                self.client_drop(c, now);
             }
             self.attempt_failed(
                 q,
