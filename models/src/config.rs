@@ -289,7 +289,8 @@ impl Preset {
             // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
             // 1 s (rootfs/etc/nginx/lua/balancer.lua); not-ready endpoints are skipped
             // (internal/ingress/controller/endpointslices.go). Lag 0.1..4.3 s.
-            // Upstream keep-alive idle 60 s (config.go `upstream-keepalive-timeout`).
+            // Upstream keep-alive idle 60 s (config.go `upstream-keepalive-timeout`; the GitLab
+            // chart's MR 3090 lists the defaults 320 / 1h / 60 / 10000 it lowers).
             // nginx `proxy_next_upstream` defaults to `error timeout` (nginx.org
             // ngx_http_proxy_module); ingress-nginx `proxy-next-upstream-tries` 3 (three
             // upstreams in all: ingress-nginx#3639), so 2 extra tries. proxy-read-timeout 60 s.
@@ -420,6 +421,8 @@ pub struct ReadinessProbe {
     pub initial_delay: SimDuration,
     pub period: SimDuration,
     pub success_threshold: u32,
+    /// Read and validated, but not used yet: the model does not fail the probes of running pods
+    /// (a deleted pod leaves the EndpointSlice through its termination instead).
     pub failure_threshold: u32,
 }
 
