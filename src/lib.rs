@@ -46,6 +46,8 @@ pub enum Command {
     /// Roll the real service on a real cluster under open-loop load; write the live summary and
     /// its evidence.
     Live(validate::live::LiveOpts),
+    /// Write a calibration layer for scenario files from calibration live runs.
+    Calibrate(validate::calibrate::CalibrateOpts),
     /// Set live summaries beside the simulator's predicted intervals, figure by figure.
     Validate(validate::report::ReportOpts),
 }
@@ -203,6 +205,18 @@ pub fn run(opts: Opts) -> Result<()> {
             for dir in validate::live::run(o)? {
                 println!("{}", dir.display());
             }
+            Ok(())
+        }
+        Command::Calibrate(o) => {
+            let out = o.out.clone();
+            let m = validate::calibrate::run(o)?;
+            println!(
+                "wrote {} ({} service-time samples, {} pod start-ups, {} deregistration delays)",
+                out.display(),
+                m.service_ms.len(),
+                m.startup_ms.len(),
+                m.deregistration_ms.len()
+            );
             Ok(())
         }
         Command::Validate(o) => {

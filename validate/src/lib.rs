@@ -6,6 +6,7 @@
 //! [`analyze::AnalyzeOpts`] + [`analyze::run`].
 
 pub mod analyze;
+pub mod calibrate;
 pub mod classify;
 pub mod control;
 pub mod duration;

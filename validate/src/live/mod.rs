@@ -565,8 +565,11 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
             kubelet_exit.insert(e.name.clone(), c);
         }
     }
+    // Only requests on a fresh connection measure the balancer's view: kube-proxy picks a pod
+    // per new connection, while a kept-alive connection stays pinned to its pod (conntrack) until
+    // either side closes it, however stale the rules are.
     let mut last_served: BTreeMap<String, i64> = BTreeMap::new();
-    for r in &merged.reqs {
+    for r in merged.reqs.iter().filter(|r| !r.reused) {
         if let Some(p) = &r.pod {
             let t = merged.origin_epoch_ns + r.actual;
             let e = last_served.entry(p.clone()).or_insert(t);
