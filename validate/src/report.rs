@@ -142,39 +142,61 @@ pub fn read_summary(path: &Path) -> Result<Summary> {
         .with_context(|| format!("{} is not a fleetsim summary", path.display()))
 }
 
-/// Writes `validation.md` and `validation.json` for every scenario found on both sides.
+/// Every `summary.json` below `dir` (any depth), sorted by path.
+fn summaries_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).with_context(|| format!("read {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "summary.json") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes `validation.md` and `validation.json`: every predicted scenario
+/// (`PREDICTED/<scenario>/summary.json`) against every live summary below OBSERVED whose
+/// `scenario` field names it (live runs name their per-style summaries `<overlay>-<style>`).
 pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
-    let mut checks = Vec::new();
-    let mut entries: Vec<PathBuf> = fs::read_dir(&opts.observed)
-        .with_context(|| format!("read {}", opts.observed.display()))?
+    let mut observed: std::collections::BTreeMap<String, Vec<Summary>> = Default::default();
+    for path in summaries_below(&opts.observed)? {
+        let Ok(summary) = read_summary(&path) else {
+            continue;
+        };
+        if summary.source == measure::Source::Live {
+            observed
+                .entry(summary.scenario.clone())
+                .or_default()
+                .push(summary);
+        }
+    }
+    let mut scenarios: Vec<PathBuf> = fs::read_dir(&opts.predicted)
+        .with_context(|| format!("read {}", opts.predicted.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
+        .filter(|p| p.join("summary.json").exists())
         .collect();
-    entries.sort();
-    for scenario_dir in entries {
-        let scenario = scenario_dir
+    scenarios.sort();
+    let mut checks = Vec::new();
+    for dir in scenarios {
+        let scenario = dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let predicted_path = opts.predicted.join(&scenario).join("summary.json");
-        if !predicted_path.exists() {
+        let Some(runs) = observed.get(&scenario) else {
             eprintln!(
-                "validate: no prediction for {scenario} ({} missing); skipped",
-                predicted_path.display()
+                "validate: no live run of {scenario} under {}; skipped",
+                opts.observed.display()
             );
             continue;
-        }
-        let predicted = read_aggregate(&predicted_path)?;
-        let mut runs: Vec<PathBuf> = fs::read_dir(&scenario_dir)?
-            .filter_map(|e| e.ok().map(|e| e.path().join("summary.json")))
-            .filter(|p| p.exists())
-            .collect();
-        runs.sort();
-        let observed = runs
-            .iter()
-            .map(|p| read_summary(p))
-            .collect::<Result<Vec<_>>>()?;
-        checks.extend(check_scenario(&scenario, &predicted, &observed));
+        };
+        let predicted = read_aggregate(&dir.join("summary.json"))?;
+        checks.extend(check_scenario(&scenario, &predicted, runs));
     }
     if checks.is_empty() {
         bail!(
@@ -281,17 +303,30 @@ mod tests {
         let tmp = std::env::temp_dir().join(format!("fleetsim-report-{}", std::process::id()));
         let (pred, obs, out) = (tmp.join("pred"), tmp.join("obs"), tmp.join("out"));
         fs::create_dir_all(pred.join("before")).unwrap();
-        fs::create_dir_all(obs.join("before/run-1")).unwrap();
-        fs::create_dir_all(obs.join("unpredicted/run-1")).unwrap();
+        fs::create_dir_all(obs.join("before/run-1/new")).unwrap();
+        fs::create_dir_all(pred.join("unobserved")).unwrap();
         let agg = Aggregate::of(&[summary(10, 100.0), summary(12, 110.0)]);
         fs::write(
             pred.join("before/summary.json"),
             serde_json::to_string(&agg).unwrap(),
         )
         .unwrap();
+        let mut live = summary(11, 105.0);
+        live.source = Source::Live;
+        fs::write(
+            obs.join("before/run-1/new/summary.json"),
+            serde_json::to_string(&live).unwrap(),
+        )
+        .unwrap();
+        // A simulated summary below OBSERVED is not a live run and is not counted.
         fs::write(
             obs.join("before/run-1/summary.json"),
-            serde_json::to_string(&summary(11, 105.0)).unwrap(),
+            serde_json::to_string(&summary(99, 1.0)).unwrap(),
+        )
+        .unwrap();
+        fs::write(
+            pred.join("unobserved/summary.json"),
+            serde_json::to_string(&agg).unwrap(),
         )
         .unwrap();
         let checks = run(ReportOpts {
@@ -301,6 +336,11 @@ mod tests {
         })
         .unwrap();
         assert!(checks.iter().all(|c| c.scenario == "before"));
+        let refused = checks
+            .iter()
+            .find(|c| c.figure == "requests.refused")
+            .unwrap();
+        assert_eq!(refused.observed, vec![11.0]);
         assert!(
             fs::read_to_string(out.join("validation.md"))
                 .unwrap()
