@@ -268,7 +268,12 @@ pub fn ablation(items: &[Named]) -> Option<String> {
     Some(format!(
         "Failure modes, mean over seeds (counts in the deploy window; p99 in ms; capacity = \
          min ready / desired). A change counts when the 95% intervals over seeds separate.\n\n{}\n\
-         Which failure mode each lever removes:\n\n{}",
+         Which failure mode each lever removes:\n\n{}\n\
+         Read a lever's attribution in its right-hand column: what comes back when only that \
+         lever is missing. Alone over before, a lever may change nothing because it needs \
+         another: readiness, drain and requeue act on SIGTERM, which a shell-form entrypoint \
+         (pid1 off) never delivers, and pid1 alone makes the pod exit at SIGTERM while \
+         balancers still route to it.\n",
         modes.markdown(),
         levers.markdown()
     ))
