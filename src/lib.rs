@@ -114,7 +114,7 @@ impl PlotFormat {
 pub struct RunArgs {
     /// A scenario file, or the name of a shipped scenario (see `fleetsim scenarios`).
     pub scenario: String,
-    /// Output folder (default: fleetsim-runs/<scenario>).
+    /// Output folder (default: `fleetsim-runs/<scenario>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]
@@ -143,7 +143,7 @@ pub struct SweepArgs {
     /// Run only the points i with i % N == K (one task of an Indexed Job).
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
-    /// Output folder (default: fleetsim-sweeps/<scenario>, or .../shard-K-of-N).
+    /// Output folder (default: `fleetsim-sweeps/<scenario>`, or `.../shard-K-of-N`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[command(flatten)]

@@ -1,6 +1,6 @@
 //! # scenarios: scenario files, the many-seed runner, sweeps and compare
 //!
-//! - [`load`] reads a scenario: strict TOML layered with `extends`, every field's file and line
+//! - [`load`](mod@load) reads a scenario: strict TOML layered with `extends`, every field's file and line
 //!   kept for error messages; the shipped scenarios are compiled in ([`shipped`]).
 //! - [`runner`] runs one scenario over many seeds in parallel threads, gathering results by
 //!   seed index so the bytes written do not depend on the thread count.
