@@ -112,6 +112,9 @@ pub struct AnalyzeReport {
     pub timeline_path: PathBuf,
     pub reconnects_path: PathBuf,
     pub summary: serde_json::Value,
+    /// The analysis itself (timeline and reconnect curve as structs, for the plots).
+    #[serde(skip)]
+    pub analysis: measure::Analysis,
 }
 
 /// Everything read from the record files, aligned on one origin.
@@ -577,6 +580,7 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
         timeline_path,
         reconnects_path,
         summary,
+        analysis: a,
     })
 }
 

@@ -207,6 +207,19 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
     }
     fs::create_dir_all(&opts.out)?;
     fs::write(opts.out.join("validation.md"), markdown(&checks))?;
+    let rows: Vec<plots::PredictedObserved> = checks
+        .iter()
+        .filter_map(|c| {
+            Some(plots::PredictedObserved {
+                scenario: c.scenario.clone(),
+                figure: c.figure.clone(),
+                predicted: c.predicted?,
+                observed: c.observed.clone(),
+            })
+        })
+        .filter(|r| !r.observed.is_empty())
+        .collect();
+    plots::predicted_vs_observed(&rows, opts.out.join("predicted-vs-observed.svg"))?;
     fs::write(
         opts.out.join("validation.json"),
         serde_json::to_string_pretty(&checks)? + "\n",

@@ -539,7 +539,7 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
     // Analysis, with the rollout span from the pod watch: both generators together, and each
     // connection style apart (the simulator predicts one style per scenario run).
     let provenance = provenance(kube, &pods, opts, name)?;
-    let mut summary = analyze_files(&records, dir, span, replicas, name, &provenance)?;
+    let mut summary = analyze_files(&records, dir, span, replicas, name, &provenance)?.summary;
     let mut per_style = Vec::new();
     for (style, file) in ["keepalive", "new"].iter().zip(&records) {
         let s = analyze_files(
@@ -549,7 +549,8 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
             replicas,
             &format!("{name}-{style}"),
             &provenance,
-        )?;
+        )?
+        .summary;
         per_style.push((dir.join(style).join("summary.json"), s));
     }
     let merged = crate::analyze::read_records(&records)?;
@@ -665,7 +666,7 @@ fn analyze_files(
     replicas: u32,
     scenario: &str,
     provenance: &BTreeMap<String, String>,
-) -> Result<Value> {
+) -> Result<crate::analyze::AnalyzeReport> {
     let merged = crate::analyze::read_records(files)?;
     let load_start = merged
         .marks
@@ -704,7 +705,29 @@ fn analyze_files(
         args.extend(["--provenance".into(), format!("{k}={v}")]);
     }
     let opts = crate::analyze::AnalyzeOpts::try_parse_from(&args).context("analyze options")?;
-    Ok(crate::analyze::run(opts)?.summary)
+    let report = crate::analyze::run(opts)?;
+    // Charts drawn from the analysis structs: failures with ready endpoints, p99, reconnects.
+    let a = &report.analysis;
+    let window = a.summary.window_s;
+    plots::error_timeline(
+        &a.timeline,
+        window,
+        &format!("{scenario}: failed requests per second (live)"),
+        out.join("errors.svg"),
+    )?;
+    plots::p99_timeline(
+        &a.timeline,
+        window,
+        &format!("{scenario}: latency per second (live)"),
+        out.join("p99.svg"),
+    )?;
+    plots::reconnect_curve_titled(
+        &a.reconnects,
+        window,
+        &format!("{scenario}: new connections per 10 ms (live)"),
+        out.join("reconnects.svg"),
+    )?;
+    Ok(report)
 }
 
 fn follow(kube: &Kube, pod: &str, logs: &Path, children: &Arc<Children>) {
