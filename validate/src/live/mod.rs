@@ -658,6 +658,47 @@ fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> 
     Ok(())
 }
 
+/// Analyzes a recorded run directory again (its records, ready series and rollout span), writing
+/// per-style analyses and charts under `out`: what `fleetsim live` computed, reproducible
+/// offline from what it saved. Returns the `(style, report)` pairs.
+pub fn reanalyze(dir: &Path, out: &Path) -> Result<Vec<(String, crate::analyze::AnalyzeReport)>> {
+    let summary: Value = serde_json::from_str(
+        &fs::read_to_string(dir.join("summary.json"))
+            .with_context(|| format!("{}: no summary.json", dir.display()))?,
+    )?;
+    let span: Option<RolloutSpan> =
+        serde_json::from_value(summary["rollout_span_epoch_ns"].clone())?;
+    let replicas = fs::read_to_string(dir.join("endpoints.csv"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .nth(1)
+                .and_then(|l| l.rsplit(',').next().and_then(|d| d.parse().ok()))
+        })
+        .unwrap_or(0);
+    let scenario = summary["scenario"].as_str().unwrap_or("live").to_string();
+    fs::create_dir_all(out)?;
+    if dir.join("endpoints.csv").exists() && out != dir {
+        fs::copy(dir.join("endpoints.csv"), out.join("endpoints.csv"))?;
+    }
+    let mut reports = Vec::new();
+    for style in ["keepalive", "new"] {
+        let file = dir.join(format!("records-{style}.ndjson"));
+        if file.exists() {
+            let r = analyze_files(
+                &[file],
+                &out.join(style),
+                span,
+                replicas,
+                &format!("{scenario}-{style}"),
+                &BTreeMap::new(),
+            )?;
+            reports.push((style.to_string(), r));
+        }
+    }
+    Ok(reports)
+}
+
 /// Runs the analyzer on `files` into `out`, cutting the window at the rollout span.
 fn analyze_files(
     files: &[PathBuf],

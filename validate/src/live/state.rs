@@ -125,7 +125,7 @@ pub fn ready_series(events: &[SliceEvent]) -> Vec<(i64, u32)> {
 
 /// When the rollout started and ended, by the design brief's definition: from the first pod
 /// change after the trigger to the moment every new pod is ready and every old pod is gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutSpan {
     pub start_epoch_ns: i64,
     pub end_epoch_ns: i64,
