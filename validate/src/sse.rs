@@ -72,7 +72,7 @@ pub fn backoff_delay(
 enum End {
     Drop(String, u64),
     Fail(String),
-    Stopped(u64),
+    Stopped,
 }
 
 pub(crate) async fn stream(sh: Arc<Shared>, o: SseOpts, mut stop: watch::Receiver<bool>) {
@@ -82,7 +82,10 @@ pub(crate) async fn stream(sh: Arc<Shared>, o: SseOpts, mut stop: watch::Receive
         Ok(p) => p,
         Err(_) => return,
     };
-    for att in 0u64.. {
+    // Every way out of this loop is the run stopping; the one `end` line is written after it, so
+    // a stop noticed between attempts (or during a backoff) is recorded like one mid-stream.
+    let mut att = 0u64;
+    loop {
         if *stop.borrow() {
             break;
         }
@@ -98,13 +101,10 @@ pub(crate) async fn stream(sh: Arc<Shared>, o: SseOpts, mut stop: watch::Receive
         };
         let end = tokio::select! {
             e = one_stream(&sh, &o, &path, att, &ev) => e,
-            _ = stop.changed() => End::Stopped(0),
+            _ = stop.changed() => End::Stopped,
         };
         match end {
-            End::Stopped(n) => {
-                sh.sink.tagged("s", &ev("end", String::new(), n, None, 0));
-                break;
-            }
+            End::Stopped => break,
             End::Drop(why, n) => {
                 failures = 0;
                 sh.sink.tagged("s", &ev("drop", why, n, None, 0));
@@ -128,7 +128,19 @@ pub(crate) async fn stream(sh: Arc<Shared>, o: SseOpts, mut stop: watch::Receive
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         }
+        att += 1;
     }
+    let end = SseEvent {
+        at: sh.clock.now_ns(),
+        id: o.id,
+        ev: "end".to_string(),
+        att,
+        why: String::new(),
+        n: 0,
+        pod: None,
+        conn: 0,
+    };
+    sh.sink.tagged("s", &end);
 }
 
 async fn one_stream(
