@@ -132,6 +132,11 @@ pub struct ClientConfig {
     /// Round-trip time of one network hop (client to pod for L4; client to proxy and proxy to pod
     /// each for L7). A new connection costs one extra round trip (the TCP handshake).
     pub rtt: SimDuration,
+    /// A new connection whose SYN nobody answers (the pod's IP is gone) fails after this, as
+    /// `timeout`. Default 2 s: the live generator's `fleetsim load --connect-timeout`. Go's
+    /// `net.Dialer` in `http.DefaultTransport` waits 30 s; Linux alone retries the SYN for
+    /// about 127 s (`net.ipv4.tcp_syn_retries` 6).
+    pub connect_timeout: SimDuration,
     pub retry: RetryConfig,
 }
 
@@ -142,6 +147,7 @@ impl Default for ClientConfig {
             pool: 64,
             idle_timeout: secs(90),
             rtt: SimDuration::from_micros(500),
+            connect_timeout: secs(2),
             retry: RetryConfig::default(),
         }
     }
@@ -209,6 +215,9 @@ pub struct BalancerConfig {
     pub upstream_keepalive: Option<SimDuration>,
     /// L7: answer 504 when the upstream has not answered within this.
     pub upstream_timeout: Option<SimDuration>,
+    /// L7: give up on an upstream connection nobody answers after this (then the next upstream
+    /// or 504).
+    pub connect_timeout: Option<SimDuration>,
     /// L4: with no ready endpoint, use serving-terminating ones (ProxyTerminatingEndpoints).
     pub terminating_fallback: Option<bool>,
     /// Envoy sidecar: on pod deletion the sidecar refuses new inbound connections at once and
@@ -235,6 +244,7 @@ impl Default for BalancerConfig {
             retries: None,
             upstream_keepalive: None,
             upstream_timeout: None,
+            connect_timeout: None,
             terminating_fallback: None,
             sidecar_drain: None,
             health_check_delay: None,
@@ -254,6 +264,8 @@ pub struct BalancerSpec {
     pub retries: u32,
     pub upstream_keepalive: SimDuration,
     pub upstream_timeout: SimDuration,
+    /// L7 upstream connect timeout (L4: unused, the client's own `client.connect_timeout`).
+    pub connect_timeout: SimDuration,
     pub terminating_fallback: bool,
     pub sidecar_drain: Option<SimDuration>,
     pub health_check_delay: SimDuration,
@@ -279,6 +291,7 @@ impl Preset {
                 retries: 0,
                 upstream_keepalive: SimDuration::ZERO,
                 upstream_timeout: SimDuration::MAX,
+                connect_timeout: SimDuration::MAX,
                 terminating_fallback: true,
                 sidecar_drain: None,
                 health_check_delay: SimDuration::ZERO,
@@ -303,6 +316,8 @@ impl Preset {
                 retries: 2,
                 upstream_keepalive: secs(60),
                 upstream_timeout: secs(60),
+                // ingress-nginx ConfigMap `proxy-connect-timeout` default "5" (seconds).
+                connect_timeout: secs(5),
                 terminating_fallback: false,
                 sidecar_drain: None,
                 health_check_delay: SimDuration::ZERO,
@@ -324,6 +339,8 @@ impl Preset {
                 retries: 0,
                 upstream_keepalive: secs(3_600),
                 upstream_timeout: secs(15),
+                // Istio MeshConfig `connectTimeout` default 10 s.
+                connect_timeout: secs(10),
                 terminating_fallback: false,
                 sidecar_drain: Some(secs(5)),
                 health_check_delay: SimDuration::ZERO,
@@ -345,6 +362,9 @@ impl Preset {
                 retries: 0,
                 upstream_keepalive: secs(60),
                 upstream_timeout: secs(60),
+                // ALB: a target that does not accept the connection within 10 s gives a 504
+                // (AWS ELB docs, "Troubleshoot your Application Load Balancers", HTTP 504).
+                connect_timeout: secs(10),
                 terminating_fallback: false,
                 sidecar_drain: None,
                 health_check_delay: secs(30),
@@ -370,6 +390,9 @@ impl BalancerConfig {
         }
         if let Some(d) = self.upstream_timeout {
             s.upstream_timeout = d;
+        }
+        if let Some(d) = self.connect_timeout {
+            s.connect_timeout = d;
         }
         if let Some(b) = self.terminating_fallback {
             s.terminating_fallback = b;
@@ -499,6 +522,14 @@ pub struct LifecycleConfig {
     /// preStop sleep (used only with the readiness lever). Default 5 s (ingress-nginx#3639:
     /// "add preStop sleep 5").
     pub prestop: SimDuration,
+    /// From the exit of a deleted pod's process to the removal of its sandbox and IP. Until
+    /// then a connection to the pod is refused (RST); after it nobody answers the SYN and the
+    /// client's connect timeout fires. The kubelet stops the sandbox (CNI DEL) as soon as the
+    /// containers of a deleted pod have exited (pod worker: SyncTerminatingPod, then
+    /// StopPodSandbox). Default 150 ms: on the host cluster the refusals after a pod's exit
+    /// lasted 100-170 ms before the timeouts began
+    /// (docs/results/2026-11-25-cluster/observed/pid1/run-1, records-new).
+    pub sandbox_teardown: SimDuration,
 }
 
 impl Default for LifecycleConfig {
@@ -506,6 +537,7 @@ impl Default for LifecycleConfig {
         LifecycleConfig {
             grace_period: secs(30),
             prestop: secs(5),
+            sandbox_teardown: ms(150),
         }
     }
 }
@@ -797,6 +829,12 @@ impl Fleet {
         if l.deadline.is_zero() {
             e.push(ConfigError::new("load.deadline", "must be above 0s"));
         }
+        if self.client.connect_timeout.is_zero() {
+            e.push(ConfigError::new(
+                "client.connect_timeout",
+                "must be above 0s",
+            ));
+        }
 
         let c = &self.client;
         if c.connection == ConnectionStyle::Keepalive && c.pool == 0 {
@@ -838,6 +876,12 @@ impl Fleet {
                 "must be above 0s",
             ));
         }
+        if b.connect_timeout.is_some_and(|d| d.is_zero()) {
+            e.push(ConfigError::new(
+                "balancer.connect_timeout",
+                "must be above 0s",
+            ));
+        }
 
         let p = &self.pod;
         if p.replicas == 0 {
@@ -876,6 +920,12 @@ impl Fleet {
 
         if self.lifecycle.grace_period > secs(3_600) {
             e.push(ConfigError::new("lifecycle.grace_period", "at most 1h"));
+        }
+        if self.lifecycle.sandbox_teardown > secs(600) {
+            e.push(ConfigError::new(
+                "lifecycle.sandbox_teardown",
+                "at most 10m",
+            ));
         }
         let d = &self.drain;
         if self.levers.surge && self.levers.drain && d.jitter_window > d.timeout {

@@ -74,8 +74,11 @@
 //!   overwrites a newer one.
 //! - Not modelled: per-node views (one view stands for every kube-proxy), readiness-probe failures
 //!   of pods that are not being deleted, 503 + Retry-After shedding by the requeue lever (so
-//!   `shed` is always 0), client-side connection timeouts to a vanished pod IP (a request to a
-//!   pod that is gone is refused).
+//!   `shed` is always 0).
+//! - An exited pod: refused (RST from its network namespace) for `lifecycle.sandbox_teardown`
+//!   after the exit, then its IP is gone and a connection routed there gets no answer until
+//!   `client.connect_timeout` (L4: outcome `timeout`) or the proxy's `balancer.connect_timeout`
+//!   (L7: the next upstream, else 504), attributed to [`Mechanism::UnansweredConnect`].
 //!
 //! ```
 //! use models::{simulate, Fleet, Levers, SimOptions};

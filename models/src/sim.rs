@@ -40,6 +40,10 @@ pub enum Mechanism {
     KilledInFlight,
     /// A request sent on a keep-alive connection the server had already closed.
     KeepaliveRace,
+    /// A new connection (L4) or upstream connection (L7) was routed to the IP of a pod whose
+    /// process had exited and whose sandbox was already torn down: nobody answers the SYN, so
+    /// the connect timeout fires (`timeout` at the client, 504 from a proxy).
+    UnansweredConnect,
     /// The client's deadline passed first (queueing behind lost capacity, cold pods).
     DeadlineExceeded,
     /// The L7 proxy gave up on a slow upstream (504).
@@ -54,12 +58,13 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism, in report order.
-    pub const ALL: [Mechanism; 10] = [
+    pub const ALL: [Mechanism; 11] = [
         Mechanism::ListenerClosed,
         Mechanism::StaleLbView,
         Mechanism::NoEndpoints,
         Mechanism::KilledInFlight,
         Mechanism::KeepaliveRace,
+        Mechanism::UnansweredConnect,
         Mechanism::DeadlineExceeded,
         Mechanism::UpstreamTimeout,
         Mechanism::Unfinished,
@@ -75,6 +80,7 @@ impl Mechanism {
             Mechanism::NoEndpoints => "no_endpoints",
             Mechanism::KilledInFlight => "killed_in_flight",
             Mechanism::KeepaliveRace => "keepalive_race",
+            Mechanism::UnansweredConnect => "unanswered_connect",
             Mechanism::DeadlineExceeded => "deadline_exceeded",
             Mechanism::UpstreamTimeout => "upstream_timeout",
             Mechanism::Unfinished => "unfinished",
@@ -339,6 +345,8 @@ struct Pod {
     ev_guardian: Option<EventId>,
     ev_sidecar: Option<EventId>,
     deleted_at: u64,
+    /// When the sandbox and its IP are gone (the exit plus `lifecycle.sandbox_teardown`).
+    net_gone_at: u64,
     steps: Vec<(ShutdownStep, u64)>,
     exit_code: Option<i32>,
     logged_inflight: bool,
@@ -379,6 +387,7 @@ impl Pod {
             ev_guardian: None,
             ev_sidecar: None,
             deleted_at: NEVER,
+            net_gone_at: NEVER,
             steps: Vec::new(),
             exit_code: None,
             logged_inflight: false,
@@ -986,7 +995,10 @@ impl<'f> World<'f> {
             }
             self.enqueue(q, p, r, now);
         } else {
-            let mech = if pod.slice == Ep::Ready {
+            let unanswered = now >= pod.net_gone_at;
+            let mech = if unanswered {
+                Mechanism::UnansweredConnect
+            } else if pod.slice == Ep::Ready {
                 Mechanism::ListenerClosed
             } else {
                 Mechanism::StaleLbView
@@ -995,7 +1007,19 @@ impl<'f> World<'f> {
                 self.client_drop(req.conn, now);
                 self.reqs[r as usize].conn = NONE;
             }
-            self.attempt_failed(q, r, Outcome::Refused, mech, now + self.ow);
+            if unanswered {
+                // The SYN left one hop ago; the connecting side gives up its connect timeout
+                // after that (the proxy's own for L7, the client's for L4).
+                let timeout = match self.bal.kind {
+                    BalancerKind::L7 => dur(self.bal.connect_timeout),
+                    BalancerKind::L4 => dur(self.f.client.connect_timeout),
+                };
+                let at = (now - self.ow).saturating_add(timeout);
+                self.attempt_failed(q, r, Outcome::Timeout, mech, at);
+            } else {
+                // RST from the pod's network namespace, one hop back.
+                self.attempt_failed(q, r, Outcome::Refused, mech, now + self.ow);
+            }
         }
     }
 
@@ -1134,6 +1158,8 @@ impl<'f> World<'f> {
                 self.finish(q, r, Outcome::Http504, Some(Mechanism::UpstreamTimeout), t);
                 return;
             }
+            // nginx and Envoy retry a connect timeout like a refusal (`proxy_next_upstream
+            // error timeout`); with no upstream left a connect timeout is a 504, not a 502.
             if u32::from(req.l7_tries) < self.bal.retries {
                 let req = &mut self.reqs[r as usize];
                 req.l7_tries += 1;
@@ -1145,7 +1171,12 @@ impl<'f> World<'f> {
                 self.l7_forward(q, r, now, at.max(now));
                 return;
             }
-            self.finish(q, r, Outcome::Http502, Some(mech), at + self.ow);
+            let answer = if outcome == Outcome::Timeout {
+                Outcome::Http504
+            } else {
+                Outcome::Http502
+            };
+            self.finish(q, r, answer, Some(mech), at + self.ow);
         } else {
             self.finish(q, r, outcome, Some(mech), at);
         }
@@ -1660,9 +1691,11 @@ impl<'f> World<'f> {
         }
         self.kill_data_path(q, p, now);
         self.kill_workers(q, p);
+        let teardown = dur(self.f.lifecycle.sandbox_teardown);
         let pod = &mut self.pods[p as usize];
         pod.phase = Phase::Gone;
         pod.listening = false;
+        pod.net_gone_at = now.saturating_add(teardown);
         for ev in [
             pod.ev_probe.take(),
             pod.ev_sigterm.take(),

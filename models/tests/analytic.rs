@@ -23,6 +23,9 @@ fn lag_fleet(rate: f64, lag: SimDuration) -> Fleet {
     // pod go only once the new one is in every view, so each deletion sees n endpoints (with a
     // shorter minReadySeconds the next deleted pod gets R/(n-1) for a while, and more is lost).
     f.rollout.min_ready = lag + secs(1);
+    // The exited pod's network namespace outlives the lag, so every connection routed to it is
+    // refused (see `connections_after_the_sandbox_is_gone_time_out` for the other case).
+    f.lifecycle.sandbox_teardown = lag + secs(1);
     f
 }
 
@@ -47,6 +50,50 @@ fn refused_per_deleted_pod_is_rate_over_n_times_lag() {
             mech(&r, "stale_lb_view") + mech(&r, "listener_closed"),
             r.analysis.summary.requests.refused,
             "seed {seed}: every refusal comes from the lagging view"
+        );
+    }
+}
+
+#[test]
+fn connections_after_the_sandbox_is_gone_time_out() {
+    // The same fleet, but the exited pod's sandbox (and IP) goes T after its exit, T < L: the
+    // new connections of its first T seconds are refused, those of the remaining L - T get no
+    // answer and time out at the client's connect timeout. Expected R x T refused and
+    // R x (L - T) timeouts over the n deletions; binomial as above, +-10% is over 3 sd.
+    let (rate, lag, teardown) = (400.0, 2.0, 0.5);
+    let mut f = lag_fleet(rate, SimDuration::from_secs_f64(lag));
+    f.lifecycle.sandbox_teardown = SimDuration::from_secs_f64(teardown);
+    f.client.connect_timeout = ms(1_500);
+    for seed in [11, 12] {
+        let r = run("teardown", &f, seed);
+        let q = &r.analysis.summary.requests;
+        let (refused, timeout) = (q.refused as f64, q.timeout as f64);
+        let (want_refused, want_timeout) = (rate * teardown, rate * (lag - teardown));
+        assert!(
+            (refused - want_refused).abs() <= 0.1 * want_refused,
+            "seed {seed}: refused {refused}, expected R x T = {want_refused} (+-10%)"
+        );
+        assert!(
+            (timeout - want_timeout).abs() <= 0.1 * want_timeout,
+            "seed {seed}: timeout {timeout}, expected R x (L - T) = {want_timeout} (+-10%)"
+        );
+        assert_eq!(
+            mech(&r, "unanswered_connect"),
+            q.timeout,
+            "seed {seed}: every timeout is an unanswered connect"
+        );
+        // A connect timeout is a latency of exactly the timeout (rtt 0 here): the window's
+        // p99.9 sits on it, since ~6% of the window's requests time out.
+        let p999 = r
+            .analysis
+            .summary
+            .latency_ms
+            .window
+            .p999
+            .expect("window p99.9");
+        assert!(
+            (p999 - 1_500.0).abs() < 5.0,
+            "seed {seed}: window p99.9 {p999} ms, expected the 1500 ms connect timeout"
         );
     }
 }

@@ -96,7 +96,9 @@ fn each_lever_off_brings_back_its_own_failure_mode() {
             for (m, n) in &r.failures_by_mechanism {
                 let allowed: &[&str] = match name {
                     "pid1" => &["killed_in_flight", "keepalive_race", "lost_job"],
-                    "readiness" => &["stale_lb_view", "listener_closed"],
+                    // A stale view routes to the closed listener, or, once the drained
+                    // pod has exited and its sandbox is gone, to an IP nobody answers.
+                    "readiness" => &["stale_lb_view", "listener_closed", "unanswered_connect"],
                     "drain" => &["killed_in_flight", "keepalive_race"],
                     "requeue" => &["redelivered_job", "lost_job"],
                     _ => &[],
