@@ -1,0 +1,262 @@
+//! Clients and balancers: arrivals, dispatch through the L4 or L7 balancer's pick, the keep-alive
+//! pool, and connection bookkeeping on both ends.
+
+use super::*;
+
+impl World<'_> {
+    pub(super) fn on_arrival(&mut self, q: &mut Scheduler<Ev>, now: u64) {
+        self.arrival_ev = None;
+        if self.load_stopped {
+            return;
+        }
+        let r = self.new_req(now, NONE);
+        self.dispatch(q, r, now);
+        self.arrival_k += 1;
+        let next = match self.f.load.arrivals {
+            Arrivals::Constant => (self.arrival_k as f64 * 1e9 / self.f.load.rate).round() as u64,
+            Arrivals::Poisson => {
+                let u = self.rng.arrivals.unit();
+                let gap = -(1.0 - u).ln() / self.f.load.rate;
+                now + (gap * 1e9).round() as u64
+            }
+        };
+        self.arrival_ev = Some(q.schedule_at(SimTime::from_nanos(next.max(now)), Ev::Arrival));
+    }
+
+    pub(super) fn new_req(&mut self, now: u64, worker: u32) -> u32 {
+        self.sent += 1;
+        self.live_reqs += 1;
+        let req = Req {
+            intended: now,
+            pod: NONE,
+            conn: NONE,
+            pod_idx: NONE,
+            worker,
+            exclude: NONE,
+            attempts: 0,
+            l7_tries: 0,
+            new_conn: false,
+            new_up: false,
+            upstream_sent: now,
+            done: None,
+            client: self.next_client,
+        };
+        // Request n goes to keep-alive client n % K (as `fleetsim load --mode keepalive`).
+        self.next_client = (self.next_client + 1) % self.client_idle.len() as u32;
+        match self.free_reqs.pop() {
+            Some(i) => {
+                self.reqs[i as usize] = req;
+                i
+            }
+            None => {
+                self.reqs.push(req);
+                (self.reqs.len() - 1) as u32
+            }
+        }
+    }
+
+    /// One attempt of request `r`, sent by the client at `now`.
+    pub(super) fn dispatch(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
+        {
+            let req = &mut self.reqs[r as usize];
+            req.pod = NONE;
+            req.conn = NONE;
+            req.exclude = NONE;
+            req.l7_tries = 0;
+            req.new_up = false;
+        }
+        match (self.bal.kind, self.f.client.connection) {
+            (BalancerKind::L4, ConnectionStyle::New) => match self.pick(NONE) {
+                None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),
+                Some(p) => {
+                    let req = &mut self.reqs[r as usize];
+                    req.pod = p;
+                    req.new_conn = true;
+                    q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
+                }
+            },
+            (BalancerKind::L4, ConnectionStyle::Keepalive) => self.pool_acquire(q, r, now),
+            (BalancerKind::L7, style) => {
+                let mut at = now + self.ow;
+                if style == ConnectionStyle::New {
+                    self.reqs[r as usize].new_conn = true;
+                    at += self.rtt;
+                }
+                self.l7_forward(q, r, now, at);
+            }
+        }
+    }
+
+    /// A uniform pick among the view's ready endpoints, avoiding `exclude` when there is a
+    /// choice; kube-proxy falls back to serving-terminating endpoints when none is ready.
+    pub(super) fn pick(&mut self, exclude: u32) -> Option<u32> {
+        let list = if !self.ready_view.is_empty() {
+            &self.ready_view
+        } else if self.bal.kind == BalancerKind::L4 && self.bal.terminating_fallback {
+            &self.fallback_view
+        } else {
+            return None;
+        };
+        match list.len() {
+            0 => None,
+            1 => Some(list[0]),
+            n => match list.iter().position(|&x| x == exclude) {
+                Some(ex) => {
+                    let i = self.rng.lb.below(n as u64 - 1) as usize;
+                    Some(list[if i >= ex { i + 1 } else { i }])
+                }
+                None => Some(list[self.rng.lb.below(n as u64) as usize]),
+            },
+        }
+    }
+
+    /// Keep-alive client: reuse the client's idle connection, or open a new one at once (the
+    /// live generator never waits for a busy connection).
+    pub(super) fn pool_acquire(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
+        let k = self.reqs[r as usize].client as usize;
+        let c = self.client_idle[k];
+        if c != NONE {
+            let conn = self.conns[c as usize];
+            let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
+            let timed_out =
+                conn.free_at <= now && now - conn.free_at > dur(self.f.client.idle_timeout);
+            if known_closed || timed_out {
+                // The client saw the server's FIN (or its own idle timer fired): drop it.
+                self.client_idle[k] = NONE;
+                if conn.server_open {
+                    self.server_close(c, now);
+                }
+                self.free_conn(c);
+            } else if conn.free_at <= now {
+                self.client_idle[k] = NONE;
+                self.conns[c as usize].free_at = NEVER;
+                let req = &mut self.reqs[r as usize];
+                req.conn = c;
+                req.pod = conn.pod;
+                q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ReqArrive(r));
+                return;
+            }
+        }
+        match self.pick(NONE) {
+            None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),
+            Some(p) => {
+                let c = self.new_conn(p, false);
+                let req = &mut self.reqs[r as usize];
+                req.conn = c;
+                req.pod = p;
+                req.new_conn = true;
+                q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
+            }
+        }
+    }
+
+    /// The L7 proxy received request `r` (decided at `now`, upstream send at `at`).
+    pub(super) fn l7_forward(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64, at: u64) {
+        let exclude = self.reqs[r as usize].exclude;
+        let Some(p) = self.pick(exclude) else {
+            self.finish(
+                q,
+                r,
+                Outcome::Http503,
+                Some(Mechanism::NoEndpoints),
+                at + self.ow,
+            );
+            return;
+        };
+        self.reqs[r as usize].upstream_sent = at;
+        self.reqs[r as usize].pod = p;
+        let keepalive = dur(self.bal.upstream_keepalive);
+        let mut i = self.pods[p as usize].up_idle.len();
+        while i > 0 {
+            i -= 1;
+            let c = self.pods[p as usize].up_idle[i];
+            let conn = self.conns[c as usize];
+            let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
+            let timed_out = conn.free_at <= now && now - conn.free_at > keepalive;
+            if known_closed || timed_out {
+                self.pods[p as usize].up_idle.remove(i);
+                if conn.server_open {
+                    self.server_close(c, now);
+                }
+                self.free_conn(c);
+                continue;
+            }
+            if conn.free_at <= now {
+                self.pods[p as usize].up_idle.remove(i);
+                self.conns[c as usize].free_at = NEVER;
+                self.reqs[r as usize].conn = c;
+                q.schedule_at(SimTime::from_nanos(at + self.ow), Ev::ReqArrive(r));
+                return;
+            }
+        }
+        let c = self.new_conn(p, true);
+        let req = &mut self.reqs[r as usize];
+        req.conn = c;
+        req.new_up = true;
+        q.schedule_at(SimTime::from_nanos(at + self.ow), Ev::ConnArrive(r));
+    }
+
+    pub(super) fn new_conn(&mut self, pod: u32, upstream: bool) -> u32 {
+        let conn = Conn {
+            pod,
+            pod_idx: NONE,
+            generation: 0,
+            upstream,
+            live: true,
+            server_open: false,
+            closed_at: NEVER,
+            close_after: false,
+            at_server: false,
+            free_at: NEVER,
+        };
+        match self.free_conns.pop() {
+            Some(i) => {
+                let generation = self.conns[i as usize].generation.wrapping_add(1);
+                self.conns[i as usize] = Conn { generation, ..conn };
+                i
+            }
+            None => {
+                self.conns.push(conn);
+                (self.conns.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(super) fn free_conn(&mut self, c: u32) {
+        let conn = &mut self.conns[c as usize];
+        debug_assert!(conn.live);
+        debug_assert!(!conn.server_open);
+        conn.live = false;
+        self.free_conns.push(c);
+    }
+
+    /// The server closes connection `c` at `now` (it leaves the pod's list).
+    pub(super) fn server_close(&mut self, c: u32, now: u64) {
+        let conn = self.conns[c as usize];
+        if !conn.server_open {
+            return;
+        }
+        let pod = &mut self.pods[conn.pod as usize];
+        let idx = conn.pod_idx as usize;
+        pod.conns.swap_remove(idx);
+        if let Some(&moved) = pod.conns.get(idx) {
+            self.conns[moved as usize].pod_idx = idx as u32;
+        }
+        let conn = &mut self.conns[c as usize];
+        conn.server_open = false;
+        conn.pod_idx = NONE;
+        conn.closed_at = now;
+    }
+
+    /// The client side gives up connection `c` after a failure on it.
+    pub(super) fn client_drop(&mut self, c: u32, now: u64) {
+        if c == NONE {
+            return;
+        }
+        let conn = self.conns[c as usize];
+        if conn.server_open {
+            self.server_close(c, now);
+        }
+        self.free_conn(c);
+    }
+}

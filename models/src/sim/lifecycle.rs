@@ -1,0 +1,398 @@
+//! Pod lifecycle: start-up, readiness, the rollout controller, deletion, preStop, SIGTERM, the
+//! drain, the guardian, SIGKILL and the exit.
+
+use super::*;
+
+impl World<'_> {
+    pub(super) fn create_pod(&mut self, q: &mut Scheduler<Ev>, now: u64) {
+        let p = self.pods.len() as u32;
+        self.pods.push(Pod::new(true));
+        let startup = self.smp.startup.sample(&mut self.rng.startup).as_nanos();
+        q.schedule_at(SimTime::from_nanos(now + startup), Ev::Started(p));
+        let first = now + dur(self.f.pod.readiness.initial_delay);
+        self.pods[p as usize].ev_probe =
+            Some(q.schedule_at(SimTime::from_nanos(first), Ev::Probe(p)));
+    }
+
+    pub(super) fn on_started(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        let pod = &mut self.pods[p as usize];
+        if pod.phase != Phase::Starting {
+            return;
+        }
+        pod.phase = Phase::Running;
+        pod.listening = true;
+        pod.started_at = now;
+        self.start_workers(q, p);
+    }
+
+    pub(super) fn on_probe(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        let rp = &self.f.pod.readiness;
+        let pod = &mut self.pods[p as usize];
+        pod.ev_probe = None;
+        if pod.phase == Phase::Gone || pod.deleted {
+            return;
+        }
+        if pod.listening {
+            pod.successes += 1;
+        } else {
+            pod.successes = 0;
+        }
+        if pod.successes >= rp.success_threshold {
+            // Ready. Probing of ready pods is not modelled further (they never fail unless
+            // deleted, and deletion drives the endpoint through the EndpointSlice).
+            pod.probe_ready = true;
+            self.slice_set(q, p, Ep::Ready, now);
+            if !self.bal.readiness_gate {
+                let min_ready = dur(self.f.rollout.min_ready);
+                q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            }
+            self.check_rollout_end(q, now);
+        } else {
+            let next = now + dur(rp.period);
+            self.pods[p as usize].ev_probe =
+                Some(q.schedule_at(SimTime::from_nanos(next), Ev::Probe(p)));
+        }
+    }
+
+    /// Deployment semantics: scale the new ReplicaSet up within maxSurge, the old one down
+    /// within maxUnavailable (Kubernetes `reconcileNewReplicaSet` / `reconcileOldReplicaSets`).
+    /// Terminating pods do not count (the ReplicaSet controller filters them out).
+    pub(super) fn reconcile(&mut self, q: &mut Scheduler<Ev>, now: u64) {
+        if !self.rollout_started {
+            return;
+        }
+        let n = self.f.pod.replicas;
+        loop {
+            let mut changed = false;
+            let (mut old_active, mut new_active, mut new_available) = (0u32, 0u32, 0u32);
+            for pod in &self.pods {
+                if pod.deleted || pod.phase == Phase::Gone {
+                    continue;
+                }
+                if pod.new {
+                    new_active += 1;
+                    if pod.available {
+                        new_available += 1;
+                    }
+                } else {
+                    old_active += 1;
+                }
+            }
+            let total = old_active + new_active;
+            if new_active < n {
+                let room = (n + self.surge).saturating_sub(total);
+                let add = room.min(n - new_active);
+                for _ in 0..add {
+                    self.create_pod(q, now);
+                    changed = true;
+                }
+                new_active += add;
+            }
+            let all = old_active + new_active;
+            let min_available = n.saturating_sub(self.unavailable);
+            let new_unavailable = new_active - new_available;
+            let max_down = all
+                .saturating_sub(min_available)
+                .saturating_sub(new_unavailable);
+            let down = max_down.min(old_active);
+            if down > 0 {
+                let victims: Vec<u32> = (0..self.pods.len() as u32)
+                    .filter(|&i| {
+                        let pod = &self.pods[i as usize];
+                        !pod.new && !pod.deleted && pod.phase != Phase::Gone
+                    })
+                    .take(down as usize)
+                    .collect();
+                for v in victims {
+                    self.delete_pod(q, v, now);
+                }
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+        self.check_rollout_end(q, now);
+    }
+
+    pub(super) fn check_rollout_end(&mut self, q: &mut Scheduler<Ev>, now: u64) {
+        if !self.rollout_started || self.rollout_end.is_some() {
+            return;
+        }
+        let n = self.f.pod.replicas;
+        let mut new_ready = 0;
+        for pod in &self.pods {
+            if pod.new {
+                let gated = self.bal.readiness_gate && pod.view != Ep::Ready;
+                if pod.probe_ready && !gated && !pod.deleted && pod.phase != Phase::Gone {
+                    new_ready += 1;
+                }
+            } else if pod.phase != Phase::Gone {
+                return;
+            }
+        }
+        if new_ready >= n {
+            self.rollout_end = Some(now);
+            q.schedule_at(
+                SimTime::from_nanos(now + dur(self.f.run.tail)),
+                Ev::LoadStop,
+            );
+        }
+    }
+
+    pub(super) fn delete_pod(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.pods[p as usize].deleted = true;
+        self.pods[p as usize].deleted_at = now;
+        if let Some(drain) = self.bal.sidecar_drain {
+            // The sidecar gets SIGTERM at once (it has no preStop) and refuses new inbound
+            // connections, then exits after terminationDrainDuration.
+            self.pods[p as usize].inbound_open = false;
+            let ev = q.schedule_at(SimTime::from_nanos(now + dur(drain)), Ev::SidecarExit(p));
+            self.pods[p as usize].ev_sidecar = Some(ev);
+        }
+        let ep = self.term_ep(p);
+        self.slice_set(q, p, ep, now);
+        let grace = dur(self.f.lifecycle.grace_period);
+        let prestop = if self.f.levers.readiness {
+            dur(self.f.lifecycle.prestop)
+        } else {
+            0
+        };
+        // preStop counts against the grace period; if it overruns, SIGTERM goes at the end of
+        // the grace period and the kubelet allows 2 s more before SIGKILL.
+        let (term, kill) = if prestop >= grace && prestop > 0 {
+            (grace, grace + 2_000_000_000)
+        } else {
+            (prestop, grace)
+        };
+        let pod = &mut self.pods[p as usize];
+        pod.ev_sigterm = Some(q.schedule_at(SimTime::from_nanos(now + term), Ev::Sigterm(p)));
+        pod.ev_sigkill = Some(q.schedule_at(SimTime::from_nanos(now + kill), Ev::Sigkill(p)));
+        pod.exit_deadline = now + kill;
+        if let Some(ev) = pod.ev_probe.take() {
+            q.cancel(ev);
+        }
+    }
+
+    pub(super) fn on_sigterm(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        if self.pods[p as usize].phase == Phase::Gone {
+            return;
+        }
+        let levers = self.f.levers;
+        if !levers.pid1 {
+            // A shell-form entrypoint swallows SIGTERM: nothing happens until SIGKILL.
+            return;
+        }
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.steps.push((ShutdownStep::SigtermReceived, now));
+            if levers.readiness {
+                // real-service fails /readyz at SIGTERM; the preStop sleep ran before it.
+                pod.readiness_failed = true;
+                pod.steps.push((ShutdownStep::ReadinessFailed, now));
+                pod.steps.push((ShutdownStep::PrestopDone, now));
+            }
+        }
+        let exit_by = if levers.drain {
+            let g = now + dur(self.f.drain.guardian);
+            g.min(self.pods[p as usize].exit_deadline)
+        } else {
+            now
+        };
+        self.pods[p as usize].exit_deadline = exit_by;
+        if levers.requeue {
+            self.stop_workers(q, p, now, exit_by);
+        }
+        if self.pods[p as usize].phase == Phase::Starting || !levers.drain {
+            self.pods[p as usize]
+                .steps
+                .push((ShutdownStep::ListenerClosed, now));
+            self.exit(q, p, now, EXIT_NOT_DRAINED);
+            return;
+        }
+        // Drain: stop accepting, close keep-alives (at once or jittered), finish in-flight.
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.listening = false;
+            pod.draining = true;
+            pod.steps.push((ShutdownStep::ListenerClosed, now));
+        }
+        let ep = self.term_ep(p);
+        self.slice_set(q, p, ep, now);
+        let conns = self.pods[p as usize].conns.clone();
+        for c in conns {
+            if levers.surge {
+                let w = dur(self.f.drain.jitter_window);
+                let at = now
+                    + if w == 0 {
+                        0
+                    } else {
+                        self.rng.jitter.below(w + 1)
+                    };
+                let generation = self.conns[c as usize].generation;
+                q.schedule_at(
+                    SimTime::from_nanos(at),
+                    Ev::JitterClose {
+                        conn: c,
+                        generation,
+                    },
+                );
+            } else {
+                self.drain_close(q, c, now);
+            }
+        }
+        let pod = &mut self.pods[p as usize];
+        let deadline = now + dur(self.f.drain.timeout);
+        pod.ev_drain = Some(q.schedule_at(SimTime::from_nanos(deadline), Ev::DrainDeadline(p)));
+        pod.ev_guardian = Some(q.schedule_at(SimTime::from_nanos(exit_by), Ev::Guardian(p)));
+        self.try_finish_drain(q, p, now);
+    }
+
+    /// The drain closes keep-alive connection `c`: after its response if busy, now if idle.
+    pub(super) fn drain_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
+        let conn = self.conns[c as usize];
+        if !conn.server_open {
+            return;
+        }
+        if conn.at_server {
+            self.conns[c as usize].close_after = true;
+        } else {
+            self.server_close(c, now);
+            if conn.upstream {
+                // The proxy sees the FIN on an idle upstream connection and drops it when it
+                // next looks (lazily, in `l7_forward`).
+            }
+            let p = conn.pod;
+            self.try_finish_drain(q, p, now);
+        }
+    }
+
+    pub(super) fn on_drain_deadline(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.pods[p as usize].drain_expired = true;
+        // Past the drain timeout: what is still in flight or open is cut.
+        self.kill_data_path(q, p, now);
+        self.try_finish_drain(q, p, now);
+    }
+
+    pub(super) fn try_finish_drain(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        let pod = &self.pods[p as usize];
+        if !pod.draining || pod.phase == Phase::Gone {
+            return;
+        }
+        // real-service waits for in-flight requests, then for the connections to close.
+        if !pod.logged_inflight && (pod.inflight.is_empty() || pod.drain_expired) {
+            let pod = &mut self.pods[p as usize];
+            pod.logged_inflight = true;
+            pod.steps.push((ShutdownStep::InflightDrained, now));
+        }
+        let pod = &self.pods[p as usize];
+        let http_done = pod.inflight.is_empty() && pod.conns.is_empty();
+        if !(http_done || pod.drain_expired) {
+            return;
+        }
+        if !pod
+            .steps
+            .iter()
+            .any(|&(s, _)| s == ShutdownStep::KeepaliveClosed)
+        {
+            self.pods[p as usize]
+                .steps
+                .push((ShutdownStep::KeepaliveClosed, now));
+        }
+        let pod = &self.pods[p as usize];
+        if self.f.levers.requeue {
+            let busy = pod
+                .workers
+                .iter()
+                .any(|&w| self.workers[w as usize].job != NONE);
+            if busy {
+                return; // the worker finishes its job (bounded by the guardian)
+            }
+        }
+        let pod = &mut self.pods[p as usize];
+        for step in [
+            ShutdownStep::WorkerStopped,
+            ShutdownStep::JobsReleased,
+            ShutdownStep::PoolsClosed,
+        ] {
+            pod.steps.push((step, now));
+        }
+        self.exit(q, p, now, EXIT_DRAINED);
+    }
+
+    /// Resets every request in flight at pod `p` and closes its connections.
+    pub(super) fn kill_data_path(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        let inflight = std::mem::take(&mut self.pods[p as usize].inflight);
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.queue.clear();
+            pod.busy = 0;
+        }
+        for &r in &inflight {
+            if let Some(ev) = self.reqs[r as usize].done.take() {
+                q.cancel(ev);
+            }
+            self.reqs[r as usize].pod_idx = NONE;
+        }
+        for &r in &inflight {
+            let c = self.reqs[r as usize].conn;
+            if c != NONE {
+                self.conns[c as usize].at_server = false;
+                self.reqs[r as usize].conn = NONE;
+                self.client_drop(c, now);
+            }
+            self.attempt_failed(
+                q,
+                r,
+                Outcome::Reset,
+                Mechanism::KilledInFlight,
+                now + self.ow,
+            );
+        }
+        debug_assert!(self.pods[p as usize].inflight.is_empty());
+        // Idle connections: the client learns of the close one hop later (a request already on
+        // its way is a keep-alive race).
+        while let Some(&c) = self.pods[p as usize].conns.last() {
+            self.server_close(c, now);
+        }
+    }
+
+    /// The process exits (naive exit, end of drain, guardian, SIGKILL).
+    pub(super) fn exit(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64, code: i32) {
+        if self.pods[p as usize].phase == Phase::Gone {
+            return;
+        }
+        {
+            let pod = &mut self.pods[p as usize];
+            pod.steps.push((ShutdownStep::Exited, now));
+            pod.exit_code = Some(code);
+        }
+        self.kill_data_path(q, p, now);
+        self.kill_workers(q, p);
+        let teardown = dur(self.f.lifecycle.sandbox_teardown);
+        let pod = &mut self.pods[p as usize];
+        pod.phase = Phase::Gone;
+        pod.listening = false;
+        pod.net_gone_at = now.saturating_add(teardown);
+        for ev in [
+            pod.ev_probe.take(),
+            pod.ev_sigterm.take(),
+            pod.ev_sigkill.take(),
+            pod.ev_drain.take(),
+            pod.ev_guardian.take(),
+            pod.ev_sidecar.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            q.cancel(ev);
+        }
+        // Upstream connections the proxy still holds idle are closed by the exit too.
+        let idle = std::mem::take(&mut self.pods[p as usize].up_idle);
+        for c in idle {
+            self.free_conn(c);
+        }
+        self.slice_set(q, p, Ep::Absent, now);
+        self.reconcile(q, now);
+    }
+}

@@ -1,0 +1,728 @@
+//! The simulation: one seed of one fleet, from the baseline through the rollout to the settled
+//! ledger, measured by [`measure::analyze`].
+//!
+//! Time flows through a single [`Scheduler`]; every component draws from its own named stream.
+//! Requests, connections and pods live in slabs indexed by `u32` (no per-request heap
+//! allocation once the slabs have grown); per-request timers are cancelled when a pod dies.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use measure::{
+    Analysis, AnalyzeConfig, EndpointSeries, JobCounts, Outcome, RunLabel, RunMarks, Sample,
+    ShutdownStep, Source, analyze,
+};
+use serde::{Deserialize, Serialize};
+use sim_core::{
+    Event, EventId, Sampler, Scheduler, SimDuration, SimTime, Stream, Streams, TieOrder, Trace,
+    TraceDigest,
+};
+
+use crate::config::{Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet};
+
+const NONE: u32 = u32::MAX;
+const NEVER: u64 = u64::MAX;
+/// The shortest gap between two requests of one closed-loop worker.
+const CLOSED_LOOP_FLOOR_NS: u64 = 1_000_000;
+
+/// What caused a failed request, a duplicated job or a lost job. Every failure has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mechanism {
+    /// A new connection reached a pod whose listener was closed while the EndpointSlice still
+    /// listed it as ready (the pod closed before the control plane even knew).
+    ListenerClosed,
+    /// A new connection (L4) or request (L7) was routed from a balancer view that had not yet
+    /// caught up with the EndpointSlice, to a pod no longer listening.
+    StaleLbView,
+    /// The balancer had no endpoint to route to (kube-proxy rejects; a proxy answers 503).
+    NoEndpoints,
+    /// A request in flight (in service or queued at the pod) when its process or data path died.
+    KilledInFlight,
+    /// A request sent on a keep-alive connection the server had already closed.
+    KeepaliveRace,
+    /// A new connection (L4) or upstream connection (L7) was routed to the IP of a pod whose
+    /// process had exited and whose sandbox was already torn down: nobody answers the SYN, so
+    /// the connect timeout fires (`timeout` at the client, 504 from a proxy).
+    UnansweredConnect,
+    /// The client's deadline passed first (queueing behind lost capacity, cold pods).
+    DeadlineExceeded,
+    /// The L7 proxy gave up on a slow upstream (504).
+    UpstreamTimeout,
+    /// The run ended before the request did (should not happen; counted, never hidden).
+    Unfinished,
+    /// A job's side effect applied more than once (a redelivery without idempotency).
+    RedeliveredJob,
+    /// A job never applied: still leased to a dead worker when the run ended.
+    LostJob,
+}
+
+impl Mechanism {
+    /// Every mechanism, in report order.
+    pub const ALL: [Mechanism; 11] = [
+        Mechanism::ListenerClosed,
+        Mechanism::StaleLbView,
+        Mechanism::NoEndpoints,
+        Mechanism::KilledInFlight,
+        Mechanism::KeepaliveRace,
+        Mechanism::UnansweredConnect,
+        Mechanism::DeadlineExceeded,
+        Mechanism::UpstreamTimeout,
+        Mechanism::Unfinished,
+        Mechanism::RedeliveredJob,
+        Mechanism::LostJob,
+    ];
+
+    /// The snake_case name used as the key of [`SimRun::failures_by_mechanism`].
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mechanism::ListenerClosed => "listener_closed",
+            Mechanism::StaleLbView => "stale_lb_view",
+            Mechanism::NoEndpoints => "no_endpoints",
+            Mechanism::KilledInFlight => "killed_in_flight",
+            Mechanism::KeepaliveRace => "keepalive_race",
+            Mechanism::UnansweredConnect => "unanswered_connect",
+            Mechanism::DeadlineExceeded => "deadline_exceeded",
+            Mechanism::UpstreamTimeout => "upstream_timeout",
+            Mechanism::Unfinished => "unfinished",
+            Mechanism::RedeliveredJob => "redelivered_job",
+            Mechanism::LostJob => "lost_job",
+        }
+    }
+
+    /// `true` for the request mechanisms (their counts sum to the summary's `failed`).
+    pub const fn is_request(self) -> bool {
+        !matches!(self, Mechanism::RedeliveredJob | Mechanism::LostJob)
+    }
+}
+
+/// How to run one seed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimOptions {
+    pub seed: u64,
+    /// Order same-instant events by a seeded shuffle instead of insertion order, to show a
+    /// figure does not hinge on tie order.
+    pub shuffle_ties: bool,
+}
+
+/// One simulated run.
+#[derive(Debug, Clone)]
+pub struct SimRun {
+    /// Summary (source `sim`, the seed), timeline and reconnect curve, from [`measure::analyze`].
+    pub analysis: Analysis,
+    /// Ready endpoints as the EndpointSlice saw them; `desired` = replicas.
+    pub endpoints: EndpointSeries,
+    /// The run marks given to the analyzer.
+    pub marks: RunMarks,
+    /// The determinism trace's end state (every event and draw).
+    pub digest: TraceDigest,
+    /// Events executed.
+    pub events: u64,
+    /// Client retries (each extra attempt), counted, never hidden.
+    pub retries: u64,
+    /// Failures in the deploy window by mechanism (every [`Mechanism`] is a key, zeros too):
+    /// request mechanisms sum to `summary.failed`; `redelivered_job` = `jobs.duplicated`,
+    /// `lost_job` = `jobs.lost`.
+    pub failures_by_mechanism: BTreeMap<String, u64>,
+    /// `false` when the rollout had not finished by `run.max_duration` (the window is cut there).
+    pub rollout_complete: bool,
+    /// Every deleted pod's shutdown, in deletion order, in the live run's vocabulary.
+    pub shutdowns: Vec<PodShutdown>,
+}
+
+/// Exit code of a process that drained and exited on its own.
+pub const EXIT_DRAINED: i32 = 0;
+/// Exit code when the guardian forced the exit (real-service `EXIT_GUARDIAN`).
+pub const EXIT_GUARDIAN: i32 = 70;
+/// Exit code of the naive exit on SIGTERM (real-service `EXIT_NOT_DRAINED`, 128 + 15).
+pub const EXIT_NOT_DRAINED: i32 = 143;
+/// Exit code of a process killed by the kubelet's SIGKILL (128 + 9).
+pub const EXIT_SIGKILL: i32 = 137;
+
+/// One pod's shutdown as the simulator saw it: the steps a live pod logs
+/// ([`measure::ShutdownStep`]), each with its time, so the live run's order can be compared
+/// with the model's pod by pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PodShutdown {
+    /// The pod's index (old pods first, then new pods in creation order).
+    pub pod: u32,
+    /// When the rollout deleted it (nanoseconds from the origin).
+    pub deleted_ns: u64,
+    /// `(step, time_ns)` in the order they happened. A pod whose SIGTERM is swallowed (pid1
+    /// off) has only `exited`.
+    pub steps: Vec<(ShutdownStep, u64)>,
+    /// [`EXIT_DRAINED`], [`EXIT_GUARDIAN`], [`EXIT_NOT_DRAINED`] or [`EXIT_SIGKILL`]; `None`
+    /// if the run ended first.
+    pub exit_code: Option<i32>,
+}
+
+/// Why a run produced no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("invalid fleet: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ConfigError>),
+    #[error("conservation check failed (scenario {scenario}, seed {seed}): {what}")]
+    Conservation {
+        scenario: String,
+        seed: u64,
+        what: String,
+    },
+}
+
+/// Runs one seed. Deterministic: the same fleet and options give the same [`SimRun`] (the same
+/// trace digest and byte-identical serialized summary and timeline). Runs the conservation
+/// checks (every request sent has exactly one outcome; published jobs = applied once +
+/// duplicated + lost + pending; mechanisms sum to the failures) and returns
+/// [`SimError::Conservation`] rather than a wrong result.
+pub fn simulate(scenario: &str, fleet: &Fleet, opts: &SimOptions) -> Result<SimRun, SimError> {
+    fleet.validate().map_err(SimError::Invalid)?;
+    let trace = Trace::new();
+    World::run(scenario, fleet, opts, &trace)
+}
+
+/// Runs the model into `trace` (for [`sim_core::check_determinism`] in tests).
+#[doc(hidden)]
+pub fn simulate_traced(
+    scenario: &str,
+    fleet: &Fleet,
+    opts: &SimOptions,
+    trace: &Trace,
+) -> Result<SimRun, SimError> {
+    fleet.validate().map_err(SimError::Invalid)?;
+    World::run(scenario, fleet, opts, trace)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+#[derive(Debug, Clone, Copy)]
+enum Ev {
+    Arrival,
+    ClientSend(u32),
+    Retry(u32),
+    ConnArrive(u32),
+    ReqArrive(u32),
+    ServiceDone(u32),
+    Slice { pod: u32, ep: Ep, ver: u32 },
+    View { pod: u32, ep: Ep, ver: u32 },
+    Started(u32),
+    Probe(u32),
+    Available(u32),
+    RolloutStart,
+    Sigterm(u32),
+    Sigkill(u32),
+    DrainDeadline(u32),
+    Guardian(u32),
+    JitterClose { conn: u32, generation: u32 },
+    SidecarExit(u32),
+    DeregClose { pod: u32, ver: u32 },
+    JobArrival,
+    JobEffect(u32),
+    JobDone(u32),
+    LeaseExpire { job: u32, delivery: u32 },
+    LoadStop,
+}
+
+impl Event for Ev {
+    fn kind(&self) -> u32 {
+        match self {
+            Ev::Arrival => 0,
+            Ev::ClientSend(_) => 1,
+            Ev::Retry(_) => 2,
+            Ev::ConnArrive(_) => 3,
+            Ev::ReqArrive(_) => 4,
+            Ev::ServiceDone(_) => 5,
+            Ev::Slice { .. } => 6,
+            Ev::View { .. } => 7,
+            Ev::Started(_) => 8,
+            Ev::Probe(_) => 9,
+            Ev::Available(_) => 10,
+            Ev::RolloutStart => 11,
+            Ev::Sigterm(_) => 12,
+            Ev::Sigkill(_) => 13,
+            Ev::DrainDeadline(_) => 14,
+            Ev::Guardian(_) => 15,
+            Ev::JitterClose { .. } => 16,
+            Ev::SidecarExit(_) => 17,
+            Ev::DeregClose { .. } => 18,
+            Ev::JobArrival => 19,
+            Ev::JobEffect(_) => 20,
+            Ev::JobDone(_) => 21,
+            Ev::LeaseExpire { .. } => 22,
+            Ev::LoadStop => 23,
+        }
+    }
+}
+
+/// An endpoint's conditions, in the EndpointSlice or in a balancer's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ep {
+    Absent,
+    NotReady,
+    Ready,
+    /// Terminating but still serving (ProxyTerminatingEndpoints may use it).
+    TermServing,
+    TermNotServing,
+}
+
+// ---------------------------------------------------------------------------------------------
+// State
+
+#[derive(Debug, Clone, Copy)]
+struct Req {
+    intended: u64,
+    pod: u32,
+    conn: u32,
+    pod_idx: u32,
+    worker: u32,
+    client: u32,
+    exclude: u32,
+    attempts: u8,
+    l7_tries: u8,
+    new_conn: bool,
+    new_up: bool,
+    upstream_sent: u64,
+    done: Option<EventId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Conn {
+    pod: u32,
+    pod_idx: u32,
+    generation: u32,
+    upstream: bool,
+    live: bool,
+    /// Known to the server (accepted and not closed by it).
+    server_open: bool,
+    /// When the server closed it (NEVER while open).
+    closed_at: u64,
+    /// The next response carries `Connection: close`.
+    close_after: bool,
+    /// A request on it has reached the server and is not answered yet.
+    at_server: bool,
+    /// Client side: usable from this time (the last response has arrived).
+    free_at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Starting,
+    Running,
+    Gone,
+}
+
+#[derive(Debug)]
+struct Pod {
+    new: bool,
+    phase: Phase,
+    warm: bool,
+    started_at: u64,
+    listening: bool,
+    /// An Envoy sidecar in front still accepts new inbound connections.
+    inbound_open: bool,
+    probe_ready: bool,
+    readiness_failed: bool,
+    successes: u32,
+    available: bool,
+    deleted: bool,
+    draining: bool,
+    drain_expired: bool,
+    exit_deadline: u64,
+    busy: u32,
+    queue: VecDeque<u32>,
+    inflight: Vec<u32>,
+    conns: Vec<u32>,
+    up_idle: Vec<u32>,
+    workers: Vec<u32>,
+    ver: u32,
+    slice: Ep,
+    slice_ver: u32,
+    view: Ep,
+    view_ver: u32,
+    ev_probe: Option<EventId>,
+    ev_sigterm: Option<EventId>,
+    ev_sigkill: Option<EventId>,
+    ev_drain: Option<EventId>,
+    ev_guardian: Option<EventId>,
+    ev_sidecar: Option<EventId>,
+    deleted_at: u64,
+    /// When the sandbox and its IP are gone (the exit plus `lifecycle.sandbox_teardown`).
+    net_gone_at: u64,
+    steps: Vec<(ShutdownStep, u64)>,
+    exit_code: Option<i32>,
+    logged_inflight: bool,
+}
+
+impl Pod {
+    fn new(new: bool) -> Pod {
+        Pod {
+            new,
+            phase: Phase::Starting,
+            warm: false,
+            started_at: 0,
+            listening: false,
+            inbound_open: true,
+            probe_ready: false,
+            readiness_failed: false,
+            successes: 0,
+            available: false,
+            deleted: false,
+            draining: false,
+            drain_expired: false,
+            exit_deadline: NEVER,
+            busy: 0,
+            queue: VecDeque::new(),
+            inflight: Vec::new(),
+            conns: Vec::new(),
+            up_idle: Vec::new(),
+            workers: Vec::new(),
+            ver: 0,
+            slice: Ep::NotReady,
+            slice_ver: 0,
+            view: Ep::NotReady,
+            view_ver: 0,
+            ev_probe: None,
+            ev_sigterm: None,
+            ev_sigkill: None,
+            ev_drain: None,
+            ev_guardian: None,
+            ev_sidecar: None,
+            deleted_at: NEVER,
+            net_gone_at: NEVER,
+            steps: Vec::new(),
+            exit_code: None,
+            logged_inflight: false,
+        }
+    }
+    fn accepts_new(&self) -> bool {
+        self.phase != Phase::Gone && self.listening && self.inbound_open
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    Queued,
+    Leased,
+    Done,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Job {
+    applied: u32,
+    state: JobState,
+    delivery: u32,
+    worker: u32,
+    lease_ev: Option<EventId>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Worker {
+    pod: u32,
+    job: u32,
+    delivery: u32,
+    job_end: u64,
+    stopped: bool,
+    dead: bool,
+    idle_listed: bool,
+    effect_ev: Option<EventId>,
+    done_ev: Option<EventId>,
+}
+
+struct Rngs {
+    arrivals: Stream,
+    lb: Stream,
+    service: Stream,
+    startup: Stream,
+    slice: Stream,
+    lag: Stream,
+    jitter: Stream,
+    job_arrivals: Stream,
+    job_duration: Stream,
+}
+
+struct Samplers {
+    service: Sampler,
+    startup: Sampler,
+    slice: Sampler,
+    lag: Sampler,
+    job_duration: Sampler,
+}
+
+struct World<'f> {
+    f: &'f Fleet,
+    bal: BalancerSpec,
+    rng: Rngs,
+    smp: Samplers,
+    ow: u64,
+    rtt: u64,
+    deadline: u64,
+    surge: u32,
+    unavailable: u32,
+
+    pods: Vec<Pod>,
+    ready_view: Vec<u32>,
+    fallback_view: Vec<u32>,
+    slice_ready: u32,
+    endpoints: EndpointSeries,
+
+    reqs: Vec<Req>,
+    free_reqs: Vec<u32>,
+    live_reqs: u64,
+    conns: Vec<Conn>,
+    free_conns: Vec<u32>,
+    /// Keep-alive virtual clients: each one's idle connection (or NONE).
+    client_idle: Vec<u32>,
+    next_client: u32,
+
+    samples: Vec<Sample>,
+    mechs: Vec<Option<Mechanism>>,
+    sent: u64,
+    retries: u64,
+
+    jobs: Vec<Job>,
+    job_queue: VecDeque<u32>,
+    workers: Vec<Worker>,
+    idle_workers: VecDeque<u32>,
+
+    arrival_k: u64,
+    arrival_ev: Option<EventId>,
+    job_arrival_ev: Option<EventId>,
+    rollout_started: bool,
+    rollout_start: u64,
+    rollout_end: Option<u64>,
+    load_stopped: bool,
+    load_end: u64,
+}
+
+fn dur(d: SimDuration) -> u64 {
+    d.as_nanos()
+}
+
+impl<'f> World<'f> {
+    fn run(
+        scenario: &str,
+        f: &'f Fleet,
+        opts: &SimOptions,
+        trace: &Trace,
+    ) -> Result<SimRun, SimError> {
+        let mut streams = Streams::new(opts.seed, trace.clone());
+        let bal = f.balancer.resolve();
+        let lag = f.propagation.lag.clone().unwrap_or_else(|| bal.lag.clone());
+        let sampler = |d: &sim_core::Dist| d.sampler().expect("validated distribution");
+        let smp = Samplers {
+            service: sampler(&f.pod.service_time),
+            startup: sampler(&f.pod.startup),
+            slice: sampler(&f.propagation.endpointslice),
+            lag: sampler(&lag),
+            job_duration: sampler(&f.queue.duration),
+        };
+        let rng = Rngs {
+            arrivals: streams.stream("client.arrivals"),
+            lb: streams.stream("balancer.pick"),
+            service: streams.stream("pod.service"),
+            startup: streams.stream("pod.startup"),
+            slice: streams.stream("propagation.endpointslice"),
+            lag: streams.stream("propagation.lag"),
+            jitter: streams.stream("drain.jitter"),
+            job_arrivals: streams.stream("queue.arrivals"),
+            job_duration: streams.stream("queue.duration"),
+        };
+        let ties = if opts.shuffle_ties {
+            TieOrder::Shuffled(Box::new(streams.stream("scheduler.ties")))
+        } else {
+            TieOrder::Fifo
+        };
+        let mut q: Scheduler<Ev> = Scheduler::with_ties(trace.clone(), ties);
+        let (surge, unavailable) = f.effective_fenceposts();
+        let n = f.pod.replicas;
+        let expect = if f.load.clients == 0 {
+            (f.load.rate * (f.run.baseline.as_secs_f64() + 120.0)).min(4_000_000.0) as usize
+        } else {
+            1024
+        };
+        let mut w = World {
+            f,
+            bal,
+            rng,
+            smp,
+            ow: dur(f.client.rtt) / 2,
+            rtt: dur(f.client.rtt),
+            deadline: dur(f.load.deadline),
+            surge,
+            unavailable,
+            pods: Vec::with_capacity(2 * n as usize + 2),
+            ready_view: Vec::new(),
+            fallback_view: Vec::new(),
+            slice_ready: 0,
+            endpoints: EndpointSeries {
+                desired: n,
+                points: Vec::new(),
+            },
+            reqs: Vec::new(),
+            free_reqs: Vec::new(),
+            live_reqs: 0,
+            conns: Vec::new(),
+            free_conns: Vec::new(),
+            client_idle: vec![NONE; f.client.pool.max(1) as usize],
+            next_client: 0,
+            samples: Vec::with_capacity(expect),
+            mechs: Vec::with_capacity(expect),
+            sent: 0,
+            retries: 0,
+            jobs: Vec::new(),
+            job_queue: VecDeque::new(),
+            workers: Vec::new(),
+            idle_workers: VecDeque::new(),
+            arrival_k: 0,
+            arrival_ev: None,
+            job_arrival_ev: None,
+            rollout_started: false,
+            rollout_start: dur(f.run.baseline),
+            rollout_end: None,
+            load_stopped: false,
+            load_end: 0,
+        };
+
+        // The old ReplicaSet, warm, ready and in every view at time zero.
+        for _ in 0..n {
+            let p = w.pods.len() as u32;
+            let mut pod = Pod::new(false);
+            pod.phase = Phase::Running;
+            pod.warm = true;
+            pod.listening = true;
+            pod.probe_ready = true;
+            pod.available = true;
+            pod.slice = Ep::Ready;
+            pod.view = Ep::Ready;
+            w.pods.push(pod);
+            w.start_workers(&mut q, p);
+        }
+        w.slice_ready = n;
+        w.endpoints.points.push((0, n));
+        w.rebuild_views();
+
+        if f.load.clients == 0 {
+            w.arrival_ev = Some(q.schedule_at(SimTime::ZERO, Ev::Arrival));
+        } else {
+            for c in 0..f.load.clients {
+                q.schedule_at(SimTime::ZERO, Ev::ClientSend(c));
+            }
+        }
+        if f.queue.rate > 0.0 {
+            let gap = w.job_gap();
+            w.job_arrival_ev = Some(q.schedule_at(SimTime::from_nanos(gap), Ev::JobArrival));
+        }
+        q.schedule_at(SimTime::from_nanos(w.rollout_start), Ev::RolloutStart);
+
+        let max_end = dur(f.run.max_duration);
+        let settle = dur(f.run.settle).max(w.deadline);
+        loop {
+            let stop = if w.load_stopped {
+                w.load_end.saturating_add(settle)
+            } else {
+                max_end
+            };
+            match q.peek_time() {
+                Some(t) if t.as_nanos() <= stop => {
+                    let (_, ev) = q.pop().expect("peeked");
+                    w.handle(&mut q, ev);
+                }
+                _ => {
+                    if w.load_stopped {
+                        break;
+                    }
+                    // Cut off at max_duration: stop load there and let it settle.
+                    let at = max_end.max(q.now().as_nanos());
+                    w.stop_load(&mut q, at);
+                }
+            }
+        }
+        // The run ends at the settle horizon, whatever the time of its last event.
+        let end_now = w.load_end.saturating_add(settle).max(q.now().as_nanos());
+        w.finish_run(scenario, opts, trace, end_now, q.executed())
+    }
+
+    fn handle(&mut self, q: &mut Scheduler<Ev>, ev: Ev) {
+        let now = q.now().as_nanos();
+        match ev {
+            Ev::Arrival => self.on_arrival(q, now),
+            Ev::ClientSend(c) => {
+                if !self.load_stopped {
+                    let r = self.new_req(now, c);
+                    self.dispatch(q, r, now);
+                }
+            }
+            Ev::Retry(r) => self.dispatch(q, r, now),
+            Ev::ConnArrive(r) => self.on_conn_arrive(q, r, now),
+            Ev::ReqArrive(r) => self.on_req_arrive(q, r, now),
+            Ev::ServiceDone(r) => self.on_service_done(q, r, now),
+            Ev::Slice { pod, ep, ver } => self.on_slice(q, pod, ep, ver, now),
+            Ev::View { pod, ep, ver } => self.on_view(q, pod, ep, ver, now),
+            Ev::Started(p) => self.on_started(q, p, now),
+            Ev::Probe(p) => self.on_probe(q, p, now),
+            Ev::Available(p) => {
+                let pod = &mut self.pods[p as usize];
+                if pod.phase != Phase::Gone && !pod.deleted && pod.probe_ready {
+                    pod.available = true;
+                    self.reconcile(q, now);
+                }
+            }
+            Ev::RolloutStart => {
+                self.rollout_started = true;
+                self.rollout_start = now;
+                self.reconcile(q, now);
+            }
+            Ev::Sigterm(p) => {
+                self.pods[p as usize].ev_sigterm = None;
+                self.on_sigterm(q, p, now);
+            }
+            Ev::Sigkill(p) => {
+                self.pods[p as usize].ev_sigkill = None;
+                self.exit(q, p, now, EXIT_SIGKILL);
+            }
+            Ev::DrainDeadline(p) => {
+                self.pods[p as usize].ev_drain = None;
+                self.on_drain_deadline(q, p, now);
+            }
+            Ev::Guardian(p) => {
+                self.pods[p as usize].ev_guardian = None;
+                let pod = &mut self.pods[p as usize];
+                if pod.phase != Phase::Gone {
+                    pod.steps.push((ShutdownStep::GuardianFired, now));
+                }
+                self.exit(q, p, now, EXIT_GUARDIAN);
+            }
+            Ev::JitterClose { conn, generation } => {
+                let c = self.conns[conn as usize];
+                if c.live && c.generation == generation {
+                    self.drain_close(q, conn, now);
+                }
+            }
+            Ev::SidecarExit(p) => {
+                self.pods[p as usize].ev_sidecar = None;
+                self.kill_data_path(q, p, now);
+                self.try_finish_drain(q, p, now);
+            }
+            Ev::DeregClose { pod, ver } => {
+                if self.pods[pod as usize].view_ver == ver {
+                    let idle = std::mem::take(&mut self.pods[pod as usize].up_idle);
+                    for c in idle {
+                        self.server_close(c, now);
+                        self.free_conn(c);
+                    }
+                }
+            }
+            Ev::JobArrival => self.on_job_arrival(q, now),
+            Ev::JobEffect(wk) => self.on_job_effect(wk),
+            Ev::JobDone(wk) => self.on_job_done(q, wk, now),
+            Ev::LeaseExpire { job, delivery } => self.on_lease_expire(q, job, delivery, now),
+            Ev::LoadStop => self.stop_load(q, now),
+        }
+    }
+}
+
+mod clients;
+mod finish;
+mod lifecycle;
+mod propagation;
+mod queue;
+mod serving;

@@ -1,0 +1,93 @@
+//! Endpoint propagation: pod changes to the EndpointSlice, and the slice to each balancer view
+//! after its lag.
+
+use super::*;
+
+impl World<'_> {
+    pub(super) fn slice_set(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, now: u64) {
+        let pod = &mut self.pods[p as usize];
+        pod.ver += 1;
+        let ver = pod.ver;
+        let d = self.smp.slice.sample(&mut self.rng.slice).as_nanos();
+        q.schedule_at(SimTime::from_nanos(now + d), Ev::Slice { pod: p, ep, ver });
+    }
+
+    pub(super) fn on_slice(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, ver: u32, now: u64) {
+        let pod = &mut self.pods[p as usize];
+        if ver <= pod.slice_ver {
+            return;
+        }
+        let was_ready = pod.slice == Ep::Ready;
+        pod.slice_ver = ver;
+        pod.slice = ep;
+        let is_ready = ep == Ep::Ready;
+        if was_ready != is_ready {
+            if is_ready {
+                self.slice_ready += 1;
+            } else {
+                self.slice_ready -= 1;
+            }
+            match self.endpoints.points.last_mut() {
+                Some(last) if last.0 == now => last.1 = self.slice_ready,
+                _ => self.endpoints.points.push((now, self.slice_ready)),
+            }
+        }
+        let mut d = self.smp.lag.sample(&mut self.rng.lag).as_nanos();
+        if ep == Ep::Ready {
+            d += dur(self.bal.health_check_delay);
+        }
+        q.schedule_at(SimTime::from_nanos(now + d), Ev::View { pod: p, ep, ver });
+    }
+
+    pub(super) fn on_view(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, ver: u32, now: u64) {
+        let pod = &mut self.pods[p as usize];
+        if ver <= pod.view_ver {
+            return;
+        }
+        let was_ready = pod.view == Ep::Ready;
+        pod.view_ver = ver;
+        pod.view = ep;
+        if self.bal.readiness_gate && ep == Ep::Ready && !was_ready && !pod.deleted {
+            // The readiness gate: the pod counts as ready once the load balancer has it.
+            let min_ready = dur(self.f.rollout.min_ready);
+            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            self.rebuild_views();
+            self.check_rollout_end(q, now);
+            return;
+        }
+        if was_ready
+            && ep != Ep::Ready
+            && let Some(delay) = self.bal.deregistration_delay
+        {
+            q.schedule_at(
+                SimTime::from_nanos(now + dur(delay)),
+                Ev::DeregClose { pod: p, ver },
+            );
+        }
+        self.rebuild_views();
+    }
+
+    pub(super) fn rebuild_views(&mut self) {
+        self.ready_view.clear();
+        self.fallback_view.clear();
+        for (i, pod) in self.pods.iter().enumerate() {
+            match pod.view {
+                Ep::Ready => self.ready_view.push(i as u32),
+                Ep::TermServing => self.fallback_view.push(i as u32),
+                _ => {}
+            }
+        }
+    }
+
+    /// The serving condition of a terminating pod, as the EndpointSlice reports it.
+    pub(super) fn term_ep(&self, p: u32) -> Ep {
+        let pod = &self.pods[p as usize];
+        if pod.phase == Phase::Gone {
+            Ep::Absent
+        } else if pod.listening && pod.probe_ready && !pod.readiness_failed && pod.inbound_open {
+            Ep::TermServing
+        } else {
+            Ep::TermNotServing
+        }
+    }
+}
