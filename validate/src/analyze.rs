@@ -125,6 +125,11 @@ pub struct Merged {
     /// Merged origin, wall clock ns.
     pub origin_epoch_ns: i64,
     pub reqs: Vec<Req>,
+    /// Parallel to `reqs`: the schedule each request belongs to. The shards of one schedule
+    /// share one; independent generators (another mode, rate, seed, target or label), such as
+    /// `fleetsim live`'s keep-alive and new-connection pair, each have their own, so their
+    /// indices are checked for gaps and duplicates apart.
+    pub schedule: Vec<u32>,
     pub marks: Vec<(i64, String)>,
     pub ready: Vec<(i64, u32, u32)>,
     pub sse: Vec<SseEvent>,
@@ -146,8 +151,17 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged> {
         origin_epoch_ns: origin,
         ..Default::default()
     };
+    let mut schedules: Vec<String> = Vec::new();
     for (h, lines) in per_file {
         let off = h.origin_epoch_ns - origin;
+        let key = schedule_key(&h);
+        let sched = match schedules.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                schedules.push(key);
+                schedules.len() - 1
+            }
+        } as u32;
         m.headers.push(h);
         for l in lines {
             match l {
@@ -157,6 +171,7 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged> {
                     r.end += off;
                     r.first_byte = r.first_byte.map(|t| t + off);
                     m.reqs.push(r);
+                    m.schedule.push(sched);
                 }
                 Line::Mark(k) => m.marks.push((k.at + off, k.name)),
                 Line::Ready(e) => m.ready.push((e.at + off, e.ready, e.desired)),
@@ -175,6 +190,24 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged> {
         }
     }
     Ok(m)
+}
+
+/// What the shards of one schedule have in common: every header field that shapes the schedule,
+/// with the shard's N but not its K. The same file given twice has the same key, so its
+/// requests count as duplicates.
+fn schedule_key(h: &Header) -> String {
+    let n = h.shard.split_once('/').map_or(h.shard.as_str(), |(_, n)| n);
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}",
+        h.target,
+        h.mode,
+        h.clients,
+        h.arrivals,
+        h.seed,
+        h.rate.to_bits(),
+        n,
+        h.label
+    )
 }
 
 fn read_one(path: &Path) -> Result<(Header, Vec<Line>)> {
@@ -396,15 +429,27 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
     (s, rows)
 }
 
-/// Check that the merged shards cover the schedule exactly once.
-fn index_coverage(reqs: &[Req]) -> (u64, u64) {
-    let Some(max) = reqs.iter().map(|r| r.i).max() else {
+/// Check that the merged shards cover each schedule exactly once: (duplicates, gaps), summed
+/// over the schedules (`schedule` is parallel to `reqs`).
+fn index_coverage(reqs: &[Req], schedule: &[u32]) -> (u64, u64) {
+    let mut by: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for (r, &s) in reqs.iter().zip(schedule) {
+        by.entry(s).or_default().push(r.i);
+    }
+    by.values().fold((0, 0), |(d, g), is| {
+        let (dup, gap) = coverage_of(is);
+        (d + dup, g + gap)
+    })
+}
+
+fn coverage_of(indices: &[u64]) -> (u64, u64) {
+    let Some(&max) = indices.iter().max() else {
         return (0, 0);
     };
     let mut seen = vec![0u64; (max as usize / 64) + 1];
     let mut dup = 0;
-    for r in reqs {
-        let (w, b) = ((r.i / 64) as usize, r.i % 64);
+    for &i in indices {
+        let (w, b) = ((i / 64) as usize, i % 64);
         if seen[w] & (1 << b) != 0 {
             dup += 1;
         }
@@ -472,7 +517,7 @@ pub fn run(opts: AnalyzeOpts) -> Result<AnalyzeReport> {
             .unwrap_or(0) as f64
             / 1e6
     };
-    let (dup, missing) = index_coverage(&m.reqs);
+    let (dup, missing) = index_coverage(&m.reqs, &m.schedule);
     let footers_valid =
         m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
     let streams: u64 = m.headers.iter().map(|h| h.sse_streams).sum();
@@ -608,7 +653,17 @@ mod tests {
     #[test]
     fn coverage_counts_duplicates_and_gaps() {
         let r: Vec<Req> = [0, 1, 1, 3].iter().map(|&i| req(i, 0)).collect();
-        assert_eq!(index_coverage(&r), (1, 1));
-        assert_eq!(index_coverage(&[]), (0, 0));
+        assert_eq!(index_coverage(&r, &[0; 4]), (1, 1));
+        assert_eq!(index_coverage(&[], &[]), (0, 0));
+    }
+
+    #[test]
+    fn independent_schedules_are_covered_apart() {
+        // Two generators (say keep-alive and new-connection) each send indices 0..3: no
+        // duplicate; a gap in one is still a gap.
+        let r: Vec<Req> = [0, 1, 2, 0, 2].iter().map(|&i| req(i, 0)).collect();
+        assert_eq!(index_coverage(&r, &[0, 0, 0, 1, 1]), (0, 1));
+        // The same indices in one schedule are duplicates.
+        assert_eq!(index_coverage(&r, &[0; 5]), (2, 0));
     }
 }
