@@ -22,3 +22,8 @@ CLUSTER_DNS=10.96.0.10
 CNI_BRIDGE=fleetsim0
 PV_COUNT=${PV_COUNT:-4}     # static hostPath PersistentVolumes under $STATE_DIR/pv
 PV_SIZE=${PV_SIZE:-10Gi}
+
+# Third-party servers for the live runs (deploy/cluster/build-extras), from the Go module proxy.
+TRAEFIK_VERSION=${TRAEFIK_VERSION:-3.7.13}   # newest v3 on the Go module proxy on 2026-12-02
+HTTPBIN_VERSION=${HTTPBIN_VERSION:-2.26.0}   # newest v2 on the Go module proxy on 2026-12-02
+EXTRA_DIR=$FLEETSIM_CACHE/extra
