@@ -964,7 +964,7 @@ mod tests {
         whole.write(&d.path().join("whole")).unwrap();
         let mut shard_dirs = Vec::new();
         for k in [2, 0, 1] {
-            let part = sweep(&source, Some(Shard { k, n: 3 }), 1 + k);
+            let part = sweep(&source, Some(Shard { k, n: 3 }), 1 + k as usize);
             let dir = d.path().join(format!("s{k}"));
             part.write(&dir).unwrap();
             assert!(!dir.join("zero-loss.csv").exists());
