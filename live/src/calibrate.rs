@@ -73,13 +73,7 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         .pointer("/window_s/0")
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(f64::MAX);
-    let load_start = merged
-        .marks
-        .iter()
-        .filter(|(_, n)| n == "load_start")
-        .map(|(t, _)| *t)
-        .min()
-        .unwrap_or(0);
+    let load_start = merged.first_mark("load_start").unwrap_or(0);
     let rollout_start = load_start + (window_start_s * 1e9) as i64;
     for r in &merged.reqs {
         if r.reused

@@ -948,13 +948,7 @@ fn analyze_files(
     provenance: &BTreeMap<String, String>,
 ) -> Result<AnalyzeReport> {
     let merged = read_records(files)?;
-    let load_start = merged
-        .marks
-        .iter()
-        .filter(|(_, n)| n == "load_start")
-        .map(|(t, _)| *t)
-        .min()
-        .unwrap_or(0);
+    let load_start = merged.first_mark("load_start").unwrap_or(0);
     let load_start_epoch = merged.origin_epoch_ns + load_start;
     let mut plan = AnalyzePlan::new(files.to_vec());
     plan.out_dir = out.to_path_buf();

@@ -68,31 +68,27 @@ impl Kube {
     /// Starts `kubectl get KIND -l SELECTOR --watch --output-watch-events -o json`: the child
     /// prints one JSON watch event (`{"type": ..., "object": ...}`) after another.
     pub fn watch(&self, kind: &str, selector: &str) -> Result<Child> {
-        self.command()
-            .args([
-                "get",
-                kind,
-                "-l",
-                selector,
-                "--watch",
-                "--output-watch-events",
-                "-o",
-                "json",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|source| LiveError::KubectlStart {
-                kubectl: self.kubectl.clone(),
-                source,
-            })
+        self.spawn_piped(&[
+            "get",
+            kind,
+            "-l",
+            selector,
+            "--watch",
+            "--output-watch-events",
+            "-o",
+            "json",
+        ])
     }
 
     /// Starts `kubectl logs -f POD` (stdout piped).
     pub fn follow_logs(&self, pod: &str) -> Result<Child> {
+        self.spawn_piped(&["logs", "-f", pod])
+    }
+
+    /// Starts `kubectl ARGS` with its stdout piped (stdin and stderr closed).
+    fn spawn_piped(&self, args: &[&str]) -> Result<Child> {
         self.command()
-            .args(["logs", "-f", pod])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -266,6 +266,13 @@ pub struct Merged {
     pub conn_opens: u64,
 }
 
+impl Merged {
+    /// The earliest marker of this name (e.g. `load_start`), ns from the merged origin.
+    pub fn first_mark(&self, name: &str) -> Option<i64> {
+        mark(self, name, false)
+    }
+}
+
 /// Read and align record files. Times in the result are ns from the earliest file's origin.
 pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
     let mut per_file = Vec::new();

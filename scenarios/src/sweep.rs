@@ -860,20 +860,10 @@ mod tests {
             let e = spec.parse::<Vary>().unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");
         }
-        assert!(
-            "3/2"
-                .parse::<Shard>()
-                .unwrap_err()
-                .to_string()
-                .contains("below N")
-        );
-        assert!(
-            "1/0"
-                .parse::<Shard>()
-                .unwrap_err()
-                .to_string()
-                .contains("at least 1")
-        );
+        for (bad, why) in [("3/2", "below N"), ("1/0", "at least 1")] {
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
         assert_eq!("1/4".parse::<Shard>().unwrap(), Shard { k: 1, n: 4 });
     }
 
