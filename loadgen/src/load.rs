@@ -91,10 +91,7 @@ pub async fn run_async(plan: LoadPlan) -> Result<LoadReport, LoadError> {
 /// Checks the plan's settings and the open-files limit; returns the rate in milli-requests per
 /// second.
 fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
-    let rate_m = rate_milli(plan.rate).map_err(|reason| LoadError::Setting {
-        field: "rate",
-        reason,
-    })?;
+    let rate_m = rate_milli(plan.rate)?;
     if plan.clients == 0 {
         return Err(LoadError::Setting {
             field: "clients",

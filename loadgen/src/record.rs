@@ -231,15 +231,24 @@ struct Tag<'a> {
     t: &'a str,
 }
 
+/// A record line that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not JSON, or a field of the wrong shape for its line type.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// The `t` tag names no line type of this schema.
+    #[error("unknown record type {0:?}")]
+    UnknownType(String),
+}
+
 /// Parse one line.
-pub fn parse_line(line: &str) -> Result<Line, String> {
+pub fn parse_line(line: &str) -> Result<Line, RecordError> {
     // Fast path for the common case.
     if line.starts_with("{\"t\":\"r\"") {
-        return serde_json::from_str::<Req>(line)
-            .map(Line::Req)
-            .map_err(|e| e.to_string());
+        return Ok(serde_json::from_str::<Req>(line).map(Line::Req)?);
     }
-    let tag: Tag = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let tag: Tag = serde_json::from_str(line)?;
     let r = match tag.t {
         "r" => serde_json::from_str(line).map(Line::Req),
         "h" => serde_json::from_str(line).map(Line::Header),
@@ -248,9 +257,9 @@ pub fn parse_line(line: &str) -> Result<Line, String> {
         "e" => serde_json::from_str(line).map(Line::Ready),
         "s" => serde_json::from_str(line).map(Line::Sse),
         "f" => serde_json::from_str(line).map(Line::Footer),
-        other => return Err(format!("unknown record type {other:?}")),
+        other => return Err(RecordError::UnknownType(other.to_string())),
     };
-    r.map_err(|e| e.to_string())
+    Ok(r?)
 }
 
 /// Serialize any non-request line with its tag first: `{"t":"m",...}`.

@@ -12,6 +12,8 @@
 use rand_chacha::ChaCha8Rng;
 use rand_chacha::rand_core::{Rng, SeedableRng};
 
+use crate::error::LoadError;
+
 /// The arrival process.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arrivals {
@@ -28,13 +30,17 @@ pub enum Arrivals {
 pub use measure::Shard;
 
 /// Rate in requests per second, kept as integer milli-rps for exact constant schedules.
-pub fn rate_milli(rate: f64) -> Result<u64, String> {
+pub fn rate_milli(rate: f64) -> Result<u64, LoadError> {
+    let bad = |reason: String| LoadError::Setting {
+        field: "rate",
+        reason,
+    };
     if !rate.is_finite() || rate <= 0.0 {
-        return Err(format!("rate must be > 0, got {rate}"));
+        return Err(bad(format!("rate must be > 0, got {rate}")));
     }
     let m = (rate * 1000.0).round();
     if m < 1.0 {
-        return Err(format!("rate {rate} below 0.001 rps"));
+        return Err(bad(format!("rate {rate} below 0.001 rps")));
     }
     Ok(m as u64)
 }

@@ -26,17 +26,6 @@ pub enum Reconnect {
     Backoff,
 }
 
-impl std::str::FromStr for Reconnect {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "immediate" => Ok(Reconnect::Immediate),
-            "backoff" => Ok(Reconnect::Backoff),
-            _ => Err(format!("bad reconnect policy {s:?}: immediate or backoff")),
-        }
-    }
-}
-
 /// One stream's settings.
 #[derive(Clone, Debug)]
 pub(crate) struct SseOpts {
