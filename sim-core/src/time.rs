@@ -1,4 +1,6 @@
-//! Simulated time: integer nanoseconds, never floats.
+//! Simulated time: integer nanoseconds, never floats. Also the workspace's one duration parser
+//! ([`parse_duration`], [`parse_duration_or_secs`]): scenario files, command-line flags and the
+//! real service's settings all read durations through it.
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Mul, Sub};
@@ -215,7 +217,9 @@ impl fmt::Display for SimDuration {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration {input:?}: {reason} (write it like \"250ms\", \"3s\" or \"1m 30s\")")]
 pub struct ParseDurationError {
+    /// The text as given.
     pub input: String,
+    /// Why it is not a duration.
     pub reason: String,
 }
 
