@@ -1,8 +1,10 @@
 //! # fleetsim: what a rolling Kubernetes deploy does to clients, lever by lever
 //!
 //! The one CLI users run. Each subcommand is a thin layer over the crates that hold the logic:
-//! `scenarios` (files, runner, sweeps, compare), `models` (the fleet), `measure` (the figures),
-//! `plots` (the charts). Tests call [`run`] with `Opts::parse_from([...])`.
+//! `scenarios` (files, runner, sweeps, compare, charts) for the simulating subcommands,
+//! `loadgen` (the open-loop generator and the record analyzer) for `load` and `analyze`, and
+//! `live` (the cluster driver, calibration, the observed-versus-predicted report) for `live`,
+//! `calibrate` and `validate`. Tests call [`run`] with `Opts::parse_from([...])`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -20,8 +22,7 @@ pub struct Opts {
     pub command: Command,
 }
 
-/// The subcommands. New ones (load, analyze, live, calibrate, validate) add a variant here and
-/// an arm in [`run`].
+/// The subcommands: each is a variant here and an arm in [`run`].
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run before, after and every lever scenario; print the before/after and ablation tables;
@@ -40,16 +41,16 @@ pub enum Command {
     /// List the shipped scenarios, or print one merged (--show NAME).
     Scenarios(ScenariosArgs),
     /// Open-loop HTTP load that records every request (the live side's client).
-    Load(validate::load::LoadOpts),
+    Load(loadgen::LoadOpts),
     /// Deploy-window analysis of load record files: the same summary shape the simulator writes.
-    Analyze(validate::analyze::AnalyzeOpts),
+    Analyze(loadgen::AnalyzeOpts),
     /// Roll the real service on a real cluster under open-loop load; write the live summary and
     /// its evidence.
-    Live(validate::live::LiveOpts),
+    Live(live::LiveOpts),
     /// Write a calibration layer for scenario files from calibration live runs.
-    Calibrate(validate::calibrate::CalibrateOpts),
+    Calibrate(live::calibrate::CalibrateOpts),
     /// Set live summaries beside the simulator's predicted intervals, figure by figure.
-    Validate(validate::report::ReportOpts),
+    Validate(live::report::ReportOpts),
 }
 
 /// Seeds and threads, shared by the simulating subcommands.
@@ -186,7 +187,7 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Merge(a) => cmd_merge(&a),
         Command::Scenarios(a) => cmd_scenarios(&a),
         Command::Load(o) => {
-            let report = validate::load::run(o)?;
+            let report = loadgen::run(o.plan()?)?;
             eprintln!(
                 "wrote {} ({} requests recorded, {:.1} req/s achieved)",
                 report.out.display(),
@@ -196,20 +197,20 @@ pub fn run(opts: Opts) -> Result<()> {
             Ok(())
         }
         Command::Analyze(o) => {
-            let report = validate::analyze::run(o)?;
-            println!("{}", serde_json::to_string_pretty(&report.summary)?);
+            let report = loadgen::analyze::run(o.plan()?)?;
+            println!("{}", report.summary.to_json()?);
             eprintln!("wrote {}", report.summary_path.display());
             Ok(())
         }
         Command::Live(o) => {
-            for dir in validate::live::run(o)? {
+            for dir in live::driver::run(o)? {
                 println!("{}", dir.display());
             }
             Ok(())
         }
         Command::Calibrate(o) => {
             let out = o.out.clone();
-            let m = validate::calibrate::run(o)?;
+            let m = live::calibrate::run(o)?;
             println!(
                 "wrote {} ({} service-time samples, {} pod start-ups, {} deregistration delays)",
                 out.display(),
@@ -221,7 +222,7 @@ pub fn run(opts: Opts) -> Result<()> {
         }
         Command::Validate(o) => {
             let out = o.out.clone();
-            let checks = validate::report::run(o)?;
+            let checks = live::report::run(o)?;
             let inside = checks.iter().filter(|c| c.all_inside()).count();
             let judged = checks
                 .iter()

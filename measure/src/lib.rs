@@ -25,6 +25,7 @@
 mod aggregate;
 mod analyze;
 mod outcome;
+mod shard;
 mod shutdown;
 mod summary;
 
@@ -33,7 +34,10 @@ pub use analyze::{
     Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
 };
 pub use outcome::{Outcome, OutcomeCounts, UnknownOutcome};
+pub use shard::{ParseShardError, Shard};
 pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};
+/// The workspace's one duration parser (it lives with the simulated clock in `sim-core`).
+pub use sim_core::{ParseDurationError, parse_duration, parse_duration_or_secs};
 pub use summary::{
     AGGREGATE_SCHEMA, HEADLINE_FIGURES, JobCounts, LatencySummary, Percentiles, SUMMARY_SCHEMA,
     Source, Summary,

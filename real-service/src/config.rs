@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-/// For the `*_MS` settings: a bare integer is milliseconds, else a humantime duration.
+/// For the `*_MS` settings: a bare integer is milliseconds, else a duration as [`parse_duration`]
+/// reads it.
 fn parse_ms_or_duration(s: &str) -> Result<Duration, String> {
     match s.parse::<u64>() {
         Ok(ms) => Ok(Duration::from_millis(ms)),
@@ -13,9 +14,14 @@ fn parse_ms_or_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A duration setting, read by the workspace's one parser (`measure::parse_duration`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{e} (expected a duration like \"250ms\" or \"5s\")"))
+    measure::parse_duration(s).map_err(|e| {
+        format!(
+            "{} (expected a duration like \"250ms\" or \"5s\")",
+            e.reason
+        )
+    })
 }
 
 /// The exit code of a guardian force-exit (the shutdown budget ran out).

@@ -1,4 +1,4 @@
-//! A rollout on one machine: open-loop load from the project's own generator (`validate`), in
+//! A rollout on one machine: open-loop load from the project's own generator (`loadgen`), in
 //! keep-alive and new-connection modes, through HAProxy on loopback, while the old process is
 //! SIGTERMed and a replacement (started first: surge) takes over. The test plays the proxy's
 //! health checker: it polls the old process's /readyz every 100 ms, and once that fails it waits
@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use common::*;
+use loadgen::record::{Line, parse_line};
+use loadgen::{LoadOpts, LoadReport};
 use measure::{ShutdownStep as S, check_order};
-use validate::load::{LoadOpts, LoadReport};
-use validate::record::{Line, parse_line};
 
 /// The two scenarios use most of the machine; run them one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -95,7 +95,8 @@ fn load(
         format!("real-service rollout {mode}"),
     ];
     let opts = LoadOpts::parse_from(args);
-    std::thread::spawn(move || validate::load::run(opts).expect("load generator"))
+    let plan = opts.plan().expect("load plan");
+    std::thread::spawn(move || loadgen::run(plan).expect("load generator"))
 }
 
 fn ok_count(addr: std::net::SocketAddr) -> Option<u64> {

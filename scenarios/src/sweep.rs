@@ -224,45 +224,8 @@ fn list(spec: &str) -> Vec<Level> {
         .collect()
 }
 
-/// `--shard K/N`: the points `i` with `i % N == K`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shard {
-    pub k: usize,
-    pub n: usize,
-}
-
-impl FromStr for Shard {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let (k, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("{s:?}: expected K/N, like 0/4"))?;
-        let k: usize = k
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?}: K must be a whole number"))?;
-        let n: usize = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("{s:?}: N must be a whole number"))?;
-        if n == 0 {
-            return Err(format!("{s:?}: N must be at least 1"));
-        }
-        if k >= n {
-            return Err(format!(
-                "{s:?}: K must be below N (shards are numbered 0..N-1)"
-            ));
-        }
-        Ok(Shard { k, n })
-    }
-}
-
-impl std::fmt::Display for Shard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.k, self.n)
-    }
-}
+/// `--shard K/N`: the points `i` with `i % N == K` (the one shard type, in `measure`).
+pub use measure::Shard;
 
 /// The grid of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,7 +273,7 @@ impl Grid {
 
     /// The points of one shard (all points without one), ascending.
     pub fn points(&self, shard: Option<Shard>) -> Vec<usize> {
-        let (k, n) = shard.map_or((0, 1), |s| (s.k, s.n));
+        let (k, n) = shard.map_or((0, 1), |s| (s.k as usize, s.n as usize));
         (k..self.len()).step_by(n).collect()
     }
 
@@ -802,7 +765,7 @@ pub fn merge(dirs: &[&Path]) -> Result<SweepResult, String> {
         shard: None,
         ..first.meta.clone()
     };
-    let n = first.meta.shard.map_or(1, |s| s.n);
+    let n = first.meta.shard.map_or(1, |s| s.n as usize);
     let mut seen = vec![false; n];
     for (p, d) in parts.iter().zip(dirs) {
         if (SweepMeta {
@@ -816,14 +779,14 @@ pub fn merge(dirs: &[&Path]) -> Result<SweepResult, String> {
                 dirs[0].display()
             ));
         }
-        let s = p.meta.shard.unwrap_or(Shard { k: 0, n: 1 });
-        if s.n != n {
+        let s = p.meta.shard.unwrap_or(Shard::ALL);
+        if s.n as usize != n {
             return Err(format!(
                 "{}: shard {s}, but the others are out of {n}",
                 d.display()
             ));
         }
-        if std::mem::replace(&mut seen[s.k], true) {
+        if std::mem::replace(&mut seen[s.k as usize], true) {
             return Err(format!("{}: shard {s} given twice", d.display()));
         }
     }
@@ -897,8 +860,10 @@ mod tests {
             let e = spec.parse::<Vary>().unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");
         }
-        assert!("3/2".parse::<Shard>().unwrap_err().contains("below N"));
-        assert!("1/0".parse::<Shard>().unwrap_err().contains("at least 1"));
+        for (bad, why) in [("3/2", "below N"), ("1/0", "at least 1")] {
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
         assert_eq!("1/4".parse::<Shard>().unwrap(), Shard { k: 1, n: 4 });
     }
 
@@ -989,7 +954,7 @@ mod tests {
         whole.write(&d.path().join("whole")).unwrap();
         let mut shard_dirs = Vec::new();
         for k in [2, 0, 1] {
-            let part = sweep(&source, Some(Shard { k, n: 3 }), 1 + k);
+            let part = sweep(&source, Some(Shard { k, n: 3 }), 1 + k as usize);
             let dir = d.path().join(format!("s{k}"));
             part.write(&dir).unwrap();
             assert!(!dir.join("zero-loss.csv").exists());

@@ -60,5 +60,5 @@ pub use dist::{Dist, DistError, Sampler};
 pub use metrics::{BucketSeries, Counter, LatencyHistogram};
 pub use rng::{Stream, Streams, stream_id};
 pub use scheduler::{Event, EventId, Scheduler, TieOrder};
-pub use time::{ParseDurationError, SimDuration, SimTime};
+pub use time::{ParseDurationError, SimDuration, SimTime, parse_duration, parse_duration_or_secs};
 pub use trace::{Divergence, Trace, TraceDigest, TraceEntry, check_determinism};

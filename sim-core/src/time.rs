@@ -1,4 +1,6 @@
-//! Simulated time: integer nanoseconds, never floats.
+//! Simulated time: integer nanoseconds, never floats. Also the workspace's one duration parser
+//! ([`parse_duration`], [`parse_duration_or_secs`]): scenario files, command-line flags and the
+//! real service's settings all read durations through it.
 
 use std::fmt;
 use std::ops::{Add, AddAssign, Mul, Sub};
@@ -215,41 +217,100 @@ impl fmt::Display for SimDuration {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid duration {input:?}: {reason} (write it like \"250ms\", \"3s\" or \"1m 30s\")")]
 pub struct ParseDurationError {
+    /// The text as given.
     pub input: String,
+    /// Why it is not a duration.
     pub reason: String,
 }
 
 impl FromStr for SimDuration {
     type Err = ParseDurationError;
 
-    /// Reads human durations: `"250ms"`, `"3s"`, `"1m 30s"`, `"0s"`, `"1.5s"`.
+    /// Reads human durations with [`parse_duration`]: `"250ms"`, `"3s"`, `"1m 30s"`, `"0s"`,
+    /// `"1.5s"`, `"0"`. A bare number other than `0` is refused (the unit is not guessed).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let trimmed = s.trim();
-        let err = |reason: String| ParseDurationError {
-            input: s.to_string(),
-            reason,
-        };
-        if trimmed == "0" {
-            return Ok(SimDuration(0));
-        }
-        // humantime does not take fractions; "1.5s" and "0.25s" are common in configs.
-        if let Some(number) = trimmed.strip_suffix('s')
-            && !number.ends_with(|c: char| c.is_ascii_alphabetic())
-            && number.contains('.')
-        {
-            let secs: f64 = number
-                .trim()
-                .parse()
-                .map_err(|_| err("not a number of seconds".into()))?;
-            if !secs.is_finite() || secs < 0.0 {
-                return Err(err("must be a finite, non-negative number".into()));
-            }
-            return Ok(SimDuration::from_secs_f64(secs));
-        }
-        humantime::parse_duration(trimmed)
-            .map(SimDuration::from)
-            .map_err(|e| err(e.to_string()))
+        parse_duration(s).map(SimDuration::from)
     }
+}
+
+/// The units a single `NUMBER UNIT` duration may carry, with their length in nanoseconds.
+const UNITS: [(&str, u64); 8] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("µs", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("min", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+];
+
+/// What a bare number (no unit) means to [`parse_with`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BareNumber {
+    /// Refused, except `0`: scenario files and settings always name the unit.
+    Refused,
+    /// Seconds: command-line flags such as `--duration 30`.
+    Seconds,
+}
+
+/// The one duration parser of the workspace: scenario files, the load generator's and the live
+/// driver's flags, and the real service's settings all read durations here.
+///
+/// Accepts `"0"`, one number with a unit (`"250ms"`, `"1.5s"`, `"0.25ms"`, `"900us"`, `"2m"`,
+/// `"1h"`; units `ns`, `us`/`µs`, `ms`, `s`, `m`/`min`, `h`; a fraction with any of them), or
+/// anything `humantime` reads (`"1m 30s"`, `"2hours"`). Whole numbers are exact; a fraction is
+/// rounded to the nearest nanosecond. A bare number other than `0` is an error (see
+/// [`parse_duration_or_secs`] for flags where it means seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, ParseDurationError> {
+    parse_with(s, BareNumber::Refused)
+}
+
+/// [`parse_duration`], and a bare number is seconds (`"30"`, `"0.5"`): the form the load
+/// generator's and the live driver's flags have always taken.
+pub fn parse_duration_or_secs(s: &str) -> Result<std::time::Duration, ParseDurationError> {
+    parse_with(s, BareNumber::Seconds)
+}
+
+fn parse_with(s: &str, bare: BareNumber) -> Result<std::time::Duration, ParseDurationError> {
+    let trimmed = s.trim();
+    let err = |reason: String| ParseDurationError {
+        input: s.to_string(),
+        reason,
+    };
+    if trimmed == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let unit = unit.trim();
+    let unit_ns = match unit {
+        "" if bare == BareNumber::Seconds => Some(1_000_000_000),
+        _ => UNITS.iter().find(|(u, _)| *u == unit).map(|&(_, ns)| ns),
+    };
+    if let Some(unit_ns) = unit_ns.filter(|_| !number.is_empty()) {
+        if !number.contains('.') {
+            // Whole numbers: exact integer arithmetic.
+            let n: u64 = number
+                .parse()
+                .map_err(|_| err("not a whole number".into()))?;
+            return n
+                .checked_mul(unit_ns)
+                .map(std::time::Duration::from_nanos)
+                .ok_or_else(|| err("too long".into()));
+        }
+        let v: f64 = number.parse().map_err(|_| err("not a number".into()))?;
+        if !v.is_finite() || v < 0.0 {
+            return Err(err("must be a finite, non-negative number".into()));
+        }
+        let secs = v * unit_ns as f64 / 1e9;
+        return Ok(std::time::Duration::from_nanos(
+            SimDuration::from_secs_f64(secs).as_nanos(),
+        ));
+    }
+    humantime::parse_duration(trimmed).map_err(|e| err(e.to_string()))
 }
 
 impl Serialize for SimDuration {
@@ -287,6 +348,30 @@ mod tests {
                 .to_string()
                 .contains("\"5\"")
         );
+    }
+
+    #[test]
+    fn one_parser_for_files_flags_and_settings() {
+        use std::time::Duration;
+        let p = |s: &str| parse_duration(s).unwrap();
+        assert_eq!(p("0.25ms"), Duration::from_micros(250));
+        assert_eq!(p("2m"), Duration::from_secs(120));
+        assert_eq!(p("2min"), Duration::from_secs(120));
+        assert_eq!(p("1h"), Duration::from_secs(3600));
+        assert_eq!(p("900µs"), Duration::from_micros(900));
+        assert_eq!(p("5 s"), Duration::from_secs(5));
+        assert_eq!(p("2hours"), Duration::from_secs(7200));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+        let f = |s: &str| parse_duration_or_secs(s).unwrap();
+        assert_eq!(f("30"), Duration::from_secs(30));
+        assert_eq!(f("0.5"), Duration::from_millis(500));
+        assert_eq!(f("250ms"), Duration::from_millis(250));
+        assert!(parse_duration_or_secs("").is_err());
+        assert!(parse_duration_or_secs("5x").is_err());
     }
 
     #[test]

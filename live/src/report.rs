@@ -1,0 +1,370 @@
+//! Observed versus predicted, figure by figure (`fleetsim validate`). Pure: reads summaries,
+//! writes markdown and JSON; no network, no cluster.
+//!
+//! For each scenario present on both sides (a simulator aggregate in
+//! `PREDICTED/<scenario>/summary.json`, live summaries in `OBSERVED/<scenario>/run-*/summary.json`)
+//! and each headline figure, the predicted interval `[lo, hi]` (2.5th to 97.5th percentile over
+//! seeds) is set beside every observed value, and each observed value is marked inside or
+//! outside. Nothing is tuned here: a figure outside its interval is reported as it is.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use measure::{Aggregate, HEADLINE_FIGURES, Stat, Summary};
+use serde::Serialize;
+
+use crate::error::{LiveError, Result};
+
+/// Options of `fleetsim validate --report-only`.
+#[derive(Parser, Clone, Debug)]
+#[command(
+    name = "validate",
+    about = "Set live summaries beside the simulator's predicted intervals, figure by figure"
+)]
+pub struct ReportOpts {
+    /// Simulator output: `<dir>/<scenario>/summary.json` (an aggregate over seeds).
+    #[arg(long)]
+    pub predicted: PathBuf,
+    /// Live output: `<dir>/<scenario>/run-*/summary.json`.
+    #[arg(long)]
+    pub observed: PathBuf,
+    /// Where to write `validation.md` and `validation.json`.
+    #[arg(long, default_value = "validation")]
+    pub out: PathBuf,
+}
+
+/// One headline figure of one scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FigureCheck {
+    /// The scenario (`<overlay>-<style>`).
+    pub scenario: String,
+    /// The figure's dotted path in the summary.
+    pub figure: String,
+    /// `None` when the simulator has no value for it (e.g. a null capacity dip).
+    pub predicted: Option<Stat>,
+    /// One value per live run (runs without the figure are left out).
+    pub observed: Vec<f64>,
+    /// How many observed values lie inside `[lo, hi]`.
+    pub inside: usize,
+}
+
+impl FigureCheck {
+    /// Every observed value inside the interval (and at least one observed).
+    pub fn all_inside(&self) -> bool {
+        !self.observed.is_empty() && self.inside == self.observed.len()
+    }
+}
+
+/// Compares one scenario's aggregate with its live summaries.
+pub fn check_scenario(
+    scenario: &str,
+    predicted: &Aggregate,
+    observed: &[Summary],
+) -> Vec<FigureCheck> {
+    HEADLINE_FIGURES
+        .iter()
+        .map(|&figure| {
+            let predicted = predicted.figure(figure);
+            let observed: Vec<f64> = observed.iter().filter_map(|s| s.figure(figure)).collect();
+            let inside =
+                predicted.map_or(0, |p| observed.iter().filter(|&&x| p.contains(x)).count());
+            FigureCheck {
+                scenario: scenario.to_string(),
+                figure: figure.to_string(),
+                predicted,
+                observed,
+                inside,
+            }
+        })
+        .collect()
+}
+
+/// A markdown report: one table per scenario, and the count of figures inside.
+pub fn markdown(checks: &[FigureCheck]) -> String {
+    let total = checks
+        .iter()
+        .filter(|c| !c.observed.is_empty() && c.predicted.is_some())
+        .count();
+    let inside = checks.iter().filter(|c| c.all_inside()).count();
+    let mut s = format!(
+        "# Observed versus predicted\n\n{inside} of {total} figures inside their predicted interval \
+         (every live run inside the simulator's 2.5-97.5 percentile range over seeds).\n"
+    );
+    let mut scenarios: Vec<&str> = checks.iter().map(|c| c.scenario.as_str()).collect();
+    scenarios.dedup();
+    for scenario in scenarios {
+        s += &format!(
+            "\n## {scenario}\n\n| figure | predicted mean [lo, hi] | observed | verdict |\n|---|---|---|---|\n"
+        );
+        for c in checks.iter().filter(|c| c.scenario == scenario) {
+            let p = c.predicted.map_or("-".to_string(), |p| {
+                format!("{} [{}, {}]", num(p.mean), num(p.lo), num(p.hi))
+            });
+            let o = if c.observed.is_empty() {
+                "-".to_string()
+            } else {
+                c.observed
+                    .iter()
+                    .map(|&x| num(x))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let verdict = match (c.predicted, c.observed.is_empty()) {
+                (None, _) | (_, true) => "no data".to_string(),
+                _ if c.all_inside() => "inside".to_string(),
+                _ => format!("OUTSIDE ({}/{} inside)", c.inside, c.observed.len()),
+            };
+            s += &format!("| {} | {p} | {o} | {verdict} |\n", c.figure);
+        }
+    }
+    s
+}
+
+fn num(x: f64) -> String {
+    if x == x.trunc() && x.abs() < 1e12 {
+        format!("{x:.0}")
+    } else if x.abs() < 0.01 {
+        format!("{x:.5}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Reads an aggregate written by `fleetsim run`/`demo`.
+pub fn read_aggregate(path: &Path) -> Result<Aggregate> {
+    let text = fs::read_to_string(path).map_err(LiveError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| LiveError::RunDir {
+        dir: path.to_path_buf(),
+        reason: format!("not a summary aggregate: {e}"),
+    })
+}
+
+/// Reads a live (or per-seed) summary.
+pub fn read_summary(path: &Path) -> Result<Summary> {
+    let text = fs::read_to_string(path).map_err(LiveError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| LiveError::RunDir {
+        dir: path.to_path_buf(),
+        reason: format!("not a fleetsim summary: {e}"),
+    })
+}
+
+/// Every `summary.json` below `dir` (any depth), sorted by path.
+fn summaries_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in fs::read_dir(&d).map_err(LiveError::io(&d))? {
+            let path = entry.map_err(LiveError::io(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "summary.json") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Writes `validation.md` and `validation.json`: every predicted scenario
+/// (`PREDICTED/<scenario>/summary.json`) against every live summary below OBSERVED whose
+/// `scenario` field names it (live runs name their per-style summaries `<overlay>-<style>`).
+pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
+    let mut observed: std::collections::BTreeMap<String, Vec<Summary>> = Default::default();
+    for path in summaries_below(&opts.observed)? {
+        let Ok(summary) = read_summary(&path) else {
+            continue;
+        };
+        if summary.source == measure::Source::Live {
+            observed
+                .entry(summary.scenario.clone())
+                .or_default()
+                .push(summary);
+        }
+    }
+    let mut scenarios: Vec<PathBuf> = fs::read_dir(&opts.predicted)
+        .map_err(LiveError::io(&opts.predicted))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("summary.json").exists())
+        .collect();
+    scenarios.sort();
+    let mut checks = Vec::new();
+    for dir in scenarios {
+        let scenario = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(runs) = observed.get(&scenario) else {
+            eprintln!(
+                "validate: no live run of {scenario} under {}; skipped",
+                opts.observed.display()
+            );
+            continue;
+        };
+        let predicted = read_aggregate(&dir.join("summary.json"))?;
+        checks.extend(check_scenario(&scenario, &predicted, runs));
+    }
+    if checks.is_empty() {
+        return Err(LiveError::NothingToCompare {
+            predicted: opts.predicted.clone(),
+            observed: opts.observed.clone(),
+        });
+    }
+    fs::create_dir_all(&opts.out).map_err(LiveError::io(&opts.out))?;
+    let md = opts.out.join("validation.md");
+    fs::write(&md, markdown(&checks)).map_err(LiveError::io(&md))?;
+    let rows: Vec<plots::PredictedObserved> = checks
+        .iter()
+        .filter_map(|c| {
+            Some(plots::PredictedObserved {
+                scenario: c.scenario.clone(),
+                figure: c.figure.clone(),
+                predicted: c.predicted?,
+                observed: c.observed.clone(),
+            })
+        })
+        .filter(|r| !r.observed.is_empty())
+        .collect();
+    plots::predicted_vs_observed(&rows, opts.out.join("predicted-vs-observed.svg"))?;
+    let json = opts.out.join("validation.json");
+    fs::write(&json, serde_json::to_string_pretty(&checks)? + "\n")
+        .map_err(LiveError::io(&json))?;
+    Ok(checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use measure::{JobCounts, LatencySummary, OutcomeCounts, Percentiles, SUMMARY_SCHEMA, Source};
+
+    fn summary(refused: u64, p99: f64) -> Summary {
+        let requests = OutcomeCounts {
+            sent: 1000,
+            ok: 1000 - refused,
+            refused,
+            ..Default::default()
+        };
+        Summary {
+            schema: SUMMARY_SCHEMA.into(),
+            source: Source::Sim,
+            scenario: "before".into(),
+            seed: Some(1),
+            window_s: [10.0, 40.0],
+            requests,
+            failed: refused,
+            error_rate: refused as f64 / 1000.0,
+            latency_ms: LatencySummary {
+                baseline: Percentiles::default(),
+                window: Percentiles {
+                    p50: Some(50.0),
+                    p99: Some(p99),
+                    p999: Some(p99),
+                },
+            },
+            capacity_dip: Some(0.67),
+            longest_success_gap_ms: 12.0,
+            jobs: JobCounts::default(),
+            generator_faults: 0,
+            provenance: Default::default(),
+        }
+    }
+
+    #[test]
+    fn each_observed_value_is_marked_against_the_interval() {
+        let predicted = Aggregate::of(
+            &(0..40)
+                .map(|i| summary(10 + i % 5, 100.0 + i as f64))
+                .collect::<Vec<_>>(),
+        );
+        let observed = vec![summary(12, 120.0), summary(30, 120.0)];
+        let checks = check_scenario("before", &predicted, &observed);
+        let refused = checks
+            .iter()
+            .find(|c| c.figure == "requests.refused")
+            .unwrap();
+        assert_eq!(refused.observed, vec![12.0, 30.0]);
+        assert_eq!(refused.inside, 1);
+        assert!(!refused.all_inside());
+        let p99 = checks
+            .iter()
+            .find(|c| c.figure == "latency_ms.window.p99")
+            .unwrap();
+        assert!(p99.all_inside(), "{p99:?}");
+        let md = markdown(&checks);
+        assert!(md.contains("OUTSIDE (1/2 inside)"), "{md}");
+        assert!(md.contains("## before"));
+    }
+
+    #[test]
+    fn zero_predicted_and_zero_observed_is_inside() {
+        let predicted = Aggregate::of(&[summary(0, 50.0), summary(0, 50.0)]);
+        let checks = check_scenario("after", &predicted, &[summary(0, 50.0)]);
+        assert!(
+            checks
+                .iter()
+                .find(|c| c.figure == "failed")
+                .unwrap()
+                .all_inside()
+        );
+        let checks = check_scenario("after", &predicted, &[summary(1, 50.0)]);
+        assert!(
+            !checks
+                .iter()
+                .find(|c| c.figure == "failed")
+                .unwrap()
+                .all_inside()
+        );
+    }
+
+    #[test]
+    fn run_reads_directories_and_writes_the_report() {
+        let tmp = std::env::temp_dir().join(format!("fleetsim-report-{}", std::process::id()));
+        let (pred, obs, out) = (tmp.join("pred"), tmp.join("obs"), tmp.join("out"));
+        fs::create_dir_all(pred.join("before")).unwrap();
+        fs::create_dir_all(obs.join("before/run-1/new")).unwrap();
+        fs::create_dir_all(pred.join("unobserved")).unwrap();
+        let agg = Aggregate::of(&[summary(10, 100.0), summary(12, 110.0)]);
+        fs::write(
+            pred.join("before/summary.json"),
+            serde_json::to_string(&agg).unwrap(),
+        )
+        .unwrap();
+        let mut live = summary(11, 105.0);
+        live.source = Source::Live;
+        fs::write(
+            obs.join("before/run-1/new/summary.json"),
+            serde_json::to_string(&live).unwrap(),
+        )
+        .unwrap();
+        // A simulated summary below OBSERVED is not a live run and is not counted.
+        fs::write(
+            obs.join("before/run-1/summary.json"),
+            serde_json::to_string(&summary(99, 1.0)).unwrap(),
+        )
+        .unwrap();
+        fs::write(
+            pred.join("unobserved/summary.json"),
+            serde_json::to_string(&agg).unwrap(),
+        )
+        .unwrap();
+        let checks = run(ReportOpts {
+            predicted: pred,
+            observed: obs,
+            out: out.clone(),
+        })
+        .unwrap();
+        assert!(checks.iter().all(|c| c.scenario == "before"));
+        let refused = checks
+            .iter()
+            .find(|c| c.figure == "requests.refused")
+            .unwrap();
+        assert_eq!(refused.observed, vec![11.0]);
+        assert!(
+            fs::read_to_string(out.join("validation.md"))
+                .unwrap()
+                .contains("requests.refused")
+        );
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+}

@@ -1,0 +1,858 @@
+//! `fleetsim analyze RECORDS...`: pure, no network. Reads one or more record files (the shards of
+//! one run, or one file), aligns them on the wall clock of their origins, and hands the requests to
+//! the shared [`measure::analyze`], the same code the simulator's results go through. Writes:
+//!
+//! * `summary.json`: the contract's summary shape (`fleetsim.summary/1`), plus a `live` object
+//!   (generator health, shard merge checks, SSE reconnects) and provenance.
+//! * `timeline.csv`: per bucket (default 1 s) intended requests by outcome, completed, p50/p99,
+//!   ready endpoints, new connections.
+//! * `reconnects.csv`: new connections per 10 ms bucket.
+//! * `sse.csv` (when the run had SSE streams): one row per drop or failed attempt and the time to
+//!   the next successful open.
+
+use crate::error::AnalyzeError;
+use crate::record::{ConnEv, Footer, Header, Line, Req, SCHEMA, SseEv, SseEvent, parse_line};
+use clap::Parser;
+use measure::{
+    AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source, Summary,
+    parse_duration_or_secs,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Options of `fleetsim analyze`.
+#[derive(Parser, Clone, Debug)]
+#[command(
+    name = "analyze",
+    about = "Deploy-window analysis of load-generator record files"
+)]
+pub struct AnalyzeOpts {
+    /// Record files (NDJSON from `fleetsim load`); several shards of one run are merged.
+    #[arg(required = true)]
+    pub records: Vec<PathBuf>,
+    /// Output directory (summary.json, timeline.csv, reconnects.csv, sse.csv).
+    #[arg(long, default_value = "analysis")]
+    pub out_dir: PathBuf,
+    /// Timeline bucket width.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "1s")]
+    pub bucket: Duration,
+    /// Reconnect-curve bucket width.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "10ms")]
+    pub fine_bucket: Duration,
+    /// Fixed tail added after the rollout end.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "5s")]
+    pub tail: Duration,
+    /// Start of the load left out of the baseline.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "0s")]
+    pub warmup: Duration,
+    /// Rollout start, seconds after the load start (overrides a `rollout_start` mark).
+    #[arg(long, value_parser = parse_duration_or_secs)]
+    pub rollout_start: Option<Duration>,
+    /// Rollout end, seconds after the load start (overrides a `rollout_end` mark).
+    #[arg(long, value_parser = parse_duration_or_secs)]
+    pub rollout_end: Option<Duration>,
+    /// Ready-endpoint series, CSV with a header: `epoch_ns,ready[,desired]` (wall clock) or
+    /// `t_s,ready[,desired]` (seconds from the merged origin). Adds to `ready` records in the files.
+    #[arg(long)]
+    pub ready: Option<PathBuf>,
+    /// Desired replicas (the capacity dip's denominator), if the series does not say.
+    #[arg(long)]
+    pub desired: Option<u32>,
+    /// Scenario name in the summary (default: the generator's `--label`, else `live`).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Extra provenance, KEY=VALUE (repeatable): commit, image, kubernetes version...
+    #[arg(long = "provenance")]
+    pub provenance: Vec<String>,
+}
+
+impl AnalyzeOpts {
+    /// The typed plan of these options (the `--provenance KEY=VALUE` flags split).
+    pub fn plan(self) -> Result<AnalyzePlan, AnalyzeError> {
+        let provenance = self
+            .provenance
+            .iter()
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| AnalyzeError::Provenance(kv.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AnalyzePlan {
+            records: self.records,
+            out_dir: self.out_dir,
+            bucket: self.bucket,
+            fine_bucket: self.fine_bucket,
+            tail: self.tail,
+            warmup: self.warmup,
+            rollout_start: self.rollout_start,
+            rollout_end: self.rollout_end,
+            ready: self.ready,
+            desired: self.desired,
+            scenario: self.scenario,
+            provenance,
+        })
+    }
+}
+
+/// One analysis, typed: what [`run`] takes. See [`AnalyzeOpts`] for what each field means;
+/// [`AnalyzePlan::new`] gives the command line's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalyzePlan {
+    /// Record files; several shards of one run are merged.
+    pub records: Vec<PathBuf>,
+    /// Output directory.
+    pub out_dir: PathBuf,
+    /// Timeline bucket width.
+    pub bucket: Duration,
+    /// Reconnect-curve bucket width.
+    pub fine_bucket: Duration,
+    /// Fixed tail added after the rollout end.
+    pub tail: Duration,
+    /// Start of the load left out of the baseline.
+    pub warmup: Duration,
+    /// Rollout start after the load start (overrides a `rollout_start` mark).
+    pub rollout_start: Option<Duration>,
+    /// Rollout end after the load start (overrides a `rollout_end` mark).
+    pub rollout_end: Option<Duration>,
+    /// A ready-endpoint series file.
+    pub ready: Option<PathBuf>,
+    /// Desired replicas, if the series does not say.
+    pub desired: Option<u32>,
+    /// Scenario name in the summary.
+    pub scenario: Option<String>,
+    /// Extra provenance, in order (a later key replaces an earlier one).
+    pub provenance: Vec<(String, String)>,
+}
+
+impl AnalyzePlan {
+    /// A plan with the command line's defaults, writing to `analysis/`.
+    pub fn new(records: Vec<PathBuf>) -> AnalyzePlan {
+        AnalyzePlan {
+            records,
+            out_dir: PathBuf::from("analysis"),
+            bucket: Duration::from_secs(1),
+            fine_bucket: Duration::from_millis(10),
+            tail: Duration::from_secs(5),
+            warmup: Duration::ZERO,
+            rollout_start: None,
+            rollout_end: None,
+            ready: None,
+            desired: None,
+            scenario: None,
+            provenance: Vec::new(),
+        }
+    }
+}
+
+/// Generator health and merge checks, added to the summary as `live`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveInfo {
+    /// Record files read.
+    pub files: usize,
+    /// The shard (`K/N`) of each file.
+    pub shards: Vec<String>,
+    /// Request records read.
+    pub requests_recorded: u64,
+    /// Records flagged by the generator (late send, or a generator-side error such as EMFILE).
+    pub generator_faults: u64,
+    /// Send lag (actual - intended start) over every request, ms.
+    pub send_lag_p99_ms: f64,
+    pub send_lag_max_ms: f64,
+    /// Global schedule indices seen twice (overlapping shards) and missing (a shard absent or cut
+    /// short), over 0..=max index.
+    pub duplicate_indices: u64,
+    pub missing_indices: u64,
+    /// Every file had a footer saying the generator finished cleanly and valid.
+    pub footers_valid: bool,
+    /// The run is usable: no generator faults, no duplicates or gaps, all footers valid.
+    pub valid: bool,
+    /// Connections opened, over every file.
+    pub connections_opened: u64,
+    /// The SSE streams, when the run had any.
+    pub sse: Option<SseSummary>,
+}
+
+/// What the server-sent-event streams saw.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SseSummary {
+    /// Streams the generators kept open.
+    pub streams: u64,
+    /// Successful opens.
+    pub opens: u64,
+    /// Open streams that ended.
+    pub drops: u64,
+    /// Attempts to open that failed.
+    pub failed_attempts: u64,
+    /// Drops by reason (`eof`, `reset`, `timeout`...).
+    pub drops_by_reason: BTreeMap<String, u64>,
+    /// Time from a drop to the next open, percentiles and maximum.
+    pub reconnect_ms_p50: Option<f64>,
+    /// See `reconnect_ms_p50`.
+    pub reconnect_ms_p99: Option<f64>,
+    /// See `reconnect_ms_p50`.
+    pub reconnect_ms_max: Option<f64>,
+    /// Drops never followed by a successful reconnect before the end.
+    pub never_reconnected: u64,
+}
+
+/// The summary of a live run: the contract's [`Summary`] plus the generator's health as `live`.
+/// Serialised through [`LiveSummary::to_json`], its keys come out sorted, as every live
+/// `summary.json` has them.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveSummary {
+    /// The figures, in the simulator's shape.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Generator health and merge checks.
+    pub live: LiveInfo,
+}
+
+/// Pretty JSON of a summary with its keys sorted (through [`serde_json::Value`], whose maps
+/// are ordered by key): the bytes of every live `summary.json`, without the final newline.
+pub fn sorted_json<T: Serialize>(summary: &T) -> Result<String, serde_json::Error> {
+    serde_json::to_string_pretty(&serde_json::to_value(summary)?)
+}
+
+impl LiveSummary {
+    /// The pretty JSON of `summary.json` (keys sorted), without the final newline.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        sorted_json(self)
+    }
+}
+
+/// What `run` produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalyzeReport {
+    /// `summary.json`.
+    pub summary_path: PathBuf,
+    /// `timeline.csv`.
+    pub timeline_path: PathBuf,
+    /// `reconnects.csv`.
+    pub reconnects_path: PathBuf,
+    /// What `summary.json` holds.
+    pub summary: LiveSummary,
+    /// The analysis itself (timeline and reconnect curve as structs, for the plots).
+    #[serde(skip)]
+    pub analysis: measure::Analysis,
+}
+
+/// Everything read from the record files, aligned on one origin.
+#[derive(Default)]
+pub struct Merged {
+    /// The header of each file.
+    pub headers: Vec<Header>,
+    /// The footers found (a killed generator leaves none).
+    pub footers: Vec<Footer>,
+    /// Merged origin, wall clock ns.
+    pub origin_epoch_ns: i64,
+    pub reqs: Vec<Req>,
+    /// Parallel to `reqs`: the schedule each request belongs to. The shards of one schedule
+    /// share one; independent generators (another mode, rate, seed, target or label), such as
+    /// `fleetsim live`'s keep-alive and new-connection pair, each have their own, so their
+    /// indices are checked for gaps and duplicates apart.
+    pub schedule: Vec<u32>,
+    /// Markers: time and name.
+    pub marks: Vec<(i64, String)>,
+    /// Ready-endpoint samples: time, ready, desired.
+    pub ready: Vec<(i64, u32, u32)>,
+    /// SSE stream events.
+    pub sse: Vec<SseEvent>,
+    /// Connections opened.
+    pub conn_opens: u64,
+}
+
+impl Merged {
+    /// The earliest marker of this name (e.g. `load_start`), ns from the merged origin.
+    pub fn first_mark(&self, name: &str) -> Option<i64> {
+        mark(self, name, false)
+    }
+}
+
+/// Read and align record files. Times in the result are ns from the earliest file's origin.
+pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
+    let mut per_file = Vec::new();
+    for p in paths {
+        per_file.push(read_one(p)?);
+    }
+    let origin = per_file
+        .iter()
+        .map(|(_, h, _)| h.origin_epoch_ns)
+        .min()
+        .ok_or(AnalyzeError::NoRecords)?;
+    let mut m = Merged {
+        origin_epoch_ns: origin,
+        ..Default::default()
+    };
+    let mut schedules: Vec<String> = Vec::new();
+    for (path, h, lines) in per_file {
+        let off = h.origin_epoch_ns - origin;
+        let key = schedule_key(&h);
+        let sched = match schedules.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                schedules.push(key);
+                schedules.len() - 1
+            }
+        } as u32;
+        m.headers.push(h);
+        for l in lines {
+            match l {
+                Line::Req(mut r) => {
+                    r.intended += off;
+                    r.actual += off;
+                    r.end += off;
+                    r.first_byte = r.first_byte.map(|t| t + off);
+                    m.reqs.push(r);
+                    m.schedule.push(sched);
+                }
+                Line::Mark(k) => m.marks.push((k.at + off, k.name)),
+                Line::Ready(e) => m.ready.push((e.at + off, e.ready, e.desired)),
+                Line::Sse(mut s) => {
+                    s.at += off;
+                    m.sse.push(s);
+                }
+                Line::Conn(c) => {
+                    if c.ev == ConnEv::Open {
+                        m.conn_opens += 1;
+                    }
+                }
+                Line::Footer(f) => m.footers.push(f),
+                Line::Header(_) => {
+                    return Err(AnalyzeError::Records {
+                        path: path.clone(),
+                        reason: "a second header inside one file".into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// What the shards of one schedule have in common: every header field that shapes the schedule,
+/// with the shard's N but not its K. The same file given twice has the same key, so its
+/// requests count as duplicates.
+fn schedule_key(h: &Header) -> String {
+    let n = h.shard.split_once('/').map_or(h.shard.as_str(), |(_, n)| n);
+    format!(
+        "{}|{}|{}|{}|{}|{}|{}|{}",
+        h.target,
+        h.mode,
+        h.clients,
+        h.arrivals,
+        h.seed,
+        h.rate.to_bits(),
+        n,
+        h.label
+    )
+}
+
+fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
+    let bad = |reason: String| AnalyzeError::Records {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let f = BufReader::with_capacity(1 << 20, File::open(path).map_err(AnalyzeError::io(path))?);
+    let mut header = None;
+    let mut lines = Vec::new();
+    for (n, line) in f.lines().enumerate() {
+        let line = line.map_err(AnalyzeError::io(path))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed = match parse_line(&line) {
+            Ok(l) => l,
+            // A killed generator can leave a torn last line; anything else is corruption.
+            Err(e) => {
+                eprintln!(
+                    "warning: {}:{}: skipped unparsable line: {e}",
+                    path.display(),
+                    n + 1
+                );
+                continue;
+            }
+        };
+        match (n, parsed) {
+            (0, Line::Header(h)) => {
+                if h.schema != SCHEMA {
+                    return Err(bad(format!("schema {:?}, expected {SCHEMA}", h.schema)));
+                }
+                header = Some(h);
+            }
+            (0, _) => return Err(bad("first line is not a header".into())),
+            (_, l) => lines.push(l),
+        }
+    }
+    let header = header.ok_or_else(|| bad("empty file".into()))?;
+    Ok((path.to_path_buf(), header, lines))
+}
+
+fn to_u64(t: i64) -> u64 {
+    t.max(0) as u64
+}
+
+/// Measurement samples of the merged requests.
+pub fn samples(reqs: &[Req]) -> Vec<Sample> {
+    reqs.iter()
+        .map(|r| Sample {
+            intended_ns: to_u64(r.intended),
+            start_ns: to_u64(r.actual.max(r.intended)),
+            end_ns: to_u64(r.end.max(r.actual)),
+            outcome: r.outcome,
+            new_conn: !r.reused,
+        })
+        .collect()
+}
+
+fn mark(m: &Merged, name: &str, pick_max: bool) -> Option<i64> {
+    let it = m.marks.iter().filter(|(_, n)| n == name).map(|(t, _)| *t);
+    if pick_max { it.max() } else { it.min() }
+}
+
+/// Cut the run: marks from the files, overridden by explicit options.
+pub fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
+    let load_start = mark(m, "load_start", false)
+        .or_else(|| m.reqs.iter().map(|r| r.intended).min())
+        .unwrap_or(0);
+    let load_end = mark(m, "load_end", true)
+        .or_else(|| m.reqs.iter().map(|r| r.end).max())
+        .unwrap_or(load_start);
+    let rs = match opts.rollout_start {
+        Some(d) => Some(load_start + d.as_nanos() as i64),
+        None => mark(m, "rollout_start", false),
+    };
+    let re = match opts.rollout_end {
+        Some(d) => Some(load_start + d.as_nanos() as i64),
+        None => mark(m, "rollout_end", true),
+    };
+    let (rs, re) = match (rs, re) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => {
+            eprintln!("warning: rollout_start but no rollout_end: the window runs to the load end");
+            (s, load_end)
+        }
+        (None, _) => {
+            eprintln!("warning: no rollout marks: the whole load is the window (no baseline)");
+            (load_start, load_end)
+        }
+    };
+    if re < rs {
+        return Err(AnalyzeError::RolloutOrder {
+            start_ns: rs,
+            end_ns: re,
+        });
+    }
+    Ok(RunMarks {
+        load_start_ns: to_u64(load_start),
+        rollout_start_ns: to_u64(rs),
+        rollout_end_ns: to_u64(re),
+        load_end_ns: to_u64(load_end),
+    })
+}
+
+fn read_ready_csv(
+    path: &Path,
+    origin_epoch_ns: i64,
+) -> Result<Vec<(i64, u32, Option<u32>)>, AnalyzeError> {
+    let bad = |reason: String| AnalyzeError::Ready {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(AnalyzeError::io(path))?;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header = lines.next().ok_or_else(|| bad("empty ready file".into()))?;
+    let cols: Vec<&str> = header.split(',').map(str::trim).collect();
+    let epoch = match cols.first() {
+        Some(&"epoch_ns") => true,
+        Some(&"t_s") => false,
+        _ => {
+            return Err(bad(format!(
+                "ready file header must start with epoch_ns or t_s, got {header:?}"
+            )));
+        }
+    };
+    let mut out = Vec::new();
+    for l in lines {
+        let row = |e: &dyn std::fmt::Display| bad(format!("ready file row {l:?}: {e}"));
+        let f: Vec<&str> = l.split(',').map(str::trim).collect();
+        let t = if epoch {
+            f[0].parse::<i64>().map_err(|e| row(&e))? - origin_epoch_ns
+        } else {
+            (f[0].parse::<f64>().map_err(|e| row(&e))? * 1e9).round() as i64
+        };
+        let ready: u32 = f
+            .get(1)
+            .ok_or_else(|| row(&"no ready column"))?
+            .parse()
+            .map_err(|e| row(&e))?;
+        let desired = f
+            .get(2)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|e| row(&e))?;
+        out.push((t, ready, desired));
+    }
+    Ok(out)
+}
+
+fn endpoint_series(m: &Merged, opts: &AnalyzePlan) -> Result<Option<EndpointSeries>, AnalyzeError> {
+    let mut pts: Vec<(i64, u32, Option<u32>)> =
+        m.ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
+    if let Some(p) = &opts.ready {
+        pts.extend(read_ready_csv(p, m.origin_epoch_ns)?);
+    }
+    if pts.is_empty() {
+        return Ok(None);
+    }
+    pts.sort_by_key(|p| p.0);
+    let desired = opts
+        .desired
+        .or_else(|| pts.iter().filter_map(|p| p.2).filter(|d| *d > 0).max())
+        .ok_or(AnalyzeError::NoDesired)?;
+    Ok(Some(EndpointSeries {
+        desired,
+        points: pts.iter().map(|&(t, r, _)| (to_u64(t), r)).collect(),
+    }))
+}
+
+fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
+    let mut s = SseSummary {
+        streams,
+        ..Default::default()
+    };
+    let mut by_stream: BTreeMap<u64, Vec<&SseEvent>> = BTreeMap::new();
+    for e in events {
+        by_stream.entry(e.id).or_default().push(e);
+    }
+    let mut recon = Vec::new();
+    let mut rows =
+        vec!["stream,event,at_s,why,next_open_at_s,reconnect_ms,attempts_until_open".to_string()];
+    for (id, mut evs) in by_stream {
+        evs.sort_by_key(|e| e.at);
+        for (k, e) in evs.iter().enumerate() {
+            match e.ev {
+                SseEv::Open => s.opens += 1,
+                SseEv::Drop | SseEv::Fail => {
+                    if e.ev == SseEv::Drop {
+                        s.drops += 1;
+                        *s.drops_by_reason.entry(e.why.clone()).or_default() += 1;
+                    } else {
+                        s.failed_attempts += 1;
+                    }
+                    let next = evs[k + 1..]
+                        .iter()
+                        .position(|x| x.ev == SseEv::Open || x.ev == SseEv::End);
+                    let (next_at, ms, att) = match next.map(|j| (j, evs[k + 1 + j])) {
+                        Some((j, x)) if x.ev == SseEv::Open => {
+                            let ms = (x.at - e.at) as f64 / 1e6;
+                            if e.ev == SseEv::Drop {
+                                recon.push(ms);
+                            }
+                            (
+                                format!("{:.6}", x.at as f64 / 1e9),
+                                format!("{ms:.3}"),
+                                (j + 1).to_string(),
+                            )
+                        }
+                        _ => {
+                            if e.ev == SseEv::Drop {
+                                s.never_reconnected += 1;
+                            }
+                            (String::new(), String::new(), String::new())
+                        }
+                    };
+                    rows.push(format!(
+                        "{id},{},{:.6},{},{next_at},{ms},{att}",
+                        e.ev.as_str(),
+                        e.at as f64 / 1e9,
+                        e.why
+                    ));
+                }
+                SseEv::End => {}
+            }
+        }
+    }
+    recon.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| -> Option<f64> {
+        if recon.is_empty() {
+            None
+        } else {
+            Some(recon[((recon.len() - 1) as f64 * p).round() as usize])
+        }
+    };
+    s.reconnect_ms_p50 = q(0.5);
+    s.reconnect_ms_p99 = q(0.99);
+    s.reconnect_ms_max = recon.last().copied();
+    (s, rows)
+}
+
+/// Check that the merged shards cover each schedule exactly once: (duplicates, gaps), summed
+/// over the schedules (`schedule` is parallel to `reqs`).
+fn index_coverage(reqs: &[Req], schedule: &[u32]) -> (u64, u64) {
+    let mut by: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+    for (r, &s) in reqs.iter().zip(schedule) {
+        by.entry(s).or_default().push(r.i);
+    }
+    by.values().fold((0, 0), |(d, g), is| {
+        let (dup, gap) = coverage_of(is);
+        (d + dup, g + gap)
+    })
+}
+
+fn coverage_of(indices: &[u64]) -> (u64, u64) {
+    let Some(&max) = indices.iter().max() else {
+        return (0, 0);
+    };
+    let mut seen = vec![0u64; (max as usize / 64) + 1];
+    let mut dup = 0;
+    for &i in indices {
+        let (w, b) = ((i / 64) as usize, i % 64);
+        if seen[w] & (1 << b) != 0 {
+            dup += 1;
+        }
+        seen[w] |= 1 << b;
+    }
+    let present: u64 = seen.iter().map(|w| w.count_ones() as u64).sum();
+    (dup, max + 1 - present)
+}
+
+/// Analyzes record files and writes the outputs: read and align the files, cut the window,
+/// run the shared analyzer, check the generator's health, record provenance, write.
+pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
+    let m = read_records(&plan.records)?;
+    let marks = run_marks(&m, &plan)?;
+    let endpoints = endpoint_series(&m, &plan)?;
+    let fault_ns = m
+        .headers
+        .iter()
+        .map(|h| h.fault_threshold_ns)
+        .max()
+        .unwrap_or(10_000_000);
+    let config = AnalyzeConfig {
+        tail_ns: plan.tail.as_nanos() as u64,
+        warmup_ns: plan.warmup.as_nanos() as u64,
+        bucket_ns: plan.bucket.as_nanos() as u64,
+        fine_bucket_ns: plan.fine_bucket.as_nanos() as u64,
+        fault_threshold_ns: fault_ns.max(0) as u64,
+    };
+    let label = RunLabel {
+        source: Source::Live,
+        scenario: scenario_name(&m, &plan),
+        seed: None,
+    };
+    let mut a = measure::analyze(
+        &samples(&m.reqs),
+        &marks,
+        endpoints.as_ref(),
+        JobCounts::default(),
+        &label,
+        &config,
+    );
+    let (live, sse_rows) = generator_health(&m, fault_ns);
+    a.summary.generator_faults = a.summary.generator_faults.max(live.generator_faults);
+    add_provenance(&mut a.summary.provenance, &m, &plan);
+    let summary = LiveSummary {
+        summary: a.summary.clone(),
+        live,
+    };
+    write_outputs(&plan, &config, summary, sse_rows, a)
+}
+
+/// The scenario named in the summary: `--scenario`, else the generator's label, else `live`.
+fn scenario_name(m: &Merged, plan: &AnalyzePlan) -> String {
+    plan.scenario
+        .clone()
+        .or_else(|| {
+            m.headers
+                .iter()
+                .map(|h| h.label.clone())
+                .find(|l| !l.is_empty())
+        })
+        .unwrap_or_else(|| "live".into())
+}
+
+/// Generator health and merge checks (the summary's `live`), and the SSE rows of `sse.csv`.
+fn generator_health(m: &Merged, fault_ns: i64) -> (LiveInfo, Vec<String>) {
+    let gf = m
+        .reqs
+        .iter()
+        .filter(|r| r.generator_fault || r.send_lag_ns() > fault_ns)
+        .count() as u64;
+    let mut lags: Vec<i64> = m.reqs.iter().map(|r| r.send_lag_ns().max(0)).collect();
+    lags.sort_unstable();
+    let lag_q = |p: f64| {
+        lags.get(((lags.len().max(1) - 1) as f64 * p).round() as usize)
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e6
+    };
+    let (dup, missing) = index_coverage(&m.reqs, &m.schedule);
+    let footers_valid =
+        m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
+    let streams: u64 = m.headers.iter().map(|h| h.sse_streams).sum();
+    let (sse, sse_rows) = sse_summary(&m.sse, streams);
+    let live = LiveInfo {
+        files: m.headers.len(),
+        shards: m.headers.iter().map(|h| h.shard.clone()).collect(),
+        requests_recorded: m.reqs.len() as u64,
+        generator_faults: gf,
+        send_lag_p99_ms: lag_q(0.99),
+        send_lag_max_ms: lags.last().copied().unwrap_or(0) as f64 / 1e6,
+        duplicate_indices: dup,
+        missing_indices: missing,
+        footers_valid,
+        valid: gf == 0 && dup == 0 && missing == 0 && footers_valid,
+        connections_opened: m.conn_opens,
+        sse: (streams > 0 || !m.sse.is_empty()).then_some(sse),
+    };
+    if !live.valid {
+        eprintln!(
+            "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid}"
+        );
+    }
+    (live, sse_rows)
+}
+
+/// Where the figures came from: the record files, the merged origin, the generator's settings,
+/// and the plan's extra entries.
+fn add_provenance(p: &mut BTreeMap<String, String>, m: &Merged, plan: &AnalyzePlan) {
+    p.insert(
+        "records".into(),
+        plan.records
+            .iter()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    p.insert("origin_epoch_ns".into(), m.origin_epoch_ns.to_string());
+    if let Some(h) = m.headers.first() {
+        p.insert("generator".into(), h.generator.clone());
+        p.insert("target".into(), h.target.clone());
+        p.insert("rate".into(), h.rate.to_string());
+        p.insert("mode".into(), h.mode.clone());
+        p.insert("arrivals".into(), h.arrivals.clone());
+    }
+    for (k, v) in &plan.provenance {
+        p.insert(k.clone(), v.clone());
+    }
+}
+
+/// Writes `summary.json`, `timeline.csv`, `reconnects.csv` and (with SSE streams) `sse.csv`.
+fn write_outputs(
+    plan: &AnalyzePlan,
+    config: &AnalyzeConfig,
+    summary: LiveSummary,
+    sse_rows: Vec<String>,
+    a: measure::Analysis,
+) -> Result<AnalyzeReport, AnalyzeError> {
+    let dir = &plan.out_dir;
+    std::fs::create_dir_all(dir).map_err(AnalyzeError::io(dir))?;
+    let summary_path = dir.join("summary.json");
+    std::fs::write(&summary_path, summary.to_json()? + "\n")
+        .map_err(AnalyzeError::io(&summary_path))?;
+
+    let timeline_path = dir.join("timeline.csv");
+    write_timeline(&timeline_path, &a.timeline).map_err(AnalyzeError::io(&timeline_path))?;
+    let reconnects_path = dir.join("reconnects.csv");
+    let fine_s = config.fine_bucket_ns as f64 / 1e9;
+    write_reconnects(&reconnects_path, &a.reconnects, fine_s)
+        .map_err(AnalyzeError::io(&reconnects_path))?;
+    if summary.live.sse.is_some() {
+        let path = dir.join("sse.csv");
+        std::fs::write(&path, sse_rows.join("\n") + "\n").map_err(AnalyzeError::io(&path))?;
+    }
+    Ok(AnalyzeReport {
+        summary_path,
+        timeline_path,
+        reconnects_path,
+        summary,
+        analysis: a,
+    })
+}
+
+fn write_timeline(path: &Path, timeline: &[measure::Bucket]) -> std::io::Result<()> {
+    let mut t = std::io::BufWriter::new(File::create(path)?);
+    writeln!(
+        t,
+        "t_s,sent,ok,refused,reset,http_502,http_503,http_504,http_5xx_other,timeout,shed,other,completed,p50_ms,p99_ms,ready_endpoints,new_connections"
+    )?;
+    let opt = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+    for b in timeline {
+        let c = &b.counts;
+        writeln!(
+            t,
+            "{:.3},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            b.t_s,
+            c.sent,
+            c.ok,
+            c.refused,
+            c.reset,
+            c.http_502,
+            c.http_503,
+            c.http_504,
+            c.http_5xx_other,
+            c.timeout,
+            c.shed,
+            c.other,
+            b.completed,
+            opt(b.p50_ms),
+            opt(b.p99_ms),
+            b.ready_endpoints.map(|r| r.to_string()).unwrap_or_default(),
+            b.new_connections
+        )?;
+    }
+    t.flush()
+}
+
+fn write_reconnects(path: &Path, reconnects: &[u64], fine_s: f64) -> std::io::Result<()> {
+    let mut r = std::io::BufWriter::new(File::create(path)?);
+    writeln!(r, "t_s,new_connections")?;
+    for (i, n) in reconnects.iter().enumerate() {
+        writeln!(r, "{:.3},{n}", i as f64 * fine_s)?;
+    }
+    r.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use measure::Outcome;
+
+    fn req(i: u64, is: i64) -> Req {
+        Req {
+            i,
+            intended: is,
+            actual: is,
+            first_byte: None,
+            end: is + 1,
+            conn: 1,
+            reused: true,
+            status: 200,
+            outcome: Outcome::Ok,
+            pod: None,
+            generator_fault: false,
+        }
+    }
+
+    #[test]
+    fn coverage_counts_duplicates_and_gaps() {
+        let r: Vec<Req> = [0, 1, 1, 3].iter().map(|&i| req(i, 0)).collect();
+        assert_eq!(index_coverage(&r, &[0; 4]), (1, 1));
+        assert_eq!(index_coverage(&[], &[]), (0, 0));
+    }
+
+    #[test]
+    fn independent_schedules_are_covered_apart() {
+        // Two generators (say keep-alive and new-connection) each send indices 0..3: no
+        // duplicate; a gap in one is still a gap.
+        let r: Vec<Req> = [0, 1, 2, 0, 2].iter().map(|&i| req(i, 0)).collect();
+        assert_eq!(index_coverage(&r, &[0, 0, 0, 1, 1]), (0, 1));
+        // The same indices in one schedule are duplicates.
+        assert_eq!(index_coverage(&r, &[0; 5]), (2, 0));
+    }
+}

@@ -1,0 +1,418 @@
+//! The record file: NDJSON, one JSON object per line, tagged by `"t"`.
+//!
+//! | `t` | line | written |
+//! |-----|------|---------|
+//! | `h` | [`Header`]: schema, clock origin (monotonic zero of every time below) and its wall-clock epoch, run settings | first line |
+//! | `r` | [`Req`]: one per scheduled request | when the request ends |
+//! | `c` | [`ConnEvent`]: connection opened / closed (and why) | as it happens |
+//! | `m` | [`Mark`]: a marker (`load_start` = schedule start, `rollout_start`, `rollout_end`, `load_end`, or any name) | as it happens |
+//! | `e` | [`Ready`]: ready-endpoint count sample | as supplied |
+//! | `s` | [`SseEvent`]: long-lived stream open / drop / failed attempt | as it happens |
+//! | `f` | [`Footer`]: generator health: scheduled, sent, faults, send-lag percentiles | last line |
+//!
+//! All times are integer nanoseconds since the header's origin (`origin_epoch_ns` is the wall clock
+//! at that origin, so files from several generators, or other event sources, can be aligned).
+//! Lines are appended in completion order, not intended order.
+
+use measure::Outcome;
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: &str = "fleetsim.records/1";
+
+/// What happened to a connection (`ev` of a `c` line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnEv {
+    /// Connected (TCP and the HTTP/1 handshake).
+    Open,
+    /// Closed, by either side (`why` says which).
+    Close,
+    /// The connect or the handshake failed (`why` is the outcome class).
+    ConnectFail,
+}
+
+/// Where a marker came from (`src` of an `m` line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MarkSource {
+    /// A `--mark NAME@SECONDS` flag.
+    Flag,
+    /// A line of the `--marks-file`.
+    File,
+    /// The control port (`POST /mark`).
+    Http,
+    /// The generator itself (`load_start`, `load_end`).
+    Generator,
+}
+
+/// What happened to a server-sent-event stream (`ev` of an `s` line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SseEv {
+    /// The stream is open (response headers received).
+    Open,
+    /// An open stream ended (`why`: `eof`, `reset`, `timeout`...).
+    Drop,
+    /// An attempt to open failed (`why`: its outcome class).
+    Fail,
+    /// The run stopped; the stream's last line.
+    End,
+}
+
+impl SseEv {
+    /// The name on the record line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SseEv::Open => "open",
+            SseEv::Drop => "drop",
+            SseEv::Fail => "fail",
+            SseEv::End => "end",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Header {
+    pub schema: String,
+    /// Wall clock (Unix epoch ns) at the origin.
+    pub origin_epoch_ns: i64,
+    pub generator: String,
+    pub target: String,
+    /// `keepalive` or `new` (new connection per request).
+    pub mode: String,
+    pub clients: u64,
+    /// `constant` or `poisson`.
+    pub arrivals: String,
+    pub seed: u64,
+    pub rate: f64,
+    /// Shard `K/N`.
+    pub shard: String,
+    pub fault_threshold_ns: i64,
+    pub timeout_ns: i64,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub sse_streams: u64,
+}
+
+/// One request. Field names are short because there is one line per request.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Req {
+    /// Global schedule index (unique across shards).
+    pub i: u64,
+    /// Intended start.
+    #[serde(rename = "is")]
+    pub intended: i64,
+    /// Actual start (when the request task began: connect or reuse).
+    #[serde(rename = "as")]
+    pub actual: i64,
+    /// First byte of the response (headers received), if any.
+    #[serde(rename = "fb", default, skip_serializing_if = "Option::is_none")]
+    pub first_byte: Option<i64>,
+    /// End: full body read, or the error.
+    #[serde(rename = "e")]
+    pub end: i64,
+    /// Connection id (0 when no connection was established, e.g. refused).
+    #[serde(rename = "c")]
+    pub conn: u64,
+    /// The request went out on a reused keep-alive connection.
+    #[serde(rename = "ru")]
+    pub reused: bool,
+    /// HTTP status, 0 if none.
+    #[serde(rename = "st")]
+    pub status: u16,
+    #[serde(rename = "o")]
+    pub outcome: Outcome,
+    /// Serving pod (`x-fleetsim-pod` response header).
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Generator fault: sent later than the threshold, or failed for a generator-side reason.
+    #[serde(rename = "gf", default)]
+    pub generator_fault: bool,
+}
+
+impl Req {
+    pub fn latency_ns(&self) -> i64 {
+        self.end - self.intended
+    }
+    pub fn send_lag_ns(&self) -> i64 {
+        self.actual - self.intended
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ConnEvent {
+    pub at: i64,
+    #[serde(rename = "c")]
+    pub conn: u64,
+    /// What happened to the connection.
+    pub ev: ConnEv,
+    /// For `close`: `eof` (server closed), `client` (we closed), `error:<class>`.
+    /// For `connect_fail`: the outcome class.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+    /// Opened during warm-up, before the schedule started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warm: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Mark {
+    pub at: i64,
+    pub name: String,
+    /// Where the marker came from.
+    pub src: MarkSource,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Ready {
+    pub at: i64,
+    pub ready: u32,
+    pub desired: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SseEvent {
+    pub at: i64,
+    /// Stream id (0..N).
+    pub id: u64,
+    /// What happened to the stream.
+    pub ev: SseEv,
+    /// Attempt number for this stream (0 = first connect).
+    #[serde(default)]
+    pub att: u64,
+    /// `drop`: `eof`, `reset`, `timeout` (idle), ...; `fail`: outcome class of the failed attempt.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub why: String,
+    /// Events received on this connection (`drop`).
+    #[serde(default)]
+    pub n: u64,
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    #[serde(rename = "c", default)]
+    pub conn: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Footer {
+    pub at: i64,
+    /// Requests this generator's schedule slice contained (up to a stop).
+    pub scheduled: u64,
+    /// Requests actually started.
+    pub sent: u64,
+    /// Requests with a record (== sent when the run finished cleanly).
+    pub recorded: u64,
+    pub generator_faults: u64,
+    pub lag_p50_ns: u64,
+    pub lag_p99_ns: u64,
+    pub lag_p999_ns: u64,
+    pub lag_max_ns: u64,
+    /// No generator fault and every request recorded.
+    pub valid: bool,
+    /// Stopped early (control port `/stop` or a signal).
+    pub stopped_early: bool,
+}
+
+/// A parsed line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Line {
+    Header(Header),
+    Req(Req),
+    Conn(ConnEvent),
+    Mark(Mark),
+    Ready(Ready),
+    Sse(SseEvent),
+    Footer(Footer),
+}
+
+#[derive(Deserialize)]
+struct Tag<'a> {
+    #[serde(borrow)]
+    t: &'a str,
+}
+
+/// A record line that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Not JSON, or a field of the wrong shape for its line type.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// The `t` tag names no line type of this schema.
+    #[error("unknown record type {0:?}")]
+    UnknownType(String),
+}
+
+/// Parse one line.
+pub fn parse_line(line: &str) -> Result<Line, RecordError> {
+    // Fast path for the common case.
+    if line.starts_with("{\"t\":\"r\"") {
+        return Ok(serde_json::from_str::<Req>(line).map(Line::Req)?);
+    }
+    let tag: Tag = serde_json::from_str(line)?;
+    let r = match tag.t {
+        "r" => serde_json::from_str(line).map(Line::Req),
+        "h" => serde_json::from_str(line).map(Line::Header),
+        "c" => serde_json::from_str(line).map(Line::Conn),
+        "m" => serde_json::from_str(line).map(Line::Mark),
+        "e" => serde_json::from_str(line).map(Line::Ready),
+        "s" => serde_json::from_str(line).map(Line::Sse),
+        "f" => serde_json::from_str(line).map(Line::Footer),
+        other => return Err(RecordError::UnknownType(other.to_string())),
+    };
+    Ok(r?)
+}
+
+/// Serialize any non-request line with its tag first: `{"t":"m",...}`.
+pub fn write_tagged<T: Serialize>(b: &mut Vec<u8>, t: &'static str, v: &T) {
+    let body = serde_json::to_vec(v).expect("record to json");
+    b.extend_from_slice(b"{\"t\":\"");
+    b.extend_from_slice(t.as_bytes());
+    b.push(b'"');
+    if body.len() > 2 {
+        b.push(b',');
+        b.extend_from_slice(&body[1..]);
+    } else {
+        b.push(b'}');
+    }
+}
+
+/// Same as [`write_tagged`], as a String.
+pub fn tagged<T: Serialize>(t: &'static str, v: &T) -> String {
+    let mut b = Vec::new();
+    write_tagged(&mut b, t, v);
+    String::from_utf8(b).expect("utf8 json")
+}
+
+/// Hot path: write a request line without serde (hand-rolled, same shape as `Req`'s serde form).
+#[inline]
+pub fn write_req(b: &mut Vec<u8>, r: &Req) {
+    let mut ib = itoa::Buffer::new();
+    b.extend_from_slice(b"{\"t\":\"r\",\"i\":");
+    b.extend_from_slice(ib.format(r.i).as_bytes());
+    b.extend_from_slice(b",\"is\":");
+    b.extend_from_slice(ib.format(r.intended).as_bytes());
+    b.extend_from_slice(b",\"as\":");
+    b.extend_from_slice(ib.format(r.actual).as_bytes());
+    if let Some(fb) = r.first_byte {
+        b.extend_from_slice(b",\"fb\":");
+        b.extend_from_slice(ib.format(fb).as_bytes());
+    }
+    b.extend_from_slice(b",\"e\":");
+    b.extend_from_slice(ib.format(r.end).as_bytes());
+    b.extend_from_slice(b",\"c\":");
+    b.extend_from_slice(ib.format(r.conn).as_bytes());
+    b.extend_from_slice(if r.reused {
+        b",\"ru\":true,\"st\":"
+    } else {
+        b",\"ru\":false,\"st\":"
+    });
+    b.extend_from_slice(ib.format(r.status).as_bytes());
+    b.extend_from_slice(b",\"o\":\"");
+    b.extend_from_slice(r.outcome.as_str().as_bytes());
+    b.push(b'"');
+    if let Some(p) = &r.pod {
+        b.extend_from_slice(b",\"p\":");
+        write_json_str(b, p);
+    }
+    if r.generator_fault {
+        b.extend_from_slice(b",\"gf\":true");
+    }
+    b.push(b'}');
+}
+
+fn write_json_str(b: &mut Vec<u8>, s: &str) {
+    b.push(b'"');
+    for ch in s.chars() {
+        match ch {
+            '"' => b.extend_from_slice(b"\\\""),
+            '\\' => b.extend_from_slice(b"\\\\"),
+            c if (c as u32) < 0x20 => {
+                b.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes());
+            }
+            c => {
+                let mut tmp = [0u8; 4];
+                b.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
+            }
+        }
+    }
+    b.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_written_req_line_parses_back() {
+        let r = Req {
+            i: 42,
+            intended: 1_000,
+            actual: 1_050,
+            first_byte: Some(2_000),
+            end: 3_000,
+            conn: 7,
+            reused: true,
+            status: 503,
+            outcome: Outcome::Shed,
+            pod: Some("pod-\"a\"\\\n".into()),
+            generator_fault: true,
+        };
+        let mut b = Vec::new();
+        write_req(&mut b, &r);
+        let s = String::from_utf8(b).unwrap();
+        assert_eq!(parse_line(&s).unwrap(), Line::Req(r.clone()));
+        let r2 = Req {
+            first_byte: None,
+            pod: None,
+            generator_fault: false,
+            reused: false,
+            ..r
+        };
+        let mut b = Vec::new();
+        write_req(&mut b, &r2);
+        assert_eq!(
+            parse_line(std::str::from_utf8(&b).unwrap()).unwrap(),
+            Line::Req(r2)
+        );
+    }
+
+    #[test]
+    fn tagged_lines_parse_back() {
+        let m = Mark {
+            at: 5,
+            name: "rollout_start".into(),
+            src: MarkSource::Http,
+        };
+        let s = tagged("m", &m);
+        assert!(s.starts_with("{\"t\":\"m\""), "{s}");
+        assert_eq!(parse_line(&s).unwrap(), Line::Mark(m));
+    }
+
+    #[test]
+    fn typed_fields_keep_their_record_names() {
+        let c = ConnEvent {
+            at: 1,
+            conn: 2,
+            ev: ConnEv::ConnectFail,
+            why: "refused".into(),
+            warm: false,
+        };
+        assert_eq!(
+            tagged("c", &c),
+            r#"{"t":"c","at":1,"c":2,"ev":"connect_fail","why":"refused"}"#
+        );
+        let m = Mark {
+            at: 0,
+            name: "load_start".into(),
+            src: MarkSource::Generator,
+        };
+        assert_eq!(
+            tagged("m", &m),
+            r#"{"t":"m","at":0,"name":"load_start","src":"generator"}"#
+        );
+        for ev in [SseEv::Open, SseEv::Drop, SseEv::Fail, SseEv::End] {
+            let json = serde_json::to_string(&ev).unwrap();
+            assert_eq!(json, format!("\"{}\"", ev.as_str()));
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! The state one run shares between the scheduler, the request tasks, the SSE streams and the
+//! control port: the run's clock, the target, the connection pool of the keep-alive clients,
+//! the record sink and the counters. Everything that records goes through [`Shared`], so the
+//! modules that use it (`load`, `sse`, `control`) import this one and never each other.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http::Uri;
+use http::header::{HeaderName, HeaderValue};
+use http_body_util::Empty;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use measure::Outcome;
+use tokio::net::TcpStream;
+use tokio::sync::{oneshot, watch};
+
+use crate::classify::{ErrorClass, classify_error};
+use crate::error::LoadError;
+use crate::plan::Mode;
+use crate::record::{ConnEv, ConnEvent, Mark, MarkSource, Ready, Req};
+use crate::sink::Sink;
+
+/// Where requests go: the resolved address, the `Host` header and the path.
+pub(crate) struct Target {
+    pub addr: SocketAddr,
+    pub host: HeaderValue,
+    pub path: Uri,
+}
+
+pub(crate) async fn resolve_target(url: &str) -> Result<Target, LoadError> {
+    let bad = |reason: String| LoadError::Target {
+        url: url.to_string(),
+        reason,
+    };
+    let uri: Uri = url.parse().map_err(|e| bad(format!("not a URL: {e}")))?;
+    if uri.scheme_str() != Some("http") {
+        return Err(bad("must be an http:// URL".into()));
+    }
+    let auth = uri
+        .authority()
+        .ok_or_else(|| bad("no host".into()))?
+        .clone();
+    let port = auth.port_u16().unwrap_or(80);
+    let host = auth
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let addr = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .map_err(|e| bad(format!("resolve {host}: {e}")))?
+        .next()
+        .ok_or_else(|| bad(format!("{host} resolves to nothing")))?;
+    let pq = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    Ok(Target {
+        addr,
+        host: HeaderValue::from_str(auth.as_str()).map_err(|e| bad(e.to_string()))?,
+        path: pq.parse().map_err(|e| bad(format!("{e}")))?,
+    })
+}
+
+/// The run's clock: monotonic origin plus the wall clock at that origin.
+#[derive(Clone, Copy)]
+pub(crate) struct Clock {
+    pub origin: Instant,
+    pub origin_epoch_ns: i64,
+}
+
+impl Clock {
+    #[inline]
+    pub fn now_ns(&self) -> i64 {
+        let now = Instant::now();
+        if now >= self.origin {
+            (now - self.origin).as_nanos() as i64
+        } else {
+            -((self.origin - now).as_nanos() as i64)
+        }
+    }
+    pub fn at(&self, ns: i64) -> Instant {
+        if ns >= 0 {
+            self.origin + Duration::from_nanos(ns as u64)
+        } else {
+            self.origin - Duration::from_nanos(ns.unsigned_abs())
+        }
+    }
+    pub fn at_epoch_ns(&self, epoch_ns: i64) -> i64 {
+        epoch_ns - self.origin_epoch_ns
+    }
+}
+
+pub(crate) fn epoch_ns_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// A live connection. Dropping it closes the socket (the driver task sees the kill signal).
+pub(crate) struct Conn {
+    pub id: u64,
+    pub tx: http1::SendRequest<Empty<Bytes>>,
+    _kill: oneshot::Sender<()>,
+}
+
+pub(crate) struct Stats {
+    pub sent: AtomicU64,
+    pub recorded: AtomicU64,
+    pub faults: AtomicU64,
+    pub conns_opened: AtomicU64,
+    pub outcomes: [AtomicU64; 10],
+    pub lag: Mutex<Histogram<u64>>,
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Stats {
+            sent: AtomicU64::new(0),
+            recorded: AtomicU64::new(0),
+            faults: AtomicU64::new(0),
+            conns_opened: AtomicU64::new(0),
+            outcomes: Default::default(),
+            lag: Mutex::new(
+                Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("hdr bounds"),
+            ),
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub clock: Clock,
+    pub sink: Sink,
+    pub target: Target,
+    pub mode: Mode,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub fault_ns: i64,
+    pub pod_header: HeaderName,
+    pub next_conn: AtomicU64,
+    pub idle: Vec<Mutex<Vec<Conn>>>,
+    pub conn_limits: Option<Vec<Arc<tokio::sync::Semaphore>>>,
+    pub max_idle: usize,
+    pub stats: Stats,
+    pub inflight: AtomicU64,
+    pub stop: watch::Sender<bool>,
+    pub stopped_early: AtomicBool,
+}
+
+impl Shared {
+    pub fn mark(&self, at: i64, name: &str, src: MarkSource) {
+        self.sink.tagged(
+            "m",
+            &Mark {
+                at,
+                name: name.to_string(),
+                src,
+            },
+        );
+    }
+
+    pub fn ready(&self, at: i64, ready: u32, desired: u32) {
+        self.sink.tagged("e", &Ready { at, ready, desired });
+    }
+
+    pub fn request_stop(&self) {
+        self.stopped_early.store(true, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+    }
+
+    fn conn_event(&self, conn: u64, ev: ConnEv, why: String, warm: bool) {
+        self.sink.tagged(
+            "c",
+            &ConnEvent {
+                at: self.clock.now_ns(),
+                conn,
+                ev,
+                why,
+                warm,
+            },
+        );
+    }
+
+    /// Open a TCP connection and run the HTTP/1 handshake; records `open` / `connect_fail`.
+    pub async fn connect(
+        self: &Arc<Self>,
+        deadline: Instant,
+        warm: bool,
+    ) -> Result<Conn, ErrorClass> {
+        let cdl = deadline.min(Instant::now() + self.connect_timeout);
+        let stream =
+            match tokio::time::timeout_at(cdl.into(), TcpStream::connect(self.target.addr)).await {
+                Err(_) => Err(ErrorClass {
+                    outcome: Outcome::Timeout,
+                    generator_fault: false,
+                }),
+                Ok(Err(e)) => Err(classify_error(&e)),
+                Ok(Ok(s)) => Ok(s),
+            };
+        let stream = match stream {
+            Ok(s) => s,
+            Err(c) => {
+                self.conn_event(0, ConnEv::ConnectFail, c.outcome.as_str().to_string(), warm);
+                return Err(c);
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (tx, conn) = match http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await {
+            Ok(x) => x,
+            Err(e) => {
+                let c = classify_error(&e);
+                self.conn_event(0, ConnEv::ConnectFail, c.outcome.as_str().to_string(), warm);
+                return Err(c);
+            }
+        };
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.stats.conns_opened.fetch_add(1, Ordering::Relaxed);
+        self.conn_event(id, ConnEv::Open, String::new(), warm);
+        let (kill, kill_rx) = oneshot::channel::<()>();
+        let me = self.clone();
+        tokio::spawn(async move {
+            let why = tokio::select! {
+                biased;
+                _ = kill_rx => "client".to_string(),
+                r = conn => match r {
+                    Ok(()) => "eof".to_string(),
+                    Err(e) => format!("error:{}", classify_error(&e).outcome.as_str()),
+                },
+            };
+            me.conn_event(id, ConnEv::Close, why, false);
+        });
+        Ok(Conn {
+            id,
+            tx,
+            _kill: kill,
+        })
+    }
+
+    /// A usable idle connection of this client, discarding ones the server has closed.
+    pub fn take_idle(&self, client: usize) -> Option<Conn> {
+        let mut list = self.idle[client].lock().unwrap();
+        while let Some(c) = list.pop() {
+            if c.tx.is_ready() {
+                return Some(c);
+            }
+            // closed (or broken): dropping it lets its driver record the close
+        }
+        None
+    }
+
+    pub fn put_idle(&self, client: usize, c: Conn) {
+        let mut list = self.idle[client].lock().unwrap();
+        if list.len() < self.max_idle {
+            list.push(c);
+        }
+    }
+
+    pub fn finish(&self, mut rec: Req) {
+        let lag = (rec.actual - rec.intended).max(0);
+        if lag > self.fault_ns {
+            rec.generator_fault = true;
+        }
+        if rec.generator_fault {
+            self.stats.faults.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats
+            .lag
+            .lock()
+            .unwrap()
+            .saturating_record(lag.max(1) as u64);
+        self.stats.outcomes[outcome_idx(rec.outcome)].fetch_add(1, Ordering::Relaxed);
+        self.sink.line(|b| crate::record::write_req(b, &rec));
+        self.stats.recorded.fetch_add(1, Ordering::Relaxed);
+        self.inflight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+pub(crate) fn outcome_idx(o: Outcome) -> usize {
+    Outcome::ALL
+        .iter()
+        .position(|x| *x == o)
+        .expect("outcome in ALL")
+}

@@ -1,0 +1,420 @@
+//! The generator's bookkeeping: shards merge back into one schedule, markers from every source
+//! land in the file, SSE drops and reconnects are recorded, thousands of keep-alive connections.
+
+use crate::common::*;
+use clap::Parser;
+use loadgen::Outcome;
+use loadgen::analyze::{AnalyzeOpts, AnalyzeReport, read_records};
+use loadgen::record::{Line, MarkSource, SseEv};
+use loadgen::schedule::{Schedule, rate_milli};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Analyzes through the command line's options, as `fleetsim analyze` does.
+fn analyze<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
+    argv: I,
+) -> AnalyzeReport {
+    loadgen::analyze::run(AnalyzeOpts::parse_from(argv).plan().unwrap()).unwrap()
+}
+
+fn url(a: std::net::SocketAddr, path: &str) -> String {
+    format!("http://{a}{path}")
+}
+
+fn marks(lines: &[Line]) -> Vec<(String, i64, MarkSource)> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            if let Line::Mark(m) = l {
+                Some((m.name.clone(), m.at, m.src))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn shards_started_together_merge_into_the_whole_schedule() {
+    let a = trivial_server();
+    let n = 3;
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 700;
+    let outs: Vec<_> = (0..n).map(|_| tmp_path("shard.ndjson")).collect();
+    let handles: Vec<_> = (0..n)
+        .map(|k| {
+            let out = outs[k].display().to_string();
+            let target = url(a, "/");
+            std::thread::spawn(move || {
+                let shard = format!("{k}/{n}");
+                let o = loadgen::LoadOpts::parse_from([
+                    "load",
+                    "--no-signals",
+                    "--target",
+                    &target,
+                    "--rate",
+                    "300",
+                    "--duration",
+                    "1s",
+                    "--shard",
+                    &shard,
+                    "--clients",
+                    "4",
+                    "--start-at-epoch-ms",
+                    &start.to_string(),
+                    "--out",
+                    &out,
+                    "--fault-threshold",
+                    "2s",
+                ]);
+                loadgen::run(o.plan().unwrap()).unwrap()
+            })
+        })
+        .collect();
+    let reports: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(reports.iter().map(|r| r.footer.sent).sum::<u64>(), 300);
+    let m = read_records(&outs).unwrap();
+    assert_eq!(m.reqs.len(), 300);
+    // One origin for all (the same --start-at), so intended starts are the unsharded schedule's.
+    let rm = rate_milli(300.0).unwrap();
+    for r in &m.reqs {
+        assert_eq!(r.intended, Schedule::constant_at(rm, r.i) as i64, "{r:?}");
+        assert_eq!(r.outcome, Outcome::Ok);
+    }
+    let out_dir = tmp_path("analysis");
+    let mut argv: Vec<String> = vec![
+        "analyze".into(),
+        "--out-dir".into(),
+        out_dir.display().to_string(),
+    ];
+    argv.extend(outs.iter().map(|p| p.display().to_string()));
+    let rep = analyze(&argv);
+    let live = &rep.summary.live;
+    assert_eq!(live.files, 3);
+    assert_eq!(live.duplicate_indices, 0);
+    assert_eq!(live.missing_indices, 0);
+    assert_eq!(live.requests_recorded, 300);
+    // No rollout marks: the whole load is the window.
+    assert_eq!(rep.summary.summary.requests.sent, 300);
+    assert_eq!(rep.summary.summary.requests.ok, 300);
+    // A missing shard is detected.
+    let rep2 = analyze([
+        "analyze",
+        "--out-dir",
+        &tmp_path("analysis2").display().to_string(),
+        &outs[0].display().to_string(),
+        &outs[2].display().to_string(),
+    ]);
+    assert!(rep2.summary.live.missing_indices >= 99);
+    assert!(!rep2.summary.live.valid);
+}
+
+fn http_post(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: ctl\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
+    let a = ok_server();
+    let ctl_file = tmp_path("ctl-addr");
+    let marks_file = tmp_path("marks.txt");
+    std::fs::write(&marks_file, "").unwrap();
+    let out = tmp_path("marks.ndjson");
+    let (target, out_s, ctl_s, mf) = (
+        url(a, "/"),
+        out.display().to_string(),
+        ctl_file.display().to_string(),
+        marks_file.display().to_string(),
+    );
+    let h = std::thread::spawn(move || {
+        loadgen::run(
+            loadgen::LoadOpts::parse_from([
+                "load",
+                "--no-signals",
+                "--target",
+                &target,
+                "--rate",
+                "100",
+                "--duration",
+                "20s",
+                "--clients",
+                "2",
+                "--out",
+                &out_s,
+                "--control",
+                "127.0.0.1:0",
+                "--control-addr-file",
+                &ctl_s,
+                "--marks-file",
+                &mf,
+                "--mark",
+                "flag_mark@0.05",
+                "--fault-threshold",
+                "2s",
+            ])
+            .plan()
+            .unwrap(),
+        )
+        .unwrap()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ctl = loop {
+        if let Ok(s) = std::fs::read_to_string(&ctl_file)
+            && !s.is_empty()
+        {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "control port never came up");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(http_post(&ctl, "/mark?name=rollout_start").contains("200 OK"));
+    assert!(http_post(&ctl, "/ready?ready=2&desired=3").contains("200 OK"));
+    assert!(
+        http_post(&ctl, "/mark").contains("400"),
+        "a mark needs a name"
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&marks_file)
+        .unwrap();
+    writeln!(f, "ready 3 3").unwrap();
+    writeln!(f, "rollout_end").unwrap();
+    drop(f);
+    // Wait until the file's marker is in (the generator polls the file), then stop the run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = http_post(&ctl, "/status");
+        assert!(st.contains("\"sent\""), "{st}");
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.contains("\"name\":\"rollout_end\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "marks file line never recorded");
+        std::thread::sleep(Duration::from_millis(20));
+        // the writer flushes every 250 ms
+    }
+    assert!(http_post(&ctl, "/stop").contains("200 OK"));
+    let rep = h.join().unwrap();
+    assert!(rep.footer.stopped_early);
+    assert!(!rep.footer.valid || rep.footer.stopped_early);
+    let lines = read_lines(&out);
+    let ms = marks(&lines);
+    let names: Vec<&str> = ms.iter().map(|(n, _, _)| n.as_str()).collect();
+    for want in [
+        "load_start",
+        "flag_mark",
+        "rollout_start",
+        "rollout_end",
+        "load_end",
+    ] {
+        assert!(names.contains(&want), "missing {want} in {ms:?}");
+    }
+    let src = |n: &str| ms.iter().find(|m| m.0 == n).unwrap().2;
+    assert_eq!(src("flag_mark"), MarkSource::Flag);
+    assert_eq!(src("rollout_start"), MarkSource::Http);
+    assert_eq!(src("rollout_end"), MarkSource::File);
+    let ready: Vec<(u32, u32)> = lines
+        .iter()
+        .filter_map(|l| {
+            if let Line::Ready(r) = l {
+                Some((r.ready, r.desired))
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(ready, vec![(2, 3), (3, 3)]);
+    // The analyzer cuts the window from these marks and reads the ready series.
+    let rep = analyze([
+        "analyze",
+        "--out-dir",
+        &tmp_path("a").display().to_string(),
+        "--tail",
+        "0s",
+        &out.display().to_string(),
+    ]);
+    let t = |n: &str| ms.iter().find(|m| m.0 == n).unwrap().1 as f64 / 1e9;
+    let w = rep.summary.summary.window_s;
+    assert!((w[0] - t("rollout_start")).abs() < 1e-6);
+    assert!((w[1] - t("rollout_end")).abs() < 1e-6);
+    assert!(
+        (rep.summary.summary.capacity_dip.unwrap() - 2.0 / 3.0).abs() < 1e-9,
+        "{:?}",
+        rep.summary
+    );
+}
+
+#[test]
+fn sse_drops_and_reconnects_are_recorded_by_reason() {
+    // Even connections: three events then a clean close. Odd ones: one event then RST.
+    let a = serve(|mut s, k| {
+        if read_head(&mut s).is_none() {
+            return;
+        }
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nx-fleetsim-pod: sse-pod\r\n\r\n");
+        let n = if k % 2 == 0 { 3 } else { 1 };
+        for i in 0..n {
+            let _ = write!(s, "data: {i}\n\n");
+            let _ = s.flush();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if k % 2 == 1 {
+            reset(s);
+        }
+    });
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "1",
+        "--requests",
+        "0",
+        "--duration",
+        "600ms",
+        "--sse",
+        "2",
+        "--sse-reconnect",
+        "immediate",
+    ]);
+    assert_eq!(rep.footer.sent, 0);
+    let sse: Vec<_> = lines
+        .iter()
+        .filter_map(|l| {
+            if let Line::Sse(s) = l {
+                Some(s.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
+    let opens = sse.iter().filter(|s| s.ev == SseEv::Open).count();
+    let eof = sse
+        .iter()
+        .filter(|s| s.ev == SseEv::Drop && s.why == "eof")
+        .count();
+    let resets = sse
+        .iter()
+        .filter(|s| s.ev == SseEv::Drop && s.why == "reset")
+        .count();
+    assert!(opens >= 4, "{sse:?}");
+    assert!(eof >= 1 && resets >= 1, "eof {eof} reset {resets}: {sse:?}");
+    assert!(
+        sse.iter()
+            .filter(|s| s.ev == SseEv::Drop && s.why == "eof")
+            .all(|s| s.n == 3)
+    );
+    assert!(
+        sse.iter()
+            .filter(|s| s.ev == SseEv::Open)
+            .all(|s| s.pod.as_deref() == Some("sse-pod"))
+    );
+    assert_eq!(
+        sse.iter().filter(|s| s.ev == SseEv::End).count(),
+        2,
+        "each stream ends once at the run's end"
+    );
+    let out = tmp_path("sse-analysis");
+    let rec_file = rep.out.display().to_string();
+    let an = analyze([
+        "analyze",
+        "--out-dir",
+        &out.display().to_string(),
+        &rec_file,
+    ]);
+    let s = an.summary.live.sse.as_ref().unwrap();
+    assert_eq!(s.streams, 2);
+    assert!(s.drops >= 2);
+    assert!(s.reconnect_ms_p50.unwrap() >= 0.0);
+    assert!(
+        std::fs::read_to_string(out.join("sse.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            >= 3
+    );
+}
+
+#[test]
+fn thousands_of_keep_alive_connections() {
+    let a = trivial_server();
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "3000",
+        "--duration",
+        "1s",
+        "--clients",
+        "3000",
+        "--fault-threshold",
+        "5s",
+    ]);
+    let opens = lines
+        .iter()
+        .filter(|l| matches!(l, Line::Conn(c) if c.ev == loadgen::record::ConnEv::Open))
+        .count();
+    assert!(opens >= 3000, "opened {opens}");
+    assert_eq!(rep.outcomes["ok"], 3000, "{rep:?}");
+    let r = reqs(&lines);
+    let mut conns: Vec<u64> = r.iter().map(|q| q.conn).collect();
+    conns.sort();
+    conns.dedup();
+    // Each virtual client sent its one request on its own warmed connection.
+    assert!(
+        conns.len() >= 2900,
+        "distinct connections used {}",
+        conns.len()
+    );
+    assert!(r.iter().filter(|q| q.reused).count() >= 2900);
+}
+
+#[test]
+fn tick_coalesces_wakeups_but_keeps_the_schedule() {
+    let a = trivial_server();
+    let t0 = Instant::now();
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "2000",
+        "--duration",
+        "500ms",
+        "--clients",
+        "8",
+        "--tick",
+        "20ms",
+        "--fault-threshold",
+        "5s",
+    ]);
+    assert_eq!(rep.footer.sent, 1000);
+    assert_eq!(rep.outcomes["ok"], 1000);
+    // The whole schedule went out in about its own length, not one request per tick.
+    assert!(
+        t0.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        t0.elapsed()
+    );
+    let r = reqs(&lines);
+    let max_lag = r.iter().map(|q| q.actual - q.intended).max().unwrap();
+    assert!(max_lag < 200_000_000, "max lag {max_lag} ns");
+    // Requests went out in groups: far fewer distinct wake-ups than requests.
+    let mut starts: Vec<i64> = r.iter().map(|q| q.actual / 5_000_000).collect();
+    starts.dedup();
+    assert!(
+        starts.len() < 400,
+        "{} distinct 5 ms send slots for 1000 requests",
+        starts.len()
+    );
+}

@@ -1,0 +1,8 @@
+//! The generator and the analyzer against real servers on loopback, in one test binary.
+
+#![allow(dead_code)]
+
+mod common;
+mod generator;
+mod outcomes;
+mod properties;
