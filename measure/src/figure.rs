@@ -435,7 +435,9 @@ impl fmt::Display for Figure {
 
 /// A dotted path that names no figure of the summary.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown figure {0:?}: expected a summary path such as requests.refused or latency_ms.window.p99")]
+#[error(
+    "unknown figure {0:?}: expected a summary path such as requests.refused or latency_ms.window.p99"
+)]
 pub struct UnknownFigure(pub String);
 
 impl FromStr for Figure {

@@ -60,7 +60,9 @@ impl Lever {
     /// What switching the lever on changes.
     pub const fn switches(self) -> &'static str {
         match self {
-            Lever::Pid1 => "SIGTERM is delivered to the service instead of being swallowed by a shell",
+            Lever::Pid1 => {
+                "SIGTERM is delivered to the service instead of being swallowed by a shell"
+            }
             Lever::Readiness => {
                 "a preStop sleep before SIGTERM, during which the pod keeps serving and reports not ready"
             }
@@ -86,8 +88,12 @@ impl Lever {
                 "new connections routed to a closed listener by a view that has not caught up (refused, 502)"
             }
             Lever::Drain => "in-flight requests and idle keep-alives cut at exit (reset)",
-            Lever::Requeue => "jobs lost or applied twice when their worker dies (lost, duplicated jobs)",
-            Lever::Surge => "the capacity dip and the reconnect storm of closing every keep-alive at once",
+            Lever::Requeue => {
+                "jobs lost or applied twice when their worker dies (lost, duplicated jobs)"
+            }
+            Lever::Surge => {
+                "the capacity dip and the reconnect storm of closing every keep-alive at once"
+            }
         }
     }
 }
