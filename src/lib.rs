@@ -4,7 +4,8 @@
 //! `scenarios` (files, runner, sweeps, compare, charts) for the simulating subcommands,
 //! `loadgen` (the open-loop generator and the record analyzer) for `load` and `analyze`, and
 //! `live` (the cluster driver, calibration, the observed-versus-predicted report) for `live`,
-//! `calibrate` and `validate`. Tests call [`run`] with `Opts::parse_from([...])`.
+//! `calibrate` and `validate`; `measure` for the registry of figures that `scenarios --figures`
+//! prints. Tests call [`run`] with `Opts::parse_from([...])`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -173,8 +174,12 @@ pub struct MergeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ScenariosArgs {
     /// Print this scenario's merged TOML (extends applied) instead of the list.
-    #[arg(long, value_name = "SCENARIO")]
+    #[arg(long, value_name = "SCENARIO", conflicts_with = "figures")]
     pub show: Option<String>,
+    /// Print the registry of summary figures as JSON (path, label, description, unit, which
+    /// way is better, whether it is a headline figure) instead of the list.
+    #[arg(long)]
+    pub figures: bool,
 }
 
 /// Runs a subcommand. Errors are meant to be printed with `{:#}`.
@@ -273,7 +278,7 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
 
 fn cmd_compare(a: &CompareArgs) -> Result<()> {
     let paths: Vec<&Path> = a.dirs.iter().map(PathBuf::as_path).collect();
-    let items = compare::read_summaries(&paths).map_err(anyhow::Error::msg)?;
+    let items = compare::read_summaries(&paths)?;
     let text = compare::report(&items);
     print!("{text}");
     if let Some(out) = &a.out {
@@ -286,7 +291,7 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
     let source = scenarios::load(&a.scenario)?;
     // The base scenario must be valid on its own: a typo there is not a sweep result.
     scenarios::prepare(&source)?;
-    let grid = Grid::new(a.vary.clone()).map_err(anyhow::Error::msg)?;
+    let grid = Grid::new(a.vary.clone())?;
     let seeds = a.seeds.seed_list();
     let out = a.out.clone().unwrap_or_else(|| {
         let d = Path::new("fleetsim-sweeps").join(&source.name);
@@ -312,8 +317,7 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
         &|| bar.inc(1),
         scenarios::prepare,
         |fleet, seed| scenarios::simulate_seed(&name, fleet, seed, shuffle),
-    )
-    .map_err(anyhow::Error::msg)?;
+    )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     result.write(&out).with_context(|| write_ctx(&out))?;
@@ -334,7 +338,7 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
 
 fn cmd_merge(a: &MergeArgs) -> Result<()> {
     let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
-    let result = sweep::merge(&dirs).map_err(anyhow::Error::msg)?;
+    let result = sweep::merge(&dirs)?;
     result.write(&a.out).with_context(|| write_ctx(&a.out))?;
     scenarios::charts::sweep_charts(&a.out, &result, a.format.ext())?;
     print!("{}", result.zero_loss_table());
@@ -348,6 +352,23 @@ fn cmd_merge(a: &MergeArgs) -> Result<()> {
 }
 
 fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
+    if a.figures {
+        let list: Vec<serde_json::Value> = measure::Figure::ALL
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "path": f.path(),
+                    "label": f.label(),
+                    "description": f.description(),
+                    "unit": f.unit().as_str(),
+                    "better": format!("{:?}", f.better()).to_lowercase(),
+                    "headline": measure::figure::HEADLINE.contains(f),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
     if let Some(name) = &a.show {
         let source = scenarios::load(name)?;
         scenarios::prepare(&source)?;
@@ -373,7 +394,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
 
 fn cmd_demo(a: &DemoArgs) -> Result<()> {
     let started = Instant::now();
-    let list = demo::shipped_scenarios().map_err(anyhow::Error::msg)?;
+    let list = demo::shipped_scenarios()?;
     let seeds = a.seeds.seed_list();
     let bar = progress::bar((list.len() * seeds.len()) as u64, "demo", false);
     let reports = demo::run_many(

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::figure::Figure;
 use crate::summary::{AGGREGATE_SCHEMA, Summary, lookup};
 
 /// Mean and 2.5th / 97.5th percentiles of one figure over seeds.
@@ -72,6 +73,11 @@ impl Aggregate {
     /// The statistic of one figure by its dotted path (`"requests.refused"`).
     pub fn figure(&self, path: &str) -> Option<Stat> {
         serde_json::from_value(lookup(&self.0, path)?.clone()).ok()
+    }
+
+    /// The statistic of one figure.
+    pub fn stat(&self, figure: Figure) -> Option<Stat> {
+        self.figure(figure.path())
     }
 
     /// How many seeds went into this aggregate.

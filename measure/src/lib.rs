@@ -3,7 +3,8 @@
 //! The simulator and the live run answer the same question and must be compared figure by
 //! figure, so the definitions live here, once: the [`Outcome`] classes, the per-request
 //! [`Sample`], the deploy-window [`analyze`]r, the [`Summary`] JSON shape and its [`Aggregate`]
-//! over seeds, and the [`ShutdownStep`]s a pod logs. This crate does no I/O.
+//! over seeds, the registry of [`Figure`]s every table, chart and report reads, the five
+//! [`Lever`]s, and the [`ShutdownStep`]s a pod logs. This crate does no I/O.
 //!
 //! ```
 //! use measure::{analyze, AnalyzeConfig, JobCounts, Outcome, RunLabel, RunMarks, Sample, Source};
@@ -24,6 +25,8 @@
 
 mod aggregate;
 mod analyze;
+pub mod figure;
+mod lever;
 mod outcome;
 mod shard;
 mod shutdown;
@@ -33,6 +36,8 @@ pub use aggregate::{Aggregate, Stat, quantile_sorted};
 pub use analyze::{
     Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
 };
+pub use figure::{Better, Figure, Unit, UnknownFigure};
+pub use lever::{Lever, UnknownLever};
 pub use outcome::{Outcome, OutcomeCounts, UnknownOutcome};
 pub use shard::{ParseShardError, Shard};
 pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};

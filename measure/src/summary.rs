@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::figure::Figure;
 use crate::outcome::OutcomeCounts;
 
 /// The `schema` value of every summary this crate writes.
@@ -62,8 +63,8 @@ impl JobCounts {
     }
 }
 
-/// One run's figures, in the shape `../shared/DESIGN.md` fixes. Extra fields are allowed by the
-/// contract; these are the ones every reader relies on.
+/// One run's figures, in the shape `docs/measurement.md` fixes. Extra fields are allowed by the
+/// contract; these are the ones every reader relies on. [`Figure`] names each number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// Always [`SUMMARY_SCHEMA`].
@@ -98,28 +99,21 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Reads one figure.
+    pub fn get(&self, figure: Figure) -> Option<f64> {
+        figure.of(self)
+    }
+
     /// Reads one figure by its dotted path (`"requests.refused"`, `"latency_ms.window.p99"`).
-    /// `None` if the path names nothing numeric (or the figure is `null`).
+    /// `None` if the path names no [`Figure`] (or the figure is `null`).
     pub fn figure(&self, path: &str) -> Option<f64> {
-        let value = serde_json::to_value(self).ok()?;
-        lookup(&value, path)?.as_f64()
+        Figure::from_path(path).ok()?.of(self)
     }
 }
 
-/// The headline figures that compare and validation reports put side by side.
-pub const HEADLINE_FIGURES: &[&str] = &[
-    "error_rate",
-    "failed",
-    "requests.refused",
-    "requests.reset",
-    "requests.http_502",
-    "requests.timeout",
-    "latency_ms.window.p99",
-    "capacity_dip",
-    "longest_success_gap_ms",
-    "jobs.duplicated",
-    "jobs.lost",
-];
+/// The dotted paths of the headline figures ([`crate::figure::HEADLINE`]), for readers that
+/// work with paths.
+pub const HEADLINE_FIGURES: &[&str] = &crate::figure::HEADLINE_PATHS;
 
 pub(crate) fn lookup<'a>(
     value: &'a serde_json::Value,

@@ -19,10 +19,10 @@ fn main() {
         ("before".into(), Levers::NONE),
         ("after".into(), Levers::ALL),
     ];
-    for name in Levers::NAMES {
+    for lever in measure::Lever::ALL {
         let mut l = Levers::ALL;
-        l.set(name, false);
-        cases.push((format!("after-{name}"), l));
+        l.set(lever, false);
+        cases.push((format!("after-{lever}"), l));
     }
     for (name, levers) in cases {
         let mut f = base.clone();

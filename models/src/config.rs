@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use measure::Outcome;
+use measure::{Lever, Outcome};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::{Dist, SimDuration};
@@ -43,9 +43,9 @@ pub struct RunConfig {
     /// Steady-state load before the rollout starts (the baseline).
     pub baseline: SimDuration,
     /// Fixed tail after the rollout ends, inside the deploy window; load stops after it
-    /// (DESIGN.md: "plus a fixed tail"; `measure::AnalyzeConfig` default 5 s).
+    /// (the deploy window is the rollout plus a fixed tail; `measure::AnalyzeConfig` default 5 s).
     pub tail: SimDuration,
-    /// Timeline bucket width (DESIGN.md default 1 s).
+    /// Timeline bucket width (`measure::AnalyzeConfig` default 1 s).
     pub bucket: SimDuration,
     /// After load stops, the fleet keeps running this long so jobs and requests in flight settle
     /// (no new requests or jobs). Jobs still unapplied then are `pending` or `lost`.
@@ -565,7 +565,8 @@ impl Default for DrainConfig {
     }
 }
 
-/// `[levers]`: the five levers of DESIGN.md. All off is the `before` fleet.
+/// `[levers]`: one switch per [`Lever`] (`measure::Lever` defines them). All off is the
+/// `before` fleet.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Levers {
@@ -593,20 +594,27 @@ impl Levers {
         requeue: false,
         surge: false,
     };
-    /// The lever names, in DESIGN.md order.
-    pub const NAMES: [&'static str; 5] = ["pid1", "readiness", "drain", "requeue", "surge"];
 
-    /// Sets the named lever; `false` if no lever has that name.
-    pub fn set(&mut self, name: &str, on: bool) -> bool {
-        match name {
-            "pid1" => self.pid1 = on,
-            "readiness" => self.readiness = on,
-            "drain" => self.drain = on,
-            "requeue" => self.requeue = on,
-            "surge" => self.surge = on,
-            _ => return false,
+    /// Whether a lever is on.
+    pub fn get(&self, lever: Lever) -> bool {
+        match lever {
+            Lever::Pid1 => self.pid1,
+            Lever::Readiness => self.readiness,
+            Lever::Drain => self.drain,
+            Lever::Requeue => self.requeue,
+            Lever::Surge => self.surge,
         }
-        true
+    }
+
+    /// Switches one lever on or off.
+    pub fn set(&mut self, lever: Lever, on: bool) {
+        match lever {
+            Lever::Pid1 => self.pid1 = on,
+            Lever::Readiness => self.readiness = on,
+            Lever::Drain => self.drain = on,
+            Lever::Requeue => self.requeue = on,
+            Lever::Surge => self.surge = on,
+        }
     }
 }
 

@@ -24,7 +24,7 @@
 //! Load starts at 0 against `pod.replicas` warm, ready pods. The rollout starts at
 //! `run.baseline`; it ends when every new pod is ready and every old pod's process is gone; load
 //! stops `run.tail` later (the deploy window is rollout start to rollout end + tail, as
-//! DESIGN.md fixes it); the fleet then settles for `max(run.settle, load.deadline)` with no new
+//! `docs/measurement.md` defines it); the fleet then settles for `max(run.settle, load.deadline)` with no new
 //! requests or jobs. A balancer slower than Kubernetes (a cloud LB) can still be losing requests
 //! after the window: lengthen `run.tail` to see it.
 //!

@@ -53,12 +53,14 @@ pub fn run(name: &str, f: &Fleet, seed: u64) -> SimRun {
 }
 
 pub fn mech(r: &SimRun, m: &str) -> u64 {
-    r.failures_by_mechanism[m]
+    let m = models::Mechanism::from_name(m).unwrap_or_else(|| panic!("no mechanism {m}"));
+    r.failures_by_mechanism[&m]
 }
 
 /// `levers` with one lever switched.
 pub fn with(levers: Levers, name: &str, on: bool) -> Levers {
     let mut l = levers;
-    assert!(l.set(name, on), "no lever {name}");
+    let lever: measure::Lever = name.parse().unwrap_or_else(|e| panic!("{e}"));
+    l.set(lever, on);
     l
 }

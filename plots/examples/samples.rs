@@ -143,7 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ext in ["svg", "png"] {
         plots::before_after_bars(
             &rows,
-            "requests.refused",
+            measure::Figure::Refused,
             dir.join(format!("bars_refused.{ext}")),
         )?;
         let mut many = rows.clone();
@@ -159,12 +159,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         many.push(("missing".into(), Aggregate(json!({"seeds": 100}))));
         plots::before_after_bars(
             &many,
-            "requests.refused",
+            measure::Figure::Refused,
             dir.join(format!("bars_many.{ext}")),
         )?;
         plots::before_after_bars(
             &rows[..3],
-            "error_rate",
+            measure::Figure::ErrorRate,
             dir.join(format!("bars_error_rate.{ext}")),
         )?;
     }

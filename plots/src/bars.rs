@@ -6,24 +6,24 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, VPos};
 
-use measure::{Aggregate, Stat};
+use measure::{Aggregate, Figure, Stat};
 
 use crate::PlotError;
 use crate::figures::describe;
 use crate::render::{Chart, DrawResult, render};
 use crate::style::{BLUE, GREEN, GRID, MUTED, RED, TEXT, anchored, empty_state, header, text};
 
-/// Draws `figure` (a dotted summary path such as `"requests.refused"`, see
-/// [`measure::HEADLINE_FIGURES`]) for every `(scenario, aggregate)` row to `out` (SVG or PNG by
+/// Draws `figure` (one of the summary's [`Figure`]s, such as [`Figure::Refused`]) for every `(scenario, aggregate)` row to `out` (SVG or PNG by
 /// extension), in the order given: a bar of the mean over seeds with a whisker from `lo` to `hi`
 /// (the 2.5th and 97.5th percentiles), the mean written above it. `before` is red, `after`
 /// green, every other scenario blue. A row whose aggregate lacks the figure shows `n/a`. No
 /// rows, or no row with the figure, give an empty-state chart.
 pub fn before_after_bars(
     rows: &[(String, Aggregate)],
-    figure: &str,
+    figure: Figure,
     out: impl AsRef<Path>,
 ) -> Result<(), PlotError> {
+    let figure = figure.path();
     let bars: Vec<Bar> = rows
         .iter()
         .map(|(scenario, agg)| Bar {

@@ -24,53 +24,20 @@ impl FigureInfo {
     }
 }
 
-/// Describes a figure by its dotted path; unknown paths read as themselves.
+/// Describes a figure by its dotted path, from the registry ([`measure::Figure`]); paths
+/// outside it read as themselves.
 pub(crate) fn describe(path: &str) -> FigureInfo {
-    let info = |name: String, axis: &str, percent| FigureInfo {
-        name,
-        axis: axis.to_string(),
-        percent,
-    };
-    let parts: Vec<&str> = path.split('.').collect();
-    match parts.as_slice() {
-        ["error_rate"] => info(
-            "error rate in the deploy window".into(),
-            "failed / sent (%)",
-            true,
-        ),
-        ["failed"] => info(
-            "failed requests in the deploy window".into(),
-            "requests",
-            false,
-        ),
-        ["requests", "sent"] => info(
-            "requests sent in the deploy window".into(),
-            "requests",
-            false,
-        ),
-        ["requests", outcome] => info(
-            format!("{outcome} requests in the deploy window"),
-            "requests",
-            false,
-        ),
-        ["latency_ms", period, p] => {
-            let period = if *period == "window" {
-                "the deploy window".to_string()
-            } else {
-                format!("the {period}")
-            };
-            info(format!("{p} latency in {period}"), "latency (ms)", false)
-        }
-        ["capacity_dip"] => info(
-            "capacity dip (fewest ready / desired)".into(),
-            "ready / desired replicas",
-            false,
-        ),
-        ["longest_success_gap_ms"] => {
-            info("longest gap between successes".into(), "gap (ms)", false)
-        }
-        ["jobs", state] => info(format!("{state} jobs"), "jobs", false),
-        _ => info(path.to_string(), path, false),
+    match measure::Figure::from_path(path) {
+        Ok(f) => FigureInfo {
+            name: f.description().to_string(),
+            axis: f.axis().to_string(),
+            percent: f.unit() == measure::Unit::Fraction,
+        },
+        Err(_) => FigureInfo {
+            name: path.to_string(),
+            axis: path.to_string(),
+            percent: false,
+        },
     }
 }
 
@@ -80,7 +47,7 @@ mod tests {
 
     #[test]
     fn headline_figures_have_units() {
-        for path in measure::HEADLINE_FIGURES {
+        for path in measure::figure::HEADLINE_PATHS {
             let d = describe(path);
             assert_ne!(d.axis, *path, "{path} has no description");
         }

@@ -23,7 +23,7 @@ pub struct PredictedObserved {
     /// The scenario (or overlay) name: `before`, `after`, a lever.
     pub scenario: String,
     /// The figure's dotted summary path (`"requests.refused"`), see
-    /// [`measure::HEADLINE_FIGURES`].
+    /// [`measure::Figure::path`].
     pub figure: String,
     /// The simulator's mean and interval over seeds (`Aggregate::figure`).
     pub predicted: Stat,

@@ -81,7 +81,7 @@ fn before_after_bars_draw_a_bar_and_whisker_per_scenario() {
         aggregate("surge-jitter", None),
     ];
     let path = dir.path().join("bars.svg");
-    plots::before_after_bars(&rows, "requests.refused", &path).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::Refused, &path).unwrap();
     let svg = read_svg(&path, "Refused requests in the deploy window by scenario");
     assert_eq!(count(&svg, "rect", "fill", REFUSED), 1, "before is red");
     assert_eq!(count(&svg, "rect", "fill", READY), 1, "after is green");
@@ -95,7 +95,7 @@ fn before_after_bars_draw_a_bar_and_whisker_per_scenario() {
     }
 
     let png_path = dir.path().join("bars.png");
-    plots::before_after_bars(&rows, "requests.refused", &png_path).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::Refused, &png_path).unwrap();
     let image = read_png(&png_path, SIZE);
     assert!(
         image.count(rgb(P50)) == 0,
@@ -114,13 +114,13 @@ fn before_after_bars_turn_long_labels_and_format_rates_as_percent() {
         })
         .collect();
     let path = dir.path().join("rates.svg");
-    plots::before_after_bars(&rows, "error_rate", &path).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::ErrorRate, &path).unwrap();
     let svg = read_svg(&path, "Error rate in the deploy window by scenario");
     assert!(svg.contains("0.25%"));
     assert!(svg.contains("rotate(270"), "long labels are turned");
     assert!(svg.contains("requeue-idempotency-off-13"));
     let png_path = dir.path().join("rates.png");
-    plots::before_after_bars(&rows, "error_rate", &png_path).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::ErrorRate, &png_path).unwrap();
     read_png(&png_path, SIZE);
 }
 
@@ -234,7 +234,7 @@ fn one_scenario_and_one_point_still_draw() {
     let dir = tempfile::tempdir().unwrap();
     let rows = vec![aggregate("before", Some((5.0, 4.0, 6.0)))];
     let bars = dir.path().join("one-bar.png");
-    plots::before_after_bars(&rows, "requests.refused", &bars).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::Refused, &bars).unwrap();
     let image = read_png(&bars, SIZE);
     let reddish = image
         .rgb

@@ -115,7 +115,7 @@ fn empty_inputs_give_empty_state_charts() {
         let p = |name: &str| dir.path().join(format!("{name}.{ext}"));
         plots::error_timeline(&[], [0.0, 1.0], "Empty errors", p("errors")).unwrap();
         plots::p99_timeline(&[], [0.0, 1.0], "Empty p99", p("p99")).unwrap();
-        plots::before_after_bars(&[], "error_rate", p("bars")).unwrap();
+        plots::before_after_bars(&[], measure::Figure::ErrorRate, p("bars")).unwrap();
         plots::sweep_heatmap(
             &Heatmap {
                 title: "Empty sweep".into(),
@@ -147,7 +147,7 @@ fn missing_figures_and_non_finite_values_do_not_panic() {
     // No row has the figure: empty state naming it.
     let rows = vec![aggregate("before", None), aggregate("after", None)];
     let path = dir.path().join("bars.svg");
-    plots::before_after_bars(&rows, "jobs.lost", &path).unwrap();
+    plots::before_after_bars(&rows, measure::Figure::JobsLost, &path).unwrap();
     assert!(read_svg(&path, "Lost jobs").contains("no scenario has the figure"));
 
     // NaN latencies and times are skipped; all-NaN latencies give the empty state.

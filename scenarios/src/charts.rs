@@ -3,20 +3,21 @@
 
 use std::path::Path;
 
+use measure::Figure;
 use plots::{Heatmap, PlotError};
 
 use crate::runner::RunReport;
 use crate::sweep::SweepResult;
 
 /// The figures drawn as bars across scenarios in the demo.
-pub const BAR_FIGURES: &[&str] = &[
-    "failed",
-    "requests.refused",
-    "requests.reset",
-    "latency_ms.window.p99",
-    "capacity_dip",
-    "jobs.duplicated",
-    "jobs.lost",
+pub const BAR_FIGURES: [Figure; 7] = [
+    Figure::Failed,
+    Figure::Refused,
+    Figure::Reset,
+    Figure::WindowP99,
+    Figure::CapacityDip,
+    Figure::JobsDuplicated,
+    Figure::JobsLost,
 ];
 
 /// Draws the demo's charts into `dir`; returns `(title, file name relative to dir)`.
@@ -71,7 +72,7 @@ pub fn demo_charts(
         .map(|r| (r.scenario.clone(), r.aggregate()))
         .collect();
     for f in BAR_FIGURES {
-        let file = format!("bars-{}.{ext}", f.replace('.', "-"));
+        let file = format!("bars-{}.{ext}", f.path().replace('.', "-"));
         plots::before_after_bars(&rows, f, dir.join(&file))?;
         out.push((format!("{f} across scenarios (mean, 95% interval)"), file));
     }
@@ -85,28 +86,20 @@ pub fn sweep_charts(dir: &Path, sweep: &SweepResult, ext: &str) -> Result<Vec<St
         return Ok(Vec::new());
     }
     let (y, x) = (&sweep.grid.varies[0], &sweep.grid.varies[1]);
-    let header: Vec<String> = crate::sweep::header(&sweep.grid)
-        .split(',')
-        .map(str::to_string)
-        .collect();
     let mut files = Vec::new();
     for (figure, label) in [
-        ("failed", "failed requests in the window (mean over seeds)"),
-        ("latency_ms.window.p99", "window p99, ms (mean over seeds)"),
+        (
+            Figure::Failed,
+            "failed requests in the window (mean over seeds)",
+        ),
+        (Figure::WindowP99, "window p99, ms (mean over seeds)"),
     ] {
-        let col = header
-            .iter()
-            .position(|h| h == figure)
-            .expect("headline figures are columns");
         let mut values = vec![vec![None; x.levels.len()]; y.levels.len()];
         for row in &sweep.rows {
             let l = sweep.grid.levels_of(row.point);
-            let cell = crate::sweep::split_csv(&row.line)
-                .get(col)
-                .and_then(|v| v.parse::<f64>().ok());
-            values[l[0]][l[1]] = cell;
+            values[l[0]][l[1]] = row.mean(figure);
         }
-        let file = format!("heatmap-{}.{ext}", figure.replace('.', "-"));
+        let file = format!("heatmap-{}.{ext}", figure.path().replace('.', "-"));
         plots::sweep_heatmap(
             &Heatmap {
                 title: format!("{}: {label}", sweep.meta.scenario),

@@ -3,9 +3,11 @@
 
 use std::path::Path;
 
-use measure::{Aggregate, HEADLINE_FIGURES, Stat};
+use measure::figure::{FAILURE_MODES, HEADLINE};
+use measure::{Aggregate, Better, Figure, Lever, Stat};
 
-use crate::shipped::LEVERS;
+use crate::error::SummaryError;
+use crate::shipped::{alone, without};
 use crate::table::{Table, fmt_figure, fmt_num};
 
 /// One aggregate and the name its column carries.
@@ -17,21 +19,23 @@ pub struct Named {
 
 /// Reads `DIR/summary.json` (or a summary file given directly). The name is the aggregate's
 /// scenario, or the folder's name when the aggregate has none.
-pub fn read_summary(path: &Path) -> Result<Named, String> {
+pub fn read_summary(path: &Path) -> Result<Named, SummaryError> {
     let file = if path.is_dir() {
         path.join("summary.json")
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file)
-        .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-    let aggregate: Aggregate = serde_json::from_str(&text)
-        .map_err(|e| format!("{}: not a summary: {e}", file.display()))?;
+    let text = std::fs::read_to_string(&file).map_err(|source| SummaryError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let aggregate: Aggregate =
+        serde_json::from_str(&text).map_err(|source| SummaryError::NotJson {
+            path: file.clone(),
+            source,
+        })?;
     if !aggregate.0.is_object() {
-        return Err(format!(
-            "{}: not a summary: not a JSON object",
-            file.display()
-        ));
+        return Err(SummaryError::NotObject { path: file });
     }
     let name = match aggregate.scenario() {
         "" => path
@@ -45,20 +49,22 @@ pub fn read_summary(path: &Path) -> Result<Named, String> {
 
 /// Reads every path: a run folder, a summary file, or a folder of run folders (such as the
 /// demo's output), whose runs are taken in the shipped scenarios' order, then by name.
-pub fn read_summaries(paths: &[&Path]) -> Result<Vec<Named>, String> {
+pub fn read_summaries(paths: &[&Path]) -> Result<Vec<Named>, SummaryError> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() && !path.join("summary.json").exists() {
             let mut runs: Vec<std::path::PathBuf> = std::fs::read_dir(path)
-                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?
+                .map_err(|source| SummaryError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.join("summary.json").is_file())
                 .collect();
             if runs.is_empty() {
-                return Err(format!(
-                    "{}: no summary.json here or in its folders",
-                    path.display()
-                ));
+                return Err(SummaryError::NoSummary {
+                    path: path.to_path_buf(),
+                });
             }
             let order = crate::shipped::scenario_names();
             let rank = |p: &Path| {
@@ -80,8 +86,8 @@ pub fn read_summaries(paths: &[&Path]) -> Result<Vec<Named>, String> {
     Ok(out)
 }
 
-fn cell(a: &Aggregate, figure: &str) -> String {
-    match a.figure(figure) {
+fn cell(a: &Aggregate, figure: Figure) -> String {
+    match a.stat(figure) {
         Some(s) if s.lo == s.hi => fmt_figure(figure, s.mean),
         Some(s) => format!(
             "{} [{}, {}]",
@@ -101,38 +107,13 @@ pub fn side_by_side(items: &[Named]) -> String {
     let mut seeds = vec!["seeds".to_string()];
     seeds.extend(items.iter().map(|n| n.aggregate.seeds().to_string()));
     t.row(seeds);
-    for f in HEADLINE_FIGURES {
-        let mut row = vec![f.to_string()];
+    for f in HEADLINE {
+        let mut row = vec![f.path().to_string()];
         row.extend(items.iter().map(|n| cell(&n.aggregate, f)));
         t.row(row);
     }
     t.markdown()
 }
-
-/// Which way is better for a failure mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Better {
-    /// A count of failures: zero is the goal.
-    Zero,
-    /// A figure where lower is better but zero is not expected (latency).
-    Lower,
-    /// A figure where higher is better (capacity).
-    Higher,
-}
-
-/// The failure modes the levers address, as figures of the summary.
-const MODES: &[(&str, &str, Better)] = &[
-    ("requests.refused", "refused", Better::Zero),
-    ("requests.reset", "reset", Better::Zero),
-    ("requests.http_502", "502", Better::Zero),
-    ("requests.http_503", "503", Better::Zero),
-    ("requests.http_504", "504", Better::Zero),
-    ("requests.timeout", "timeout", Better::Zero),
-    ("jobs.duplicated", "dup jobs", Better::Zero),
-    ("jobs.lost", "lost jobs", Better::Zero),
-    ("latency_ms.window.p99", "p99 ms", Better::Lower),
-    ("capacity_dip", "capacity", Better::Higher),
-];
 
 /// Relative change that counts for the non-count figures (on top of interval separation).
 const REL: f64 = 0.10;
@@ -143,6 +124,7 @@ fn better(mode: Better, x: Stat, reference: Stat) -> bool {
         Better::Zero => reference.mean > 0.0 && x.hi < reference.lo.max(f64::MIN_POSITIVE),
         Better::Lower => x.mean < reference.lo && x.mean < reference.mean * (1.0 - REL),
         Better::Higher => x.mean > reference.hi && x.mean > reference.mean * (1.0 + REL),
+        Better::Neither => false,
     }
 }
 
@@ -151,15 +133,16 @@ fn worse(mode: Better, x: Stat, reference: Stat) -> bool {
     better(mode, reference, x) || (mode == Better::Zero && reference.hi == 0.0 && x.mean > 0.0)
 }
 
-fn stat(a: &Aggregate, f: &str) -> Option<Stat> {
-    a.figure(f)
+fn stat(a: &Aggregate, f: Figure) -> Option<Stat> {
+    a.stat(f)
 }
 
 /// Modes on which `x` improves over `reference`: `"removes X"` when it drops to zero, `"cuts
 /// X"` otherwise.
 fn improvements(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
     let mut out = Vec::new();
-    for &(f, label, mode) in MODES {
+    for f in FAILURE_MODES {
+        let (label, mode) = (f.label(), f.better());
         let (Some(xs), Some(rs)) = (stat(x, f), stat(reference, f)) else {
             continue;
         };
@@ -176,13 +159,13 @@ fn improvements(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
 
 /// Modes on which `x` is worse than `reference`.
 fn regressions(x: &Aggregate, reference: &Aggregate) -> Vec<String> {
-    MODES
+    FAILURE_MODES
         .iter()
-        .filter(|&&(f, _, mode)| match (stat(x, f), stat(reference, f)) {
-            (Some(xs), Some(rs)) => worse(mode, xs, rs),
+        .filter(|&&f| match (stat(x, f), stat(reference, f)) {
+            (Some(xs), Some(rs)) => worse(f.better(), xs, rs),
             _ => false,
         })
-        .map(|&(_, label, _)| label.to_string())
+        .map(|f| f.label().to_string())
         .collect()
 }
 
@@ -213,15 +196,15 @@ pub fn ablation(items: &[Named]) -> Option<String> {
     let after = find("after")?;
 
     let mut header = vec!["scenario".to_string()];
-    header.extend(MODES.iter().map(|m| m.1.to_string()));
+    header.extend(FAILURE_MODES.iter().map(|f| f.label().to_string()));
     header.push("vs reference".into());
     let mut modes = Table::new(header);
     let mut add = |label: String, a: &Aggregate, note: String| {
         let mut row = vec![label];
         row.extend(
-            MODES
+            FAILURE_MODES
                 .iter()
-                .map(|&(f, _, _)| stat(a, f).map_or_else(|| "-".into(), |s| fmt_num(s.mean))),
+                .map(|&f| stat(a, f).map_or_else(|| "-".into(), |s| fmt_num(s.mean))),
         );
         row.push(note);
         modes.row(row);
@@ -231,17 +214,17 @@ pub fn ablation(items: &[Named]) -> Option<String> {
         before,
         "reference for + rows".into(),
     );
-    for l in LEVERS {
-        if let Some(a) = find(&l.alone()) {
-            add(format!("+ {}", l.name), a, change(a, before));
+    for l in Lever::ALL {
+        if let Some(a) = find(&alone(l)) {
+            add(format!("+ {}", l.name()), a, change(a, before));
         }
     }
     add("after (all on)".into(), after, change(after, before));
-    for l in LEVERS {
-        if let Some(a) = find(&l.without()) {
+    for l in Lever::ALL {
+        if let Some(a) = find(&without(l)) {
             let back = regressions(a, after);
             add(
-                format!("after - {}", l.name),
+                format!("after - {}", l.name()),
                 a,
                 if back.is_empty() {
                     "nothing comes back".into()
@@ -257,12 +240,12 @@ pub fn ablation(items: &[Named]) -> Option<String> {
         "alone, over before (what it removes by itself)",
         "taken out of after, what comes back (what only it removes)",
     ]);
-    for l in LEVERS {
-        let alone = find(&l.alone()).map_or("-".to_string(), |a| change(a, before));
-        let without = find(&l.without()).map_or("-".to_string(), |a| {
+    for l in Lever::ALL {
+        let by_itself = find(&alone(l)).map_or("-".to_string(), |a| change(a, before));
+        let back = find(&without(l)).map_or("-".to_string(), |a| {
             join_or(regressions(a, after), "nothing")
         });
-        levers.row([l.title.to_string(), alone, without]);
+        levers.row([l.title().to_string(), by_itself, back]);
     }
 
     Some(format!(

@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
+use models::Mechanism;
+
 use crate::compare::{self, Named};
+use crate::error::ScenarioError;
 use crate::fleet::{Scenario, load_scenario, simulate_seed};
 use crate::runner::{RunError, RunReport, collect, par_map};
 use crate::shipped;
@@ -34,10 +37,10 @@ pub fn run_many(
 }
 
 /// Every shipped scenario, loaded and validated, in demo order.
-pub fn shipped_scenarios() -> Result<Vec<Scenario>, String> {
+pub fn shipped_scenarios() -> Result<Vec<Scenario>, ScenarioError> {
     shipped::scenario_names()
         .into_iter()
-        .map(|n| load_scenario(n).map_err(|e| e.to_string()))
+        .map(load_scenario)
         .collect()
 }
 
@@ -55,13 +58,13 @@ pub fn named(reports: &[RunReport]) -> Vec<Named> {
 /// Mean failures per seed by mechanism (the model attributes every failure to one), one row
 /// per scenario; mechanisms that never fired are left out.
 pub fn mechanism_table(reports: &[RunReport]) -> String {
-    let mut mechanisms: Vec<&String> = reports
+    let mut mechanisms: Vec<&Mechanism> = reports
         .iter()
         .flat_map(|r| r.failures_by_mechanism.iter().flat_map(|m| m.keys()))
         .collect();
     mechanisms.sort();
     mechanisms.dedup();
-    let means: Vec<BTreeMap<&String, f64>> = reports
+    let means: Vec<BTreeMap<&Mechanism, f64>> = reports
         .iter()
         .map(|r| {
             let seeds = r.failures_by_mechanism.len().max(1) as f64;
@@ -78,7 +81,7 @@ pub fn mechanism_table(reports: &[RunReport]) -> String {
                 .collect()
         })
         .collect();
-    let fired: Vec<&String> = mechanisms
+    let fired: Vec<&Mechanism> = mechanisms
         .into_iter()
         .filter(|m| means.iter().any(|row| row[m] > 0.0))
         .collect();

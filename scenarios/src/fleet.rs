@@ -52,9 +52,8 @@ pub fn simulate_seed(
     fleet: &Fleet,
     seed: u64,
     shuffle_ties: bool,
-) -> Result<SeedRun, String> {
-    let run = models::simulate(name, fleet, &SimOptions { seed, shuffle_ties })
-        .map_err(|e| e.to_string())?;
+) -> Result<SeedRun, models::SimError> {
+    let run = models::simulate(name, fleet, &SimOptions { seed, shuffle_ties })?;
     Ok(SeedRun {
         analysis: run.analysis,
         digest: run.digest,

@@ -19,10 +19,10 @@ pub mod shipped;
 pub mod sweep;
 pub mod table;
 
-pub use error::{FieldError, Origin, ScenarioError};
+pub use error::{FieldError, Origin, ScenarioError, SummaryError, SweepError, VaryError};
 pub use fleet::{
     Scenario, fuzz_parse, load_scenario, parse_scenario, prepare, run_scenario, simulate_seed,
 };
 pub use load::{Source, load, load_file, load_shipped, parse_str};
+pub use measure::Lever;
 pub use runner::{RunError, RunReport, SeedRun, par_map, run_seeds, seed_list};
-pub use shipped::{LEVERS, Lever};

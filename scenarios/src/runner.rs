@@ -6,7 +6,9 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
-use measure::{Aggregate, Analysis, Bucket, HEADLINE_FIGURES, Outcome, Summary};
+use measure::figure::HEADLINE;
+use measure::{Aggregate, Analysis, Bucket, Figure, Outcome, Summary};
+use models::Mechanism;
 use sim_core::TraceDigest;
 
 use crate::table::{Table, fmt_figure};
@@ -22,7 +24,7 @@ pub struct SeedRun {
     /// Client retries (counted, never hidden).
     pub retries: u64,
     /// Failed requests and jobs by the mechanism that caused them.
-    pub failures_by_mechanism: BTreeMap<String, u64>,
+    pub failures_by_mechanism: BTreeMap<Mechanism, u64>,
 }
 
 /// Maps `f` over `0..n` on `threads` scoped threads. Index `i` runs on thread `i % threads`
@@ -97,7 +99,7 @@ pub struct RunReport {
     pub summaries: Vec<Summary>,
     pub digests: Vec<TraceDigest>,
     pub retries: Vec<u64>,
-    pub failures_by_mechanism: Vec<BTreeMap<String, u64>>,
+    pub failures_by_mechanism: Vec<BTreeMap<Mechanism, u64>>,
     /// The first seed's timeline and reconnect curve.
     pub timeline: Vec<Bucket>,
     pub reconnects: Vec<u64>,
@@ -113,7 +115,7 @@ pub struct RunError {
 }
 
 /// Runs `simulate(seed)` for every seed on `threads` threads.
-pub fn run_seeds<F>(
+pub fn run_seeds<F, E>(
     scenario: &str,
     seeds: &[u64],
     threads: usize,
@@ -121,17 +123,18 @@ pub fn run_seeds<F>(
     simulate: F,
 ) -> Result<RunReport, RunError>
 where
-    F: Fn(u64) -> Result<SeedRun, String> + Sync,
+    F: Fn(u64) -> Result<SeedRun, E> + Sync,
+    E: std::fmt::Display + Send,
 {
     let results = par_map(seeds.len(), threads, on_done, |i| simulate(seeds[i]));
     collect(scenario, seeds, results)
 }
 
 /// Builds a report from per-seed results in seed order.
-pub fn collect(
+pub fn collect<E: std::fmt::Display>(
     scenario: &str,
     seeds: &[u64],
-    results: Vec<Result<SeedRun, String>>,
+    results: Vec<Result<SeedRun, E>>,
 ) -> Result<RunReport, RunError> {
     let mut report = RunReport {
         scenario: scenario.to_string(),
@@ -147,7 +150,7 @@ pub fn collect(
         let run = r.map_err(|message| RunError {
             scenario: scenario.to_string(),
             seed: seeds[i],
-            message,
+            message: message.to_string(),
         })?;
         if i == 0 {
             report.timeline = run.analysis.timeline;
@@ -162,7 +165,7 @@ pub fn collect(
 }
 
 impl RunReport {
-    /// The aggregate over seeds (DESIGN's summary shape, numbers as `{mean, lo, hi}`).
+    /// The aggregate over seeds (the summary's shape, numbers as `{mean, lo, hi}`).
     pub fn aggregate(&self) -> Aggregate {
         Aggregate::of(&self.summaries)
     }
@@ -195,7 +198,7 @@ impl RunReport {
     }
 
     fn digests_csv(&self) -> String {
-        let mut mechanisms: Vec<&String> = self
+        let mut mechanisms: Vec<&Mechanism> = self
             .failures_by_mechanism
             .iter()
             .flat_map(|m| m.keys())
@@ -232,33 +235,32 @@ impl RunReport {
 /// An aggregate as a markdown table of mean, lo and hi.
 pub fn summary_table(agg: &Aggregate) -> String {
     let mut t = Table::new(["figure", "mean", "lo (2.5%)", "hi (97.5%)"]);
-    let mut figures: Vec<String> = HEADLINE_FIGURES.iter().map(|s| s.to_string()).collect();
+    let mut figures: Vec<Figure> = HEADLINE.to_vec();
     for o in Outcome::ALL {
-        let f = format!("requests.{}", o.as_str());
+        let f = Figure::requests(o);
         if !figures.contains(&f) {
             figures.push(f);
         }
     }
-    figures.insert(2, "requests.sent".into());
-    for f in [
-        "latency_ms.baseline.p99",
-        "latency_ms.window.p50",
-        "latency_ms.window.p999",
-        "jobs.published",
-        "jobs.applied_once",
-        "jobs.pending",
-    ] {
-        figures.push(f.into());
-    }
-    for f in &figures {
-        match agg.figure(f) {
+    figures.insert(2, Figure::Sent);
+    figures.extend([
+        Figure::BaselineP99,
+        Figure::WindowP50,
+        Figure::WindowP999,
+        Figure::JobsPublished,
+        Figure::JobsAppliedOnce,
+        Figure::JobsPending,
+    ]);
+    for f in figures {
+        let path = f.path().to_string();
+        match agg.stat(f) {
             Some(s) => t.row([
-                f.clone(),
+                path,
                 fmt_figure(f, s.mean),
                 fmt_figure(f, s.lo),
                 fmt_figure(f, s.hi),
             ]),
-            None => t.row([f.clone(), "-".into(), "-".into(), "-".into()]),
+            None => t.row([path, "-".into(), "-".into(), "-".into()]),
         }
     }
     format!(
@@ -384,7 +386,7 @@ pub(crate) mod tests {
             },
             events: 1000 + seed,
             retries: 0,
-            failures_by_mechanism: BTreeMap::from([("closed_listener".to_string(), seed % 3)]),
+            failures_by_mechanism: BTreeMap::from([(Mechanism::ListenerClosed, seed % 3)]),
         })
     }
 
@@ -454,7 +456,7 @@ pub(crate) mod tests {
     fn the_summary_table_lists_headline_figures() {
         let r = run_seeds("t", &seed_list(1, 3), 2, &|| {}, |s| fake_run("t", s)).unwrap();
         let t = r.table();
-        for f in HEADLINE_FIGURES {
+        for f in HEADLINE.map(Figure::path) {
             assert!(t.contains(&format!("| {f} ")), "{f} missing in\n{t}");
         }
     }

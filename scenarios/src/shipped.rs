@@ -1,6 +1,8 @@
 //! The scenario files shipped with fleetsim, compiled into the binary so `fleetsim demo` and
 //! `fleetsim run before` work from any folder. The same files live in `scenarios/files/`.
 
+use measure::Lever;
+
 /// Every shipped file: `(file name, contents)`.
 const FILES: &[(&str, &str)] = &[
     ("base.toml", include_str!("../files/base.toml")),
@@ -52,50 +54,15 @@ pub fn scenario_names() -> Vec<&'static str> {
         .collect()
 }
 
-/// One of the five levers, with the scenario names of its ablation rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Lever {
-    /// Short name, as in the scenario file names (`pid1`).
-    pub name: &'static str,
-    /// What it is, for tables.
-    pub title: &'static str,
+/// The shipped scenario with only `lever` on, over `before` (`"pid1"`).
+pub fn alone(lever: Lever) -> String {
+    lever.name().to_string()
 }
 
-impl Lever {
-    /// The scenario with only this lever on, over `before`.
-    pub fn alone(&self) -> String {
-        self.name.to_string()
-    }
-
-    /// The scenario with every lever on but this one.
-    pub fn without(&self) -> String {
-        format!("after-no-{}", self.name)
-    }
+/// The shipped scenario with every lever on but `lever` (`"after-no-pid1"`).
+pub fn without(lever: Lever) -> String {
+    format!("after-no-{}", lever.name())
 }
-
-/// The five levers, in DESIGN order.
-pub const LEVERS: [Lever; 5] = [
-    Lever {
-        name: "pid1",
-        title: "pid1 (SIGTERM reaches the app)",
-    },
-    Lever {
-        name: "readiness",
-        title: "readiness+preStop",
-    },
-    Lever {
-        name: "drain",
-        title: "drain",
-    },
-    Lever {
-        name: "requeue",
-        title: "requeue+idempotency",
-    },
-    Lever {
-        name: "surge",
-        title: "surge+jitter",
-    },
-];
 
 #[cfg(test)]
 mod tests {
@@ -119,9 +86,9 @@ mod tests {
         for (name, text) in all() {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
         }
-        for l in LEVERS {
-            assert!(get(&format!("{}.toml", l.alone())).is_some());
-            assert!(get(&format!("{}.toml", l.without())).is_some());
+        for l in Lever::ALL {
+            assert!(get(&format!("{}.toml", alone(l))).is_some());
+            assert!(get(&format!("{}.toml", without(l))).is_some());
         }
     }
 }

@@ -10,16 +10,16 @@
 //! `i % N`, so every shard gets a spread of the grid.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
-use measure::{Aggregate, HEADLINE_FIGURES, Summary};
+use measure::figure::{HEADLINE, LOSS};
+use measure::{Aggregate, Figure, Summary};
 use serde::{Deserialize, Serialize};
 use sim_core::SimDuration;
 use toml::Value;
 
-use crate::error::ScenarioError;
+use crate::error::{ScenarioError, SweepError, VaryError};
 use crate::load::Source;
 use crate::runner::{SeedRun, par_map};
 use crate::table::Table;
@@ -52,12 +52,12 @@ pub struct Vary {
 }
 
 impl FromStr for Vary {
-    type Err = String;
+    type Err = VaryError;
 
-    fn from_str(s: &str) -> Result<Vary, String> {
-        let (path, spec) = s.split_once('=').ok_or_else(|| {
-            format!("{s:?}: expected path=values, like lifecycle.prestop=0s..20s/1s")
-        })?;
+    fn from_str(s: &str) -> Result<Vary, VaryError> {
+        let (path, spec) = s
+            .split_once('=')
+            .ok_or_else(|| VaryError::NoEquals { arg: s.to_string() })?;
         let path = path.trim();
         let spec = spec.trim();
         if path.is_empty()
@@ -68,18 +68,24 @@ impl FromStr for Vary {
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             })
         {
-            return Err(format!(
-                "{path:?} is not a dotted field path like lifecycle.prestop"
-            ));
+            return Err(VaryError::BadPath {
+                path: path.to_string(),
+            });
         }
         if spec.is_empty() {
-            return Err(format!("{path}: no values after '='"));
+            return Err(VaryError::NoValues {
+                path: path.to_string(),
+            });
         }
         let levels = if let Some((from, rest)) = spec.split_once("..") {
-            let (to, step) = rest
-                .rsplit_once('/')
-                .ok_or_else(|| format!("{path}: a range needs a step: {from}..{rest}/STEP"))?;
-            range(from.trim(), to.trim(), step.trim()).map_err(|e| format!("{path}: {e}"))?
+            let (to, step) = rest.rsplit_once('/').ok_or_else(|| VaryError::NoStep {
+                path: path.to_string(),
+                range: format!("{from}..{rest}"),
+            })?;
+            range(from.trim(), to.trim(), step.trim()).map_err(|reason| VaryError::BadRange {
+                path: path.to_string(),
+                reason,
+            })?
         } else {
             list(spec)
         };
@@ -234,13 +240,15 @@ pub struct Grid {
 }
 
 impl Grid {
-    pub fn new(varies: Vec<Vary>) -> Result<Grid, String> {
+    pub fn new(varies: Vec<Vary>) -> Result<Grid, SweepError> {
         if varies.is_empty() {
-            return Err("a sweep needs at least one --vary".into());
+            return Err(SweepError::NoVary);
         }
         for (i, v) in varies.iter().enumerate() {
             if varies[..i].iter().any(|w| w.path == v.path) {
-                return Err(format!("--vary {} is given twice", v.path));
+                return Err(SweepError::VaryTwice {
+                    path: v.path.clone(),
+                });
             }
         }
         let total = varies
@@ -248,7 +256,7 @@ impl Grid {
             .try_fold(1usize, |acc, v| acc.checked_mul(v.levels.len()));
         match total {
             Some(n) if n <= MAX_POINTS => Ok(Grid { varies }),
-            _ => Err(format!("the sweep has more than {MAX_POINTS} points")),
+            _ => Err(SweepError::TooManyPoints { max: MAX_POINTS }),
         }
     }
 
@@ -309,7 +317,7 @@ pub struct SweepMeta {
     pub vary: Vec<String>,
     pub points: usize,
     /// The figures, one column each (mean over seeds).
-    pub figures: Vec<String>,
+    pub figures: Vec<Figure>,
     /// `null` for a whole sweep (unsharded or merged).
     pub shard: Option<Shard>,
 }
@@ -329,12 +337,12 @@ impl SweepMeta {
             seeds,
             vary: grid.varies.iter().map(|v| v.spec.clone()).collect(),
             points: grid.len(),
-            figures: HEADLINE_FIGURES.iter().map(|s| s.to_string()).collect(),
+            figures: HEADLINE.to_vec(),
             shard,
         }
     }
 
-    pub fn grid(&self) -> Result<Grid, String> {
+    pub fn grid(&self) -> Result<Grid, SweepError> {
         Grid::new(
             self.vary
                 .iter()
@@ -344,91 +352,93 @@ impl SweepMeta {
     }
 }
 
-/// One CSV row.
+/// One CSV row: a point, its settings (from the grid), the mean over seeds of each headline
+/// figure, whether it reached zero loss, and why it is invalid when it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
+    /// The point's index in the grid.
     pub point: usize,
-    /// The CSV line, no newline.
-    pub line: String,
+    /// The mean over seeds of each figure of [`HEADLINE`], in that order; `None` when no seed
+    /// had the figure, or the point is invalid.
+    pub means: Vec<Option<f64>>,
     /// `None` when the point's scenario was invalid.
     pub zero_loss: Option<bool>,
+    /// Why the point's scenario is invalid (empty for a valid point).
+    pub note: String,
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"").replace(['\n', '\r'], " "))
-    } else {
-        s.to_string()
+impl Row {
+    /// The mean over seeds of one headline figure.
+    pub fn mean(&self, figure: Figure) -> Option<f64> {
+        let i = HEADLINE.iter().position(|&f| f == figure)?;
+        self.means.get(i).copied().flatten()
+    }
+
+    /// The row's CSV fields.
+    fn record(&self, grid: &Grid) -> Vec<String> {
+        let mut cols = vec![self.point.to_string()];
+        cols.extend(
+            grid.varies
+                .iter()
+                .zip(grid.levels_of(self.point))
+                .map(|(v, l)| one_line(&v.levels[l].label)),
+        );
+        cols.extend(
+            self.means
+                .iter()
+                .map(|m| m.map(|m| m.to_string()).unwrap_or_default()),
+        );
+        cols.push(self.zero_loss.map(|z| z.to_string()).unwrap_or_default());
+        cols.push(one_line(&self.note));
+        cols
     }
 }
 
-/// Splits one CSV line into fields, honouring double quotes.
-pub fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
+/// A CSV field on one line: line breaks become spaces (the writer quotes commas and quotes).
+fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
 }
 
-/// The CSV header.
-pub fn header(grid: &Grid) -> String {
+/// Writes CSV records with the `csv` crate: fields with a comma or a quote are quoted.
+fn write_csv(records: impl IntoIterator<Item = Vec<String>>) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in records {
+        w.write_record(&r).expect("writing to memory cannot fail");
+    }
+    let bytes = w.into_inner().expect("writing to memory cannot fail");
+    String::from_utf8(bytes).expect("the fields are UTF-8")
+}
+
+/// The CSV header's fields.
+pub fn header(grid: &Grid) -> Vec<String> {
     let mut cols = vec!["point".to_string()];
-    cols.extend(grid.varies.iter().map(|v| csv_field(&v.path)));
-    cols.extend(HEADLINE_FIGURES.iter().map(|s| s.to_string()));
+    cols.extend(grid.varies.iter().map(|v| one_line(&v.path)));
+    cols.extend(HEADLINE.iter().map(|f| f.path().to_string()));
     cols.push("zero_loss".into());
     cols.push("note".into());
-    cols.join(",")
+    cols
 }
 
-/// A point's row from its seeds' summaries.
-pub fn row(grid: &Grid, point: usize, result: Result<&[Summary], &str>) -> Row {
-    let mut cols = vec![point.to_string()];
-    cols.extend(
-        grid.varies
-            .iter()
-            .zip(grid.levels_of(point))
-            .map(|(v, l)| csv_field(&v.levels[l].label)),
-    );
-    let zero_loss = match result {
+/// A point's row from its seeds' summaries (or the reason its scenario is invalid).
+pub fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
+    match result {
         Ok(summaries) => {
             let agg = Aggregate::of(summaries);
-            let mean = |f: &str| agg.figure(f).map(|s| s.mean);
-            cols.extend(
-                HEADLINE_FIGURES
-                    .iter()
-                    .map(|f| mean(f).map(|m| m.to_string()).unwrap_or_default()),
-            );
-            let zero = ["failed", "jobs.lost", "jobs.duplicated"]
-                .iter()
-                .all(|f| mean(f) == Some(0.0));
-            cols.push(zero.to_string());
-            cols.push(String::new());
-            Some(zero)
+            let mean = |f: Figure| agg.stat(f).map(|s| s.mean);
+            let zero = LOSS.iter().all(|&f| mean(f) == Some(0.0));
+            Row {
+                point,
+                means: HEADLINE.iter().map(|&f| mean(f)).collect(),
+                zero_loss: Some(zero),
+                note: String::new(),
+            }
         }
-        Err(note) => {
-            cols.extend(HEADLINE_FIGURES.iter().map(|_| String::new()));
-            cols.push(String::new());
-            cols.push(csv_field(note));
-            None
-        }
-    };
-    Row {
-        point,
-        line: cols.join(","),
-        zero_loss,
+        Err(note) => Row {
+            point,
+            means: vec![None; HEADLINE.len()],
+            zero_loss: None,
+            note: note.to_string(),
+        },
     }
 }
 
@@ -497,11 +507,11 @@ pub fn run_sweep<C, P, F>(
     on_done: &(dyn Fn() + Sync),
     prepare: P,
     simulate: F,
-) -> Result<SweepResult, String>
+) -> Result<SweepResult, SweepError>
 where
     C: Sync,
     P: Fn(&Source) -> Result<C, ScenarioError>,
-    F: Fn(&C, u64) -> Result<SeedRun, String> + Sync,
+    F: Fn(&C, u64) -> Result<SeedRun, models::SimError> + Sync,
 {
     let grid = &spec.grid;
     let points = grid.points(spec.shard);
@@ -526,13 +536,11 @@ where
     let mut events = 0;
     for (u, r) in results.into_iter().enumerate() {
         let idx = valid[u / nseeds];
-        let (summary, ev) = r.map_err(|e| {
-            format!(
-                "point {} ({}), seed {}: {e}",
-                points[idx],
-                grid.describe(points[idx]),
-                spec.seeds[u % nseeds]
-            )
+        let (summary, ev) = r.map_err(|source| SweepError::Simulation {
+            point: points[idx],
+            settings: grid.describe(points[idx]),
+            seed: spec.seeds[u % nseeds],
+            source,
         })?;
         events += ev;
         per_point.entry(idx).or_default().push(summary);
@@ -541,12 +549,8 @@ where
         .iter()
         .enumerate()
         .map(|(idx, &p)| match &configs[idx] {
-            Ok(_) => row(
-                grid,
-                p,
-                Ok(per_point.get(&idx).map_or(&[][..], Vec::as_slice)),
-            ),
-            Err(e) => row(grid, p, Err(e)),
+            Ok(_) => row(p, Ok(per_point.get(&idx).map_or(&[][..], Vec::as_slice))),
+            Err(e) => row(p, Err(e)),
         })
         .collect();
     Ok(SweepResult {
@@ -567,13 +571,10 @@ where
 impl SweepResult {
     /// The CSV: header and one row per point.
     pub fn csv(&self) -> String {
-        let mut out = header(&self.grid);
-        out.push('\n');
-        for r in &self.rows {
-            out.push_str(&r.line);
-            out.push('\n');
-        }
-        out
+        write_csv(
+            std::iter::once(header(&self.grid))
+                .chain(self.rows.iter().map(|r| r.record(&self.grid))),
+        )
     }
 
     /// Whether this holds every point (unsharded, or merged).
@@ -588,20 +589,20 @@ impl SweepResult {
 
     /// `zero-loss.csv`: the point and its settings, one row per smallest zero-loss point.
     pub fn zero_loss_csv(&self) -> String {
-        let mut out = String::from("point");
-        for v in &self.grid.varies {
-            out.push(',');
-            out.push_str(&csv_field(&v.path));
-        }
-        out.push('\n');
-        for p in self.smallest() {
-            let _ = write!(out, "{p}");
-            for (v, l) in self.grid.varies.iter().zip(self.grid.levels_of(p)) {
-                let _ = write!(out, ",{}", csv_field(&v.levels[l].label));
-            }
-            out.push('\n');
-        }
-        out
+        let mut head = vec!["point".to_string()];
+        head.extend(self.grid.varies.iter().map(|v| one_line(&v.path)));
+        let rows = self.smallest().into_iter().map(|p| {
+            let mut r = vec![p.to_string()];
+            r.extend(
+                self.grid
+                    .varies
+                    .iter()
+                    .zip(self.grid.levels_of(p))
+                    .map(|(v, l)| one_line(&v.levels[l].label)),
+            );
+            r
+        });
+        write_csv(std::iter::once(head).chain(rows))
     }
 
     /// The smallest zero-loss settings as a markdown table, or a sentence when there are none.
@@ -632,25 +633,11 @@ impl SweepResult {
     }
 
     /// Loss per point: mean failed requests + lost jobs + duplicated jobs per seed (`None` for
-    /// an invalid point), read back from the CSV rows.
+    /// an invalid point).
     pub fn losses(&self) -> Vec<(usize, Option<f64>)> {
-        let header = header(&self.grid);
-        let cols: Vec<&str> = header.split(',').collect();
-        let at = |name: &str| cols.iter().position(|c| *c == name);
-        let idx: Vec<usize> = ["failed", "jobs.lost", "jobs.duplicated"]
-            .iter()
-            .filter_map(|f| at(f))
-            .collect();
         self.rows
             .iter()
-            .map(|r| {
-                let fields = split_csv(&r.line);
-                let loss = idx
-                    .iter()
-                    .map(|&i| fields.get(i).and_then(|v| v.parse::<f64>().ok()))
-                    .sum::<Option<f64>>();
-                (r.point, loss)
-            })
+            .map(|r| (r.point, LOSS.iter().map(|&f| r.mean(f)).sum()))
             .collect()
     }
 
@@ -701,47 +688,53 @@ impl SweepResult {
     }
 
     /// Reads a sweep folder written by [`SweepResult::write`].
-    pub fn read(dir: &Path) -> Result<SweepResult, String> {
+    pub fn read(dir: &Path) -> Result<SweepResult, SweepError> {
         let meta_file = dir.join("sweep.json");
-        let meta: SweepMeta = serde_json::from_str(
-            &std::fs::read_to_string(&meta_file)
-                .map_err(|e| format!("{}: cannot read: {e}", meta_file.display()))?,
-        )
-        .map_err(|e| format!("{}: not a sweep description: {e}", meta_file.display()))?;
-        let grid = meta
-            .grid()
-            .map_err(|e| format!("{}: {e}", meta_file.display()))?;
+        let text = std::fs::read_to_string(&meta_file).map_err(|source| SweepError::Read {
+            file: meta_file.clone(),
+            source,
+        })?;
+        let meta: SweepMeta =
+            serde_json::from_str(&text).map_err(|source| SweepError::NotASweep {
+                file: meta_file.clone(),
+                source,
+            })?;
+        let grid = meta.grid().map_err(|e| SweepError::InFile {
+            file: meta_file.clone(),
+            source: Box::new(e),
+        })?;
         let csv_file = dir.join("sweep.csv");
-        let text = std::fs::read_to_string(&csv_file)
-            .map_err(|e| format!("{}: cannot read: {e}", csv_file.display()))?;
-        let mut lines = text.lines();
+        let text = std::fs::read_to_string(&csv_file).map_err(|source| SweepError::Read {
+            file: csv_file.clone(),
+            source,
+        })?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut records = reader.records();
         let expected = header(&grid);
-        if lines.next() != Some(expected.as_str()) {
-            return Err(format!(
-                "{}: the header does not match sweep.json (expected {expected})",
-                csv_file.display()
-            ));
+        let header_ok = match records.next() {
+            Some(Ok(h)) => h.iter().eq(expected.iter().map(String::as_str)),
+            _ => false,
+        };
+        if !header_ok {
+            return Err(SweepError::Header {
+                file: csv_file,
+                expected: write_csv([expected]).trim_end().to_string(),
+            });
         }
-        let zero_col = expected.split(',').count() - 2;
-        let rows = lines
+        let rows = records
             .enumerate()
-            .map(|(n, line)| {
-                let cols = split_csv(line);
-                let bad = || format!("{}:{}: malformed row", csv_file.display(), n + 2);
-                let point: usize = cols.first().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-                let zero_loss = match cols.get(zero_col).map(String::as_str) {
-                    Some("true") => Some(true),
-                    Some("false") => Some(false),
-                    Some("") => None,
-                    _ => return Err(bad()),
+            .map(|(n, record)| {
+                let bad = || SweepError::MalformedRow {
+                    file: csv_file.clone(),
+                    line: n as u64 + 2,
                 };
-                Ok(Row {
-                    point,
-                    line: line.to_string(),
-                    zero_loss,
-                })
+                let record = record.map_err(|_| bad())?;
+                parse_row(&grid, &record).ok_or_else(bad)
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SweepResult {
             meta,
             grid,
@@ -752,15 +745,54 @@ impl SweepResult {
     }
 }
 
+/// A row from its CSV record; `None` when the record does not fit the grid.
+fn parse_row(grid: &Grid, record: &csv::StringRecord) -> Option<Row> {
+    let fields: Vec<&str> = record.iter().collect();
+    let nv = grid.varies.len();
+    if fields.len() != 1 + nv + HEADLINE.len() + 2 {
+        return None;
+    }
+    let point: usize = fields[0].parse().ok()?;
+    if point >= grid.len() {
+        return None;
+    }
+    let labels_match = grid
+        .varies
+        .iter()
+        .zip(grid.levels_of(point))
+        .zip(&fields[1..=nv])
+        .all(|((v, l), f)| one_line(&v.levels[l].label) == *f);
+    if !labels_match {
+        return None;
+    }
+    let means = fields[1 + nv..1 + nv + HEADLINE.len()]
+        .iter()
+        .map(|f| match *f {
+            "" => Some(None),
+            v => v.parse::<f64>().ok().map(Some),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let zero_loss = match fields[fields.len() - 2] {
+        "true" => Some(true),
+        "false" => Some(false),
+        "" => None,
+        _ => return None,
+    };
+    Some(Row {
+        point,
+        means,
+        zero_loss,
+        note: fields[fields.len() - 1].to_string(),
+    })
+}
+
 /// Joins shard folders into one whole sweep, identical to an unsharded run of the same sweep.
-pub fn merge(dirs: &[&Path]) -> Result<SweepResult, String> {
+pub fn merge(dirs: &[&Path]) -> Result<SweepResult, SweepError> {
     let parts = dirs
         .iter()
         .map(|d| SweepResult::read(d))
         .collect::<Result<Vec<_>, _>>()?;
-    let first = parts
-        .first()
-        .ok_or("merge needs at least one shard folder")?;
+    let first = parts.first().ok_or(SweepError::NoShards)?;
     let unsharded = SweepMeta {
         shard: None,
         ..first.meta.clone()
@@ -773,21 +805,24 @@ pub fn merge(dirs: &[&Path]) -> Result<SweepResult, String> {
             ..p.meta.clone()
         }) != unsharded
         {
-            return Err(format!(
-                "{}: a different sweep (scenario, seeds or --vary differ from {})",
-                d.display(),
-                dirs[0].display()
-            ));
+            return Err(SweepError::DifferentSweep {
+                dir: d.to_path_buf(),
+                first: dirs[0].to_path_buf(),
+            });
         }
         let s = p.meta.shard.unwrap_or(Shard::ALL);
         if s.n as usize != n {
-            return Err(format!(
-                "{}: shard {s}, but the others are out of {n}",
-                d.display()
-            ));
+            return Err(SweepError::ShardCount {
+                dir: d.to_path_buf(),
+                shard: s.to_string(),
+                n,
+            });
         }
         if std::mem::replace(&mut seen[s.k as usize], true) {
-            return Err(format!("{}: shard {s} given twice", d.display()));
+            return Err(SweepError::ShardTwice {
+                dir: d.to_path_buf(),
+                shard: s.to_string(),
+            });
         }
     }
     let missing: Vec<String> = (0..n)
@@ -795,18 +830,16 @@ pub fn merge(dirs: &[&Path]) -> Result<SweepResult, String> {
         .map(|k| format!("{k}/{n}"))
         .collect();
     if !missing.is_empty() {
-        return Err(format!("missing shards: {}", missing.join(", ")));
+        return Err(SweepError::MissingShards { shards: missing });
     }
     let mut rows: Vec<Row> = parts.into_iter().flat_map(|p| p.rows).collect();
     rows.sort_by_key(|r| r.point);
     let grid = unsharded.grid()?;
     if rows.len() != grid.len() || rows.iter().enumerate().any(|(i, r)| r.point != i) {
-        return Err(format!(
-            "the shards hold {} rows, not the {} points 0..{} once each",
-            rows.len(),
-            grid.len(),
-            grid.len()
-        ));
+        return Err(SweepError::RowCount {
+            rows: rows.len(),
+            points: grid.len(),
+        });
     }
     Ok(SweepResult {
         meta: unsharded,
@@ -857,7 +890,7 @@ mod tests {
             ("a.b=0s..2x/1s", "invalid duration"),
             ("a.b=0..1000000/1", "more than"),
         ] {
-            let e = spec.parse::<Vary>().unwrap_err();
+            let e = spec.parse::<Vary>().unwrap_err().to_string();
             assert!(e.contains(needle), "{spec}: {e}");
         }
         for (bad, why) in [("3/2", "below N"), ("1/0", "at least 1")] {
@@ -899,8 +932,9 @@ mod tests {
                 let l = g.levels_of(p);
                 Row {
                     point: p,
-                    line: String::new(),
+                    means: Vec::new(),
                     zero_loss: Some(l[0] + l[1] >= 3 && l != [3, 0]),
+                    note: String::new(),
                 }
             })
             .collect();
@@ -933,7 +967,7 @@ mod tests {
                     Ok(x as u64)
                 }
             },
-            |x, seed| fake_run("t", seed * 100 + x),
+            |x, seed| Ok(fake_run("t", seed * 100 + x).expect("the stand-in never fails")),
         )
         .unwrap()
     }
@@ -944,11 +978,14 @@ mod tests {
         let whole = sweep(&source, None, 2);
         assert_eq!(whole.rows.len(), 12);
         assert!(
-            whole.rows[6]
-                .line
+            whole
+                .csv()
+                .lines()
+                .nth(7)
+                .unwrap()
                 .ends_with(",\"--vary: a.x: three, is, right out\""),
             "{}",
-            whole.rows[6].line
+            whole.csv()
         );
         let d = tempfile::tempdir().unwrap();
         whole.write(&d.path().join("whole")).unwrap();
@@ -976,9 +1013,9 @@ mod tests {
             "{t}"
         );
         assert!(merged.losses().iter().filter(|(_, l)| l.is_none()).count() == 3);
-        let e = merge(&refs[..2]).unwrap_err();
+        let e = merge(&refs[..2]).unwrap_err().to_string();
         assert!(e.contains("missing shards: 1/3"), "{e}");
-        let e = merge(&[refs[0], refs[0]]).unwrap_err();
+        let e = merge(&[refs[0], refs[0]]).unwrap_err().to_string();
         assert!(e.contains("given twice"), "{e}");
     }
 }

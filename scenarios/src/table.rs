@@ -1,5 +1,7 @@
 //! Markdown tables with aligned columns, and how figures are printed in them.
 
+use measure::{Figure, Unit};
+
 /// A markdown table built row by row; columns are padded so it also reads well in a terminal.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
@@ -122,9 +124,9 @@ pub fn fmt_num(x: f64) -> String {
     }
 }
 
-/// A figure for a table: `error_rate` as a percentage, everything else as a number.
-pub fn fmt_figure(figure: &str, x: f64) -> String {
-    if figure == "error_rate" {
+/// A figure for a table: fractions (`error_rate`) as a percentage, everything else as a number.
+pub fn fmt_figure(figure: Figure, x: f64) -> String {
+    if figure.unit() == Unit::Fraction {
         if x == 0.0 {
             "0%".into()
         } else {
@@ -147,7 +149,7 @@ mod tests {
         assert_eq!(fmt_num(1.5), "1.5");
         assert_eq!(fmt_num(0.002512), "0.00251");
         assert_eq!(fmt_num(0.05), "0.05");
-        assert_eq!(fmt_figure("error_rate", 0.0025), "0.25%");
+        assert_eq!(fmt_figure(Figure::ErrorRate, 0.0025), "0.25%");
     }
 
     #[test]

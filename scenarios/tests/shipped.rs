@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use measure::HEADLINE_FIGURES;
+use measure::figure::HEADLINE;
 use scenarios::demo::run_many;
 use scenarios::{RunReport, load_scenario, seed_list, shipped};
 
@@ -53,7 +53,7 @@ fn assert_conserved(r: &RunReport) {
     for (m, s) in r.failures_by_mechanism.iter().zip(&r.summaries) {
         let requests: u64 = m
             .iter()
-            .filter(|(k, _)| !k.ends_with("_job"))
+            .filter(|(k, _)| k.is_request())
             .map(|(_, n)| n)
             .sum();
         assert_eq!(requests, s.failed, "{}: failures by mechanism", r.scenario);
@@ -130,8 +130,8 @@ fn tie_order_does_not_move_before_or_after() {
     let mut outside = Vec::new();
     for (p, s) in plain.iter().zip(&shuffled) {
         let (pa, sa) = (p.aggregate(), s.aggregate());
-        for f in HEADLINE_FIGURES {
-            let (Some(interval), Some(x)) = (pa.figure(f), sa.figure(f)) else {
+        for f in HEADLINE {
+            let (Some(interval), Some(x)) = (pa.stat(f), sa.stat(f)) else {
                 continue;
             };
             if !interval.contains(x.mean) {

@@ -131,10 +131,8 @@ impl World<'_> {
 
         let window_start = marks.rollout_start_ns;
         let window_end = (s.window_s[1] * 1e9).round() as u64;
-        let mut by_mech: BTreeMap<String, u64> = Mechanism::ALL
-            .iter()
-            .map(|m| (m.as_str().to_string(), 0))
-            .collect();
+        let mut by_mech: BTreeMap<Mechanism, u64> =
+            Mechanism::ALL.iter().map(|&m| (m, 0)).collect();
         let mut attributed = 0u64;
         for (sample, mech) in self.samples.iter().zip(&self.mechs) {
             let t = sample.intended_ns;
@@ -147,9 +145,7 @@ impl World<'_> {
                     sample.outcome
                 )));
             };
-            *by_mech
-                .get_mut(m.as_str())
-                .expect("every mechanism is a key") += 1;
+            *by_mech.get_mut(m).expect("every mechanism is a key") += 1;
             attributed += 1;
         }
         if attributed != s.failed {
@@ -158,10 +154,8 @@ impl World<'_> {
                 s.failed
             )));
         }
-        *by_mech
-            .get_mut(Mechanism::RedeliveredJob.as_str())
-            .expect("key") = jobs.duplicated;
-        *by_mech.get_mut(Mechanism::LostJob.as_str()).expect("key") = jobs.lost;
+        *by_mech.get_mut(&Mechanism::RedeliveredJob).expect("key") = jobs.duplicated;
+        *by_mech.get_mut(&Mechanism::LostJob).expect("key") = jobs.lost;
 
         let endpoints = self.endpoints.clone();
         let mut shutdowns: Vec<PodShutdown> = self

@@ -25,7 +25,10 @@ const NEVER: u64 = u64::MAX;
 const CLOSED_LOOP_FLOOR_NS: u64 = 1_000_000;
 
 /// What caused a failed request, a duplicated job or a lost job. Every failure has exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Mechanisms order by name ([`Mechanism::as_str`]), so a `BTreeMap<Mechanism, _>` lists them
+/// alphabetically, as the `failed_by.*` columns of `digests.csv` and the mechanism table do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mechanism {
     /// A new connection reached a pod whose listener was closed while the EndpointSlice still
@@ -89,9 +92,32 @@ impl Mechanism {
         }
     }
 
+    /// The mechanism with this name.
+    pub fn from_name(name: &str) -> Option<Mechanism> {
+        Mechanism::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// `true` for the request mechanisms (their counts sum to the summary's `failed`).
     pub const fn is_request(self) -> bool {
         !matches!(self, Mechanism::RedeliveredJob | Mechanism::LostJob)
+    }
+}
+
+impl Ord for Mechanism {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Mechanism {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Display for Mechanism {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -122,7 +148,7 @@ pub struct SimRun {
     /// Failures in the deploy window by mechanism (every [`Mechanism`] is a key, zeros too):
     /// request mechanisms sum to `summary.failed`; `redelivered_job` = `jobs.duplicated`,
     /// `lost_job` = `jobs.lost`.
-    pub failures_by_mechanism: BTreeMap<String, u64>,
+    pub failures_by_mechanism: BTreeMap<Mechanism, u64>,
     /// `false` when the rollout had not finished by `run.max_duration` (the window is cut there).
     pub rollout_complete: bool,
     /// Every deleted pod's shutdown, in deletion order, in the live run's vocabulary.
