@@ -25,6 +25,26 @@ pub struct SeedRun {
     pub failures_by_mechanism: BTreeMap<String, u64>,
 }
 
+impl SeedRun {
+    /// The run without its timeline and reconnect curve, which only the first seed's report
+    /// keeps: a many-seed run holds this for every seed, so its memory does not grow with the
+    /// length of the simulated run.
+    pub fn without_curves(mut self) -> SeedRun {
+        self.analysis.timeline = Vec::new();
+        self.analysis.reconnects = Vec::new();
+        self
+    }
+
+    /// Keeps the curves of the first seed (`index` 0) only; see [`SeedRun::without_curves`].
+    pub fn keep_curves_if_first(self, index: usize) -> SeedRun {
+        if index == 0 {
+            self
+        } else {
+            self.without_curves()
+        }
+    }
+}
+
 /// Maps `f` over `0..n` on `threads` scoped threads. Index `i` runs on thread `i % threads`
 /// (a fixed split), and the results come back in index order, so the output is the same for
 /// every thread count as long as `f(i)` depends only on `i`. `on_done` is called after each
@@ -123,7 +143,9 @@ pub fn run_seeds<F>(
 where
     F: Fn(u64) -> Result<SeedRun, String> + Sync,
 {
-    let results = par_map(seeds.len(), threads, on_done, |i| simulate(seeds[i]));
+    let results = par_map(seeds.len(), threads, on_done, |i| {
+        simulate(seeds[i]).map(|run| run.keep_curves_if_first(i))
+    });
     collect(scenario, seeds, results)
 }
 
