@@ -238,7 +238,7 @@ impl RunReport {
             "WARNING: scenario {}: the rollout did not finish within the simulated time cap \
              (run.max_duration = {cap}) in {} of {} seeds (first: seed {first}); their deploy \
              window is cut at the cap and the figures leave out the rest of the rollout. Raise \
-             run.max_duration, or the rollout's pace (maxSurge / maxUnavailable).",
+             run.max_duration, or the rollout's pace (rollout.max_surge / rollout.max_unavailable).",
             self.scenario,
             cut.len(),
             self.seeds.len(),
