@@ -221,7 +221,7 @@ impl<E: Event> Scheduler<E> {
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         self.drop_spent_root();
         let (entry, event) = loop {
-            let entry = self.heap.peek()?;
+            let entry = *self.heap.peek()?;
             let slot = &mut self.slots[entry.slot as usize];
             if slot.generation != entry.generation {
                 // Cancelled: swept lazily here.
@@ -294,7 +294,7 @@ impl<E: Event> Scheduler<E> {
     fn skip_stale(&mut self) {
         self.drop_spent_root();
         while let Some(top) = self.heap.peek() {
-            if self.is_live(&top) {
+            if self.is_live(top) {
                 break;
             }
             self.heap.pop();
