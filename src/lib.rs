@@ -264,6 +264,9 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    if let Some(w) = report.time_cap_warning(&scenario.fleet.run.max_duration) {
+        eprintln!("{w}");
+    }
     report.write(&out).with_context(|| write_ctx(&out))?;
     println!("{}", report.table());
     eprintln!(
@@ -320,6 +323,14 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
+    if result.cut_by_time_cap > 0 {
+        eprintln!(
+            "WARNING: sweep of {name}: the rollout did not finish within the simulated time cap \
+             (run.max_duration) in {} of {} simulations; their deploy window is cut at the cap \
+             and their figures leave out the rest of the rollout.",
+            result.cut_by_time_cap, result.simulations
+        );
+    }
     result.write(&out).with_context(|| write_ctx(&out))?;
     if result.is_whole() {
         scenarios::charts::sweep_charts(&out, &result, a.format.ext())?;
@@ -406,6 +417,11 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
     )?;
     bar.finish_and_clear();
     let sim_secs = started.elapsed().as_secs_f64();
+    for (r, s) in reports.iter().zip(&list) {
+        if let Some(w) = r.time_cap_warning(&s.fleet.run.max_duration) {
+            eprintln!("{w}");
+        }
+    }
     let events: u64 = reports.iter().map(|r| r.events()).sum();
     let items = demo::named(&reports);
     std::fs::create_dir_all(&a.out).with_context(|| write_ctx(&a.out))?;

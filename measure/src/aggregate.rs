@@ -1,5 +1,7 @@
 //! Aggregates over seeds: the summary's keys, each number replaced by `{mean, lo, hi}`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -57,17 +59,11 @@ impl Aggregate {
     /// becomes `{"mean", "lo", "hi"}`, strings that agree are kept, `seed` is replaced by
     /// `seeds: N`. The order of `summaries` does not change the result.
     pub fn of(summaries: &[Summary]) -> Aggregate {
-        let values: Vec<Value> = summaries
-            .iter()
-            .map(|s| serde_json::to_value(s).expect("a summary always serializes"))
-            .collect();
-        let mut merged = merge(&values.iter().collect::<Vec<_>>());
-        if let Value::Object(map) = &mut merged {
-            map.remove("seed");
-            map.insert("schema".into(), Value::from(AGGREGATE_SCHEMA));
-            map.insert("seeds".into(), Value::from(summaries.len() as u64));
+        let mut builder = AggregateBuilder::default();
+        for s in summaries {
+            builder.add(s);
         }
-        Aggregate(merged)
+        builder.finish()
     }
 
     /// The statistic of one figure by its dotted path (`"requests.refused"`).
@@ -91,47 +87,133 @@ impl Aggregate {
     }
 }
 
-fn merge(values: &[&Value]) -> Value {
-    let Some(first) = values.first() else {
-        return Value::Null;
-    };
-    match first {
-        Value::Object(_) => {
-            let mut keys: Vec<&String> = values
-                .iter()
-                .filter_map(|v| v.as_object())
-                .flat_map(|m| m.keys())
-                .collect();
-            keys.sort();
-            keys.dedup();
-            let mut out = Map::new();
-            for key in keys {
-                let children: Vec<&Value> = values.iter().filter_map(|v| v.get(key)).collect();
-                out.insert(key.clone(), merge(&children));
+/// Builds an [`Aggregate`] one summary at a time, holding only each figure's numbers (not the
+/// summaries): [`AggregateBuilder::finish`] gives exactly what [`Aggregate::of`] gives for the
+/// summaries added.
+#[derive(Debug, Clone, Default)]
+pub struct AggregateBuilder {
+    root: Option<Merged>,
+    seeds: u64,
+}
+
+impl AggregateBuilder {
+    /// Adds one seed's summary.
+    pub fn add(&mut self, summary: &Summary) {
+        let value = serde_json::to_value(summary).expect("a summary always serializes");
+        self.add_value(&value);
+        self.seeds += 1;
+    }
+
+    fn add_value(&mut self, value: &Value) {
+        match &mut self.root {
+            Some(root) => root.add(value),
+            None => self.root = Some(Merged::first(value)),
+        }
+    }
+
+    /// The aggregate over the summaries added.
+    pub fn finish(self) -> Aggregate {
+        let mut merged = self.root.map_or(Value::Null, Merged::finish);
+        if let Value::Object(map) = &mut merged {
+            map.remove("seed");
+            map.insert("schema".into(), Value::from(AGGREGATE_SCHEMA));
+            map.insert("seeds".into(), Value::from(self.seeds));
+        }
+        Aggregate(merged)
+    }
+}
+
+/// One node of the summaries merged so far. Its kind is that of the first value seen at its
+/// place; later values of another kind are left out (a number among strings makes them mixed).
+#[derive(Debug, Clone)]
+enum Merged {
+    /// Every key of every object, sorted.
+    Object(BTreeMap<String, Merged>),
+    /// As long as the first array.
+    Array(Vec<Option<Merged>>),
+    /// A number or `null` first: the numbers seen (nulls left out).
+    Numbers(Vec<f64>),
+    /// A string first: kept when every value agrees.
+    Text { first: String, agree: bool },
+    /// A boolean first: its value.
+    Bool(bool),
+}
+
+impl Merged {
+    fn first(value: &Value) -> Merged {
+        let mut m = match value {
+            Value::Object(_) => Merged::Object(BTreeMap::new()),
+            Value::Array(items) => Merged::Array(vec![None; items.len()]),
+            Value::Number(_) | Value::Null => Merged::Numbers(Vec::new()),
+            Value::String(s) => Merged::Text {
+                first: s.clone(),
+                agree: true,
+            },
+            Value::Bool(b) => Merged::Bool(*b),
+        };
+        m.add(value);
+        m
+    }
+
+    fn add(&mut self, value: &Value) {
+        match self {
+            Merged::Object(children) => {
+                if let Value::Object(map) = value {
+                    for (key, v) in map {
+                        match children.get_mut(key) {
+                            Some(child) => child.add(v),
+                            None => {
+                                children.insert(key.clone(), Merged::first(v));
+                            }
+                        }
+                    }
+                }
             }
-            Value::Object(out)
+            Merged::Array(children) => {
+                if let Value::Array(items) = value {
+                    for (child, v) in children.iter_mut().zip(items) {
+                        match child {
+                            Some(c) => c.add(v),
+                            None => *child = Some(Merged::first(v)),
+                        }
+                    }
+                }
+            }
+            Merged::Numbers(numbers) => numbers.extend(value.as_f64()),
+            Merged::Text { first, agree } => {
+                *agree &= value.as_str() == Some(first.as_str());
+            }
+            Merged::Bool(_) => {}
         }
-        Value::Array(first_items) => {
-            let out = (0..first_items.len())
-                .map(|i| merge(&values.iter().filter_map(|v| v.get(i)).collect::<Vec<_>>()))
-                .collect();
-            Value::Array(out)
-        }
-        Value::Number(_) | Value::Null => {
-            let numbers: Vec<f64> = values.iter().filter_map(|v| v.as_f64()).collect();
-            match Stat::of(&numbers) {
+    }
+
+    fn finish(self) -> Value {
+        match self {
+            Merged::Object(children) => Value::Object(
+                children
+                    .into_iter()
+                    .map(|(k, child)| (k, child.finish()))
+                    .collect::<Map<String, Value>>(),
+            ),
+            Merged::Array(children) => Value::Array(
+                children
+                    .into_iter()
+                    .map(|c| c.map_or(Value::Null, Merged::finish))
+                    .collect(),
+            ),
+            Merged::Numbers(numbers) => match Stat::of(&numbers) {
                 Some(stat) => serde_json::to_value(stat).expect("a stat always serializes"),
                 None => Value::Null,
+            },
+            Merged::Text { first, agree } => {
+                if agree {
+                    Value::String(first)
+                } else {
+                    Value::String("(mixed)".into())
+                }
             }
+            Merged::Bool(b) => Value::Bool(b),
         }
-        Value::String(s) => {
-            if values.iter().all(|v| v.as_str() == Some(s)) {
-                Value::String(s.clone())
-            } else {
-                Value::String("(mixed)".into())
-            }
-        }
-        Value::Bool(b) => Value::Bool(*b),
     }
 }
 
@@ -150,5 +232,50 @@ mod tests {
         assert_eq!(s.mean, 2.0);
         assert!(s.contains(2.0) && !s.contains(3.5));
         assert!(Stat::of(&[]).is_none());
+    }
+
+    fn summary(scenario: &str, seed: u64, p99: Option<f64>) -> Summary {
+        Summary {
+            schema: crate::SUMMARY_SCHEMA.into(),
+            source: crate::Source::Sim,
+            scenario: scenario.into(),
+            seed: Some(seed),
+            window_s: [10.0, 20.0 + seed as f64],
+            requests: crate::OutcomeCounts::default(),
+            failed: seed,
+            error_rate: 0.0,
+            latency_ms: crate::LatencySummary {
+                baseline: crate::Percentiles::default(),
+                window: crate::Percentiles {
+                    p99,
+                    ..Default::default()
+                },
+            },
+            capacity_dip: None,
+            longest_success_gap_ms: 1.0,
+            jobs: crate::JobCounts::default(),
+            generator_faults: 0,
+            provenance: Default::default(),
+        }
+    }
+
+    #[test]
+    fn aggregate_keeps_keys_leaves_out_nulls_and_marks_mixed_strings() {
+        let a = Aggregate::of(&[
+            summary("a", 1, Some(5.0)),
+            summary("a", 2, None),
+            summary("a", 3, Some(7.0)),
+        ]);
+        assert_eq!(a.scenario(), "a");
+        assert_eq!(a.seeds(), 3);
+        assert!(a.0.get("seed").is_none());
+        assert_eq!(a.figure("latency_ms.window.p99").unwrap().mean, 6.0);
+        assert_eq!(a.figure("failed").unwrap().mean, 2.0);
+        assert_eq!(a.0["window_s"][1]["mean"], 22.0);
+        assert_eq!(a.0["latency_ms"]["window"]["p50"], Value::Null);
+        assert_eq!(a.0["capacity_dip"], Value::Null);
+        let mixed = Aggregate::of(&[summary("a", 1, None), summary("b", 2, None)]);
+        assert_eq!(mixed.scenario(), "(mixed)");
+        assert_eq!(Aggregate::of(&[]).0, Value::Null);
     }
 }

@@ -248,33 +248,70 @@ fn timeline(
     let mut counts = vec![OutcomeCounts::default(); n];
     let mut completed = vec![0u64; n];
     let mut new_connections = vec![0u64; n];
-    let mut hists: Vec<Histogram<u64>> = (0..n).map(|_| new_histogram()).collect();
+    // Latencies grouped by bucket in one flat array (a counting sort): `starts[b]..starts[b + 1]`
+    // holds bucket `b`'s. The first pass counts, the second places.
+    let mut starts = vec![0usize; n + 1];
     for s in samples {
         let b = (s.intended_ns / bucket_ns) as usize;
         counts[b].add(s.outcome);
         if s.outcome.has_latency() {
-            record(&mut hists[b], s.latency_ns());
+            starts[b + 1] += 1;
         }
         completed[(s.end_ns / bucket_ns) as usize] += 1;
         if s.new_conn {
             new_connections[(s.start_ns / bucket_ns) as usize] += 1;
         }
     }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    let mut next = starts.clone();
+    let mut latencies_us = vec![0u64; starts[n]];
+    for s in samples.iter().filter(|s| s.outcome.has_latency()) {
+        let b = (s.intended_ns / bucket_ns) as usize;
+        latencies_us[next[b]] = latency_us(s.latency_ns());
+        next[b] += 1;
+    }
+    let rounding = new_histogram();
     (0..n)
         .map(|i| {
             let from = i as u64 * bucket_ns;
-            let p = percentiles(&hists[i]);
+            let (p50_ms, p99_ms) =
+                p50_p99_by_selection(&mut latencies_us[starts[i]..starts[i + 1]], &rounding);
             Bucket {
                 t_s: from as f64 / NS_PER_S,
                 counts: counts[i],
                 completed: completed[i],
-                p50_ms: p.p50,
-                p99_ms: p.p99,
+                p50_ms,
+                p99_ms,
                 ready_endpoints: endpoints.and_then(|e| e.min_over(from, from + bucket_ns)),
                 new_connections: new_connections[i],
             }
         })
         .collect()
+}
+
+/// The p50 and p99 (milliseconds) that [`percentiles`] would report for a histogram holding
+/// `values_us`, found by selection instead: the rank is HDR's (`ceil(q * count)`, at least 1)
+/// and the value is rounded up to the highest value equivalent to it at the histogram's
+/// precision, as `Histogram::value_at_quantile` does. Reorders `values_us`.
+fn p50_p99_by_selection(
+    values_us: &mut [u64],
+    rounding: &Histogram<u64>,
+) -> (Option<f64>, Option<f64>) {
+    if values_us.is_empty() {
+        return (None, None);
+    }
+    let rank = |q: f64| ((q * values_us.len() as f64).ceil() as usize).max(1) - 1;
+    let (r50, r99) = (rank(0.50), rank(0.99));
+    let (below, &mut v99, _) = values_us.select_nth_unstable(r99);
+    let v50 = if r50 < r99 {
+        *below.select_nth_unstable(r50).1
+    } else {
+        v99
+    };
+    let ms = |v: u64| Some(rounding.highest_equivalent(v) as f64 / 1_000.0);
+    (ms(v50), ms(v99))
 }
 
 fn reconnects(samples: &[Sample], run_end: u64, fine_ns: u64) -> Vec<u64> {
@@ -293,8 +330,13 @@ fn new_histogram() -> Histogram<u64> {
     h
 }
 
+/// A latency as the histograms record it: whole microseconds, at least 1.
+fn latency_us(latency_ns: u64) -> u64 {
+    (latency_ns / 1_000).max(1)
+}
+
 fn record(hist: &mut Histogram<u64>, latency_ns: u64) {
-    hist.record((latency_ns / 1_000).max(1))
+    hist.record(latency_us(latency_ns))
         .expect("an auto-resizing histogram accepts any value");
 }
 
@@ -419,5 +461,29 @@ mod tests {
         assert!((a.summary.capacity_dip.unwrap() - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(a.timeline[11].ready_endpoints, Some(1));
         assert_eq!(a.timeline[8].ready_endpoints, Some(3));
+    }
+
+    #[test]
+    fn selection_percentiles_equal_the_histogram_ones() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let rounding = new_histogram();
+        for len in (1..200).chain([999, 1000, 1001, 4321]) {
+            for spread in [3u64, 1_000, 70_000, 5_000_000_000] {
+                let mut values = Vec::with_capacity(len);
+                let mut hist = new_histogram();
+                for _ in 0..len {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let latency_ns = (x % spread) * 997;
+                    values.push(latency_us(latency_ns));
+                    record(&mut hist, latency_ns);
+                }
+                let want = percentiles(&hist);
+                let got = p50_p99_by_selection(&mut values, &rounding);
+                assert_eq!(got, (want.p50, want.p99), "len {len}, spread {spread}");
+            }
+        }
+        assert_eq!(p50_p99_by_selection(&mut [], &rounding), (None, None));
     }
 }

@@ -32,7 +32,7 @@ mod shard;
 mod shutdown;
 mod summary;
 
-pub use aggregate::{Aggregate, Stat, quantile_sorted};
+pub use aggregate::{Aggregate, AggregateBuilder, Stat, quantile_sorted};
 pub use analyze::{
     Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
 };

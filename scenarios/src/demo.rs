@@ -28,6 +28,7 @@ pub fn run_many(
     let mut results = par_map(scenarios.len() * n, threads, on_done, |u| {
         let s = &scenarios[u / n];
         simulate_seed(s.name(), &s.fleet, seeds[u % n], shuffle_ties)
+            .map(|run| run.keep_curves_if_first(u % n))
     })
     .into_iter();
     scenarios

@@ -60,6 +60,7 @@ pub fn simulate_seed(
         events: run.events,
         retries: run.retries,
         failures_by_mechanism: run.failures_by_mechanism,
+        rollout_complete: run.rollout_complete,
     })
 }
 

@@ -25,6 +25,29 @@ pub struct SeedRun {
     pub retries: u64,
     /// Failed requests and jobs by the mechanism that caused them.
     pub failures_by_mechanism: BTreeMap<Mechanism, u64>,
+    /// `false` when the rollout had not finished by the simulated time cap
+    /// (`run.max_duration`): the deploy window was cut there.
+    pub rollout_complete: bool,
+}
+
+impl SeedRun {
+    /// The run without its timeline and reconnect curve, which only the first seed's report
+    /// keeps: a many-seed run holds this for every seed, so its memory does not grow with the
+    /// length of the simulated run.
+    pub fn without_curves(mut self) -> SeedRun {
+        self.analysis.timeline = Vec::new();
+        self.analysis.reconnects = Vec::new();
+        self
+    }
+
+    /// Keeps the curves of the first seed (`index` 0) only; see [`SeedRun::without_curves`].
+    pub fn keep_curves_if_first(self, index: usize) -> SeedRun {
+        if index == 0 {
+            self
+        } else {
+            self.without_curves()
+        }
+    }
 }
 
 /// Maps `f` over `0..n` on `threads` scoped threads. Index `i` runs on thread `i % threads`
@@ -103,7 +126,24 @@ pub struct RunReport {
     /// The first seed's timeline and reconnect curve.
     pub timeline: Vec<Bucket>,
     pub reconnects: Vec<u64>,
+    /// Per seed: `false` when its rollout hit the simulated time cap unfinished.
+    pub rollout_complete: Vec<bool>,
 }
+
+/// A seed's summary as `seeds/<seed>.json` holds it: the summary, plus
+/// `"rollout_cut_by_time_cap": true` when the rollout had not finished by the simulated time cap
+/// (the field is left out otherwise, so complete runs keep the summary's exact bytes).
+#[derive(serde::Serialize)]
+struct SeedSummary<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    rollout_cut_by_time_cap: bool,
+}
+
+/// The aggregate's key counting the seeds whose rollout hit the simulated time cap (present only
+/// when there is one).
+pub const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
 
 /// Why a run failed: the first failing seed, by seed order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,7 +166,9 @@ where
     F: Fn(u64) -> Result<SeedRun, E> + Sync,
     E: std::fmt::Display + Send,
 {
-    let results = par_map(seeds.len(), threads, on_done, |i| simulate(seeds[i]));
+    let results = par_map(seeds.len(), threads, on_done, |i| {
+        simulate(seeds[i]).map(|run| run.keep_curves_if_first(i))
+    });
     collect(scenario, seeds, results)
 }
 
@@ -145,6 +187,7 @@ pub fn collect<E: std::fmt::Display>(
         failures_by_mechanism: Vec::with_capacity(seeds.len()),
         timeline: Vec::new(),
         reconnects: Vec::new(),
+        rollout_complete: Vec::with_capacity(seeds.len()),
     };
     for (i, r) in results.into_iter().enumerate() {
         let run = r.map_err(|message| RunError {
@@ -160,14 +203,49 @@ pub fn collect<E: std::fmt::Display>(
         report.digests.push(run.digest);
         report.retries.push(run.retries);
         report.failures_by_mechanism.push(run.failures_by_mechanism);
+        report.rollout_complete.push(run.rollout_complete);
     }
     Ok(report)
 }
 
 impl RunReport {
     /// The aggregate over seeds (the summary's shape, numbers as `{mean, lo, hi}`).
+    /// When a seed's rollout hit the simulated time cap, the aggregate also counts those seeds
+    /// ([`CUT_BY_TIME_CAP_KEY`]).
     pub fn aggregate(&self) -> Aggregate {
-        Aggregate::of(&self.summaries)
+        let mut agg = Aggregate::of(&self.summaries);
+        let cut = self.seeds_cut_by_time_cap().len();
+        if let (true, serde_json::Value::Object(map)) = (cut > 0, &mut agg.0) {
+            map.insert(CUT_BY_TIME_CAP_KEY.into(), serde_json::Value::from(cut));
+        }
+        agg
+    }
+
+    /// The seeds whose rollout had not finished by the simulated time cap.
+    pub fn seeds_cut_by_time_cap(&self) -> Vec<u64> {
+        self.seeds
+            .iter()
+            .zip(&self.rollout_complete)
+            .filter(|&(_, &complete)| !complete)
+            .map(|(&seed, _)| seed)
+            .collect()
+    }
+
+    /// A warning for the terminal when some seed's rollout hit the simulated time cap
+    /// (`cap`, the scenario's `run.max_duration`): its deploy window was cut there, so its
+    /// figures leave out the rest of the rollout.
+    pub fn time_cap_warning(&self, cap: &dyn std::fmt::Display) -> Option<String> {
+        let cut = self.seeds_cut_by_time_cap();
+        let first = cut.first()?;
+        Some(format!(
+            "WARNING: scenario {}: the rollout did not finish within the simulated time cap \
+             (run.max_duration = {cap}) in {} of {} seeds (first: seed {first}); their deploy \
+             window is cut at the cap and the figures leave out the rest of the rollout. Raise \
+             run.max_duration, or the rollout's pace (rollout.max_surge / rollout.max_unavailable).",
+            self.scenario,
+            cut.len(),
+            self.seeds.len(),
+        ))
     }
 
     /// Simulated events over all seeds.
@@ -180,9 +258,20 @@ impl RunReport {
     pub fn write(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir.join("seeds"))?;
         write_json(&dir.join("summary.json"), &self.aggregate())?;
-        for s in &self.summaries {
+        for (i, s) in self.summaries.iter().enumerate() {
             let seed = s.seed.unwrap_or_default();
-            write_json(&dir.join("seeds").join(format!("{seed}.json")), s)?;
+            let path = dir.join("seeds").join(format!("{seed}.json"));
+            if self.rollout_complete.get(i).copied().unwrap_or(true) {
+                write_json(&path, s)?;
+            } else {
+                write_json(
+                    &path,
+                    &SeedSummary {
+                        summary: s,
+                        rollout_cut_by_time_cap: true,
+                    },
+                )?;
+            }
         }
         let first = self.seeds.first().copied().unwrap_or_default();
         std::fs::write(
@@ -387,6 +476,7 @@ pub(crate) mod tests {
             events: 1000 + seed,
             retries: 0,
             failures_by_mechanism: BTreeMap::from([(Mechanism::ListenerClosed, seed % 3)]),
+            rollout_complete: seed != 3,
         })
     }
 
@@ -459,5 +549,32 @@ pub(crate) mod tests {
         for f in HEADLINE.map(Figure::path) {
             assert!(t.contains(&format!("| {f} ")), "{f} missing in\n{t}");
         }
+    }
+
+    #[test]
+    fn a_rollout_cut_by_the_time_cap_is_flagged_in_its_summary_and_the_aggregate() {
+        let r = run_seeds("t", &seed_list(1, 4), 2, &|| {}, |s| fake_run("t", s)).unwrap();
+        assert_eq!(r.seeds_cut_by_time_cap(), vec![3]);
+        let warning = r.time_cap_warning(&"30m").unwrap();
+        assert!(
+            warning.contains("1 of 4 seeds (first: seed 3)"),
+            "{warning}"
+        );
+        assert!(warning.contains("run.max_duration = 30m"), "{warning}");
+        assert_eq!(r.aggregate().0[CUT_BY_TIME_CAP_KEY], 1);
+        let d = tempfile::tempdir().unwrap();
+        r.write(d.path()).unwrap();
+        let read = |seed: u64| {
+            let text = std::fs::read_to_string(d.path().join(format!("seeds/{seed}.json")));
+            serde_json::from_str::<serde_json::Value>(&text.unwrap()).unwrap()
+        };
+        assert_eq!(read(3)["rollout_cut_by_time_cap"], true);
+        assert!(read(2).get("rollout_cut_by_time_cap").is_none());
+        // The flag is an extra field: the summary reads back the same.
+        let back: Summary = serde_json::from_value(read(3)).unwrap();
+        assert_eq!(back, r.summaries[2]);
+        let complete = run_seeds("t", &seed_list(4, 2), 1, &|| {}, |s| fake_run("t", s)).unwrap();
+        assert!(complete.time_cap_warning(&"30m").is_none());
+        assert!(complete.aggregate().0.get(CUT_BY_TIME_CAP_KEY).is_none());
     }
 }

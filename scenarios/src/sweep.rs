@@ -488,6 +488,8 @@ pub struct SweepResult {
     pub events: u64,
     /// Simulations run.
     pub simulations: usize,
+    /// Simulations whose rollout had not finished by the simulated time cap (0 after a merge).
+    pub cut_by_time_cap: usize,
 }
 
 /// A sweep's work, described: the scenario, the grid, the seeds and the slice.
@@ -530,19 +532,21 @@ where
         let idx = valid[u / nseeds];
         let seed = spec.seeds[u % nseeds];
         let config = configs[idx].as_ref().expect("only valid points are run");
-        simulate(config, seed).map(|r| (r.analysis.summary, r.events))
+        simulate(config, seed).map(|r| (r.analysis.summary, r.events, r.rollout_complete))
     });
     let mut per_point: BTreeMap<usize, Vec<Summary>> = BTreeMap::new();
     let mut events = 0;
+    let mut cut_by_time_cap = 0;
     for (u, r) in results.into_iter().enumerate() {
         let idx = valid[u / nseeds];
-        let (summary, ev) = r.map_err(|source| SweepError::Simulation {
+        let (summary, ev, rollout_complete) = r.map_err(|source| SweepError::Simulation {
             point: points[idx],
             settings: grid.describe(points[idx]),
             seed: spec.seeds[u % nseeds],
             source,
         })?;
         events += ev;
+        cut_by_time_cap += usize::from(!rollout_complete);
         per_point.entry(idx).or_default().push(summary);
     }
     let rows = points
@@ -565,6 +569,7 @@ where
         rows,
         events,
         simulations: units,
+        cut_by_time_cap,
     })
 }
 
@@ -741,6 +746,7 @@ impl SweepResult {
             rows,
             events: 0,
             simulations: 0,
+            cut_by_time_cap: 0,
         })
     }
 }
@@ -847,6 +853,7 @@ pub fn merge(dirs: &[&Path]) -> Result<SweepResult, SweepError> {
         rows,
         events: 0,
         simulations: 0,
+        cut_by_time_cap: 0,
     })
 }
 
