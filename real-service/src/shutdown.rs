@@ -378,7 +378,7 @@ fn warn_if_descriptors_short(max_connections: u32) {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return;
     }
-    let soft = lim.rlim_cur as u64;
+    let soft: u64 = lim.rlim_cur;
     if u64::from(max_connections) + DESCRIPTOR_RESERVE > soft {
         tracing::warn!(target: "fleetsim::config", field = "FLEETSIM_MAX_CONNECTIONS", max_connections, descriptor_limit = soft, reserve = DESCRIPTOR_RESERVE, "FLEETSIM_MAX_CONNECTIONS plus the reserve is above the descriptor limit (RLIMIT_NOFILE): accept will fail with EMFILE before the cap is reached, and back off; lower the cap or raise the limit");
         eprintln!(

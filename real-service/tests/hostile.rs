@@ -185,8 +185,7 @@ fn descriptor_exhaustion_backs_off_and_normal_requests_are_served() {
             .stdout
             .json()
             .into_iter()
-            .filter(|v| v["event"] == "accept_backoff" || v["event"] == "accept_recovered")
-            .last()?;
+            .rfind(|v| v["event"] == "accept_backoff" || v["event"] == "accept_recovered")?;
         (last["event"] == "accept_recovered").then_some(())
     });
     let lines = svc.stdout.json();
