@@ -112,6 +112,36 @@ pub struct Config {
     #[arg(long, env = "FLEETSIM_POLL", default_value = "100ms", value_parser = parse_duration)]
     pub poll: Duration,
 
+    /// Allow the fault-injection request parameter `GET /work?block=true` (a handler that blocks
+    /// its runtime thread, for the guardian evidence). Off: such a request is refused with 403.
+    #[arg(long, env = "FLEETSIM_FAULT_INJECTION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub fault_injection: bool,
+
+    /// Longest service time a client may ask of GET /work with `?ms=N` (above: 400).
+    #[arg(long, env = "FLEETSIM_MAX_WORK", default_value = "60s", value_parser = parse_duration)]
+    pub max_work: Duration,
+
+    /// How long a client may take to send a request's line and headers, counted from the start of
+    /// the connection (first request) or from the end of the previous response (keep-alive: an
+    /// idle keep-alive connection is closed after this long). Slower connections are closed.
+    #[arg(long, env = "FLEETSIM_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Most client connections open at once. At the cap the service stops accepting: new
+    /// connections wait in the kernel's listen backlog until a connection closes.
+    #[arg(long, env = "FLEETSIM_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: u32,
+
+    /// Longest pause between accept attempts while accept(2) fails (EMFILE, ENFILE, ENOBUFS...):
+    /// the pause starts at 5ms and doubles up to this.
+    #[arg(long, env = "FLEETSIM_ACCEPT_BACKOFF_MAX", default_value = "1s", value_parser = parse_duration)]
+    pub accept_backoff_max: Duration,
+
+    /// Longest pause between the worker's claim attempts while the database fails: the pause
+    /// starts at FLEETSIM_POLL, doubles per failure up to this, with jitter.
+    #[arg(long, env = "FLEETSIM_CLAIM_BACKOFF_MAX", default_value = "5s", value_parser = parse_duration)]
+    pub claim_backoff_max: Duration,
+
     /// Test hook (fault injection, not for production): after applying a job's side effect, wait
     /// this long before the ack, so a test can SIGKILL the worker between side effect and ack.
     #[arg(long, env = "FLEETSIM_TEST_PAUSE_AFTER_EFFECT", value_parser = parse_duration, hide = true)]
@@ -144,8 +174,26 @@ fn hd(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
-/// The longest `/work?ms=N` accepted.
+/// The highest FLEETSIM_MAX_WORK (the longest `/work?ms=N` that can be allowed at all).
 pub const MAX_WORK: Duration = Duration::from_secs(600);
+/// Bounds of FLEETSIM_HEADER_READ_TIMEOUT.
+pub const HEADER_READ_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_millis(100), Duration::from_secs(300));
+/// Bounds of FLEETSIM_MAX_CONNECTIONS.
+pub const MAX_CONNECTIONS_RANGE: (u32, u32) = (1, 1_000_000);
+/// The first pause of the accept backoff, and the bounds of FLEETSIM_ACCEPT_BACKOFF_MAX.
+pub const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
+pub const ACCEPT_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(60);
+/// The upper bound of FLEETSIM_CLAIM_BACKOFF_MAX (its lower bound is FLEETSIM_POLL).
+pub const CLAIM_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(300);
+/// Descriptors kept out of FLEETSIM_MAX_CONNECTIONS for the listener, the database pool, the
+/// standard streams and the runtime: a cap above the descriptor limit minus this is warned about
+/// at start (accept(2) would fail with EMFILE before the cap is reached, and back off).
+pub const DESCRIPTOR_RESERVE: u64 = 64;
+
+fn out_of_range(value: String, lo: String, hi: String) -> String {
+    format!("{value} is out of range: must be between {lo} and {hi}")
+}
 
 impl Config {
     /// Check the values against each other; every error names the field and the reason.
@@ -159,10 +207,57 @@ impl Config {
                 "must be non-empty printable ASCII without spaces (it is sent as a header)",
             ));
         }
-        if self.work_ms > MAX_WORK {
+        if self.max_work.is_zero() || self.max_work > MAX_WORK {
+            errors.push(err(
+                "FLEETSIM_MAX_WORK",
+                out_of_range(hd(self.max_work), "1ms".into(), hd(MAX_WORK)),
+            ));
+        } else if self.work_ms > self.max_work {
             errors.push(err(
                 "FLEETSIM_WORK_MS",
-                format!("{} is above the maximum {}", hd(self.work_ms), hd(MAX_WORK)),
+                format!(
+                    "{} is above FLEETSIM_MAX_WORK {}",
+                    hd(self.work_ms),
+                    hd(self.max_work)
+                ),
+            ));
+        }
+        let (lo, hi) = HEADER_READ_TIMEOUT_RANGE;
+        if !(lo..=hi).contains(&self.header_read_timeout) {
+            errors.push(err(
+                "FLEETSIM_HEADER_READ_TIMEOUT",
+                out_of_range(hd(self.header_read_timeout), hd(lo), hd(hi)),
+            ));
+        }
+        let (lo, hi) = MAX_CONNECTIONS_RANGE;
+        if !(lo..=hi).contains(&self.max_connections) {
+            errors.push(err(
+                "FLEETSIM_MAX_CONNECTIONS",
+                out_of_range(
+                    self.max_connections.to_string(),
+                    lo.to_string(),
+                    hi.to_string(),
+                ),
+            ));
+        }
+        if !(ACCEPT_BACKOFF_START..=ACCEPT_BACKOFF_MAX_LIMIT).contains(&self.accept_backoff_max) {
+            errors.push(err(
+                "FLEETSIM_ACCEPT_BACKOFF_MAX",
+                out_of_range(
+                    hd(self.accept_backoff_max),
+                    hd(ACCEPT_BACKOFF_START),
+                    hd(ACCEPT_BACKOFF_MAX_LIMIT),
+                ),
+            ));
+        }
+        if self.claim_backoff_max < self.poll || self.claim_backoff_max > CLAIM_BACKOFF_MAX_LIMIT {
+            errors.push(err(
+                "FLEETSIM_CLAIM_BACKOFF_MAX",
+                out_of_range(
+                    hd(self.claim_backoff_max),
+                    format!("FLEETSIM_POLL ({})", hd(self.poll)),
+                    hd(CLAIM_BACKOFF_MAX_LIMIT),
+                ),
             ));
         }
         if self.shutdown_budget.is_zero() {
@@ -262,6 +357,12 @@ impl Config {
             "job_ms": hd(self.job_ms),
             "lease": hd(self.lease),
             "database": self.database_url.is_some(),
+            "fault_injection": self.fault_injection,
+            "max_work": hd(self.max_work),
+            "header_read_timeout": hd(self.header_read_timeout),
+            "max_connections": self.max_connections,
+            "accept_backoff_max": hd(self.accept_backoff_max),
+            "claim_backoff_max": hd(self.claim_backoff_max),
         })
     }
 }
@@ -347,6 +448,58 @@ mod tests {
         assert_eq!(fields, vec!["FLEETSIM_JITTER_WINDOW"]);
         let c = parse(&["--prestop-wait", "3s"]);
         assert_eq!(c.validate().unwrap_err()[0].field, "FLEETSIM_PRESTOP_WAIT");
+    }
+
+    #[test]
+    fn hostile_input_settings_are_bounded_and_named() {
+        let fields = |args: &[&str]| -> Vec<&'static str> {
+            parse(args)
+                .validate()
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.field)
+                .collect()
+        };
+        assert_eq!(
+            fields(&["--header-read-timeout", "50ms"]),
+            vec!["FLEETSIM_HEADER_READ_TIMEOUT"]
+        );
+        assert_eq!(
+            fields(&["--header-read-timeout", "301s"]),
+            vec!["FLEETSIM_HEADER_READ_TIMEOUT"]
+        );
+        assert!(fields(&["--header-read-timeout", "100ms"]).is_empty());
+        assert_eq!(
+            fields(&["--max-connections", "0"]),
+            vec!["FLEETSIM_MAX_CONNECTIONS"]
+        );
+        assert!(fields(&["--max-connections", "1"]).is_empty());
+        assert_eq!(
+            fields(&["--accept-backoff-max", "1ms"]),
+            vec!["FLEETSIM_ACCEPT_BACKOFF_MAX"]
+        );
+        assert_eq!(
+            fields(&["--claim-backoff-max", "50ms"]),
+            vec!["FLEETSIM_CLAIM_BACKOFF_MAX"],
+            "below FLEETSIM_POLL (100ms)"
+        );
+        assert_eq!(fields(&["--max-work", "0s"]), vec!["FLEETSIM_MAX_WORK"]);
+        assert_eq!(fields(&["--max-work", "601s"]), vec!["FLEETSIM_MAX_WORK"]);
+        assert_eq!(
+            fields(&["--max-work", "1s", "--work-ms", "2s"]),
+            vec!["FLEETSIM_WORK_MS"]
+        );
+        let e = parse(&["--max-connections", "0"]).validate().unwrap_err();
+        assert!(
+            e[0].to_string().contains("between 1 and 1000000"),
+            "{}",
+            e[0]
+        );
+        assert!(
+            !parse(&[]).fault_injection,
+            "fault injection is off by default"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -21,9 +21,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::backoff::{Backoff, Episode, SUMMARY_EVERY};
 use crate::budget::ShutdownPlan;
-use crate::config::MAX_WORK;
+use crate::config::ACCEPT_BACKOFF_START;
 use crate::metrics::Metrics;
+
+/// The largest `POST /jobs` request body read (the body is read whole before the job is created;
+/// a larger one is refused with 413).
+pub const MAX_JOB_BODY: usize = 64 * 1024;
 
 pub type RespBody = BoxBody<Bytes, Infallible>;
 
@@ -44,6 +49,12 @@ pub struct App {
     pub default_job: Duration,
     pub lease: Duration,
     pub sse_interval: Duration,
+    /// FLEETSIM_FAULT_INJECTION: `GET /work?block=true` is allowed.
+    pub fault_injection: bool,
+    /// FLEETSIM_MAX_WORK: the longest `GET /work?ms=N`.
+    pub max_work: Duration,
+    /// FLEETSIM_HEADER_READ_TIMEOUT.
+    pub header_read_timeout: Duration,
 }
 
 impl App {
@@ -57,6 +68,10 @@ pub struct ConnCtl {
     /// Fired when the connection should close politely: the next response carries
     /// `Connection: close`, an idle connection is closed at once, and /events streams end.
     pub close: CancellationToken,
+    /// Set when the first request's head has been read: until then the connection is closed if
+    /// the head does not arrive within the header-read timeout (this covers the protocol
+    /// detection before hyper's HTTP/1 timer starts, and HTTP/2's first request).
+    pub served: AtomicBool,
 }
 
 /// Every open client connection, so the drain can close them one by one.
@@ -91,30 +106,94 @@ impl Default for Conns {
     }
 }
 
+/// Limits of the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptLimits {
+    /// FLEETSIM_MAX_CONNECTIONS: at the cap the loop stops accepting until a connection closes.
+    pub max_connections: usize,
+    /// FLEETSIM_ACCEPT_BACKOFF_MAX: the longest pause while accept(2) keeps failing.
+    pub backoff_max: Duration,
+}
+
 /// Accept until `stop` fires, then drop the listener (the port refuses from then on).
+///
+/// At most `limits.max_connections` connections are open at once: at the cap the loop waits for
+/// one to close before it accepts again, so new clients wait in the kernel's listen backlog
+/// (served late, not failed), while the header-read timeout bounds how long a client that sends
+/// nothing holds its slot. When accept(2) fails (EMFILE when descriptors run out, ENFILE,
+/// ENOBUFS...) the loop pauses 5 ms, doubling up to `limits.backoff_max`, and logs one line when
+/// the failures start and one when accept works again (with the count), not one per failure.
 pub async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     conns: Arc<Conns>,
     stop: CancellationToken,
+    limits: AcceptLimits,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut backoff = Backoff::new(ACCEPT_BACKOFF_START, limits.backoff_max);
+    let mut failing: Option<Episode> = None;
+    // The connection cap: logged at most once per SUMMARY_EVERY, with the number of waits.
+    let mut cap_waits: u64 = 0;
+    let mut cap_logged: Option<Instant> = None;
     loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                app.metrics.connection_cap_waits.inc();
+                cap_waits += 1;
+                let now = Instant::now();
+                if cap_logged.is_none_or(|t| now.saturating_duration_since(t) >= SUMMARY_EVERY) {
+                    tracing::warn!(target: "fleetsim::http", event = "connection_cap", max_connections = limits.max_connections, waits = cap_waits, "connection cap reached: new connections wait in the listen backlog");
+                    cap_logged = Some(now);
+                    cap_waits = 0;
+                }
+                tokio::select! {
+                    biased;
+                    _ = stop.cancelled() => break,
+                    s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+                }
+            }
+        };
         let (stream, _peer) = tokio::select! {
             biased;
             _ = stop.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(target: "fleetsim::http", error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    app.metrics.accept_errors.inc();
+                    let now = Instant::now();
+                    match &mut failing {
+                        None => {
+                            tracing::warn!(target: "fleetsim::http", event = "accept_backoff", error = %e, "accept failed; backing off (one line per episode)");
+                            failing = Some(Episode::start(now));
+                        }
+                        Some(ep) => {
+                            if ep.fail(now) {
+                                tracing::warn!(target: "fleetsim::http", event = "accept_backoff", error = %e, failures = ep.failures, failures_since_last_line = ep.since_summary, since_ms = ep.elapsed_ms(now), "accept still failing");
+                                ep.summarised();
+                            }
+                        }
+                    }
+                    drop(slot);
+                    tokio::select! {
+                        biased;
+                        _ = stop.cancelled() => break,
+                        _ = tokio::time::sleep(backoff.next_delay()) => {}
+                    }
                     continue;
                 }
             },
         };
+        if let Some(ep) = failing.take() {
+            tracing::info!(target: "fleetsim::http", event = "accept_recovered", failures = ep.failures, since_ms = ep.elapsed_ms(Instant::now()), "accept works again");
+            backoff.reset();
+        }
         let _ = stream.set_nodelay(true);
         let id = conns.next_id.fetch_add(1, Ordering::Relaxed);
         let ctl = Arc::new(ConnCtl {
             close: CancellationToken::new(),
+            served: AtomicBool::new(false),
         });
         conns.map.lock().unwrap().insert(id, ctl.clone());
         app.metrics.connections.inc();
@@ -125,6 +204,7 @@ pub async fn accept_loop(
             serve_conn(stream, app2.clone(), ctl, conns2.kill.clone()).await;
             conns2.map.lock().unwrap().remove(&id);
             app2.metrics.open_connections.dec();
+            drop(slot);
         });
     }
     drop(listener);
@@ -136,21 +216,47 @@ async fn serve_conn(
     ctl: Arc<ConnCtl>,
     kill: CancellationToken,
 ) {
+    let header_timeout = app.header_read_timeout;
+    let metrics = app.metrics.clone();
     let svc = {
         let ctl = ctl.clone();
         hyper::service::service_fn(move |req| handle(app.clone(), ctl.clone(), req))
     };
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
     let conn = builder.serve_connection(TokioIo::new(stream), svc);
     tokio::pin!(conn);
+    // The first request's head must arrive within the header-read timeout whatever the protocol
+    // (hyper's HTTP/1 timer starts only once the protocol is detected).
+    let first_head = tokio::time::sleep(header_timeout);
+    tokio::pin!(first_head);
+    let mut watching_first = true;
     let mut graceful = false;
     loop {
         tokio::select! {
             res = conn.as_mut() => {
                 if let Err(e) = res {
+                    let timeout = std::error::Error::source(&*e)
+                        .and_then(|s| s.downcast_ref::<hyper::Error>())
+                        .or_else(|| e.downcast_ref::<hyper::Error>())
+                        .is_some_and(hyper::Error::is_timeout);
+                    if timeout {
+                        metrics.header_timeouts.inc();
+                    }
                     tracing::debug!(target: "fleetsim::http", error = %e, "connection ended with an error");
                 }
                 break;
+            }
+            _ = &mut first_head, if watching_first => {
+                watching_first = false;
+                if !ctl.served.load(Ordering::SeqCst) {
+                    metrics.header_timeouts.inc();
+                    tracing::debug!(target: "fleetsim::http", "no request head within the header-read timeout: connection closed");
+                    break;
+                }
             }
             _ = ctl.close.cancelled(), if !graceful => {
                 // Idle: closed now. Busy: closed after the response in progress.
@@ -213,13 +319,15 @@ pub async fn handle(
         "/jobs" => "/jobs",
         _ => "other",
     };
+    ctl.served.store(true, Ordering::SeqCst);
     let counted = path != "/events";
     let _guard = counted.then(|| {
         app.inflight.fetch_add(1, Ordering::SeqCst);
         app.metrics.inflight.inc();
         InflightGuard(&app)
     });
-    let mut resp = match (req.method(), path) {
+    let method = req.method().clone();
+    let mut resp = match (&method, path) {
         (&Method::GET, "/work") => work(&app, &req).await,
         (&Method::GET, "/healthz") => full(StatusCode::OK, "text/plain", "ok\n"),
         (&Method::GET, "/readyz") => {
@@ -235,7 +343,7 @@ pub async fn handle(
             app.metrics.encode(),
         ),
         (&Method::GET, "/events") => events(&app, &ctl, &req),
-        (&Method::POST, "/jobs") => enqueue(&app, &req).await,
+        (&Method::POST, "/jobs") => enqueue(&app, req).await,
         (_, "other") => full(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
         _ => full(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -267,19 +375,38 @@ pub async fn handle(
 
 async fn work(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
     let ms = match parse_ms(query_param(req, "ms"), app.default_work) {
-        Ok(d) if d <= MAX_WORK => d,
+        Ok(d) if d <= app.max_work => d,
         Ok(d) => {
             return full(
                 StatusCode::BAD_REQUEST,
                 "text/plain",
                 format!(
-                    "ms={} is above the maximum {}\n",
+                    "ms={} is above the maximum {} (FLEETSIM_MAX_WORK)\n",
                     d.as_millis(),
-                    MAX_WORK.as_millis()
+                    app.max_work.as_millis()
                 ),
             );
         }
         Err(e) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
+    };
+    // `block` is the one fault-injection parameter: it needs FLEETSIM_FAULT_INJECTION.
+    let block = match query_param(req, "block") {
+        None | Some("false") => false,
+        Some("true") if app.fault_injection => true,
+        Some("true") => {
+            return full(
+                StatusCode::FORBIDDEN,
+                "text/plain",
+                "block=true is fault injection, which is off: start the service with FLEETSIM_FAULT_INJECTION=true (--fault-injection true) to allow it\n",
+            );
+        }
+        Some(v) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!("block={v:?}: expected true or false\n"),
+            );
+        }
     };
     if app.requeue_lever
         && let Some(plan) = app.plan.get()
@@ -296,7 +423,7 @@ async fn work(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
         );
         return r;
     }
-    if query_param(req, "block") == Some("true") {
+    if block {
         // Fault injection: a blocking call in async code. It wedges one runtime thread (and any
         // task queued behind it); only the guardian (an OS thread) can end the process in time.
         tracing::warn!(target: "fleetsim::http", event = "blocking", ms = ms.as_millis() as u64, "fault injection: blocking a runtime thread");
@@ -374,7 +501,7 @@ fn events(app: &Arc<App>, ctl: &Arc<ConnCtl>, req: &Request<Incoming>) -> Respon
     r
 }
 
-async fn enqueue(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
+async fn enqueue(app: &App, req: Request<Incoming>) -> Response<RespBody> {
     let Some(pool) = &app.pool else {
         return full(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -382,7 +509,7 @@ async fn enqueue(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
             "no database configured (FLEETSIM_DATABASE_URL)\n",
         );
     };
-    let work = match parse_ms(query_param(req, "ms"), app.default_job) {
+    let work = match parse_ms(query_param(&req, "ms"), app.default_job) {
         Ok(d) if d < app.lease => d,
         Ok(d) => {
             return full(
@@ -397,7 +524,7 @@ async fn enqueue(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
         }
         Err(e) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
     };
-    let key = match query_param(req, "key") {
+    let key = match query_param(&req, "key") {
         Some(k)
             if !k.is_empty()
                 && k.len() <= 200
@@ -415,6 +542,26 @@ async fn enqueue(app: &App, req: &Request<Incoming>) -> Response<RespBody> {
         }
         None => format!("{}-{:016x}", app.pod_name, rand::random::<u64>()),
     };
+    // Read the whole body (bounded) before the job exists: a request whose body cannot be read
+    // (a malformed chunked encoding, a connection cut mid-body) creates no job.
+    if let Err(e) = http_body_util::Limited::new(req.into_body(), MAX_JOB_BODY)
+        .collect()
+        .await
+    {
+        return if e.is::<http_body_util::LengthLimitError>() {
+            full(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                format!("the request body is larger than {MAX_JOB_BODY} bytes; no job created\n"),
+            )
+        } else {
+            full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!("cannot read the request body: {e}; no job created\n"),
+            )
+        };
+    }
     match crate::db::enqueue(pool, &key, work).await {
         Ok(id) => {
             app.metrics.job("enqueued");

@@ -1,6 +1,7 @@
 //! fleetsim's real service: one slow HTTP endpoint and one PostgreSQL queue worker, with every
 //! shutdown lever of the design brief switchable. See `docs/real-service.md`.
 
+pub mod backoff;
 pub mod budget;
 pub mod config;
 pub mod db;

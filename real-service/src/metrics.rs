@@ -28,6 +28,9 @@ pub struct Metrics {
     pub open_streams: Gauge,
     pub jobs: Family<JobLabels, Counter>,
     pub ready: Gauge,
+    pub accept_errors: Counter,
+    pub connection_cap_waits: Counter,
+    pub header_timeouts: Counter,
 }
 
 impl Metrics {
@@ -40,6 +43,9 @@ impl Metrics {
         let open_streams = Gauge::default();
         let jobs = Family::<JobLabels, Counter>::default();
         let ready = Gauge::default();
+        let accept_errors = Counter::default();
+        let connection_cap_waits = Counter::default();
+        let header_timeouts = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by path and outcome",
@@ -67,6 +73,21 @@ impl Metrics {
         );
         registry.register("jobs", "Queue jobs by result", jobs.clone());
         registry.register("ready", "1 while /readyz answers 200", ready.clone());
+        registry.register(
+            "http_accept_errors",
+            "Failed accept(2) calls (each followed by a backoff pause)",
+            accept_errors.clone(),
+        );
+        registry.register(
+            "http_connection_cap_waits",
+            "Times the accept loop waited at FLEETSIM_MAX_CONNECTIONS",
+            connection_cap_waits.clone(),
+        );
+        registry.register(
+            "http_header_timeouts",
+            "Connections closed because a request head did not arrive within FLEETSIM_HEADER_READ_TIMEOUT",
+            header_timeouts.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -76,6 +97,9 @@ impl Metrics {
             open_streams,
             jobs,
             ready,
+            accept_errors,
+            connection_cap_waits,
+            header_timeouts,
         }
     }
 

@@ -11,7 +11,9 @@ use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::ShutdownPlan;
-use crate::config::{Config, EXIT_CONFIG, EXIT_DRAIN_INCOMPLETE, EXIT_GUARDIAN, EXIT_NOT_DRAINED};
+use crate::config::{
+    Config, DESCRIPTOR_RESERVE, EXIT_CONFIG, EXIT_DRAIN_INCOMPLETE, EXIT_GUARDIAN, EXIT_NOT_DRAINED,
+};
 use crate::http::{self, App, Conns};
 use crate::lifecycle::{self, Step};
 use crate::metrics::Metrics;
@@ -165,7 +167,11 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
         default_job: cfg.job_ms,
         lease: cfg.lease,
         sse_interval: Duration::from_secs(1),
+        fault_injection: cfg.fault_injection,
+        max_work: cfg.max_work,
+        header_read_timeout: cfg.header_read_timeout,
     });
+    warn_if_descriptors_short(cfg.max_connections);
     let conns = Arc::new(Conns::new());
     let stop_accept = CancellationToken::new();
     let accept = tokio::spawn(http::accept_loop(
@@ -173,6 +179,10 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
         app.clone(),
         conns.clone(),
         stop_accept.clone(),
+        http::AcceptLimits {
+            max_connections: cfg.max_connections as usize,
+            backoff_max: cfg.accept_backoff_max,
+        },
     ));
 
     let worker_stop = CancellationToken::new();
@@ -200,6 +210,7 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
                 owner: format!("{pod}/{:08x}", rand::random::<u32>()),
                 lease: cfg.lease,
                 poll: cfg.poll,
+                claim_backoff_max: cfg.claim_backoff_max,
                 idempotent: cfg.requeue_lever,
                 pause_after_effect: cfg.test_pause_after_effect,
                 metrics: metrics.clone(),
@@ -353,6 +364,26 @@ async fn run(cfg: Config, pod: String, sig: Arc<SignalState>) -> i32 {
         0
     } else {
         EXIT_DRAIN_INCOMPLETE
+    }
+}
+
+/// Warn (once, at start) when the connection cap cannot be reached because the descriptor limit
+/// is lower: accept(2) will fail with EMFILE first, and the accept loop backs off.
+fn warn_if_descriptors_short(max_connections: u32) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return;
+    }
+    let soft: u64 = lim.rlim_cur;
+    if u64::from(max_connections) + DESCRIPTOR_RESERVE > soft {
+        tracing::warn!(target: "fleetsim::config", field = "FLEETSIM_MAX_CONNECTIONS", max_connections, descriptor_limit = soft, reserve = DESCRIPTOR_RESERVE, "FLEETSIM_MAX_CONNECTIONS plus the reserve is above the descriptor limit (RLIMIT_NOFILE): accept will fail with EMFILE before the cap is reached, and back off; lower the cap or raise the limit");
+        eprintln!(
+            "fleetsim-service: warning: FLEETSIM_MAX_CONNECTIONS {max_connections} + {DESCRIPTOR_RESERVE} reserved descriptors is above the descriptor limit {soft}"
+        );
     }
 }
 

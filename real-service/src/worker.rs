@@ -13,6 +13,7 @@ use deadpool_postgres::Pool;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
+use crate::backoff::{Backoff, Episode};
 use crate::budget::ShutdownPlan;
 use crate::db;
 use crate::metrics::Metrics;
@@ -23,6 +24,9 @@ pub struct WorkerCtx {
     pub owner: String,
     pub lease: Duration,
     pub poll: Duration,
+    /// FLEETSIM_CLAIM_BACKOFF_MAX: while claims fail (database down), the pause between attempts
+    /// starts at `poll` and doubles up to this, with jitter.
+    pub claim_backoff_max: Duration,
     /// Idempotency lever (part of the requeue lever).
     pub idempotent: bool,
     pub pause_after_effect: Option<Duration>,
@@ -41,8 +45,19 @@ pub struct WorkerReport {
 
 pub async fn run(ctx: WorkerCtx) -> WorkerReport {
     let mut report = WorkerReport::default();
+    let mut backoff = Backoff::new(ctx.poll, ctx.claim_backoff_max);
+    // A run of failed claims (the database is down): one line when it starts, a summary at most
+    // every SUMMARY_EVERY, one line when a claim works again.
+    let mut failing: Option<Episode> = None;
     while !ctx.stop.is_cancelled() {
-        let job = match db::claim(&ctx.pool, &ctx.owner, ctx.lease).await {
+        let claimed = db::claim(&ctx.pool, &ctx.owner, ctx.lease).await;
+        if claimed.is_ok()
+            && let Some(ep) = failing.take()
+        {
+            tracing::info!(target: "fleetsim::worker", event = "claim_recovered", failures = ep.failures, outage_ms = ep.elapsed_ms(Instant::now()), "claim works again");
+            backoff.reset();
+        }
+        let job = match claimed {
             Ok(Some(job)) => job,
             Ok(None) => {
                 tokio::select! {
@@ -52,9 +67,22 @@ pub async fn run(ctx: WorkerCtx) -> WorkerReport {
                 continue;
             }
             Err(e) => {
-                tracing::warn!(target: "fleetsim::worker", error = %e, "claim failed");
+                let now = Instant::now();
+                let pause = backoff.next_delay_jittered(rand::random::<f64>());
+                match &mut failing {
+                    None => {
+                        tracing::warn!(target: "fleetsim::worker", event = "claim_backoff", error = %e, retry_in_ms = pause.as_millis() as u64, "claim failed; backing off (one line per outage, a summary every 10 s)");
+                        failing = Some(Episode::start(now));
+                    }
+                    Some(ep) => {
+                        if ep.fail(now) {
+                            tracing::warn!(target: "fleetsim::worker", event = "claim_backoff", error = %e, failures = ep.failures, failures_since_last_line = ep.since_summary, outage_ms = ep.elapsed_ms(now), retry_in_ms = pause.as_millis() as u64, "claim still failing");
+                            ep.summarised();
+                        }
+                    }
+                }
                 tokio::select! {
-                    _ = sleep(ctx.poll) => {}
+                    _ = sleep(pause) => {}
                     _ = ctx.stop.cancelled() => {}
                 }
                 continue;
@@ -95,18 +123,18 @@ pub async fn run(ctx: WorkerCtx) -> WorkerReport {
             Ok(true) => {
                 report.applied += 1;
                 ctx.metrics.job("applied");
+                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
             }
             Ok(false) => {
                 report.noops += 1;
                 ctx.metrics.job("noop");
-                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "side effect already applied: no-op");
+                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect already applied; recorded as no-op");
             }
             Err(e) => {
                 tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
                 continue;
             }
         }
-        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
         if let Some(pause) = ctx.pause_after_effect {
             sleep(pause).await;
         }

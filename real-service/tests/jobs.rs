@@ -185,3 +185,139 @@ fn without_requeue_the_job_is_left_leased() {
         )
     );
 }
+
+/// Send raw bytes, read one response (None if the server closed without answering).
+fn raw_exchange(addr: std::net::SocketAddr, bytes: &[u8]) -> Option<Resp> {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(bytes).unwrap();
+    read_response(&mut s).ok()
+}
+
+/// `POST /jobs` reads (and bounds) the whole body before it creates the job: a malformed chunked
+/// body is a 400 and no job, an oversized one a 413 and no job; a well-formed chunked body
+/// creates the job.
+#[test]
+fn a_job_body_that_cannot_be_read_creates_no_job() {
+    let pg = Pg::start();
+    let svc = Svc::start("bodies", &[("FLEETSIM_DATABASE_URL", pg.url())]);
+    svc.wait_ready(Duration::from_secs(20));
+    let jobs = |key: &str| {
+        pg.count(&format!(
+            "SELECT count(*) FROM fleetsim_jobs WHERE idempotency_key = '{key}'"
+        ))
+    };
+
+    let malformed = b"POST /jobs?key=malformed HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n";
+    let r = raw_exchange(svc.addr, malformed);
+    if let Some(r) = &r {
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(r.body.contains("no job created"), "{r:?}");
+    }
+    // A chunked body cut off mid-chunk: the client closes its side.
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(svc.addr).unwrap();
+        s.write_all(b"POST /jobs?key=truncated HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-part")
+            .unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = read_response(&mut s);
+    }
+    let big = vec![b'x'; real_service::http::MAX_JOB_BODY + 1];
+    let mut oversized = format!(
+        "POST /jobs?key=oversized HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    oversized.extend_from_slice(&big);
+    let r = raw_exchange(svc.addr, &oversized).expect("a 413 answer");
+    assert_eq!(r.status, 413, "{r:?}");
+
+    let good = b"POST /jobs?key=chunked-ok HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    let r = raw_exchange(svc.addr, good).expect("an answer");
+    assert_eq!(r.status, 201, "{r:?}");
+
+    assert_eq!(jobs("chunked-ok"), 1);
+    assert_eq!(jobs("malformed"), 0, "{}", svc.dump());
+    assert_eq!(jobs("truncated"), 0, "{}", svc.dump());
+    assert_eq!(jobs("oversized"), 0, "{}", svc.dump());
+}
+
+/// A PostgreSQL outage: the worker backs off (poll 20 ms, backoff cap 500 ms) and logs one line
+/// when claims start failing and one when they work again, not one per attempt; after the
+/// restart it takes jobs again.
+#[test]
+fn claims_back_off_during_a_database_outage_with_bounded_logs() {
+    let mut pg = Pg::start();
+    let svc = Svc::start(
+        "outage",
+        &worker_env(
+            &pg,
+            true,
+            &[
+                ("FLEETSIM_POLL", "20ms"),
+                ("FLEETSIM_CLAIM_BACKOFF_MAX", "500ms"),
+            ],
+        ),
+    );
+    svc.wait_ready(Duration::from_secs(20));
+    pg.stop();
+    let outage = Duration::from_secs(4);
+    std::thread::sleep(outage);
+    pg.restart();
+    // The first enqueue may meet a pooled connection the outage closed (500): a client retries.
+    wait_for(
+        "an enqueue after the restart",
+        Duration::from_secs(10),
+        || {
+            let r = request(svc.addr, "POST", "/jobs?key=after-outage").ok()?;
+            if r.status != 201 {
+                println!("enqueue after the restart: {} {}", r.status, r.body.trim());
+            }
+            (r.status == 201).then_some(())
+        },
+    );
+    wait_for(
+        "the job after the outage to be done",
+        Duration::from_secs(20),
+        || {
+            (pg.count("SELECT count(*) FROM fleetsim_jobs WHERE idempotency_key = 'after-outage' AND state = 'done'") == 1).then_some(())
+        },
+    );
+    let lines = svc.stdout.json();
+    let claim_lines: Vec<_> = lines
+        .iter()
+        .filter(|v| v["event"] == "claim_backoff" || v["event"] == "claim_recovered")
+        .collect();
+    let recovered = lines
+        .iter()
+        .find(|v| v["event"] == "claim_recovered")
+        .unwrap_or_else(|| panic!("no claim_recovered line: {}", svc.dump()));
+    let failures = recovered["failures"].as_u64().unwrap();
+    println!(
+        "outage {outage:?}, poll 20ms: {failures} failed claims, {} log lines about them",
+        claim_lines.len()
+    );
+    // Without backoff: one attempt (and line) per 20 ms poll, about 200 in 4 s. With it, the
+    // pause reaches the 500 ms cap after 5 doublings: about 12 attempts.
+    assert!(failures >= 2, "{failures}");
+    assert!(
+        failures <= 40,
+        "no backoff? {failures} failed claims in {outage:?}"
+    );
+    assert_eq!(
+        claim_lines.len(),
+        2,
+        "one line when the outage starts, one when it ends: {claim_lines:#?}"
+    );
+    assert_eq!(claim_lines[0]["event"], "claim_backoff");
+    assert!(
+        !svc.stdout
+            .all()
+            .iter()
+            .any(|l| l.contains("\"claim failed\"")),
+        "no per-attempt claim failed lines"
+    );
+}

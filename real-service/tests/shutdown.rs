@@ -199,7 +199,9 @@ fn guardian_force_exits_a_wedged_drain_in_time() {
     // thread can end the process. The runtime may be too wedged to answer /metrics, so the test
     // waits for the handler's own log line.
     let budget = Duration::from_secs(3);
-    let mut svc = Svc::start("guardian", &levers_on("0s", "1s", "3s"));
+    let mut env = levers_on("0s", "1s", "3s");
+    env.push(("FLEETSIM_FAULT_INJECTION", "true".into()));
+    let mut svc = Svc::start("guardian", &env);
     svc.wait_ready(Duration::from_secs(10));
     let mut stuck = open(svc.addr);
     write_request(&mut stuck, "GET", "/work?ms=60000&block=true", false).unwrap();

@@ -379,6 +379,9 @@ pub struct Pg {
     pub port: u16,
     dir: PathBuf,
     child: Child,
+    postgres: PathBuf,
+    data: PathBuf,
+    user: Option<(u32, u32)>,
 }
 
 impl Pg {
@@ -435,35 +438,19 @@ impl Pg {
         let log = dir.join("postgres.log");
         for attempt in 1..=3 {
             let port = free_port();
-            let mut cmd = Command::new(&postgres);
-            cmd.arg("-D")
-                .arg(&data)
-                .args([
-                    "-p",
-                    &port.to_string(),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=100",
-                ])
-                .arg("-k")
-                .arg(&dir);
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(std::fs::File::create(&log).unwrap()));
-            as_user(&mut cmd);
-            let mut child = cmd.spawn().unwrap();
+            let mut child = spawn_postgres(&postgres, &data, &dir, port, user);
             let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 if pg_query(&url, "SELECT 1").is_ok() {
-                    return Pg { port, dir, child };
+                    return Pg {
+                        port,
+                        dir,
+                        child,
+                        postgres,
+                        data,
+                        user,
+                    };
                 }
                 if let Ok(Some(st)) = child.try_wait() {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -487,6 +474,26 @@ impl Pg {
         panic!("PostgreSQL did not start in three attempts (see the logs above)");
     }
 
+    /// Stop the server (immediate shutdown, SIGQUIT): a database outage. The data stays.
+    pub fn stop(&mut self) {
+        // The server runs with synchronous_commit=off: flush what is committed first, so the
+        // outage loses no schema or rows (an immediate shutdown does not write the WAL buffer).
+        self.query("CHECKPOINT");
+        let _ = unsafe { libc::kill(self.child.id() as i32, libc::SIGQUIT) };
+        let _ = self.child.wait();
+    }
+
+    /// Start the server again on the same port and data (after `stop`), and wait for it.
+    pub fn restart(&mut self) {
+        self.child = spawn_postgres(&self.postgres, &self.data, &self.dir, self.port, self.user);
+        let url = self.url();
+        wait_for(
+            "PostgreSQL to answer after its restart",
+            Duration::from_secs(30),
+            || pg_query(&url, "SELECT 1").ok().map(|_| ()),
+        );
+    }
+
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -499,6 +506,47 @@ impl Pg {
     pub fn count(&self, sql: &str) -> i64 {
         self.query(sql)[0].get::<_, i64>(0)
     }
+}
+
+fn spawn_postgres(
+    postgres: &Path,
+    data: &Path,
+    dir: &Path,
+    port: u16,
+    user: Option<(u32, u32)>,
+) -> Child {
+    let mut cmd = Command::new(postgres);
+    cmd.arg("-D")
+        .arg(data)
+        .args([
+            "-p",
+            &port.to_string(),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=100",
+        ])
+        .arg("-k")
+        .arg(dir);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("postgres.log"))
+        .unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    if let Some((uid, gid)) = user {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(uid).gid(gid);
+    }
+    cmd.spawn().unwrap()
 }
 
 fn pg_query(url: &str, sql: &str) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
