@@ -204,7 +204,7 @@ fn bad_input_gives_clean_errors() {
         fleetsim(&["run", p(&bad), "--out", p(d.path())]).unwrap_err()
     );
     assert!(
-        e.contains("bad.toml:2: rollout.max_surge: maxSurge and maxUnavailable cannot both be 0"),
+        e.contains("bad.toml:3: rollout.max_unavailable: maxSurge is 0 and maxUnavailable is 0"),
         "{e}"
     );
 

@@ -33,6 +33,21 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The lever patches: `(lever name, contents)`, each a table of the settings the lever stands
+/// for (`scenarios/files/levers/`).
+const PATCHES: &[(&str, &str)] = &[
+    ("pid1", include_str!("../files/levers/pid1.toml")),
+    ("readiness", include_str!("../files/levers/readiness.toml")),
+    ("drain", include_str!("../files/levers/drain.toml")),
+    ("requeue", include_str!("../files/levers/requeue.toml")),
+    ("surge", include_str!("../files/levers/surge.toml")),
+];
+
+/// A lever's patch by lever name (`"pid1"`).
+pub fn lever_patch(name: &str) -> Option<&'static str> {
+    PATCHES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 /// Every shipped file, `(file name, contents)`.
 pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
     FILES.iter().copied()
@@ -119,7 +134,12 @@ mod tests {
         for (name, text) in all() {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
         }
+        for (name, text) in PATCHES {
+            let path = dir.join("levers").join(format!("{name}.toml"));
+            assert_eq!(&std::fs::read_to_string(path).unwrap(), text);
+        }
         for l in LEVERS {
+            assert!(lever_patch(l.name).is_some());
             assert!(get(&format!("{}.toml", l.alone())).is_some());
             assert!(get(&format!("{}.toml", l.without())).is_some());
         }

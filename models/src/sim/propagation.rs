@@ -49,7 +49,7 @@ impl World<'_> {
         pod.view = ep;
         if self.bal.readiness_gate && ep == Ep::Ready && !was_ready && !pod.deleted {
             // The readiness gate: the pod counts as ready once the load balancer has it.
-            let min_ready = dur(self.f.rollout.min_ready);
+            let min_ready = dur(self.plan.min_ready);
             q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
             self.rebuild_views();
             self.check_rollout_end(q, now);

@@ -15,6 +15,7 @@ impl World<'_> {
                 let conn = &mut self.conns[req.conn as usize];
                 conn.server_open = true;
                 conn.pod_idx = idx;
+                conn.opened_at = now;
             }
             self.enqueue(q, p, r, now);
         } else {
@@ -125,10 +126,17 @@ impl World<'_> {
         let c = req.conn;
         let arrive = now + self.ow; // response back at the client (L4) or the proxy (L7)
         if c != NONE {
-            let conn = self.conns[c as usize];
             self.conns[c as usize].at_server = false;
+            self.conns[c as usize].served += 1;
+            let conn = self.conns[c as usize];
             let k = req.client as usize;
-            if conn.close_after || !conn.server_open {
+            // The server's own keep-alive limits put `Connection: close` on this response.
+            let sv = &self.plan.server;
+            let rotate = sv.max_requests.is_some_and(|m| conn.served >= m)
+                || sv
+                    .max_age
+                    .is_some_and(|a| now.saturating_sub(conn.opened_at) >= dur(a));
+            if conn.close_after || !conn.server_open || rotate {
                 // `Connection: close`: the peer closes it on receipt; no race.
                 self.server_close(c, now);
                 self.free_conn(c);
@@ -195,9 +203,9 @@ impl World<'_> {
                 return;
             }
             let answer = if outcome == Outcome::Timeout {
-                Outcome::Http504
+                self.bal.timeout_status
             } else {
-                Outcome::Http502
+                self.bal.refused_status
             };
             self.finish(q, r, answer, Some(mech), at + self.ow);
         } else {
