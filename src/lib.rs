@@ -407,6 +407,9 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
     if let Some(ab) = compare::ablation(&items) {
         println!("Ablation:\n\n{ab}");
     }
+    if let Some(l) = compare::ladder(&items) {
+        println!("{l}");
+    }
     println!(
         "Failures by mechanism (mean per seed):\n\n{}",
         demo::mechanism_table(&reports)

@@ -31,6 +31,29 @@ const FILES: &[(&str, &str)] = &[
         "after-no-surge.toml",
         include_str!("../files/after-no-surge.toml"),
     ),
+    (
+        "ladder-readiness.toml",
+        include_str!("../files/ladder-readiness.toml"),
+    ),
+    (
+        "ladder-drain.toml",
+        include_str!("../files/ladder-drain.toml"),
+    ),
+    (
+        "ladder-requeue.toml",
+        include_str!("../files/ladder-requeue.toml"),
+    ),
+];
+
+/// The fix-in-order ladder: `(step label, scenario, what the step's lever is for)`, each step
+/// the previous one plus one lever patch, in the order a team would apply them.
+pub const LADDER: [(&str, &str); 6] = [
+    ("before", "before"),
+    ("+pid1", "pid1"),
+    ("+readiness", "ladder-readiness"),
+    ("+drain", "ladder-drain"),
+    ("+requeue", "ladder-requeue"),
+    ("+surge (= after)", "after"),
 ];
 
 /// The lever patches: `(lever name, contents)`, each a table of the settings the lever stands
@@ -137,6 +160,9 @@ mod tests {
         for (name, text) in PATCHES {
             let path = dir.join("levers").join(format!("{name}.toml"));
             assert_eq!(&std::fs::read_to_string(path).unwrap(), text);
+        }
+        for (_, scenario) in LADDER {
+            assert!(get(&format!("{scenario}.toml")).is_some(), "{scenario}");
         }
         for l in LEVERS {
             assert!(lever_patch(l.name).is_some());
