@@ -279,6 +279,12 @@ pub struct BalancerSpec {
     pub refused_status: Outcome,
     /// L7: the status for an upstream connect timeout (nginx 504; Envoy 503 UF).
     pub timeout_status: Outcome,
+    /// The balancer applies the endpoint set as a whole (kube-proxy rewrites its rules from
+    /// the full EndpointSlice state; ingress-nginx posts the whole endpoint list to Lua; Envoy
+    /// gets a full EDS assignment per cluster), so its view never shows a later change without
+    /// the earlier ones. A cloud LB registers and deregisters targets by separate API calls
+    /// with their own health checks: unordered.
+    pub ordered_sync: bool,
 }
 
 impl Preset {
@@ -307,6 +313,7 @@ impl Preset {
                 readiness_gate: false,
                 refused_status: Outcome::Refused,
                 timeout_status: Outcome::Timeout,
+                ordered_sync: true,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
             // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
@@ -335,6 +342,7 @@ impl Preset {
                 readiness_gate: false,
                 refused_status: Outcome::Http502,
                 timeout_status: Outcome::Http504,
+                ordered_sync: true,
             },
             // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
             // connection failure, including a connect timeout) and UC (upstream connection
@@ -364,6 +372,7 @@ impl Preset {
                 readiness_gate: false,
                 refused_status: Outcome::Http503,
                 timeout_status: Outcome::Http503,
+                ordered_sync: true,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
             // 0-3600 (AWS ELB docs "Edit target group attributes"; aws-load-balancer-controller
@@ -390,6 +399,7 @@ impl Preset {
                 readiness_gate: false,
                 refused_status: Outcome::Http502,
                 timeout_status: Outcome::Http504,
+                ordered_sync: false,
             },
         }
     }

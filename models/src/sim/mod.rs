@@ -528,6 +528,8 @@ struct World<'f> {
     rollout_end: Option<u64>,
     load_stopped: bool,
     load_end: u64,
+    /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
+    view_clock: u64,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -623,6 +625,7 @@ impl<'f> World<'f> {
             rollout_end: None,
             load_stopped: false,
             load_end: 0,
+            view_clock: 0,
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
