@@ -174,6 +174,9 @@ pub struct ScenariosArgs {
     /// Print this scenario's merged TOML (extends applied) instead of the list.
     #[arg(long, value_name = "SCENARIO")]
     pub show: Option<String>,
+    /// Print every scenario field with its unit, default, source and the failure mode it feeds.
+    #[arg(long, conflicts_with = "show")]
+    pub reference: bool,
 }
 
 /// Runs a subcommand. Errors are meant to be printed with `{:#}`.
@@ -347,17 +350,31 @@ fn cmd_merge(a: &MergeArgs) -> Result<()> {
 }
 
 fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
+    if a.reference {
+        let mut t = scenarios::table::Table::new([
+            "field",
+            "unit",
+            "default",
+            "source",
+            "failure mode it feeds",
+        ]);
+        for r in scenarios::field_reference::FIELDS {
+            t.row([r.path, r.unit, r.default, r.source, r.feeds].map(str::to_string));
+        }
+        print!("{}", t.markdown());
+        return Ok(());
+    }
     if let Some(name) = &a.show {
         let source = scenarios::load(name)?;
         scenarios::prepare(&source)?;
         println!(
-            "# {} (merged from {})",
+            "# {} (merged from {}, lever patches applied)",
             source.name,
             source.files.join(", ")
         );
         print!(
             "{}",
-            toml::to_string(&source.table).context("cannot print the scenario")?
+            toml::to_string(&source.resolved()?).context("cannot print the scenario")?
         );
         return Ok(());
     }

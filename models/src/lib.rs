@@ -114,6 +114,7 @@
 
 mod config;
 mod plan;
+pub mod reference;
 mod sim;
 
 pub use config::{

@@ -234,3 +234,54 @@ fn an_unused_preset_field_is_an_error_naming_the_preset() {
     let f = parse("[balancer]\npreset = \"envoy_sidecar\"\nsidecar_drain = \"5s\"\n").unwrap();
     f.validate().unwrap();
 }
+
+#[test]
+fn the_reference_lists_every_field() {
+    // Every leaf of a fleet with every optional part present, and every balancer override.
+    let mut f = Fleet {
+        queue: Some(models::QueueConfig::default()),
+        ..Fleet::default()
+    };
+    f.lifecycle.prestop = Some(PreStop::Sleep(sim_core::SimDuration::from_secs(1)));
+    f.server.idle_timeout = Some(sim_core::SimDuration::from_secs(1));
+    f.server.max_requests = Some(1);
+    f.server.max_age = Some(sim_core::SimDuration::from_secs(1));
+    let v = toml::Value::try_from(&f).unwrap();
+    let mut leaves = Vec::new();
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) if !t.contains_key("kind") && prefix != "lifecycle.prestop" => {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    walk("", &v, &mut leaves);
+    for p in models::Preset::CloudLb
+        .fields()
+        .iter()
+        .chain(models::Preset::EnvoySidecar.fields())
+    {
+        leaves.push(format!("balancer.{p}"));
+    }
+    leaves.push("balancer.terminating_fallback".into());
+    let listed: Vec<&str> = models::reference::FIELDS.iter().map(|r| r.path).collect();
+    let missing: Vec<&String> = leaves
+        .iter()
+        .filter(|l| !listed.contains(&l.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the reference: {missing:?}");
+    for r in models::reference::FIELDS {
+        assert!(
+            !r.unit.is_empty() && !r.source.is_empty() && !r.feeds.is_empty(),
+            "{r:?}"
+        );
+    }
+}

@@ -24,5 +24,7 @@ pub use fleet::{
     Scenario, fuzz_parse, load_scenario, parse_scenario, prepare, run_scenario, simulate_seed,
 };
 pub use load::{Source, load, load_file, load_shipped, parse_str};
+/// Every scenario field with unit, default, source and the failure mode it feeds.
+pub use models::reference as field_reference;
 pub use runner::{RunError, RunReport, SeedRun, par_map, run_seeds, seed_list};
 pub use shipped::{LEVERS, Lever};
