@@ -276,5 +276,21 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("pid1 = true"), "{text}");
+    // The patched fleet: the pid1 patch's exec entrypoint, the surge patch's fenceposts.
+    assert!(text.contains("entrypoint = \"exec\""), "{text}");
+    assert!(text.contains("max_unavailable = 0"), "{text}");
+    assert!(!text.contains("[levers]"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["scenarios", "--reference"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for field in [
+        "lifecycle.prestop",
+        "rollout.max_surge",
+        "server.max_requests",
+    ] {
+        assert!(text.contains(&format!("| {field} ")), "{field}: {text}");
+    }
 }
