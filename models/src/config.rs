@@ -237,6 +237,15 @@ pub struct BalancerConfig {
     /// kubernetes-sigs.github.io/aws-load-balancer-controller, "Pod readiness gate").
     /// Default off.
     pub readiness_gate: Option<bool>,
+    /// A second hop that picks the pod: the balancer forwards to the Service (ClusterIP, or a
+    /// NodePort for a cloud LB in instance mode) and this hop's rules choose the pod. The chain
+    /// is `preset -> via -> pod`: the outer L7 proxy keeps its own retries, timeouts and status
+    /// codes (a refusal behind it becomes its 502/503), the inner hop's endpoint lag and
+    /// terminating fallback decide where a request lands. Examples: ingress-nginx with
+    /// `service-upstream: "true"`; an ALB or NLB in instance mode (targets are nodes, which a
+    /// rollout does not change, so its registration, health checks and deregistration delay do
+    /// not act and are rejected here). Only `kube_proxy_iptables` picks pods this way.
+    pub via: Option<Preset>,
 }
 
 impl Default for BalancerConfig {
@@ -253,6 +262,7 @@ impl Default for BalancerConfig {
             health_check_delay: None,
             deregistration_delay: None,
             readiness_gate: None,
+            via: None,
         }
     }
 }
@@ -475,9 +485,19 @@ impl BalancerConfig {
             .collect()
     }
 
-    /// The preset's values with this section's overrides applied.
+    /// The preset's values with this section's overrides applied, and a `via` hop's view.
     pub fn resolve(&self) -> BalancerSpec {
         let mut s = self.preset.spec();
+        if let Some(inner) = self.via {
+            let i = inner.spec();
+            s.lag = i.lag;
+            s.terminating_fallback = i.terminating_fallback;
+            s.ordered_sync = i.ordered_sync;
+            // The outer hop sees nodes or a virtual IP, not pods.
+            s.health_check_delay = SimDuration::ZERO;
+            s.deregistration_delay = None;
+            s.readiness_gate = false;
+        }
         if let Some(k) = self.kind {
             s.kind = k;
         }
@@ -1112,6 +1132,42 @@ impl Fleet {
                     b.preset.fields().join(", ")
                 ),
             ));
+        }
+        if let Some(inner) = b.via {
+            if inner != Preset::KubeProxyIptables {
+                e.push(ConfigError::new(
+                    "balancer.via",
+                    format!(
+                        "{} does not pick pods behind another balancer; only kube_proxy_iptables does",
+                        inner.name()
+                    ),
+                ));
+            }
+            if preset_kind != BalancerKind::L7 {
+                e.push(ConfigError::new(
+                    "balancer.via",
+                    format!(
+                        "preset {} is itself the pod-picking hop; a chain needs an L7 proxy or cloud LB in front",
+                        b.preset.name()
+                    ),
+                ));
+            }
+            for (field, set) in [
+                ("health_check_delay", b.health_check_delay.is_some()),
+                ("deregistration_delay", b.deregistration_delay.is_some()),
+                ("readiness_gate", b.readiness_gate.is_some()),
+            ] {
+                if set {
+                    e.push(ConfigError::new(
+                        &format!("balancer.{field}"),
+                        format!(
+                            "with via = \"{}\" the {} targets nodes or a virtual IP, not pods: this setting would not act",
+                            inner.name(),
+                            b.preset.name()
+                        ),
+                    ));
+                }
+            }
         }
         if b.retries.is_some_and(|r| r > 10) {
             e.push(ConfigError::new("balancer.retries", "at most 10"));

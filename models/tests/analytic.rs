@@ -216,3 +216,45 @@ impl Without for Levers {
         with(self, "surge", false)
     }
 }
+
+#[test]
+fn a_two_hop_chain_with_an_l7_proxy_turns_refused_into_the_proxys_status() {
+    // One hop: kube-proxy routes new connections to the deleted pod for the lag L, and each
+    // is refused: R x L = 800 expected. Two hops: an L7 proxy in front forwards to the
+    // Service, kube-proxy behind it picks the same pods with the same lag, so the same
+    // requests fail, but the client sees the proxy's own answer (nginx and ALB: 502) and no
+    // refusal. Retries are off so the count carries over one to one; binomial sd ~25, +-10%.
+    let (rate, lag) = (400.0, 2.0);
+    let one = lag_fleet(rate, SimDuration::from_secs_f64(lag));
+    for (preset, retries) in [
+        (models::Preset::IngressNginx, Some(0)),
+        (models::Preset::CloudLb, None),
+    ] {
+        let mut two = one.clone();
+        two.balancer.preset = preset;
+        two.balancer.retries = retries;
+        two.balancer.via = Some(models::Preset::KubeProxyIptables);
+        two.validate().unwrap();
+        for seed in [11, 12] {
+            let a = run("one-hop", &one, seed).analysis.summary.requests.clone();
+            let b = run("two-hop", &two, seed).analysis.summary.requests.clone();
+            assert_eq!(b.refused, 0, "{preset:?} seed {seed}: {b:?}");
+            assert!(
+                (a.refused as f64 - rate * lag).abs() <= 80.0,
+                "seed {seed}: one hop refused {}",
+                a.refused
+            );
+            assert!(
+                (b.http_502 as f64 - rate * lag).abs() <= 80.0,
+                "{preset:?} seed {seed}: two hops 502 {} (one hop refused {})",
+                b.http_502,
+                a.refused
+            );
+        }
+    }
+    // A chain whose inner hop is not a pod-picking L4 hop is rejected, naming the field.
+    let mut bad = one.clone();
+    bad.balancer.via = Some(models::Preset::IngressNginx);
+    let errs = bad.validate().unwrap_err();
+    assert!(errs.iter().any(|e| e.path == "balancer.via"), "{errs:?}");
+}

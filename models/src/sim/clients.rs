@@ -92,7 +92,7 @@ impl World<'_> {
     pub(super) fn pick(&mut self, exclude: u32) -> Option<u32> {
         let list = if !self.ready_view.is_empty() {
             &self.ready_view
-        } else if self.bal.kind == BalancerKind::L4 && self.bal.terminating_fallback {
+        } else if self.bal.terminating_fallback {
             &self.fallback_view
         } else {
             return None;
