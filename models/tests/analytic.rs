@@ -236,8 +236,8 @@ fn a_two_hop_chain_with_an_l7_proxy_turns_refused_into_the_proxys_status() {
         two.balancer.via = Some(models::Preset::KubeProxyIptables);
         two.validate().unwrap();
         for seed in [11, 12] {
-            let a = run("one-hop", &one, seed).analysis.summary.requests.clone();
-            let b = run("two-hop", &two, seed).analysis.summary.requests.clone();
+            let a = run("one-hop", &one, seed).analysis.summary.requests;
+            let b = run("two-hop", &two, seed).analysis.summary.requests;
             assert_eq!(b.refused, 0, "{preset:?} seed {seed}: {b:?}");
             assert!(
                 (a.refused as f64 - rate * lag).abs() <= 80.0,

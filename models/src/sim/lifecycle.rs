@@ -233,7 +233,9 @@ impl World<'_> {
         let (guardian, jitter, timeout) = (sp.guardian, sp.jitter_window, sp.drain_timeout);
         let release = self.queue.release_on_sigterm;
         let exit_by = if drain {
-            let g = sigterm_at + dur(guardian);
+            // The guardian counts from SIGTERM; one shorter than `keep_serving` fires as soon
+            // as the drain starts (approximation: it is not armed during keep_serving).
+            let g = (sigterm_at + dur(guardian)).max(now);
             g.min(self.pods[p as usize].exit_deadline)
         } else {
             now
