@@ -68,13 +68,20 @@
 //!   established connections stay on their pod; no ready endpoint: serving-terminating ones, else
 //!   refused. L7: a pick per request, upstream keep-alives, 502 on refuse/reset after
 //!   `balancer.retries` other upstreams, 503 with no endpoint, 504 after `upstream_timeout`.
+//!   The 502/504 are the proxy's own statuses: Envoy answers 503 (UF/UC) instead. A preset
+//!   rejects `[balancer]` fields it has no knob for. `balancer.via = "kube_proxy_iptables"` makes
+//!   a two-hop chain (ingress-nginx service-upstream, a cloud LB in instance mode -> NodePort):
+//!   the outer hop's statuses and retries, the inner hop's lag and pick. ingress-nginx and
+//!   Envoy apply endpoint changes in order (full-state syncs).
 //!   Presets: [`Preset`] (each number's source is on [`Preset::spec`]); an Envoy sidecar refuses
 //!   new inbound connections at deletion and cuts the rest after `sidecar_drain`; a cloud LB adds
 //!   health checks to registration and can carry a readiness gate.
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.
-//! - Not modelled: per-node views (one view stands for every kube-proxy), readiness-probe failures
+//! - Not modelled: node CPU (pods do not share cores; service time does not stretch with
+//!   co-located or surge pods), chains of more than two hops or with per-hop pools,
+//!   per-node views (one view stands for every kube-proxy), readiness-probe failures
 //!   of pods that are not being deleted, 503 + Retry-After shedding by the requeue lever (so
 //!   `shed` is always 0).
 //! - An exited pod: refused (RST from its network namespace) for `lifecycle.sandbox_teardown`
