@@ -534,8 +534,44 @@ impl Source {
     /// by a sweep (`--vary`) win over patches.
     pub fn resolved(&self) -> Result<Table, ScenarioError> {
         let mut table = self.table.clone();
+        // `[patch.<lever>]`: a file may restate what a lever sets (a cluster's own values,
+        // e.g. `[patch.drain.drain] timeout = "8s"`); it replaces the shipped patch whole.
+        let overrides = match table.remove("patch") {
+            None => Table::new(),
+            Some(Value::Table(t)) => t,
+            Some(other) => {
+                return Err(self.field_errors([(
+                    "patch".to_string(),
+                    format!(
+                        "expected a table of lever patches, found {}",
+                        other.type_str()
+                    ),
+                )]));
+            }
+        };
+        let mut errors = Vec::new();
+        for (name, v) in &overrides {
+            if shipped::lever_patch(name).is_none() {
+                errors.push((
+                    format!("patch.{name}"),
+                    format!(
+                        "no lever named {name:?} (levers: {})",
+                        shipped::LEVERS.map(|l| l.name).join(", ")
+                    ),
+                ));
+            } else if !v.is_table() {
+                errors.push((
+                    format!("patch.{name}"),
+                    format!("expected a table of settings, found {}", v.type_str()),
+                ));
+            }
+        }
         let Some(levers) = table.remove("levers") else {
-            return Ok(table);
+            return if errors.is_empty() {
+                Ok(table)
+            } else {
+                Err(self.field_errors(errors))
+            };
         };
         let levers = match levers {
             Value::Table(t) => t,
@@ -549,7 +585,6 @@ impl Source {
                 )]));
             }
         };
-        let mut errors = Vec::new();
         let mut on = Vec::new();
         for (name, v) in &levers {
             let path = format!("levers.{name}");
@@ -576,8 +611,11 @@ impl Source {
         on.sort_by_key(|n| shipped::LEVERS.iter().position(|l| l.name == n));
         let rank = |file: &str| self.files.iter().position(|f| f == file);
         for name in on {
-            let text = shipped::lever_patch(&name).expect("checked above");
-            let patch: Table = toml::from_str(text).expect("shipped patches parse");
+            let patch: Table = match overrides.get(&name) {
+                Some(Value::Table(t)) => t.clone(),
+                _ => toml::from_str(shipped::lever_patch(&name).expect("checked above"))
+                    .expect("shipped patches parse"),
+            };
             let switched_in = self.origin(&format!("levers.{name}")).map(|o| o.file);
             let from = switched_in.as_deref().and_then(rank);
             let mut leaves = Vec::new();

@@ -119,3 +119,24 @@ fn a_patch_conflicting_with_an_explicit_setting_names_both() {
     );
     assert_eq!(f.effective_fenceposts(), (1, 0));
 }
+
+#[test]
+fn a_file_can_restate_a_levers_patch_with_its_own_values() {
+    // A calibration layer with the live cluster's values: the drain patch there drains 8 s
+    // under a 12 s guardian instead of the shipped 10 s / 25 s.
+    let text = "extends = [\"after.toml\"]\n[patch.drain]\napp = { on_sigterm = \"drain\" }\n\
+                drain = { timeout = \"8s\", guardian = \"12s\" }\n";
+    let f = fleet(text);
+    assert_eq!(f.drain.timeout, sim_core::SimDuration::from_secs(8));
+    assert_eq!(f.drain.guardian, sim_core::SimDuration::from_secs(12));
+    assert_eq!(f.app.on_sigterm, OnSigterm::Drain);
+    // Over before (drain off) the restated patch does nothing: it only says what the lever sets.
+    let f = fleet(&text.replace("after.toml", "before.toml"));
+    assert_eq!(f.app.on_sigterm, OnSigterm::Exit);
+    let e = parse_scenario(
+        "x.toml",
+        "extends = [\"before.toml\"]\n[patch.drian]\na = 1\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("patch.drian"), "{e}");
+}
