@@ -37,6 +37,35 @@ pub struct Fleet {
     pub rollout: RolloutConfig,
     /// The job queue and its worker; absent = the pods run no worker.
     pub queue: Option<QueueConfig>,
+    /// Nodes and their CPU; absent = every pod has CPU to spare.
+    pub nodes: Option<NodesConfig>,
+}
+
+/// `[nodes]`: pods placed on nodes, each with `cores`; a request in service draws
+/// `cpu_per_request` of a core. When a node's demand exceeds its cores, each request that
+/// starts there is served `demand / cores` times slower (processor sharing, evaluated at the
+/// request's start: a fair share of the node's cores for its whole service). Co-located pods,
+/// a surge pod landing on a busy node and a cold start (which lengthens service and so keeps
+/// more requests in service) all move the latency percentiles through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodesConfig {
+    /// Nodes; pods are placed round-robin in creation order (old pods first, then new ones).
+    pub count: u32,
+    /// Cores per node (allocatable CPU).
+    pub cores: f64,
+    /// Cores one request in service uses (1.0: CPU-bound; real-service's endpoint sleeps: 0).
+    pub cpu_per_request: f64,
+}
+
+impl Default for NodesConfig {
+    fn default() -> Self {
+        NodesConfig {
+            count: 1,
+            cores: 2.0,
+            cpu_per_request: 1.0,
+        }
+    }
 }
 
 /// `[run]`: the shape of one simulated run.
@@ -1292,6 +1321,23 @@ impl Fleet {
                 && pct > 100
             {
                 e.push(ConfigError::new(path, format!("{pct}% is above 100%")));
+            }
+        }
+        if let Some(n) = &self.nodes {
+            if n.count == 0 || n.count > 1_000 {
+                e.push(ConfigError::new("nodes.count", "1 to 1000"));
+            }
+            if !(n.cores.is_finite() && n.cores > 0.0) {
+                e.push(ConfigError::new(
+                    "nodes.cores",
+                    format!("must be a finite number above 0 (got {})", n.cores),
+                ));
+            }
+            if !(n.cpu_per_request.is_finite() && n.cpu_per_request >= 0.0) {
+                e.push(ConfigError::new(
+                    "nodes.cpu_per_request",
+                    format!("must be a finite number >= 0 (got {})", n.cpu_per_request),
+                ));
             }
         }
         if let Some(q) = &self.queue {

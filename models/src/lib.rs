@@ -79,8 +79,10 @@
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.
-//! - Not modelled: node CPU (pods do not share cores; service time does not stretch with
-//!   co-located or surge pods), chains of more than two hops or with per-hop pools,
+//! - Node CPU (`[nodes]`, optional): pods round-robin on nodes with `cores`; a request starting
+//!   on a node whose demand (requests in service x `cpu_per_request`) exceeds its cores is
+//!   served `demand / cores` slower (processor sharing, taken at the request's start).
+//! - Not modelled: chains of more than two hops or with per-hop pools,
 //!   per-node views (one view stands for every kube-proxy), readiness-probe failures
 //!   of pods that are not being deleted, 503 + Retry-After shedding by the requeue lever (so
 //!   `shed` is always 0).
@@ -127,9 +129,9 @@ mod sim;
 pub use config::{
     AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig, ColdStart,
     ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet, IntOrPercent,
-    LifecycleConfig, LoadConfig, OnSigterm, PodConfig, PreStop, Preset, PropagationConfig,
-    QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig, ServerConfig,
-    resolve_fenceposts,
+    LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
+    PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
+    ServerConfig, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
 #[doc(hidden)]

@@ -246,6 +246,7 @@ fn the_reference_lists_every_field() {
     f.server.idle_timeout = Some(sim_core::SimDuration::from_secs(1));
     f.server.max_requests = Some(1);
     f.server.max_age = Some(sim_core::SimDuration::from_secs(1));
+    f.nodes = Some(models::NodesConfig::default());
     let v = toml::Value::try_from(&f).unwrap();
     let mut leaves = Vec::new();
     fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
@@ -272,6 +273,7 @@ fn the_reference_lists_every_field() {
         leaves.push(format!("balancer.{p}"));
     }
     leaves.push("balancer.terminating_fallback".into());
+    leaves.push("balancer.via".into());
     let listed: Vec<&str> = models::reference::FIELDS.iter().map(|r| r.path).collect();
     let missing: Vec<&String> = leaves
         .iter()

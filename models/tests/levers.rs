@@ -327,3 +327,42 @@ fn a_server_idle_timeout_shorter_than_the_gap_between_requests_races() {
         "seeds {SEEDS:?}: server idle timeout 200 ms, rtt 20 ms"
     );
 }
+
+#[test]
+fn node_cpu_sharing_moves_p99_and_more_cores_bring_it_back() {
+    // CPU-bound requests (100 ms of CPU each) at 100 req/s: 10 cores' worth of demand on
+    // average. All pods on one node of 4 cores: processor sharing stretches service, the p99
+    // rises well above the 100 ms service time; on 4 nodes of 4 cores the demand fits.
+    let mut crowded = small(Levers::ALL);
+    crowded.nodes = Some(models::NodesConfig {
+        count: 1,
+        cores: 4.0,
+        cpu_per_request: 1.0,
+    });
+    let mut spread = crowded.clone();
+    spread.nodes.as_mut().unwrap().count = 4;
+    let p99 = |f: &Fleet| -> f64 {
+        SEEDS
+            .iter()
+            .map(|&s| {
+                run("cpu", f, s)
+                    .analysis
+                    .summary
+                    .latency_ms
+                    .baseline
+                    .p99
+                    .unwrap()
+            })
+            .sum::<f64>()
+            / SEEDS.len() as f64
+    };
+    let (c, s) = (p99(&crowded), p99(&spread));
+    assert!(
+        c > 1.5 * s,
+        "seeds {SEEDS:?}: crowded p99 {c} ms vs spread {s} ms"
+    );
+    // Without [nodes] nothing changes: the same run as before the CPU model.
+    let plain = small(Levers::ALL);
+    let base = run("plain", &plain, 21);
+    assert!(base.analysis.summary.latency_ms.baseline.p99.unwrap() < 200.0);
+}

@@ -73,6 +73,11 @@ prop_compose! {
         f.app.fail_readiness = levers & 2 != 0 && f.pod.readiness.is_some();
         f.app.on_sigterm = if levers & 4 != 0 { OnSigterm::Drain } else { OnSigterm::Exit };
         f.app.keep_serving = ms(u64::from(rotate) * 300);
+        f.nodes = (rotate == 2).then_some(models::NodesConfig {
+            count: 2,
+            cores: 1.5,
+            cpu_per_request: 0.5,
+        });
         f.server = ServerConfig {
             idle_timeout: (rotate & 1 != 0).then(|| ms(700)),
             max_requests: (rotate & 2 != 0).then_some(5),

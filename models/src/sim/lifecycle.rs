@@ -7,6 +7,7 @@ impl World<'_> {
     pub(super) fn create_pod(&mut self, q: &mut Scheduler<Ev>, now: u64) {
         let p = self.pods.len() as u32;
         self.pods.push(Pod::new(true));
+        self.place(p);
         let startup = self.smp.startup.sample(&mut self.rng.startup).as_nanos();
         q.schedule_at(SimTime::from_nanos(now + startup), Ev::Started(p));
         if let Some(rp) = &self.plan.probe {
@@ -57,6 +58,13 @@ impl World<'_> {
             let next = now + dur(rp.period);
             self.pods[p as usize].ev_probe =
                 Some(q.schedule_at(SimTime::from_nanos(next), Ev::Probe(p)));
+        }
+    }
+
+    /// Puts pod `p` on a node, round-robin in creation order.
+    pub(super) fn place(&mut self, p: u32) {
+        if !self.node_busy.is_empty() {
+            self.pods[p as usize].node = p % self.node_busy.len() as u32;
         }
     }
 
@@ -362,7 +370,11 @@ impl World<'_> {
         {
             let pod = &mut self.pods[p as usize];
             pod.queue.clear();
+            let (node, busy) = (pod.node as usize, pod.busy);
             pod.busy = 0;
+            if !self.node_busy.is_empty() {
+                self.node_busy[node] -= busy;
+            }
         }
         for &r in &inflight {
             if let Some(ev) = self.reqs[r as usize].done.take() {

@@ -359,6 +359,8 @@ struct Pod {
     drain_expired: bool,
     exit_deadline: u64,
     busy: u32,
+    /// The node it runs on (`[nodes]`), round-robin in creation order.
+    node: u32,
     queue: VecDeque<u32>,
     inflight: Vec<u32>,
     conns: Vec<u32>,
@@ -402,6 +404,7 @@ impl Pod {
             drain_expired: false,
             exit_deadline: NEVER,
             busy: 0,
+            node: 0,
             queue: VecDeque::new(),
             inflight: Vec::new(),
             conns: Vec::new(),
@@ -530,6 +533,8 @@ struct World<'f> {
     load_end: u64,
     /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
     view_clock: u64,
+    /// Requests in service per node (`[nodes]`; empty without it).
+    node_busy: Vec<u32>,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -626,6 +631,7 @@ impl<'f> World<'f> {
             load_stopped: false,
             load_end: 0,
             view_clock: 0,
+            node_busy: vec![0; f.nodes.as_ref().map_or(0, |n| n.count as usize)],
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
@@ -640,6 +646,7 @@ impl<'f> World<'f> {
             pod.slice = Ep::Ready;
             pod.view = Ep::Ready;
             w.pods.push(pod);
+            w.place(p);
             w.start_workers(&mut q, p);
         }
         w.slice_ready = n;

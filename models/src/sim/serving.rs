@@ -84,7 +84,17 @@ impl World<'_> {
     pub(super) fn start_service(&mut self, q: &mut Scheduler<Ev>, p: u32, r: u32, now: u64) {
         let pod = &mut self.pods[p as usize];
         pod.busy += 1;
+        let node = pod.node as usize;
         let mut d = self.smp.service.sample(&mut self.rng.service).as_nanos();
+        if let Some(n) = &self.f.nodes {
+            // Processor sharing at the request's start: the node's demand over its cores.
+            self.node_busy[node] += 1;
+            let demand = f64::from(self.node_busy[node]) * n.cpu_per_request;
+            if demand > n.cores {
+                d = (d as f64 * demand / n.cores).round() as u64;
+            }
+        }
+        let pod = &mut self.pods[p as usize];
         let cold = &self.f.pod.cold_start;
         if !pod.warm && cold.factor > 1.0 && !cold.duration.is_zero() {
             let age = now.saturating_sub(pod.started_at) as f64;
@@ -111,6 +121,11 @@ impl World<'_> {
         self.remove_inflight(p, r);
         let pod = &mut self.pods[p as usize];
         pod.busy -= 1;
+        let node = pod.node as usize;
+        if !self.node_busy.is_empty() {
+            self.node_busy[node] -= 1;
+        }
+        let pod = &mut self.pods[p as usize];
         if let Some(next) = pod.queue.pop_front() {
             self.start_service(q, p, next, now);
         }
