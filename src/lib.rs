@@ -180,6 +180,9 @@ pub struct ScenariosArgs {
     /// way is better, whether it is a headline figure) instead of the list.
     #[arg(long)]
     pub figures: bool,
+    /// Print every scenario field with its unit, default, source and the failure mode it feeds.
+    #[arg(long, conflicts_with_all = ["show", "figures"])]
+    pub reference: bool,
 }
 
 /// Runs a subcommand. Errors are meant to be printed with `{:#}`.
@@ -380,17 +383,31 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
+    if a.reference {
+        let mut t = scenarios::table::Table::new([
+            "field",
+            "unit",
+            "default",
+            "source",
+            "failure mode it feeds",
+        ]);
+        for r in scenarios::field_reference::FIELDS {
+            t.row([r.path, r.unit, r.default, r.source, r.feeds].map(str::to_string));
+        }
+        print!("{}", t.markdown());
+        return Ok(());
+    }
     if let Some(name) = &a.show {
         let source = scenarios::load(name)?;
         scenarios::prepare(&source)?;
         println!(
-            "# {} (merged from {})",
+            "# {} (merged from {}, lever patches applied)",
             source.name,
             source.files.join(", ")
         );
         print!(
             "{}",
-            toml::to_string(&source.table).context("cannot print the scenario")?
+            toml::to_string(&source.resolved()?).context("cannot print the scenario")?
         );
         return Ok(());
     }
@@ -444,6 +461,9 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
     println!("{}", demo::before_after(&items));
     if let Some(ab) = compare::ablation(&items) {
         println!("Ablation:\n\n{ab}");
+    }
+    if let Some(l) = compare::ladder(&items) {
+        println!("{l}");
     }
     println!(
         "Failures by mechanism (mean per seed):\n\n{}",

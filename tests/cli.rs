@@ -204,7 +204,7 @@ fn bad_input_gives_clean_errors() {
         fleetsim(&["run", p(&bad), "--out", p(d.path())]).unwrap_err()
     );
     assert!(
-        e.contains("bad.toml:2: rollout.max_surge: maxSurge and maxUnavailable cannot both be 0"),
+        e.contains("bad.toml:3: rollout.max_unavailable: maxSurge is 0 and maxUnavailable is 0"),
         "{e}"
     );
 
@@ -276,5 +276,21 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
         .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("pid1 = true"), "{text}");
+    // The patched fleet: the pid1 patch's exec entrypoint, the surge patch's fenceposts.
+    assert!(text.contains("entrypoint = \"exec\""), "{text}");
+    assert!(text.contains("max_unavailable = 0"), "{text}");
+    assert!(!text.contains("[levers]"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["scenarios", "--reference"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for field in [
+        "lifecycle.prestop",
+        "rollout.max_surge",
+        "server.max_requests",
+    ] {
+        assert!(text.contains(&format!("| {field} ")), "{field}: {text}");
+    }
 }

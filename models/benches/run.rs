@@ -3,16 +3,23 @@
 use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use models::{ConnectionStyle, Fleet, IntOrPercent, Levers, SimOptions, simulate};
+use models::{ConnectionStyle, Fleet, IntOrPercent, OnSigterm, PreStop, SimOptions, simulate};
 use sim_core::SimDuration;
 
 /// The `after` fleet: every lever on, a keep-alive pool, a few hundred requests per second,
 /// about two minutes of simulated time.
 fn after_fleet() -> Fleet {
-    let mut f = Fleet {
-        levers: Levers::ALL,
-        ..Fleet::default()
-    };
+    let mut f = Fleet::default();
+    // The `after` settings (scenarios/files/levers/*.toml over before).
+    f.lifecycle.prestop = Some(PreStop::Sleep(sim_core::SimDuration::from_secs(5)));
+    f.app.fail_readiness = true;
+    f.app.on_sigterm = OnSigterm::Drain;
+    f.drain.jitter_window = sim_core::SimDuration::from_secs(2);
+    f.queue = Some(models::QueueConfig {
+        release_on_sigterm: true,
+        idempotent: true,
+        ..models::QueueConfig::default()
+    });
     f.rollout.max_surge = IntOrPercent::Int(1);
     f.rollout.max_unavailable = IntOrPercent::Int(0);
     f.load.rate = 300.0;

@@ -1,16 +1,23 @@
 //! Runs an `after`-like fleet for many seeds and prints events and time per run (run it under
 //! `time` on a busy machine: user time per run is the honest figure).
-use models::{ConnectionStyle, Fleet, IntOrPercent, Levers, SimOptions, simulate};
+use models::{ConnectionStyle, Fleet, IntOrPercent, OnSigterm, PreStop, SimOptions, simulate};
 
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(100);
-    let mut f = Fleet {
-        levers: Levers::ALL,
-        ..Fleet::default()
-    };
+    let mut f = Fleet::default();
+    // The `after` settings (scenarios/files/levers/*.toml over before).
+    f.lifecycle.prestop = Some(PreStop::Sleep(sim_core::SimDuration::from_secs(5)));
+    f.app.fail_readiness = true;
+    f.app.on_sigterm = OnSigterm::Drain;
+    f.drain.jitter_window = sim_core::SimDuration::from_secs(2);
+    f.queue = Some(models::QueueConfig {
+        release_on_sigterm: true,
+        idempotent: true,
+        ..models::QueueConfig::default()
+    });
     f.rollout.max_surge = IntOrPercent::Int(1);
     f.rollout.max_unavailable = IntOrPercent::Int(0);
     f.load.rate = 300.0;

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use measure::{Lever, Outcome};
+use measure::Outcome;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sim_core::{Dist, SimDuration};
@@ -29,11 +29,43 @@ pub struct Fleet {
     pub balancer: BalancerConfig,
     pub propagation: PropagationConfig,
     pub pod: PodConfig,
+    pub container: ContainerConfig,
     pub lifecycle: LifecycleConfig,
+    pub app: AppConfig,
+    pub server: ServerConfig,
     pub drain: DrainConfig,
-    pub levers: Levers,
     pub rollout: RolloutConfig,
-    pub queue: QueueConfig,
+    /// The job queue and its worker; absent = the pods run no worker.
+    pub queue: Option<QueueConfig>,
+    /// Nodes and their CPU; absent = every pod has CPU to spare.
+    pub nodes: Option<NodesConfig>,
+}
+
+/// `[nodes]`: pods placed on nodes, each with `cores`; a request in service draws
+/// `cpu_per_request` of a core. When a node's demand exceeds its cores, each request that
+/// starts there is served `demand / cores` times slower (processor sharing, evaluated at the
+/// request's start: a fair share of the node's cores for its whole service). Co-located pods,
+/// a surge pod landing on a busy node and a cold start (which lengthens service and so keeps
+/// more requests in service) all move the latency percentiles through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodesConfig {
+    /// Nodes; pods are placed round-robin in creation order (old pods first, then new ones).
+    pub count: u32,
+    /// Cores per node (allocatable CPU).
+    pub cores: f64,
+    /// Cores one request in service uses (1.0: CPU-bound; real-service's endpoint sleeps: 0).
+    pub cpu_per_request: f64,
+}
+
+impl Default for NodesConfig {
+    fn default() -> Self {
+        NodesConfig {
+            count: 1,
+            cores: 2.0,
+            cpu_per_request: 1.0,
+        }
+    }
 }
 
 /// `[run]`: the shape of one simulated run.
@@ -143,8 +175,8 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            connection: ConnectionStyle::New,
-            pool: 64,
+            connection: ConnectionStyle::Keepalive,
+            pool: 32,
             idle_timeout: secs(90),
             rtt: SimDuration::from_micros(500),
             connect_timeout: secs(2),
@@ -234,6 +266,15 @@ pub struct BalancerConfig {
     /// kubernetes-sigs.github.io/aws-load-balancer-controller, "Pod readiness gate").
     /// Default off.
     pub readiness_gate: Option<bool>,
+    /// A second hop that picks the pod: the balancer forwards to the Service (ClusterIP, or a
+    /// NodePort for a cloud LB in instance mode) and this hop's rules choose the pod. The chain
+    /// is `preset -> via -> pod`: the outer L7 proxy keeps its own retries, timeouts and status
+    /// codes (a refusal behind it becomes its 502/503), the inner hop's endpoint lag and
+    /// terminating fallback decide where a request lands. Examples: ingress-nginx with
+    /// `service-upstream: "true"`; an ALB or NLB in instance mode (targets are nodes, which a
+    /// rollout does not change, so its registration, health checks and deregistration delay do
+    /// not act and are rejected here). Only `kube_proxy_iptables` picks pods this way.
+    pub via: Option<Preset>,
 }
 
 impl Default for BalancerConfig {
@@ -250,6 +291,7 @@ impl Default for BalancerConfig {
             health_check_delay: None,
             deregistration_delay: None,
             readiness_gate: None,
+            via: None,
         }
     }
 }
@@ -271,6 +313,17 @@ pub struct BalancerSpec {
     pub health_check_delay: SimDuration,
     pub deregistration_delay: Option<SimDuration>,
     pub readiness_gate: bool,
+    /// L7: the status the proxy answers when the upstream refused or reset the connection and
+    /// no retry is left (nginx 502; Envoy 503 with response flag UF/UC).
+    pub refused_status: Outcome,
+    /// L7: the status for an upstream connect timeout (nginx 504; Envoy 503 UF).
+    pub timeout_status: Outcome,
+    /// The balancer applies the endpoint set as a whole (kube-proxy rewrites its rules from
+    /// the full EndpointSlice state; ingress-nginx posts the whole endpoint list to Lua; Envoy
+    /// gets a full EDS assignment per cluster), so its view never shows a later change without
+    /// the earlier ones. A cloud LB registers and deregisters targets by separate API calls
+    /// with their own health checks: unordered.
+    pub ordered_sync: bool,
 }
 
 impl Preset {
@@ -297,6 +350,12 @@ impl Preset {
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
                 readiness_gate: false,
+                refused_status: Outcome::Refused,
+                timeout_status: Outcome::Timeout,
+                // kube-proxy batches changes too, but the model's independent 10 ms..1 s lag per
+                // change is what the live validation calibrated (docs/results/2026-12-02-cluster):
+                // kept unordered until a live run re-checks the ordered form.
+                ordered_sync: false,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
             // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
@@ -323,7 +382,14 @@ impl Preset {
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
                 readiness_gate: false,
+                refused_status: Outcome::Http502,
+                timeout_status: Outcome::Http504,
+                ordered_sync: true,
             },
+            // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
+            // connection failure, including a connect timeout) and UC (upstream connection
+            // termination) (Envoy docs, "Access logging: response flags"; istio#7665 shows
+            // 503s during rollouts), not nginx's 502/504.
             // Envoy/Istio sidecar: the client-side proxy picks per request from EDS (lag:
             // assumption 0.1..1 s, istiod push debounce plus delivery; calibrate). On SIGTERM the
             // server-side sidecar stops accepting new inbound connections and is killed after
@@ -346,6 +412,9 @@ impl Preset {
                 health_check_delay: SimDuration::ZERO,
                 deregistration_delay: None,
                 readiness_gate: false,
+                refused_status: Outcome::Http503,
+                timeout_status: Outcome::Http503,
+                ordered_sync: true,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
             // 0-3600 (AWS ELB docs "Edit target group attributes"; aws-load-balancer-controller
@@ -370,15 +439,94 @@ impl Preset {
                 health_check_delay: secs(30),
                 deregistration_delay: Some(secs(300)),
                 readiness_gate: false,
+                refused_status: Outcome::Http502,
+                timeout_status: Outcome::Http504,
+                ordered_sync: false,
             },
         }
     }
 }
 
+impl Preset {
+    /// The preset's name as written in a file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::KubeProxyIptables => "kube_proxy_iptables",
+            Preset::IngressNginx => "ingress_nginx",
+            Preset::EnvoySidecar => "envoy_sidecar",
+            Preset::CloudLb => "cloud_lb",
+        }
+    }
+
+    /// The `[balancer]` override fields this preset has a knob for. Any other field given with
+    /// it is an error: it would change nothing, or add a mechanism this balancer does not have.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Preset::KubeProxyIptables => &["kind", "terminating_fallback"],
+            Preset::IngressNginx => &[
+                "kind",
+                "retries",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+            ],
+            Preset::EnvoySidecar => &[
+                "kind",
+                "retries",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+                "sidecar_drain",
+            ],
+            Preset::CloudLb => &[
+                "kind",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+                "health_check_delay",
+                "deregistration_delay",
+                "readiness_gate",
+            ],
+        }
+    }
+}
+
 impl BalancerConfig {
-    /// The preset's values with this section's overrides applied.
+    /// The override fields given that the preset does not use.
+    pub fn unused_fields(&self) -> Vec<&'static str> {
+        let given = [
+            ("kind", self.kind.is_some()),
+            ("retries", self.retries.is_some()),
+            ("upstream_keepalive", self.upstream_keepalive.is_some()),
+            ("upstream_timeout", self.upstream_timeout.is_some()),
+            ("connect_timeout", self.connect_timeout.is_some()),
+            ("terminating_fallback", self.terminating_fallback.is_some()),
+            ("sidecar_drain", self.sidecar_drain.is_some()),
+            ("health_check_delay", self.health_check_delay.is_some()),
+            ("deregistration_delay", self.deregistration_delay.is_some()),
+            ("readiness_gate", self.readiness_gate.is_some()),
+        ];
+        let uses = self.preset.fields();
+        given
+            .into_iter()
+            .filter(|(f, set)| *set && !uses.contains(f))
+            .map(|(f, _)| f)
+            .collect()
+    }
+
+    /// The preset's values with this section's overrides applied, and a `via` hop's view.
     pub fn resolve(&self) -> BalancerSpec {
         let mut s = self.preset.spec();
+        if let Some(inner) = self.via {
+            let i = inner.spec();
+            s.lag = i.lag;
+            s.terminating_fallback = i.terminating_fallback;
+            s.ordered_sync = i.ordered_sync;
+            // The outer hop sees nodes or a virtual IP, not pods.
+            s.health_check_delay = SimDuration::ZERO;
+            s.deregistration_delay = None;
+            s.readiness_gate = false;
+        }
         if let Some(k) = self.kind {
             s.kind = k;
         }
@@ -441,12 +589,19 @@ impl Default for PropagationConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReadinessProbe {
+    /// `initialDelaySeconds`: the first probe this long after the pod is created.
     pub initial_delay: SimDuration,
+    /// `periodSeconds`.
     pub period: SimDuration,
+    /// `successThreshold`: consecutive successes before the pod is ready.
     pub success_threshold: u32,
-    /// Read and validated, but not used yet: the model does not fail the probes of running pods
-    /// (a deleted pod leaves the EndpointSlice through its termination instead).
+    /// `failureThreshold`: consecutive failures before a ready pod is marked not ready (here:
+    /// a terminating pod whose application fails its readiness endpoint stops being `serving`
+    /// in the EndpointSlice `failure_threshold` probes later).
     pub failure_threshold: u32,
+    /// `timeoutSeconds` (default 1 s): a probe that waits longer than this behind the requests
+    /// queued at the pod fails.
+    pub timeout: SimDuration,
 }
 
 impl Default for ReadinessProbe {
@@ -456,13 +611,14 @@ impl Default for ReadinessProbe {
             period: secs(10),
             success_threshold: 1,
             failure_threshold: 3,
+            timeout: secs(1),
         }
     }
 }
 
 /// `[pod.cold_start]`: new pods serve slower at first. The slowdown factor decays linearly from
-/// `factor` to 1 over `duration` after the listener opens. Default: none (factor 1); set it from
-/// calibration.
+/// `factor` to 1 over `duration` after the listener opens. Default 2x over 20 s, as the shipped
+/// `base.toml` (an assumption; set it from calibration, `factor = 1.0` for none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ColdStart {
@@ -473,8 +629,8 @@ pub struct ColdStart {
 impl Default for ColdStart {
     fn default() -> Self {
         ColdStart {
-            factor: 1.0,
-            duration: SimDuration::ZERO,
+            factor: 2.0,
+            duration: secs(20),
         }
     }
 }
@@ -491,7 +647,9 @@ pub struct PodConfig {
     pub service_time: Dist,
     /// Requests served at once; the rest wait in a FIFO queue at the pod.
     pub concurrency: u32,
-    pub readiness: ReadinessProbe,
+    /// `readinessProbe`. Absent (`None`): the pod is ready as soon as its container has started,
+    /// as in Kubernetes. Default: a probe with Kubernetes' defaults, as the shipped `base.toml`.
+    pub readiness: Option<ReadinessProbe>,
     pub cold_start: ColdStart,
 }
 
@@ -504,9 +662,113 @@ impl Default for PodConfig {
                 high: secs(4),
             },
             service_time: Dist::constant(ms(100)),
-            concurrency: 128,
-            readiness: ReadinessProbe::default(),
+            concurrency: 8,
+            readiness: Some(ReadinessProbe::default()),
             cold_start: ColdStart::default(),
+        }
+    }
+}
+
+/// `[container]`: how the container starts its process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContainerConfig {
+    pub entrypoint: Entrypoint,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            entrypoint: Entrypoint::Exec,
+        }
+    }
+}
+
+/// The container's entrypoint form: whether the kubelet's SIGTERM reaches the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Entrypoint {
+    /// Exec form (`ENTRYPOINT ["/app"]`): the application is PID 1 and receives SIGTERM.
+    Exec,
+    /// Shell form (`ENTRYPOINT /app`): `/bin/sh -c` is PID 1; it does not forward SIGTERM and,
+    /// as PID 1 without a handler, ignores it, so the application runs on until SIGKILL at the
+    /// end of the grace period (Docker docs, "ENTRYPOINT": "the shell form ... will not receive
+    /// Unix signals").
+    Shell,
+    /// A real init (tini, dumb-init, `shareProcessNamespace` pause) forwards SIGTERM to the
+    /// application: for the shutdown timeline the same as exec form.
+    Init,
+}
+
+impl Entrypoint {
+    /// `true` when the kubelet's SIGTERM reaches the application.
+    pub fn delivers_sigterm(self) -> bool {
+        !matches!(self, Entrypoint::Shell)
+    }
+}
+
+/// A preStop hook. In a file: `prestop = "5s"` or `prestop = { sleep = "5s" }` (the
+/// `sleep` action, KEP-3960, GA in 1.34), or `prestop = { exec = "5s" }` (an `exec` hook whose
+/// command takes this long, e.g. `["sleep", "5"]`). Both hold SIGTERM back for their duration,
+/// and both count against terminationGracePeriodSeconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreStop {
+    Sleep(SimDuration),
+    Exec(SimDuration),
+}
+
+impl PreStop {
+    /// How long the hook holds SIGTERM back.
+    pub fn duration(self) -> SimDuration {
+        match self {
+            PreStop::Sleep(d) | PreStop::Exec(d) => d,
+        }
+    }
+}
+
+impl Serialize for PreStop {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self {
+            PreStop::Sleep(d) => m.serialize_entry("sleep", d)?,
+            PreStop::Exec(d) => m.serialize_entry("exec", d)?,
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PreStop {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Plain(String),
+            Table(Action),
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Action {
+            sleep: Option<SimDuration>,
+            exec: Option<SimDuration>,
+        }
+        match Raw::deserialize(d).map_err(|_| {
+            de::Error::custom(
+                "expected a duration (\"5s\", a sleep) or { sleep = \"5s\" } or { exec = \"5s\" }",
+            )
+        })? {
+            Raw::Plain(v) => v.parse().map(PreStop::Sleep).map_err(de::Error::custom),
+            Raw::Table(Action {
+                sleep: Some(v),
+                exec: None,
+            }) => Ok(PreStop::Sleep(v)),
+            Raw::Table(Action {
+                sleep: None,
+                exec: Some(v),
+            }) => Ok(PreStop::Exec(v)),
+            Raw::Table(_) => Err(de::Error::custom(
+                "a preStop hook has exactly one action: sleep or exec",
+            )),
         }
     }
 }
@@ -519,9 +781,8 @@ pub struct LifecycleConfig {
     /// end. Default 30 s (Kubernetes pod spec; k8s PR #74160 "It counts against the grace
     /// period"). If preStop overruns it, the kubelet sends SIGTERM and allows 2 s more.
     pub grace_period: SimDuration,
-    /// preStop sleep (used only with the readiness lever). Default 5 s (ingress-nginx#3639:
-    /// "add preStop sleep 5").
-    pub prestop: SimDuration,
+    /// The preStop hook; absent (the default, as in Kubernetes) = none: SIGTERM at deletion.
+    pub prestop: Option<PreStop>,
     /// From the exit of a deleted pod's process to the removal of its sandbox and IP. Until
     /// then a connection to the pod is refused (RST); after it nobody answers the SYN and the
     /// client's connect timeout fires. The kubelet stops the sandbox (CNI DEL) as soon as the
@@ -536,20 +797,79 @@ impl Default for LifecycleConfig {
     fn default() -> Self {
         LifecycleConfig {
             grace_period: secs(30),
-            prestop: secs(5),
+            prestop: None,
             sandbox_teardown: ms(150),
         }
     }
 }
 
-/// `[drain]`: the service's own shutdown (used only with the drain lever; the jitter window
-/// only with the surge lever). Defaults are real-service's (`real-service/src/config.rs`).
+/// What the application does when SIGTERM reaches it (after `app.keep_serving`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnSigterm {
+    /// Exits at once (exit code 143): requests in flight are reset, idle keep-alives dropped.
+    Exit,
+    /// Stops accepting, closes keep-alives (at once, or jittered over `drain.jitter_window`),
+    /// finishes in-flight requests within `drain.timeout`, then exits; `drain.guardian` forces
+    /// the exit.
+    Drain,
+}
+
+/// `[app]`: what the application itself does on SIGTERM (it acts only when SIGTERM reaches
+/// it: `container.entrypoint` exec or init).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AppConfig {
+    /// Default `exit` (the behaviour of a server with no SIGTERM handler that is not PID 1, and
+    /// of real-service with its drain lever off).
+    pub on_sigterm: OnSigterm,
+    /// At SIGTERM the application fails its readiness endpoint (real-service's readiness
+    /// lever: `/readyz` answers 503). Acts through the readiness probe (`pod.readiness`): the
+    /// EndpointSlice marks the pod not `serving` after `failure_threshold` probes.
+    pub fail_readiness: bool,
+    /// After SIGTERM the application keeps serving this long (readiness failed when
+    /// `fail_readiness`) before `on_sigterm` acts: an in-application preStop. Default 0 s.
+    pub keep_serving: SimDuration,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        AppConfig {
+            on_sigterm: OnSigterm::Exit,
+            fail_readiness: false,
+            keep_serving: SimDuration::ZERO,
+        }
+    }
+}
+
+/// `[server]`: the application server's keep-alive limits. Each closes a connection with
+/// `Connection: close` on a response (max requests, max age) or when idle (idle timeout), so a
+/// client reconnects, through its balancer, to a pod the balancer picks afresh: rotation frees
+/// keep-alives pinned to a pod being deleted. Absent = no limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Close a keep-alive connection idle this long (Go `http.Server.IdleTimeout`; nginx
+    /// `keepalive_timeout` 75 s; Node.js `server.keepAliveTimeout` 5 s). A request the client
+    /// sends before it sees the close is a keep-alive race.
+    pub idle_timeout: Option<SimDuration>,
+    /// Close a connection after this many requests (nginx `keepalive_requests` 1000; Envoy
+    /// `max_requests_per_connection`).
+    pub max_requests: Option<u32>,
+    /// Close a connection on its first response after it is this old (Envoy
+    /// `max_connection_duration`; gRPC `MaxConnectionAge`).
+    pub max_age: Option<SimDuration>,
+}
+
+/// `[drain]`: how the application drains when `app.on_sigterm = "drain"`. Defaults are
+/// real-service's (`real-service/src/config.rs`). Not used when the application exits at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DrainConfig {
     /// How long the drain waits for in-flight requests and open connections (10 s).
     pub timeout: SimDuration,
-    /// Keep-alive closes are spread uniformly over this window (2 s).
+    /// Keep-alive closes are spread uniformly over this window; 0 s (the default) closes every
+    /// keep-alive at once (real-service's jitter, 2 s, is switched on by its surge lever).
     pub jitter_window: SimDuration,
     /// Guardian budget from SIGTERM to a forced exit (25 s).
     pub guardian: SimDuration,
@@ -559,61 +879,8 @@ impl Default for DrainConfig {
     fn default() -> Self {
         DrainConfig {
             timeout: secs(10),
-            jitter_window: secs(2),
+            jitter_window: SimDuration::ZERO,
             guardian: secs(25),
-        }
-    }
-}
-
-/// `[levers]`: one switch per [`Lever`] (`measure::Lever` defines them). All off is the
-/// `before` fleet.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Levers {
-    pub pid1: bool,
-    pub readiness: bool,
-    pub drain: bool,
-    pub requeue: bool,
-    pub surge: bool,
-}
-
-impl Levers {
-    /// Every lever on: the `after` fleet.
-    pub const ALL: Levers = Levers {
-        pid1: true,
-        readiness: true,
-        drain: true,
-        requeue: true,
-        surge: true,
-    };
-    /// Every lever off: the `before` fleet.
-    pub const NONE: Levers = Levers {
-        pid1: false,
-        readiness: false,
-        drain: false,
-        requeue: false,
-        surge: false,
-    };
-
-    /// Whether a lever is on.
-    pub fn get(&self, lever: Lever) -> bool {
-        match lever {
-            Lever::Pid1 => self.pid1,
-            Lever::Readiness => self.readiness,
-            Lever::Drain => self.drain,
-            Lever::Requeue => self.requeue,
-            Lever::Surge => self.surge,
-        }
-    }
-
-    /// Switches one lever on or off.
-    pub fn set(&mut self, lever: Lever, on: bool) {
-        match lever {
-            Lever::Pid1 => self.pid1 = on,
-            Lever::Readiness => self.readiness = on,
-            Lever::Drain => self.drain = on,
-            Lever::Requeue => self.requeue = on,
-            Lever::Surge => self.surge = on,
         }
     }
 }
@@ -746,28 +1013,36 @@ pub fn resolve_fenceposts(
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueueConfig {
-    /// Jobs published per second (Poisson). 0 disables the queue.
+    /// Jobs published per second (Poisson), above 0 (leave `[queue]` out for no queue).
     pub rate: f64,
-    /// Work per job. Default 200 ms: real-service `FLEETSIM_JOB_MS`.
+    /// Work per job. Default 1 s, as the shipped `base.toml`.
     pub duration: Dist,
     /// The side effect is applied at this fraction of the job's work (0..=1); the ack follows
     /// the end of the work.
     pub effect_at: f64,
-    /// Lease (visibility timeout); a job not acked by then is redelivered. Default 10 s:
-    /// real-service `FLEETSIM_LEASE`.
+    /// Lease (visibility timeout); a job not acked by then is redelivered. Default 30 s:
+    /// real-service `FLEETSIM_LEASE` in deploy/k8s.
     pub lease: SimDuration,
     /// Workers per pod.
     pub workers: u32,
+    /// At SIGTERM the worker stops fetching, finishes the job in hand if it ends before the
+    /// process is expected to exit, and releases it to the queue otherwise (real-service's
+    /// requeue lever). Off: it works until its process dies; a killed job waits for its lease.
+    pub release_on_sigterm: bool,
+    /// Side effects carry an idempotency key: a redelivered job's effect is a no-op.
+    pub idempotent: bool,
 }
 
 impl Default for QueueConfig {
     fn default() -> Self {
         QueueConfig {
-            rate: 5.0,
-            duration: Dist::constant(ms(200)),
+            rate: 2.0,
+            duration: Dist::constant(secs(1)),
             effect_at: 0.5,
-            lease: secs(10),
-            workers: 1,
+            lease: secs(30),
+            workers: 2,
+            release_on_sigterm: false,
+            idempotent: false,
         }
     }
 }
@@ -805,7 +1080,9 @@ impl Fleet {
         }
         dist("pod.startup", &self.pod.startup);
         dist("pod.service_time", &self.pod.service_time);
-        dist("queue.duration", &self.queue.duration);
+        if let Some(q) = &self.queue {
+            dist("queue.duration", &q.duration);
+        }
 
         let r = &self.run;
         if r.bucket.is_zero() {
@@ -875,6 +1152,52 @@ impl Fleet {
                 .to_lowercase(),
             ));
         }
+        for field in b.unused_fields() {
+            e.push(ConfigError::new(
+                &format!("balancer.{field}"),
+                format!(
+                    "preset {} has no such setting (it uses: {})",
+                    b.preset.name(),
+                    b.preset.fields().join(", ")
+                ),
+            ));
+        }
+        if let Some(inner) = b.via {
+            if inner != Preset::KubeProxyIptables {
+                e.push(ConfigError::new(
+                    "balancer.via",
+                    format!(
+                        "{} does not pick pods behind another balancer; only kube_proxy_iptables does",
+                        inner.name()
+                    ),
+                ));
+            }
+            if preset_kind != BalancerKind::L7 {
+                e.push(ConfigError::new(
+                    "balancer.via",
+                    format!(
+                        "preset {} is itself the pod-picking hop; a chain needs an L7 proxy or cloud LB in front",
+                        b.preset.name()
+                    ),
+                ));
+            }
+            for (field, set) in [
+                ("health_check_delay", b.health_check_delay.is_some()),
+                ("deregistration_delay", b.deregistration_delay.is_some()),
+                ("readiness_gate", b.readiness_gate.is_some()),
+            ] {
+                if set {
+                    e.push(ConfigError::new(
+                        &format!("balancer.{field}"),
+                        format!(
+                            "with via = \"{}\" the {} targets nodes or a virtual IP, not pods: this setting would not act",
+                            inner.name(),
+                            b.preset.name()
+                        ),
+                    ));
+                }
+            }
+        }
         if b.retries.is_some_and(|r| r > 10) {
             e.push(ConfigError::new("balancer.retries", "at most 10"));
         }
@@ -901,19 +1224,32 @@ impl Fleet {
         if p.concurrency == 0 {
             e.push(ConfigError::new("pod.concurrency", "must be at least 1"));
         }
-        if p.readiness.period.is_zero() {
-            e.push(ConfigError::new("pod.readiness.period", "must be above 0s"));
-        }
-        if p.readiness.success_threshold == 0 {
+        if let Some(rp) = &p.readiness {
+            if rp.period.is_zero() {
+                e.push(ConfigError::new("pod.readiness.period", "must be above 0s"));
+            }
+            if rp.timeout.is_zero() {
+                e.push(ConfigError::new(
+                    "pod.readiness.timeout",
+                    "must be above 0s",
+                ));
+            }
+            if rp.success_threshold == 0 {
+                e.push(ConfigError::new(
+                    "pod.readiness.success_threshold",
+                    "must be at least 1",
+                ));
+            }
+            if rp.failure_threshold == 0 {
+                e.push(ConfigError::new(
+                    "pod.readiness.failure_threshold",
+                    "must be at least 1",
+                ));
+            }
+        } else if self.app.fail_readiness {
             e.push(ConfigError::new(
-                "pod.readiness.success_threshold",
-                "must be at least 1",
-            ));
-        }
-        if p.readiness.failure_threshold == 0 {
-            e.push(ConfigError::new(
-                "pod.readiness.failure_threshold",
-                "must be at least 1",
+                "app.fail_readiness",
+                "the pod has no readiness probe (pod.readiness), so failing the readiness endpoint changes nothing; add a probe or remove this",
             ));
         }
         if !(p.cold_start.factor.is_finite() && p.cold_start.factor >= 1.0) {
@@ -935,8 +1271,16 @@ impl Fleet {
                 "at most 10m",
             ));
         }
+        if let Some(ps) = self.lifecycle.prestop
+            && ps.duration() > secs(3_600)
+        {
+            e.push(ConfigError::new("lifecycle.prestop", "at most 1h"));
+        }
+        if self.app.keep_serving > secs(3_600) {
+            e.push(ConfigError::new("app.keep_serving", "at most 1h"));
+        }
         let d = &self.drain;
-        if self.levers.surge && self.levers.drain && d.jitter_window > d.timeout {
+        if self.app.on_sigterm == OnSigterm::Drain && d.jitter_window > d.timeout {
             e.push(ConfigError::new(
                 "drain.jitter_window",
                 format!(
@@ -945,18 +1289,28 @@ impl Fleet {
                 ),
             ));
         }
-        if self.levers.surge && self.levers.drain && d.jitter_window.is_zero() {
+        let sv = &self.server;
+        if sv.idle_timeout.is_some_and(|d| d.is_zero()) {
+            e.push(ConfigError::new("server.idle_timeout", "must be above 0s"));
+        }
+        if sv.max_age.is_some_and(|d| d.is_zero()) {
+            e.push(ConfigError::new("server.max_age", "must be above 0s"));
+        }
+        if sv.max_requests == Some(0) {
             e.push(ConfigError::new(
-                "drain.jitter_window",
-                "must be above 0s when the surge (jitter) lever is on",
+                "server.max_requests",
+                "must be at least 1",
             ));
         }
 
         let ro = &self.rollout;
         if ro.max_surge.is_zero() && ro.max_unavailable.is_zero() {
             e.push(ConfigError::new(
-                "rollout.max_surge",
-                "maxSurge and maxUnavailable cannot both be 0",
+                "rollout.max_unavailable",
+                format!(
+                    "maxSurge is {} and maxUnavailable is {}: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); raise one of them, e.g. maxSurge 1",
+                    ro.max_surge, ro.max_unavailable
+                ),
             ));
         }
         for (path, v) in [
@@ -969,62 +1323,55 @@ impl Fleet {
                 e.push(ConfigError::new(path, format!("{pct}% is above 100%")));
             }
         }
-        if self.levers.surge && p.replicas > 0 {
-            let (surge, unavailable) =
-                resolve_fenceposts(ro.max_surge, ro.max_unavailable, p.replicas);
-            if surge == 0 {
+        if let Some(n) = &self.nodes {
+            if n.count == 0 || n.count > 1_000 {
+                e.push(ConfigError::new("nodes.count", "1 to 1000"));
+            }
+            if !(n.cores.is_finite() && n.cores > 0.0) {
                 e.push(ConfigError::new(
-                    "rollout.max_surge",
-                    format!(
-                        "the surge lever adds capacity before removing any: {} of {} replicas resolves to 0",
-                        ro.max_surge, p.replicas
-                    ),
+                    "nodes.cores",
+                    format!("must be a finite number above 0 (got {})", n.cores),
                 ));
             }
-            if unavailable != 0 {
+            if !(n.cpu_per_request.is_finite() && n.cpu_per_request >= 0.0) {
                 e.push(ConfigError::new(
-                    "rollout.max_unavailable",
-                    format!(
-                        "the surge lever removes no capacity: {} of {} replicas resolves to {unavailable}, set it to 0",
-                        ro.max_unavailable, p.replicas
-                    ),
+                    "nodes.cpu_per_request",
+                    format!("must be a finite number >= 0 (got {})", n.cpu_per_request),
                 ));
             }
         }
-
-        let q = &self.queue;
-        if !(q.rate.is_finite() && q.rate >= 0.0) || q.rate > 100_000.0 {
-            e.push(ConfigError::new(
-                "queue.rate",
-                format!("must be a finite number in 0..=100000 (got {})", q.rate),
-            ));
-        }
-        if !(q.effect_at.is_finite() && (0.0..=1.0).contains(&q.effect_at)) {
-            e.push(ConfigError::new(
-                "queue.effect_at",
-                format!("must be within 0..=1 (got {})", q.effect_at),
-            ));
-        }
-        if q.lease.is_zero() {
-            e.push(ConfigError::new("queue.lease", "must be above 0s"));
-        }
-        if q.workers > 64 {
-            e.push(ConfigError::new("queue.workers", "at most 64 per pod"));
+        if let Some(q) = &self.queue {
+            if !(q.rate.is_finite() && q.rate > 0.0) || q.rate > 100_000.0 {
+                e.push(ConfigError::new(
+                    "queue.rate",
+                    format!(
+                        "must be a finite number in (0, 100000] (got {}); leave [queue] out for no queue",
+                        q.rate
+                    ),
+                ));
+            }
+            if !(q.effect_at.is_finite() && (0.0..=1.0).contains(&q.effect_at)) {
+                e.push(ConfigError::new(
+                    "queue.effect_at",
+                    format!("must be within 0..=1 (got {})", q.effect_at),
+                ));
+            }
+            if q.lease.is_zero() {
+                e.push(ConfigError::new("queue.lease", "must be above 0s"));
+            }
+            if q.workers == 0 || q.workers > 64 {
+                e.push(ConfigError::new("queue.workers", "1 to 64 per pod"));
+            }
         }
         if e.is_empty() { Ok(()) } else { Err(e) }
     }
 
-    /// `(max_surge, max_unavailable)` the rollout actually uses: the `[rollout]` values with the
-    /// surge lever on, `(0, 1)` with it off.
+    /// `(max_surge, max_unavailable)` as pod counts, from `[rollout]` (Kubernetes rounding).
     pub fn effective_fenceposts(&self) -> (u32, u32) {
-        if self.levers.surge {
-            resolve_fenceposts(
-                self.rollout.max_surge,
-                self.rollout.max_unavailable,
-                self.pod.replicas,
-            )
-        } else {
-            (0, 1)
-        }
+        resolve_fenceposts(
+            self.rollout.max_surge,
+            self.rollout.max_unavailable,
+            self.pod.replicas,
+        )
     }
 }

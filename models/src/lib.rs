@@ -28,35 +28,37 @@
 //! requests or jobs. A balancer slower than Kubernetes (a cloud LB) can still be losing requests
 //! after the window: lengthen `run.tail` to see it.
 //!
-//! ## The five levers (`[levers]`), and what each gates
-//! - **pid1** off: SIGTERM is swallowed; the pod serves on until SIGKILL at the end of the grace
-//!   period, which resets in-flight requests and open connections (`killed_in_flight`,
-//!   `keepalive_race`) and kills the job in hand. On: SIGTERM reaches the service. (With pid1
-//!   off the other levers that act on SIGTERM, drain and requeue's stop-and-release, cannot act;
-//!   idempotency still does.)
-//! - **readiness** on: the kubelet runs the preStop sleep (`lifecycle.prestop`) before SIGTERM,
-//!   and the pod keeps serving through it while the views catch up (preStop counts against
-//!   `lifecycle.grace_period`; if it overruns, SIGTERM comes at the grace period's end and
-//!   SIGKILL 2 s later). Off: no preStop, so with pid1 on the listener closes at SIGTERM while
-//!   views still route new connections to it (`stale_lb_view`, or `listener_closed` when even
-//!   the EndpointSlice had not caught up).
-//! - **drain** on: at SIGTERM stop accepting, send `Connection: close` on the next response of
-//!   each busy keep-alive connection and close idle ones, finish in-flight work within
-//!   `drain.timeout` (what is left then is cut), let the worker finish (with requeue), then exit;
-//!   the guardian forces the exit at `drain.guardian` after SIGTERM. Off: with pid1 on the process
-//!   exits at SIGTERM, resetting in-flight requests (`killed_in_flight`) and dropping idle
-//!   keep-alives (a request already on its way is a `keepalive_race`).
-//! - **requeue** on: the worker stops fetching at SIGTERM, finishes the job in hand if it ends
-//!   before the expected exit (the guardian, or SIGTERM itself without drain) and releases it to
-//!   the queue otherwise; side effects carry an idempotency key, so a redelivered job's effect is
-//!   a no-op. Off: the worker works until its process dies; a killed job is redelivered when its
-//!   lease expires and applies its effect again (`redelivered_job`), or is still leased to a dead
-//!   worker when the run ends (`lost_job`).
-//! - **surge** off: the rollout uses maxSurge 0 / maxUnavailable 1 and the drain closes every
-//!   keep-alive at once. On: the `[rollout]` values, which must add capacity first (maxSurge >= 1
-//!   and maxUnavailable 0, checked by [`Fleet::validate`]), and each keep-alive is closed at a
-//!   uniform random point of `drain.jitter_window`, so reconnects do not land together.
+//! ## A fleet is the Deployment you write
+//! Every Kubernetes setting keeps its name and meaning and always acts; nothing is gated by a
+//! lever. [`Fleet`] is the file-facing description; [`Fleet::plan`] resolves it once into the
+//! [`Plan`] the simulation reads (Kubernetes rounding of maxSurge/maxUnavailable, preset
+//! defaults, the entrypoint's effect on SIGTERM, optional probe and queue).
+//! - `[rollout]` maxSurge / maxUnavailable (int or percent; surge rounds up, unavailable down;
+//!   Kubernetes defaults 25% / 25%; both 0 rejected), minReadySeconds.
+//! - `[lifecycle]` terminationGracePeriodSeconds and the preStop hook (sleep or exec; absent =
+//!   none): SIGTERM comes after preStop, SIGKILL at the end of the grace period.
+//! - `[pod.readiness]` the readiness probe, or none (ready when the container starts).
+//! - `[container] entrypoint`: `shell` swallows SIGTERM (the application serves on until
+//!   SIGKILL, which resets in-flight requests and open connections and kills the job in hand);
+//!   `exec` and `init` deliver it.
+//! - `[app]` what the application does on SIGTERM: `on_sigterm = "exit"` (at once: in-flight
+//!   reset, idle keep-alives dropped) or `"drain"` (`[drain]`: stop accepting, `Connection:
+//!   close` on the next response of each busy keep-alive and close idle ones, at once or
+//!   jittered over `drain.jitter_window`; finish in-flight within `drain.timeout`; the guardian
+//!   forces the exit at `drain.guardian` after SIGTERM); `fail_readiness` (the EndpointSlice
+//!   stops calling the pod serving `failure_threshold` probes later); `keep_serving` (serve on
+//!   this long after SIGTERM before `on_sigterm` acts).
+//! - `[server]` keep-alive limits (idle timeout, max requests, max age): each closes
+//!   connections so clients reconnect through the balancer, freeing keep-alives pinned to a
+//!   pod being deleted.
+//! - `[queue]` (absent = no worker): lease, `release_on_sigterm` (stop fetching, finish or
+//!   release the job in hand), `idempotent` (a redelivered job's effect is a no-op). Without
+//!   them a killed job is redelivered at lease expiry and applied again (`redelivered_job`), or
+//!   still leased to a dead worker at the end (`lost_job`).
 //!
+//! The five levers of DESIGN.md (pid1, readiness, drain, requeue, surge) are patches over these
+//! settings, applied by the `scenarios` crate (`scenarios/files/levers/`).
+
 //! ## What is modelled, in short
 //! - Clients: `new` = a TCP connection per request (handshake = one extra RTT); `keepalive` =
 //!   `client.pool` virtual clients as the live generator runs them (request n to client n % K,
@@ -66,13 +68,22 @@
 //!   established connections stay on their pod; no ready endpoint: serving-terminating ones, else
 //!   refused. L7: a pick per request, upstream keep-alives, 502 on refuse/reset after
 //!   `balancer.retries` other upstreams, 503 with no endpoint, 504 after `upstream_timeout`.
+//!   The 502/504 are the proxy's own statuses: Envoy answers 503 (UF/UC) instead. A preset
+//!   rejects `[balancer]` fields it has no knob for. `balancer.via = "kube_proxy_iptables"` makes
+//!   a two-hop chain (ingress-nginx service-upstream, a cloud LB in instance mode -> NodePort):
+//!   the outer hop's statuses and retries, the inner hop's lag and pick. ingress-nginx and
+//!   Envoy apply endpoint changes in order (full-state syncs).
 //!   Presets: [`Preset`] (each number's source is on [`Preset::spec`]); an Envoy sidecar refuses
 //!   new inbound connections at deletion and cuts the rest after `sidecar_drain`; a cloud LB adds
 //!   health checks to registration and can carry a readiness gate.
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.
-//! - Not modelled: per-node views (one view stands for every kube-proxy), readiness-probe failures
+//! - Node CPU (`[nodes]`, optional): pods round-robin on nodes with `cores`; a request starting
+//!   on a node whose demand (requests in service x `cpu_per_request`) exceeds its cores is
+//!   served `demand / cores` slower (processor sharing, taken at the request's start).
+//! - Not modelled: chains of more than two hops or with per-hop pools,
+//!   per-node views (one view stands for every kube-proxy), readiness-probe failures
 //!   of pods that are not being deleted, 503 + Retry-After shedding by the requeue lever (so
 //!   `shed` is always 0).
 //! - An exited pod: refused (RST from its network namespace) for `lifecycle.sandbox_teardown`
@@ -81,9 +92,11 @@
 //!   (L7: the next upstream, else 504), attributed to [`Mechanism::UnansweredConnect`].
 //!
 //! ```
-//! use models::{simulate, Fleet, Levers, SimOptions};
+//! use models::{simulate, Entrypoint, Fleet, OnSigterm, PreStop, SimOptions};
+//! use sim_core::SimDuration;
 //!
-//! let mut fleet = Fleet::default(); // the `before` fleet: every lever off
+//! let mut fleet = Fleet::default(); // Kubernetes defaults: maxSurge 25%, maxUnavailable 25%
+//! fleet.container.entrypoint = Entrypoint::Shell; // SIGTERM never reaches the app
 //! fleet.run.baseline = sim_core::SimDuration::from_secs(5);
 //! fleet.pod.replicas = 2;
 //! fleet.validate().unwrap();
@@ -97,7 +110,11 @@
 //!     .map(|(_, n)| n).sum();
 //! assert_eq!(attributed, s.failed);
 //!
-//! fleet.levers = Levers::ALL;
+//! fleet.container.entrypoint = Entrypoint::Exec;
+//! fleet.lifecycle.prestop = Some(PreStop::Sleep(SimDuration::from_secs(5)));
+//! fleet.app.on_sigterm = OnSigterm::Drain;
+//! fleet.drain.jitter_window = SimDuration::from_secs(2);
+//! fleet.queue = Some(models::QueueConfig { release_on_sigterm: true, idempotent: true, ..Default::default() });
 //! fleet.rollout.max_surge = models::IntOrPercent::Int(1);
 //! fleet.rollout.max_unavailable = models::IntOrPercent::Int(0);
 //! let after = simulate("after", &fleet, &SimOptions { seed: 7, shuffle_ties: false }).unwrap();
@@ -105,14 +122,18 @@
 //! ```
 
 mod config;
+mod plan;
+pub mod reference;
 mod sim;
 
 pub use config::{
-    Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig, ColdStart, ConfigError,
-    ConnectionStyle, DrainConfig, Fleet, IntOrPercent, Levers, LifecycleConfig, LoadConfig,
-    PodConfig, Preset, PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig,
-    RunConfig, resolve_fenceposts,
+    AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig, ColdStart,
+    ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet, IntOrPercent,
+    LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
+    PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
+    ServerConfig, resolve_fenceposts,
 };
+pub use plan::{Plan, ShutdownPlan};
 #[doc(hidden)]
 pub use sim::simulate_traced;
 pub use sim::{

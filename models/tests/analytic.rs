@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use models::{Arrivals, Fleet, IntOrPercent, Levers, resolve_fenceposts};
+use models::{Arrivals, Fleet, IntOrPercent, PreStop, resolve_fenceposts};
 use sim_core::{Dist, SimDuration};
 
 /// Constant rate R over n pods, new connection per request, a fixed deregistration lag L and a
@@ -18,7 +18,7 @@ fn lag_fleet(rate: f64, lag: SimDuration) -> Fleet {
     f.propagation.endpointslice = Dist::constant(SimDuration::ZERO);
     f.propagation.lag = Some(Dist::constant(lag));
     f.client.rtt = SimDuration::ZERO;
-    f.queue.rate = 0.0;
+    f.queue = None;
     // Adding a new pod to the views lags by L too: minReadySeconds above L makes the next old
     // pod go only once the new one is in every view, so each deletion sees n endpoints (with a
     // shorter minReadySeconds the next deleted pod gets R/(n-1) for a while, and more is lost).
@@ -103,8 +103,7 @@ fn prestop_at_least_the_lag_refuses_nothing() {
     let lag = SimDuration::from_secs(2);
     for prestop in [2, 3] {
         let mut f = lag_fleet(400.0, lag);
-        f.levers.readiness = true;
-        f.lifecycle.prestop = secs(prestop);
+        f.lifecycle.prestop = Some(PreStop::Sleep(secs(prestop)));
         for seed in [11, 12] {
             let r = run("prestop", &f, seed);
             assert_eq!(
@@ -113,17 +112,59 @@ fn prestop_at_least_the_lag_refuses_nothing() {
             );
         }
     }
-    // And just below the lag some are refused (the check can fail).
-    let mut f = lag_fleet(400.0, lag);
-    f.levers.readiness = true;
-    f.lifecycle.prestop = ms(1_500);
-    let r = run("prestop-short", &f, 11);
-    let refused = r.analysis.summary.requests.refused as f64;
-    // R x (L - preStop) = 400 x 0.5 = 200, same binomial argument: +-20%.
-    assert!(
-        (refused - 200.0).abs() <= 40.0,
-        "seed 11: refused {refused}, expected ~200"
-    );
+}
+
+#[test]
+fn a_prestop_with_no_lever_changes_refused_by_the_closed_form() {
+    // No lever, no readiness change: only `lifecycle.prestop` differs. Each of the n deleted
+    // pods keeps serving through preStop, so of the lag L only L - P is refused: the expected
+    // refused count falls from R x L to R x (L - P), a change of R x P = 400 x 1.5 = 600. Both
+    // counts are binomial (sd ~25 and ~17 summed over the four deletions, p = 1/4): the
+    // change is held to +-15% (90), more than 3 sd of the difference.
+    let (rate, lag, p) = (400.0, 2.0, 1.5);
+    let without = lag_fleet(rate, SimDuration::from_secs_f64(lag));
+    let mut with_hook = without.clone();
+    with_hook.lifecycle.prestop = Some(PreStop::Exec(SimDuration::from_secs_f64(p)));
+    for seed in [11, 12, 13] {
+        let a = run("no-prestop", &without, seed)
+            .analysis
+            .summary
+            .requests
+            .refused as f64;
+        let b = run("prestop", &with_hook, seed)
+            .analysis
+            .summary
+            .requests
+            .refused as f64;
+        assert!(
+            (b - rate * (lag - p)).abs() <= 40.0,
+            "seed {seed}: refused {b} with preStop {p}s, expected ~{}",
+            rate * (lag - p)
+        );
+        let change = a - b;
+        assert!(
+            (change - rate * p).abs() <= 90.0,
+            "seed {seed}: preStop {p}s changed refused by {change} ({a} -> {b}), closed form R x P = {}",
+            rate * p
+        );
+    }
+}
+
+#[test]
+fn kubernetes_default_strategy_at_four_replicas_dips_capacity_to_three_quarters() {
+    // No [rollout] written: maxSurge 25% (1 of 4, rounded up), maxUnavailable 25% (1 of 4,
+    // rounded down). The controller removes one old pod at once: 3 of 4 ready.
+    let mut f = small(Levers::NONE);
+    f.rollout = models::RolloutConfig::default();
+    assert_eq!(f.effective_fenceposts(), (1, 1));
+    for seed in [3, 4] {
+        let r = run("k8s-default", &f, seed);
+        assert_eq!(r.analysis.summary.capacity_dip, Some(0.75), "seed {seed}");
+    }
+    // maxSurge 25% / maxUnavailable 0 keeps every pod: the check can fail.
+    f.rollout.max_unavailable = IntOrPercent::Percent(0);
+    let r = run("k8s-surge-only", &f, 3);
+    assert_eq!(r.analysis.summary.capacity_dip, Some(1.0), "seed 3");
 }
 
 #[test]
@@ -174,4 +215,46 @@ impl Without for Levers {
     fn without_surge(self) -> Self {
         with(self, "surge", false)
     }
+}
+
+#[test]
+fn a_two_hop_chain_with_an_l7_proxy_turns_refused_into_the_proxys_status() {
+    // One hop: kube-proxy routes new connections to the deleted pod for the lag L, and each
+    // is refused: R x L = 800 expected. Two hops: an L7 proxy in front forwards to the
+    // Service, kube-proxy behind it picks the same pods with the same lag, so the same
+    // requests fail, but the client sees the proxy's own answer (nginx and ALB: 502) and no
+    // refusal. Retries are off so the count carries over one to one; binomial sd ~25, +-10%.
+    let (rate, lag) = (400.0, 2.0);
+    let one = lag_fleet(rate, SimDuration::from_secs_f64(lag));
+    for (preset, retries) in [
+        (models::Preset::IngressNginx, Some(0)),
+        (models::Preset::CloudLb, None),
+    ] {
+        let mut two = one.clone();
+        two.balancer.preset = preset;
+        two.balancer.retries = retries;
+        two.balancer.via = Some(models::Preset::KubeProxyIptables);
+        two.validate().unwrap();
+        for seed in [11, 12] {
+            let a = run("one-hop", &one, seed).analysis.summary.requests;
+            let b = run("two-hop", &two, seed).analysis.summary.requests;
+            assert_eq!(b.refused, 0, "{preset:?} seed {seed}: {b:?}");
+            assert!(
+                (a.refused as f64 - rate * lag).abs() <= 80.0,
+                "seed {seed}: one hop refused {}",
+                a.refused
+            );
+            assert!(
+                (b.http_502 as f64 - rate * lag).abs() <= 80.0,
+                "{preset:?} seed {seed}: two hops 502 {} (one hop refused {})",
+                b.http_502,
+                a.refused
+            );
+        }
+    }
+    // A chain whose inner hop is not a pod-picking L4 hop is rejected, naming the field.
+    let mut bad = one.clone();
+    bad.balancer.via = Some(models::Preset::IngressNginx);
+    let errs = bad.validate().unwrap_err();
+    assert!(errs.iter().any(|e| e.path == "balancer.via"), "{errs:?}");
 }

@@ -1,6 +1,8 @@
 //! Scenario sections parse strictly and validation names the field.
 
-use models::{BalancerKind, ConnectionStyle, Fleet, IntOrPercent, Preset};
+use models::{
+    BalancerKind, ConnectionStyle, Entrypoint, Fleet, IntOrPercent, OnSigterm, PreStop, Preset,
+};
 
 fn parse(text: &str) -> Result<Fleet, String> {
     toml::from_str::<Fleet>(text).map_err(|e| e.to_string())
@@ -41,19 +43,23 @@ fn every_section_parses_with_its_fields() {
         concurrency = 32
         readiness = { period = "2s", initial_delay = "1s" }
         cold_start = { factor = 3.0, duration = "10s" }
+        [container]
+        entrypoint = "init"
         [lifecycle]
         grace_period = "45s"
-        prestop = "10s"
+        prestop = { exec = "10s" }
+        [app]
+        on_sigterm = "drain"
+        fail_readiness = true
+        keep_serving = "1s"
+        [server]
+        idle_timeout = "60s"
+        max_requests = 1000
+        max_age = "5m"
         [drain]
         timeout = "15s"
         jitter_window = "3s"
         guardian = "30s"
-        [levers]
-        pid1 = true
-        readiness = true
-        drain = true
-        requeue = true
-        surge = true
         [rollout]
         max_surge = "50%"
         max_unavailable = 0
@@ -64,10 +70,20 @@ fn every_section_parses_with_its_fields() {
         effect_at = 0.9
         lease = "30s"
         workers = 2
+        release_on_sigterm = true
+        idempotent = true
         "#,
     )
     .unwrap();
     assert_eq!(f.client.connection, ConnectionStyle::Keepalive);
+    assert_eq!(f.container.entrypoint, Entrypoint::Init);
+    assert_eq!(
+        f.lifecycle.prestop,
+        Some(PreStop::Exec(sim_core::SimDuration::from_secs(10)))
+    );
+    assert_eq!(f.app.on_sigterm, OnSigterm::Drain);
+    assert_eq!(f.server.max_requests, Some(1000));
+    assert!(f.queue.as_ref().unwrap().idempotent);
     assert_eq!(f.rollout.max_surge, IntOrPercent::Percent(50));
     assert_eq!(f.rollout.max_unavailable, IntOrPercent::Int(0));
     assert_eq!(f.balancer.preset, Preset::IngressNginx);
@@ -81,8 +97,13 @@ fn every_section_parses_with_its_fields() {
 fn unknown_fields_are_rejected_with_their_name() {
     let e = parse("[pod]\nreplica = 3\n").unwrap_err();
     assert!(e.contains("replica"), "{e}");
-    let e = parse("[levers]\npid2 = true\n").unwrap_err();
-    assert!(e.contains("pid2"), "{e}");
+    let e = parse("[levers]\npid1 = true\n").unwrap_err();
+    assert!(
+        e.contains("levers"),
+        "levers are scenario patches, not fleet settings: {e}"
+    );
+    let e = parse("[lifecycle]\nprestop = { sleep = \"1s\", exec = \"2s\" }\n").unwrap_err();
+    assert!(e.contains("exactly one action"), "{e}");
     let e = parse("[nonsense]\n").unwrap_err();
     assert!(e.contains("nonsense"), "{e}");
     let e = parse("[rollout]\nmax_surge = \"25 percent\"\n").unwrap_err();
@@ -94,8 +115,8 @@ fn validation_errors_name_the_field_and_the_reason() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "[rollout]\nmax_surge = 0\nmax_unavailable = \"0%\"\n",
-            "rollout.max_surge",
-            "cannot both be 0",
+            "rollout.max_unavailable",
+            "raise one of them",
         ),
         ("[pod]\nreplicas = 0\n", "pod.replicas", "at least 1"),
         ("[load]\nrate = 0.0\n", "load.rate", "above 0"),
@@ -116,19 +137,30 @@ fn validation_errors_name_the_field_and_the_reason() {
             "does not match",
         ),
         (
-            "[levers]\nsurge = true\n[rollout]\nmax_surge = \"25%\"\nmax_unavailable = \"25%\"\n",
-            "rollout.max_unavailable",
-            "set it to 0",
-        ),
-        (
-            "[levers]\nsurge = true\n[rollout]\nmax_surge = 0\nmax_unavailable = 1\n",
-            "rollout.max_surge",
-            "adds capacity",
-        ),
-        (
-            "[levers]\nsurge = true\ndrain = true\n[rollout]\nmax_surge = 1\nmax_unavailable = 0\n[drain]\njitter_window = \"20s\"\ntimeout = \"5s\"\n",
+            "[app]\non_sigterm = \"drain\"\n[drain]\njitter_window = \"20s\"\ntimeout = \"5s\"\n",
             "drain.jitter_window",
             "longer than drain.timeout",
+        ),
+        (
+            "[pod.readiness]\nperiod = \"0s\"\n",
+            "pod.readiness.period",
+            "above 0s",
+        ),
+        (
+            "[server]\nmax_requests = 0\n",
+            "server.max_requests",
+            "at least 1",
+        ),
+        ("[queue]\nrate = 0.0\n", "queue.rate", "leave [queue] out"),
+        (
+            "[balancer]\npreset = \"kube_proxy_iptables\"\nsidecar_drain = \"5s\"\n",
+            "balancer.sidecar_drain",
+            "preset kube_proxy_iptables has no such setting",
+        ),
+        (
+            "[balancer]\npreset = \"ingress_nginx\"\nderegistration_delay = \"5s\"\n",
+            "balancer.deregistration_delay",
+            "preset ingress_nginx has no such setting",
         ),
         (
             "[rollout]\nmax_unavailable = \"120%\"\n",
@@ -158,4 +190,100 @@ fn defaults_validate_and_round_trip() {
     f.validate().unwrap();
     let text = toml::to_string(&f).unwrap();
     assert_eq!(parse(&text).unwrap(), f, "{text}");
+}
+
+#[test]
+fn no_probe_makes_fail_readiness_an_error_and_both_zero_never_asks_for_zero() {
+    let mut f = parse("[app]\nfail_readiness = true\n").unwrap();
+    f.validate().unwrap();
+    f.pod.readiness = None;
+    let errs = f.validate().unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.path == "app.fail_readiness"),
+        "{errs:?}"
+    );
+    let f = parse("[rollout]\nmax_surge = 0\nmax_unavailable = 0\n").unwrap();
+    let errs = f.validate().unwrap_err();
+    assert!(
+        errs.iter().all(|e| !e.reason.contains("set it to 0")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn an_unused_preset_field_is_an_error_naming_the_preset() {
+    for (preset, field, value) in [
+        ("kube_proxy_iptables", "retries", "1"),
+        ("kube_proxy_iptables", "readiness_gate", "true"),
+        ("ingress_nginx", "sidecar_drain", "\"5s\""),
+        ("envoy_sidecar", "health_check_delay", "\"5s\""),
+        ("cloud_lb", "terminating_fallback", "true"),
+    ] {
+        let f = parse(&format!(
+            "[balancer]\npreset = \"{preset}\"\n{field} = {value}\n"
+        ))
+        .unwrap();
+        let errs = f.validate().unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.path == format!("balancer.{field}")
+                && e.reason.contains(&format!("preset {preset}"))),
+            "{preset}/{field}: {errs:?}"
+        );
+    }
+    // A field the preset uses is accepted: the check can pass.
+    let f = parse("[balancer]\npreset = \"envoy_sidecar\"\nsidecar_drain = \"5s\"\n").unwrap();
+    f.validate().unwrap();
+}
+
+#[test]
+fn the_reference_lists_every_field() {
+    // Every leaf of a fleet with every optional part present, and every balancer override.
+    let mut f = Fleet {
+        queue: Some(models::QueueConfig::default()),
+        ..Fleet::default()
+    };
+    f.lifecycle.prestop = Some(PreStop::Sleep(sim_core::SimDuration::from_secs(1)));
+    f.server.idle_timeout = Some(sim_core::SimDuration::from_secs(1));
+    f.server.max_requests = Some(1);
+    f.server.max_age = Some(sim_core::SimDuration::from_secs(1));
+    f.nodes = Some(models::NodesConfig::default());
+    let v = toml::Value::try_from(&f).unwrap();
+    let mut leaves = Vec::new();
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) if !t.contains_key("kind") && prefix != "lifecycle.prestop" => {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    walk("", &v, &mut leaves);
+    for p in models::Preset::CloudLb
+        .fields()
+        .iter()
+        .chain(models::Preset::EnvoySidecar.fields())
+    {
+        leaves.push(format!("balancer.{p}"));
+    }
+    leaves.push("balancer.terminating_fallback".into());
+    leaves.push("balancer.via".into());
+    let listed: Vec<&str> = models::reference::FIELDS.iter().map(|r| r.path).collect();
+    let missing: Vec<&String> = leaves
+        .iter()
+        .filter(|l| !listed.contains(&l.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "not in the reference: {missing:?}");
+    for r in models::reference::FIELDS {
+        assert!(
+            !r.unit.is_empty() && !r.source.is_empty() && !r.feeds.is_empty(),
+            "{r:?}"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use models::{Levers, SimOptions, simulate, simulate_traced};
+use models::{SimOptions, simulate, simulate_traced};
 use sim_core::check_determinism;
 
 fn representative() -> models::Fleet {

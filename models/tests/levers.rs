@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use models::{Fleet, Levers};
+use models::Fleet;
 use sim_core::{Dist, SimDuration};
 
 const SEEDS: [u64; 3] = [21, 22, 23];
@@ -33,7 +33,7 @@ fn before_loses_requests_and_jobs_and_after_loses_nothing() {
     // With a lease longer than what is left of the run after the last kill (SQS's default
     // visibility timeout is 30 s), the killed jobs are still leased to dead workers: lost.
     let mut long_lease = before.clone();
-    long_lease.queue.lease = secs(30);
+    long_lease.queue.as_mut().unwrap().lease = secs(30);
     assert!(total(&long_lease, "before", lost) > 0, "seeds {SEEDS:?}");
     for r in SEEDS.map(|s| run("before", &before, s)) {
         assert_eq!(r.analysis.summary.capacity_dip, Some(0.75));
@@ -155,7 +155,7 @@ fn removing_a_mechanism_removes_its_loss() {
     // job) nothing is applied twice; the killed jobs are simply redone.
     let mut f = small(Levers::NONE);
     assert!(total(&f, "effects", duplicated) > 0, "seeds {SEEDS:?}");
-    f.queue.effect_at = 1.0;
+    f.queue.as_mut().unwrap().effect_at = 1.0;
     for seed in SEEDS {
         let r = run("effect-at-ack", &f, seed);
         assert_eq!(duplicated(&r), 0, "seed {seed}");
@@ -243,7 +243,10 @@ fn shutdown_evidence_follows_each_lever() {
     for p in &r.shutdowns {
         let sigterm = p.steps[0];
         assert_eq!(sigterm.0, S::SigtermReceived);
-        assert_eq!(sigterm.1 - p.deleted_ns, f.lifecycle.prestop.as_nanos());
+        assert_eq!(
+            sigterm.1 - p.deleted_ns,
+            f.lifecycle.prestop.unwrap().duration().as_nanos()
+        );
     }
 }
 
@@ -268,4 +271,98 @@ fn a_readiness_gate_keeps_the_rollout_behind_a_slow_cloud_lb() {
         assert_eq!(mech(&r, "no_endpoints"), 0, "seed {seed}");
         assert!(r.rollout_complete, "seed {seed}");
     }
+}
+
+#[test]
+fn connection_rotation_frees_pinned_keepalives() {
+    // The before fleet with keep-alive clients through kube-proxy: conntrack pins each
+    // connection to its pod, the shell entrypoint swallows SIGTERM, and SIGKILL at the end of
+    // the grace period cuts whatever is still pinned there. A server that closes connections
+    // after N requests, or past an age, makes the clients reconnect through the balancer,
+    // whose view no longer holds the deleted pod: the pinned connections move away first.
+    let pinned = small_keepalive(Levers::NONE);
+    let cut = |f: &Fleet, name: &str| {
+        total(f, name, |r| {
+            mech(r, "killed_in_flight") + mech(r, "keepalive_race")
+        })
+    };
+    let before = cut(&pinned, "pinned");
+    assert!(
+        before > 0,
+        "seeds {SEEDS:?}: pinned keep-alives are cut at SIGKILL"
+    );
+    let mut by_requests = pinned.clone();
+    by_requests.server.max_requests = Some(20);
+    let mut by_age = pinned.clone();
+    by_age.server.max_age = Some(secs(5));
+    for (name, f) in [("max_requests", &by_requests), ("max_age", &by_age)] {
+        let after = cut(f, name);
+        assert!(
+            after * 5 < before,
+            "seeds {SEEDS:?}: {name} rotation left {after} cut requests, pinned {before}"
+        );
+        // Rotation itself opens new connections (the reconnects are counted, not hidden).
+        let reconnects: u64 = SEEDS
+            .iter()
+            .map(|&s| run(name, f, s).analysis.summary.requests.sent)
+            .sum();
+        assert!(reconnects > 0);
+    }
+}
+
+#[test]
+fn a_server_idle_timeout_shorter_than_the_gap_between_requests_races() {
+    // 32 clients at 100 req/s: each connection is idle ~320 ms between requests. A server
+    // idle timeout of 200 ms closes most of them while idle; a request the client sends before
+    // the FIN arrives (one hop later) is a keep-alive race, so a few appear even with no deploy
+    // failure otherwise, and none without the timeout.
+    let mut f = small_keepalive(Levers::ALL);
+    let base = total(&f, "no-idle", |r| mech(r, "keepalive_race"));
+    assert_eq!(base, 0, "seeds {SEEDS:?}");
+    f.server.idle_timeout = Some(ms(200));
+    f.client.rtt = ms(20);
+    let raced = total(&f, "idle", |r| mech(r, "keepalive_race"));
+    assert!(
+        raced > 0,
+        "seeds {SEEDS:?}: server idle timeout 200 ms, rtt 20 ms"
+    );
+}
+
+#[test]
+fn node_cpu_sharing_moves_p99_and_more_cores_bring_it_back() {
+    // CPU-bound requests (100 ms of CPU each) at 100 req/s: 10 cores' worth of demand on
+    // average. All pods on one node of 4 cores: processor sharing stretches service, the p99
+    // rises well above the 100 ms service time; on 4 nodes of 4 cores the demand fits.
+    let mut crowded = small(Levers::ALL);
+    crowded.nodes = Some(models::NodesConfig {
+        count: 1,
+        cores: 4.0,
+        cpu_per_request: 1.0,
+    });
+    let mut spread = crowded.clone();
+    spread.nodes.as_mut().unwrap().count = 4;
+    let p99 = |f: &Fleet| -> f64 {
+        SEEDS
+            .iter()
+            .map(|&s| {
+                run("cpu", f, s)
+                    .analysis
+                    .summary
+                    .latency_ms
+                    .baseline
+                    .p99
+                    .unwrap()
+            })
+            .sum::<f64>()
+            / SEEDS.len() as f64
+    };
+    let (c, s) = (p99(&crowded), p99(&spread));
+    assert!(
+        c > 1.5 * s,
+        "seeds {SEEDS:?}: crowded p99 {c} ms vs spread {s} ms"
+    );
+    // Without [nodes] nothing changes: the same run as before the CPU model.
+    let plain = small(Levers::ALL);
+    let base = run("plain", &plain, 21);
+    assert!(base.analysis.summary.latency_ms.baseline.p99.unwrap() < 200.0);
 }

@@ -1,7 +1,8 @@
 //! Random valid fleets: no panic, no conservation failure.
 
 use models::{
-    Arrivals, ConnectionStyle, Fleet, IntOrPercent, Levers, Preset, SimOptions, simulate,
+    Arrivals, ConnectionStyle, Entrypoint, Fleet, IntOrPercent, OnSigterm, PreStop, Preset,
+    QueueConfig, ServerConfig, SimOptions, simulate,
 };
 use proptest::prelude::*;
 use sim_core::{Dist, SimDuration};
@@ -18,7 +19,8 @@ prop_compose! {
         keepalive in any::<bool>(),
         pool in 1u32..40,
         preset in 0usize..4,
-        levers in 0u8..32,
+        levers in 0u8..64,
+        rotate in 0u32..4,
         surge in 1u32..3,
         service in 0u64..300,
         concurrency in 1u32..50,
@@ -41,7 +43,11 @@ prop_compose! {
         f.run.max_duration = SimDuration::from_secs(240);
         f.pod.replicas = replicas;
         f.pod.startup = Dist::Uniform { low: ms(200), high: ms(1_500) };
-        f.pod.readiness.period = ms(500);
+        if levers & 32 != 0 {
+            f.pod.readiness = None;
+        } else {
+            f.pod.readiness.as_mut().unwrap().period = ms(500);
+        }
         f.pod.service_time = Dist::Exponential { mean: ms(service.max(1)) };
         f.pod.concurrency = concurrency;
         f.pod.cold_start.factor = cold;
@@ -58,25 +64,37 @@ prop_compose! {
             f.balancer.health_check_delay = Some(ms(500));
         }
         f.propagation.lag = Some(Dist::Uniform { low: ms(0), high: ms(lag) });
-        f.lifecycle.prestop = ms(prestop);
+        f.lifecycle.prestop = (prestop > 0).then(|| PreStop::Sleep(ms(prestop)));
         f.lifecycle.grace_period = ms(grace);
         f.drain.timeout = ms(drain);
         f.drain.guardian = ms(guardian);
-        f.drain.jitter_window = ms(drain.clamp(1, 1_000));
-        f.levers = Levers {
-            pid1: levers & 1 != 0,
-            readiness: levers & 2 != 0,
-            drain: levers & 4 != 0,
-            requeue: levers & 8 != 0,
-            surge: levers & 16 != 0,
+        f.drain.jitter_window = if levers & 16 != 0 { ms(drain.clamp(1, 1_000)) } else { ms(0) };
+        f.container.entrypoint = if levers & 1 != 0 { Entrypoint::Exec } else { Entrypoint::Shell };
+        f.app.fail_readiness = levers & 2 != 0 && f.pod.readiness.is_some();
+        f.app.on_sigterm = if levers & 4 != 0 { OnSigterm::Drain } else { OnSigterm::Exit };
+        f.app.keep_serving = ms(u64::from(rotate) * 300);
+        f.nodes = (rotate == 2).then_some(models::NodesConfig {
+            count: 2,
+            cores: 1.5,
+            cpu_per_request: 0.5,
+        });
+        f.server = ServerConfig {
+            idle_timeout: (rotate & 1 != 0).then(|| ms(700)),
+            max_requests: (rotate & 2 != 0).then_some(5),
+            max_age: (rotate == 3).then(|| ms(1_500)),
         };
         f.rollout.max_surge = IntOrPercent::Int(surge);
         f.rollout.max_unavailable = IntOrPercent::Int(0);
         f.rollout.min_ready = ms(min_ready);
-        f.queue.rate = jobs;
-        f.queue.lease = ms(lease);
-        f.queue.effect_at = effect;
-        f.queue.duration = Dist::Uniform { low: ms(10), high: ms(2_000) };
+        f.queue = (jobs > 0.1).then(|| QueueConfig {
+            rate: jobs,
+            lease: ms(lease),
+            effect_at: effect,
+            duration: Dist::Uniform { low: ms(10), high: ms(2_000) },
+            release_on_sigterm: levers & 8 != 0,
+            idempotent: levers & 8 != 0,
+            ..QueueConfig::default()
+        });
         f
     }
 }

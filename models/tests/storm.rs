@@ -4,7 +4,6 @@
 mod common;
 
 use common::*;
-use models::Levers;
 
 fn peak_reconnects(r: &models::SimRun) -> u64 {
     // Fine buckets (10 ms) inside the deploy window.
@@ -27,9 +26,9 @@ fn jitter_spreads_the_reconnects() {
     at_once.client.pool = 20;
     at_once.pod.service_time = sim_core::Dist::constant(ms(1));
     at_once.run.baseline = secs(2);
-    at_once.queue.rate = 0.0;
+    at_once.queue = None;
     let mut jittered = at_once.clone();
-    jittered.levers.surge = true;
+    jittered.drain.jitter_window = secs(2);
     let (mut a, mut j) = (0, 0);
     for seed in [51, 52, 53] {
         a += peak_reconnects(&run("at-once", &at_once, seed));

@@ -262,7 +262,51 @@ pub fn ablation(items: &[Named]) -> Option<String> {
     ))
 }
 
-/// The whole compare report: side by side, then the ablation when it applies.
+/// The fix-in-order ladder, when its steps are among `items`: before, +pid1, +readiness,
+/// +drain, +requeue, +surge, each step the previous plus one lever patch, with what the step
+/// removes and what it brings in (pid1 alone brings in the refusals of a pod that now exits
+/// at SIGTERM while balancers still route to it; readiness removes them). `None` unless at
+/// least `before`, `pid1` and `after` are there.
+pub fn ladder(items: &[Named]) -> Option<String> {
+    let find = |name: &str| items.iter().find(|n| n.name == name).map(|n| &n.aggregate);
+    for need in ["before", "pid1", "after"] {
+        find(need)?;
+    }
+    let mut header = vec!["step".to_string(), "scenario".to_string()];
+    header.extend(FAILURE_MODES.iter().map(|f| f.label().to_string()));
+    header.push("this step removes / brings in".into());
+    let mut t = Table::new(header);
+    let mut prev: Option<&Aggregate> = None;
+    for (label, scenario) in crate::shipped::LADDER {
+        let Some(a) = find(scenario) else { continue };
+        let mut row = vec![label.to_string(), scenario.to_string()];
+        row.extend(
+            FAILURE_MODES
+                .iter()
+                .map(|&f| stat(a, f).map_or_else(|| "-".into(), |s| fmt_num(s.mean))),
+        );
+        row.push(match prev {
+            None => "reference".into(),
+            Some(p) => {
+                let mut parts = improvements(a, p);
+                let worse = regressions(a, p);
+                if !worse.is_empty() {
+                    parts.push(format!("brings in: {}", worse.join(", ")));
+                }
+                join_or(parts, "no clear change")
+            }
+        });
+        t.row(row);
+        prev = Some(a);
+    }
+    Some(format!(
+        "Fix in order (cumulative: each step is the one above plus one lever patch), mean over \
+         seeds:\n\n{}",
+        t.markdown()
+    ))
+}
+
+/// The whole compare report: side by side, then the ablation and the ladder when they apply.
 pub fn report(items: &[Named]) -> String {
     let mut out = format!(
         "Headline figures, mean [2.5%, 97.5%] over seeds:\n\n{}",
@@ -271,6 +315,10 @@ pub fn report(items: &[Named]) -> String {
     if let Some(a) = ablation(items) {
         out.push('\n');
         out.push_str(&a);
+    }
+    if let Some(l) = ladder(items) {
+        out.push('\n');
+        out.push_str(&l);
     }
     out
 }
@@ -326,6 +374,28 @@ mod tests {
             "{r}"
         );
         assert!(ablation(&items[1..]).is_none());
+        // The ladder: pid1 over before brings in refusals, readiness over pid1 removes them.
+        let ladder = vec![
+            agg("before", 100.0, 5.0, 900.0),
+            agg("pid1", 300.0, 5.0, 900.0),
+            agg("ladder-readiness", 0.0, 5.0, 880.0),
+            agg("after", 0.0, 0.0, 120.0),
+        ];
+        let l = ladder_table(&ladder);
+        let row = |step: &str| {
+            l.lines()
+                .find(|x| x.starts_with(&format!("| {step} ")))
+                .unwrap()
+                .to_string()
+        };
+        assert!(row("+pid1").contains("brings in: refused"), "{l}");
+        assert!(row("+readiness").contains("removes refused"), "{l}");
+        assert!(row("+surge (= after)").contains("removes lost jobs"), "{l}");
+        assert!(super::ladder(&ladder[2..]).is_none());
+    }
+
+    fn ladder_table(items: &[Named]) -> String {
+        super::ladder(items).unwrap()
     }
 
     #[test]

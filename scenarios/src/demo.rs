@@ -132,6 +132,9 @@ pub fn report_md(
     if let Some(a) = compare::ablation(&items) {
         let _ = writeln!(out, "## Ablation\n\n{a}");
     }
+    if let Some(l) = compare::ladder(&items) {
+        let _ = writeln!(out, "## Fix in order\n\n{l}");
+    }
     let _ = writeln!(
         out,
         "## Every scenario\n\n{}",

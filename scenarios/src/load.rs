@@ -23,6 +23,9 @@ use toml::{Table, Value};
 use crate::error::{FieldError, Origin, ScenarioError, line_col};
 use crate::shipped;
 
+/// The prefix that names a shipped file in `extends` from any folder: `shipped:after`.
+pub const SHIPPED_PREFIX: &str = "shipped:";
+
 /// Deepest `extends` chain accepted (a guard against runaway recursion, not a design limit).
 const MAX_DEPTH: usize = 16;
 
@@ -51,6 +54,11 @@ enum Files {
 
 impl Files {
     fn read(&self, id: &str) -> Result<String, String> {
+        if let Some(name) = id.strip_prefix(SHIPPED_PREFIX) {
+            return shipped::get(name)
+                .map(str::to_string)
+                .ok_or_else(|| format!("no shipped file named {name:?}"));
+        }
         match self {
             Files::Disk => std::fs::read_to_string(id).map_err(|e| e.to_string()),
             Files::Memory(m) => m
@@ -60,18 +68,49 @@ impl Files {
         }
     }
 
+    /// `rel` as named in an `extends` of file `from`. `shipped:after` (or `shipped:after.toml`)
+    /// names a shipped scenario from anywhere; so does a bare name (`after`, `before.toml`)
+    /// when no such file exists next to `from`. A shipped file's own `extends` stay among the
+    /// shipped files.
     fn resolve(&self, from: &str, rel: &str) -> String {
+        if let Some(name) = rel.strip_prefix(SHIPPED_PREFIX) {
+            return format!("{SHIPPED_PREFIX}{}", shipped_file_name(name));
+        }
+        if from.starts_with(SHIPPED_PREFIX) {
+            return format!("{SHIPPED_PREFIX}{}", rel.trim_start_matches("./"));
+        }
         match self {
             Files::Disk => {
                 let base = Path::new(from).parent().unwrap_or(Path::new(""));
-                base.join(rel).to_string_lossy().into_owned()
+                let mut path = base.join(rel);
+                let bare = !rel.contains('/') && !rel.contains('\\');
+                if bare && !path.exists() && !rel.ends_with(".toml") {
+                    let with_ext = base.join(shipped_file_name(rel));
+                    if with_ext.exists() {
+                        path = with_ext;
+                    }
+                }
+                if !path.exists() && bare && shipped::get(&shipped_file_name(rel)).is_some() {
+                    return format!("{SHIPPED_PREFIX}{}", shipped_file_name(rel));
+                }
+                path.to_string_lossy().into_owned()
             }
-            Files::Memory(_) => rel.trim_start_matches("./").to_string(),
+            Files::Memory(m) => {
+                let name = rel.trim_start_matches("./");
+                if !m.contains_key(name) && m.contains_key(&shipped_file_name(name)) {
+                    shipped_file_name(name)
+                } else {
+                    name.to_string()
+                }
+            }
         }
     }
 
     /// The identity used for cycle detection.
     fn identity(&self, id: &str) -> String {
+        if id.starts_with(SHIPPED_PREFIX) {
+            return id.to_string();
+        }
         match self {
             Files::Disk => std::fs::canonicalize(id)
                 .map(|p| p.to_string_lossy().into_owned())
@@ -320,6 +359,38 @@ pub fn merge_tables(base: &mut Table, over: Table) {
     }
 }
 
+/// Every leaf of `table` (a table with a `kind` key counts as a leaf) as `(dotted path, value)`.
+fn leaf_paths(prefix: &str, table: &Table, out: &mut Vec<(String, Value)>) {
+    for (k, v) in table {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Table(t) if !t.contains_key("kind") => leaf_paths(&path, t, out),
+            other => out.push((path, other.clone())),
+        }
+    }
+}
+
+/// Sets a dotted path in `table`, creating tables (a non-table in the way is replaced).
+fn set_path(table: &mut Table, path: &str, value: Value) {
+    let keys: Vec<&str> = path.split('.').collect();
+    let (leaf, parents) = keys.split_last().expect("non-empty path");
+    let mut t = table;
+    for key in parents {
+        let entry = t
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        t = entry.as_table_mut().expect("made a table");
+    }
+    t.insert(leaf.to_string(), value);
+}
+
 /// The line of every key path written in `text` (tables and leaves alike).
 fn origins_of(file: &str, text: &str) -> BTreeMap<String, Origin> {
     let mut out = BTreeMap::new();
@@ -442,7 +513,7 @@ impl Source {
     /// Deserializes the merged tables into `T`, naming the field path (and file and line) of
     /// the first field that does not fit.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ScenarioError> {
-        let value = Value::Table(self.table.clone());
+        let value = Value::Table(self.resolved()?);
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let path = if path == "." { String::new() } else { path };
@@ -453,6 +524,141 @@ impl Source {
                 reason,
             }])
         })
+    }
+
+    /// The merged tables with the lever patches applied: `[levers]` names patches
+    /// (`scenarios/files/levers/<name>.toml`), each a table of the settings the lever stands
+    /// for. A patch overrides what the files below the one that switched it on set (that is
+    /// what a patch is for: `after` = `before` + patches); a setting written in that file, or in
+    /// a file above it, that a patch sets to another value is an error naming both. Values set
+    /// by a sweep (`--vary`) win over patches.
+    pub fn resolved(&self) -> Result<Table, ScenarioError> {
+        let mut table = self.table.clone();
+        // `[patch.<lever>]`: a file may restate what a lever sets (a cluster's own values,
+        // e.g. `[patch.drain.drain] timeout = "8s"`); it replaces the shipped patch whole.
+        let overrides = match table.remove("patch") {
+            None => Table::new(),
+            Some(Value::Table(t)) => t,
+            Some(other) => {
+                return Err(self.field_errors([(
+                    "patch".to_string(),
+                    format!(
+                        "expected a table of lever patches, found {}",
+                        other.type_str()
+                    ),
+                )]));
+            }
+        };
+        let mut errors = Vec::new();
+        for (name, v) in &overrides {
+            if shipped::lever_patch(name).is_none() {
+                errors.push((
+                    format!("patch.{name}"),
+                    format!(
+                        "no lever named {name:?} (levers: {})",
+                        measure::Lever::ALL.map(|l| l.name()).join(", ")
+                    ),
+                ));
+            } else if !v.is_table() {
+                errors.push((
+                    format!("patch.{name}"),
+                    format!("expected a table of settings, found {}", v.type_str()),
+                ));
+            }
+        }
+        let Some(levers) = table.remove("levers") else {
+            return if errors.is_empty() {
+                Ok(table)
+            } else {
+                Err(self.field_errors(errors))
+            };
+        };
+        let levers = match levers {
+            Value::Table(t) => t,
+            other => {
+                return Err(self.field_errors([(
+                    "levers".to_string(),
+                    format!(
+                        "expected a table of lever = true/false, found {}",
+                        other.type_str()
+                    ),
+                )]));
+            }
+        };
+        let mut on = Vec::new();
+        for (name, v) in &levers {
+            let path = format!("levers.{name}");
+            match (shipped::lever_patch(name), v) {
+                (None, _) => errors.push((
+                    path,
+                    format!(
+                        "no lever named {name:?} (levers: {})",
+                        measure::Lever::ALL.map(|l| l.name()).join(", ")
+                    ),
+                )),
+                (Some(_), Value::Boolean(b)) => {
+                    if *b {
+                        on.push(name.clone());
+                    }
+                }
+                (Some(_), other) => errors.push((
+                    path,
+                    format!("expected true or false, found {}", other.type_str()),
+                )),
+            }
+        }
+        // Patches apply in DESIGN order (they set disjoint fields, so order only fixes messages).
+        on.sort_by_key(|n| measure::Lever::ALL.iter().position(|l| l.name() == n));
+        let rank = |file: &str| self.files.iter().position(|f| f == file);
+        for name in on {
+            let patch: Table = match overrides.get(&name) {
+                Some(Value::Table(t)) => t.clone(),
+                _ => toml::from_str(shipped::lever_patch(&name).expect("checked above"))
+                    .expect("shipped patches parse"),
+            };
+            let switched_in = self.origin(&format!("levers.{name}")).map(|o| o.file);
+            let from = switched_in.as_deref().and_then(rank);
+            let mut leaves = Vec::new();
+            leaf_paths("", &patch, &mut leaves);
+            for (path, value) in leaves {
+                // The setting as written: the path itself, or a scalar written at a parent
+                // (`prestop = "2s"` against a patch's `prestop.sleep`).
+                let written =
+                    std::iter::successors(Some(path.as_str()), |p| p.rfind('.').map(|i| &p[..i]))
+                        .find(|p| self.get(p).is_some_and(|v| !v.is_table()))
+                        .unwrap_or(&path)
+                        .to_string();
+                let origin = self.origins.get(&written);
+                if origin.is_some_and(|o| o.file == "--vary") {
+                    continue; // the sweep point wins
+                }
+                let explicit_above = match (origin.and_then(|o| rank(&o.file)), from) {
+                    (Some(set), Some(lever)) => set >= lever,
+                    (Some(_), None) => false, // the lever came from --vary: it overrides files
+                    (None, _) => false,
+                };
+                if explicit_above
+                    && let Some(current) = self.get(&written)
+                    && (written != path || current != &value)
+                {
+                    let o = origin.expect("explicit");
+                    errors.push((
+                        written.clone(),
+                        format!(
+                            "lever {name} (levers/{name}.toml) sets {path} = {value}, but {}:{} sets {written} = {current}; remove one of them",
+                            o.file, o.line
+                        ),
+                    ));
+                    continue;
+                }
+                set_path(&mut table, &path, value);
+            }
+        }
+        if errors.is_empty() {
+            Ok(table)
+        } else {
+            Err(self.field_errors(errors))
+        }
     }
 
     /// Attaches origins to validation errors given as `(path, reason)`.

@@ -33,7 +33,45 @@ const FILES: &[(&str, &str)] = &[
         "after-no-surge.toml",
         include_str!("../files/after-no-surge.toml"),
     ),
+    (
+        "ladder-readiness.toml",
+        include_str!("../files/ladder-readiness.toml"),
+    ),
+    (
+        "ladder-drain.toml",
+        include_str!("../files/ladder-drain.toml"),
+    ),
+    (
+        "ladder-requeue.toml",
+        include_str!("../files/ladder-requeue.toml"),
+    ),
 ];
+
+/// The fix-in-order ladder: `(step label, scenario, what the step's lever is for)`, each step
+/// the previous one plus one lever patch, in the order a team would apply them.
+pub const LADDER: [(&str, &str); 6] = [
+    ("before", "before"),
+    ("+pid1", "pid1"),
+    ("+readiness", "ladder-readiness"),
+    ("+drain", "ladder-drain"),
+    ("+requeue", "ladder-requeue"),
+    ("+surge (= after)", "after"),
+];
+
+/// The lever patches: `(lever name, contents)`, each a table of the settings the lever stands
+/// for (`scenarios/files/levers/`).
+const PATCHES: &[(&str, &str)] = &[
+    ("pid1", include_str!("../files/levers/pid1.toml")),
+    ("readiness", include_str!("../files/levers/readiness.toml")),
+    ("drain", include_str!("../files/levers/drain.toml")),
+    ("requeue", include_str!("../files/levers/requeue.toml")),
+    ("surge", include_str!("../files/levers/surge.toml")),
+];
+
+/// A lever's patch by lever name (`"pid1"`).
+pub fn lever_patch(name: &str) -> Option<&'static str> {
+    PATCHES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
 
 /// Every shipped file, `(file name, contents)`.
 pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
@@ -86,7 +124,15 @@ mod tests {
         for (name, text) in all() {
             assert_eq!(std::fs::read_to_string(dir.join(name)).unwrap(), text);
         }
+        for (name, text) in PATCHES {
+            let path = dir.join("levers").join(format!("{name}.toml"));
+            assert_eq!(&std::fs::read_to_string(path).unwrap(), text);
+        }
+        for (_, scenario) in LADDER {
+            assert!(get(&format!("{scenario}.toml")).is_some(), "{scenario}");
+        }
         for l in Lever::ALL {
+            assert!(lever_patch(l.name()).is_some());
             assert!(get(&format!("{}.toml", alone(l))).is_some());
             assert!(get(&format!("{}.toml", without(l))).is_some());
         }

@@ -8,9 +8,9 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
     (
         "before",
         "[rollout]\nmax_surge = 0\nmax_unavailable = 0\n",
-        "rollout.max_surge",
-        "maxSurge and maxUnavailable cannot both be 0",
-        Some(2),
+        "rollout.max_unavailable",
+        "maxSurge is 0 and maxUnavailable is 0",
+        Some(3),
     ),
     (
         "before",
@@ -37,7 +37,7 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         "before",
         "[levers]\npid2 = true\n",
         "levers.pid2",
-        "unknown field `pid2`",
+        "no lever named \"pid2\"",
         Some(2),
     ),
     (
@@ -139,32 +139,32 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         Some(2),
     ),
     (
-        "after",
-        "[drain]\njitter_window = \"20s\"\n",
+        "before",
+        "[app]\non_sigterm = \"drain\"\n[drain]\ntimeout = \"1s\"\njitter_window = \"2s\"\n",
         "drain.jitter_window",
-        "longer than drain.timeout",
-        Some(2),
+        "2s is longer than drain.timeout 1s",
+        Some(5),
     ),
     (
         "after",
         "[rollout]\nmax_unavailable = 1\n",
         "rollout.max_unavailable",
-        "set it to 0",
+        "lever surge (levers/surge.toml) sets rollout.max_unavailable = 0, but case20.toml:3 sets rollout.max_unavailable = 1",
         Some(2),
     ),
     (
-        "after",
-        "[rollout]\nmax_surge = \"0%\"\n",
-        "rollout.max_surge",
-        "cannot both be 0",
-        Some(2),
-    ),
-    (
-        "after",
-        "[rollout]\nmax_unavailable = \"25%\"\n",
+        "before",
+        "[rollout]\nmax_surge = \"0%\"\nmax_unavailable = 0\n",
         "rollout.max_unavailable",
-        "resolves to 1",
-        Some(2),
+        "raise one of them",
+        Some(3),
+    ),
+    (
+        "after",
+        "[levers]\nreadiness = true\n[lifecycle]\nprestop = \"2s\"\n",
+        "lifecycle.prestop",
+        "lever readiness (levers/readiness.toml) sets lifecycle.prestop",
+        Some(4),
     ),
     (
         "before",
@@ -258,11 +258,12 @@ fn several_invalid_fields_are_all_reported() {
 
 #[test]
 fn rollout_percentages_round_like_kubernetes() {
-    // maxUnavailable rounds down: 20% of 4 is 0.8 -> 0, which the surge lever accepts;
-    // maxSurge rounds up: 10% of 4 is 0.4 -> 1, which adds capacity first.
+    // maxUnavailable rounds down: 20% of 4 is 0.8 -> 0; maxSurge rounds up: 10% of 4 is
+    // 0.4 -> 1, which adds capacity first.
     let ok = parse_scenario(
         "x.toml",
-        "extends = [\"after.toml\"]\n[rollout]\nmax_surge = \"10%\"\nmax_unavailable = \"20%\"\n",
-    );
-    assert!(ok.is_ok(), "{:?}", ok.err());
+        "extends = [\"before.toml\"]\n[rollout]\nmax_surge = \"10%\"\nmax_unavailable = \"20%\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok.fleet.effective_fenceposts(), (1, 0));
 }

@@ -26,6 +26,14 @@ fn scenario() -> impl Strategy<Value = String> {
     )
         .prop_map(
             |(l, preset, conn, replicas, rate, prestop_ms, grace_s, drain_s, qrate, pool, seed)| {
+                let queue = if qrate == 0 {
+                    String::new()
+                } else {
+                    format!(
+                        "[queue]\nrate = {qrate}.0\nrelease_on_sigterm = {}\nidempotent = {}\n",
+                        l[3], l[3]
+                    )
+                };
                 format!(
                     "extends = [\"before.toml\"]\n\
                      [run]\nbaseline = \"3s\"\n\
@@ -33,12 +41,21 @@ fn scenario() -> impl Strategy<Value = String> {
                      [client]\nconnection = \"{conn}\"\npool = {pool}\n\
                      [balancer]\npreset = \"{preset}\"\n\
                      [pod]\nreplicas = {replicas}\n\
+                     [container]\nentrypoint = \"{}\"\n\
                      [lifecycle]\nprestop = \"{prestop_ms}ms\"\ngrace_period = \"{grace_s}s\"\n\
-                     [drain]\ntimeout = \"{drain_s}s\"\njitter_window = \"1s\"\n\
-                     [queue]\nrate = {qrate}.0\n\
-                     [levers]\npid1 = {}\nreadiness = {}\ndrain = {}\nrequeue = {}\nsurge = {}\n\
+                     [app]\non_sigterm = \"{}\"\nfail_readiness = {}\n\
+                     [server]\nmax_requests = {}\n\
+                     [drain]\ntimeout = \"{drain_s}s\"\njitter_window = \"{}s\"\n\
+                     {queue}\
+                     [rollout]\nmax_surge = {}\nmax_unavailable = {}\n\
                      # seed {seed}\n",
-                    l[0], l[1], l[2], l[3], l[4]
+                    if l[0] { "exec" } else { "shell" },
+                    if l[2] { "drain" } else { "exit" },
+                    l[1],
+                    pool * 3,
+                    u32::from(l[4]),
+                    u32::from(l[4]),
+                    u32::from(!l[4]),
                 )
             },
         )

@@ -63,7 +63,7 @@ fn assert_conserved(r: &RunReport) {
 #[test]
 fn every_shipped_scenario_is_conserved_deterministic_and_thread_independent() {
     let list = all();
-    assert_eq!(list.len(), 12);
+    assert_eq!(list.len(), 15);
     let seeds = seed_list(1, 2);
     let one = run_many(&list, &seeds, 1, false, &|| {}).unwrap();
     let two = run_many(&list, &seeds, 2, false, &|| {}).unwrap();

@@ -92,7 +92,7 @@ impl World<'_> {
     pub(super) fn pick(&mut self, exclude: u32) -> Option<u32> {
         let list = if !self.ready_view.is_empty() {
             &self.ready_view
-        } else if self.bal.kind == BalancerKind::L4 && self.bal.terminating_fallback {
+        } else if self.bal.terminating_fallback {
             &self.fallback_view
         } else {
             return None;
@@ -116,6 +116,7 @@ impl World<'_> {
         let k = self.reqs[r as usize].client as usize;
         let c = self.client_idle[k];
         if c != NONE {
+            self.server_idle_close(c, now);
             let conn = self.conns[c as usize];
             let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
             let timed_out =
@@ -170,6 +171,7 @@ impl World<'_> {
         while i > 0 {
             i -= 1;
             let c = self.pods[p as usize].up_idle[i];
+            self.server_idle_close(c, now);
             let conn = self.conns[c as usize];
             let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
             let timed_out = conn.free_at <= now && now - conn.free_at > keepalive;
@@ -208,6 +210,8 @@ impl World<'_> {
             close_after: false,
             at_server: false,
             free_at: NEVER,
+            opened_at: 0,
+            served: 0,
         };
         match self.free_conns.pop() {
             Some(i) => {
@@ -228,6 +232,26 @@ impl World<'_> {
         debug_assert!(!conn.server_open);
         conn.live = false;
         self.free_conns.push(c);
+    }
+
+    /// `server.idle_timeout`: the server closed idle connection `c` when it had been idle that
+    /// long (evaluated lazily, when the connection is next looked at). The server's idle time
+    /// starts when it sent the last response, one hop before the client had it (`free_at`).
+    pub(super) fn server_idle_close(&mut self, c: u32, now: u64) {
+        let Some(idle) = self.plan.server.idle_timeout else {
+            return;
+        };
+        let conn = self.conns[c as usize];
+        if !conn.server_open || conn.at_server || conn.free_at == NEVER {
+            return;
+        }
+        let closed = conn
+            .free_at
+            .saturating_sub(self.ow)
+            .saturating_add(dur(idle));
+        if closed <= now {
+            self.server_close(c, closed);
+        }
     }
 
     /// The server closes connection `c` at `now` (it leaves the pod's list).

@@ -7,11 +7,14 @@ impl World<'_> {
     pub(super) fn create_pod(&mut self, q: &mut Scheduler<Ev>, now: u64) {
         let p = self.pods.len() as u32;
         self.pods.push(Pod::new(true));
+        self.place(p);
         let startup = self.smp.startup.sample(&mut self.rng.startup).as_nanos();
         q.schedule_at(SimTime::from_nanos(now + startup), Ev::Started(p));
-        let first = now + dur(self.f.pod.readiness.initial_delay);
-        self.pods[p as usize].ev_probe =
-            Some(q.schedule_at(SimTime::from_nanos(first), Ev::Probe(p)));
+        if let Some(rp) = &self.plan.probe {
+            let first = now + dur(rp.initial_delay);
+            self.pods[p as usize].ev_probe =
+                Some(q.schedule_at(SimTime::from_nanos(first), Ev::Probe(p)));
+        }
     }
 
     pub(super) fn on_started(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
@@ -23,16 +26,26 @@ impl World<'_> {
         pod.listening = true;
         pod.started_at = now;
         self.start_workers(q, p);
+        if self.plan.probe.is_none() && !self.pods[p as usize].deleted {
+            // No readiness probe: Kubernetes counts the pod ready once its container started.
+            self.become_ready(q, p, now);
+        }
     }
 
     pub(super) fn on_probe(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
-        let rp = &self.f.pod.readiness;
+        let Some(rp) = self.plan.probe.clone() else {
+            return;
+        };
+        let concurrency = u64::from(self.f.pod.concurrency.max(1));
+        let mean = dur(self.plan.mean_service);
         let pod = &mut self.pods[p as usize];
         pod.ev_probe = None;
         if pod.phase == Phase::Gone || pod.deleted {
             return;
         }
-        if pod.listening {
+        // The probe's GET waits behind the requests queued at the pod; past `timeout` it fails.
+        let wait = (pod.queue.len() as u64).saturating_mul(mean) / concurrency;
+        if pod.listening && wait <= dur(rp.timeout) {
             pod.successes += 1;
         } else {
             pod.successes = 0;
@@ -40,18 +53,30 @@ impl World<'_> {
         if pod.successes >= rp.success_threshold {
             // Ready. Probing of ready pods is not modelled further (they never fail unless
             // deleted, and deletion drives the endpoint through the EndpointSlice).
-            pod.probe_ready = true;
-            self.slice_set(q, p, Ep::Ready, now);
-            if !self.bal.readiness_gate {
-                let min_ready = dur(self.f.rollout.min_ready);
-                q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
-            }
-            self.check_rollout_end(q, now);
+            self.become_ready(q, p, now);
         } else {
             let next = now + dur(rp.period);
             self.pods[p as usize].ev_probe =
                 Some(q.schedule_at(SimTime::from_nanos(next), Ev::Probe(p)));
         }
+    }
+
+    /// Puts pod `p` on a node, round-robin in creation order.
+    pub(super) fn place(&mut self, p: u32) {
+        if !self.node_busy.is_empty() {
+            self.pods[p as usize].node = p % self.node_busy.len() as u32;
+        }
+    }
+
+    /// The pod turns ready: EndpointSlice, then available after minReadySeconds.
+    pub(super) fn become_ready(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.pods[p as usize].probe_ready = true;
+        self.slice_set(q, p, Ep::Ready, now);
+        if !self.bal.readiness_gate {
+            let min_ready = dur(self.plan.min_ready);
+            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+        }
+        self.check_rollout_end(q, now);
     }
 
     /// Deployment semantics: scale the new ReplicaSet up within maxSurge, the old one down
@@ -152,12 +177,8 @@ impl World<'_> {
         }
         let ep = self.term_ep(p);
         self.slice_set(q, p, ep, now);
-        let grace = dur(self.f.lifecycle.grace_period);
-        let prestop = if self.f.levers.readiness {
-            dur(self.f.lifecycle.prestop)
-        } else {
-            0
-        };
+        let grace = dur(self.plan.shutdown.grace);
+        let prestop = dur(self.plan.shutdown.prestop);
         // preStop counts against the grace period; if it overruns, SIGTERM goes at the end of
         // the grace period and the kubelet allows 2 s more before SIGKILL.
         let (term, kill) = if prestop >= grace && prestop > 0 {
@@ -178,32 +199,60 @@ impl World<'_> {
         if self.pods[p as usize].phase == Phase::Gone {
             return;
         }
-        let levers = self.f.levers;
-        if !levers.pid1 {
+        let sp = &self.plan.shutdown;
+        if !sp.sigterm_delivered {
             // A shell-form entrypoint swallows SIGTERM: nothing happens until SIGKILL.
             return;
         }
-        {
-            let pod = &mut self.pods[p as usize];
-            pod.steps.push((ShutdownStep::SigtermReceived, now));
-            if levers.readiness {
-                // real-service fails /readyz at SIGTERM; the preStop sleep ran before it.
-                pod.readiness_failed = true;
-                pod.steps.push((ShutdownStep::ReadinessFailed, now));
-                pod.steps.push((ShutdownStep::PrestopDone, now));
+        let (fail, keep, prestop) = (sp.fail_readiness, sp.keep_serving, sp.prestop);
+        let pod = &mut self.pods[p as usize];
+        pod.steps.push((ShutdownStep::SigtermReceived, now));
+        if fail {
+            // The application fails its readiness endpoint; the kubelet marks the pod not
+            // serving after failureThreshold failed probes.
+            pod.steps.push((ShutdownStep::ReadinessFailed, now));
+            if let Some(rp) = &self.plan.probe {
+                let after = dur(rp.period).saturating_mul(u64::from(rp.failure_threshold));
+                q.schedule_at(
+                    SimTime::from_nanos(now.saturating_add(after)),
+                    Ev::ReadinessFailed(p),
+                );
             }
         }
-        let exit_by = if levers.drain {
-            let g = now + dur(self.f.drain.guardian);
+        if !prestop.is_zero() {
+            pod.steps.push((ShutdownStep::PrestopDone, now));
+        }
+        if !keep.is_zero() {
+            let at = now.saturating_add(dur(keep));
+            pod.ev_app = Some(q.schedule_at(SimTime::from_nanos(at), Ev::AppShutdown(p)));
+            return;
+        }
+        self.app_shutdown(q, p, now);
+    }
+
+    /// The application's `on_sigterm` acts (at SIGTERM, or `app.keep_serving` after it).
+    pub(super) fn app_shutdown(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        if self.pods[p as usize].phase == Phase::Gone {
+            return;
+        }
+        let sp = &self.plan.shutdown;
+        let drain = sp.on_sigterm == OnSigterm::Drain;
+        let sigterm_at = now.saturating_sub(dur(sp.keep_serving));
+        let (guardian, jitter, timeout) = (sp.guardian, sp.jitter_window, sp.drain_timeout);
+        let release = self.queue.release_on_sigterm;
+        let exit_by = if drain {
+            // The guardian counts from SIGTERM; one shorter than `keep_serving` fires as soon
+            // as the drain starts (approximation: it is not armed during keep_serving).
+            let g = (sigterm_at + dur(guardian)).max(now);
             g.min(self.pods[p as usize].exit_deadline)
         } else {
             now
         };
         self.pods[p as usize].exit_deadline = exit_by;
-        if levers.requeue {
+        if release {
             self.stop_workers(q, p, now, exit_by);
         }
-        if self.pods[p as usize].phase == Phase::Starting || !levers.drain {
+        if self.pods[p as usize].phase == Phase::Starting || !drain {
             self.pods[p as usize]
                 .steps
                 .push((ShutdownStep::ListenerClosed, now));
@@ -220,15 +269,10 @@ impl World<'_> {
         let ep = self.term_ep(p);
         self.slice_set(q, p, ep, now);
         let conns = self.pods[p as usize].conns.clone();
+        let w = dur(jitter);
         for c in conns {
-            if levers.surge {
-                let w = dur(self.f.drain.jitter_window);
-                let at = now
-                    + if w == 0 {
-                        0
-                    } else {
-                        self.rng.jitter.below(w + 1)
-                    };
+            if w > 0 {
+                let at = now + self.rng.jitter.below(w + 1);
                 let generation = self.conns[c as usize].generation;
                 q.schedule_at(
                     SimTime::from_nanos(at),
@@ -242,7 +286,7 @@ impl World<'_> {
             }
         }
         let pod = &mut self.pods[p as usize];
-        let deadline = now + dur(self.f.drain.timeout);
+        let deadline = now + dur(timeout);
         pod.ev_drain = Some(q.schedule_at(SimTime::from_nanos(deadline), Ev::DrainDeadline(p)));
         pod.ev_guardian = Some(q.schedule_at(SimTime::from_nanos(exit_by), Ev::Guardian(p)));
         self.try_finish_drain(q, p, now);
@@ -300,7 +344,7 @@ impl World<'_> {
                 .push((ShutdownStep::KeepaliveClosed, now));
         }
         let pod = &self.pods[p as usize];
-        if self.f.levers.requeue {
+        if self.queue.release_on_sigterm {
             let busy = pod
                 .workers
                 .iter()
@@ -326,7 +370,11 @@ impl World<'_> {
         {
             let pod = &mut self.pods[p as usize];
             pod.queue.clear();
+            let (node, busy) = (pod.node as usize, pod.busy);
             pod.busy = 0;
+            if !self.node_busy.is_empty() {
+                self.node_busy[node] -= busy;
+            }
         }
         for &r in &inflight {
             if let Some(ev) = self.reqs[r as usize].done.take() {
@@ -369,7 +417,7 @@ impl World<'_> {
         }
         self.kill_data_path(q, p, now);
         self.kill_workers(q, p);
-        let teardown = dur(self.f.lifecycle.sandbox_teardown);
+        let teardown = dur(self.plan.shutdown.sandbox_teardown);
         let pod = &mut self.pods[p as usize];
         pod.phase = Phase::Gone;
         pod.listening = false;
@@ -381,6 +429,7 @@ impl World<'_> {
             pod.ev_drain.take(),
             pod.ev_guardian.take(),
             pod.ev_sidecar.take(),
+            pod.ev_app.take(),
         ]
         .into_iter()
         .flatten()

@@ -17,7 +17,11 @@ use sim_core::{
     TraceDigest,
 };
 
-use crate::config::{Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet};
+use crate::config::{
+    Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
+    QueueConfig,
+};
+use crate::plan::Plan;
 
 const NONE: u32 = u32::MAX;
 const NEVER: u64 = u64::MAX;
@@ -228,8 +232,16 @@ enum Ev {
     ConnArrive(u32),
     ReqArrive(u32),
     ServiceDone(u32),
-    Slice { pod: u32, ep: Ep, ver: u32 },
-    View { pod: u32, ep: Ep, ver: u32 },
+    Slice {
+        pod: u32,
+        ep: Ep,
+        ver: u32,
+    },
+    View {
+        pod: u32,
+        ep: Ep,
+        ver: u32,
+    },
     Started(u32),
     Probe(u32),
     Available(u32),
@@ -238,14 +250,27 @@ enum Ev {
     Sigkill(u32),
     DrainDeadline(u32),
     Guardian(u32),
-    JitterClose { conn: u32, generation: u32 },
+    JitterClose {
+        conn: u32,
+        generation: u32,
+    },
     SidecarExit(u32),
-    DeregClose { pod: u32, ver: u32 },
+    DeregClose {
+        pod: u32,
+        ver: u32,
+    },
     JobArrival,
     JobEffect(u32),
     JobDone(u32),
-    LeaseExpire { job: u32, delivery: u32 },
+    LeaseExpire {
+        job: u32,
+        delivery: u32,
+    },
     LoadStop,
+    /// The application's `keep_serving` after SIGTERM is over: its `on_sigterm` acts.
+    AppShutdown(u32),
+    /// The readiness probe has failed `failure_threshold` times (the app failed readiness).
+    ReadinessFailed(u32),
 }
 
 impl Event for Ev {
@@ -275,6 +300,8 @@ impl Event for Ev {
             Ev::JobDone(_) => 21,
             Ev::LeaseExpire { .. } => 22,
             Ev::LoadStop => 23,
+            Ev::AppShutdown(_) => 24,
+            Ev::ReadinessFailed(_) => 25,
         }
     }
 }
@@ -327,6 +354,10 @@ struct Conn {
     at_server: bool,
     /// Client side: usable from this time (the last response has arrived).
     free_at: u64,
+    /// When the server accepted it (for `server.max_age`).
+    opened_at: u64,
+    /// Responses the server has sent on it (for `server.max_requests`).
+    served: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,6 +385,8 @@ struct Pod {
     drain_expired: bool,
     exit_deadline: u64,
     busy: u32,
+    /// The node it runs on (`[nodes]`), round-robin in creation order.
+    node: u32,
     queue: VecDeque<u32>,
     inflight: Vec<u32>,
     conns: Vec<u32>,
@@ -370,6 +403,7 @@ struct Pod {
     ev_drain: Option<EventId>,
     ev_guardian: Option<EventId>,
     ev_sidecar: Option<EventId>,
+    ev_app: Option<EventId>,
     deleted_at: u64,
     /// When the sandbox and its IP are gone (the exit plus `lifecycle.sandbox_teardown`).
     net_gone_at: u64,
@@ -396,6 +430,7 @@ impl Pod {
             drain_expired: false,
             exit_deadline: NEVER,
             busy: 0,
+            node: 0,
             queue: VecDeque::new(),
             inflight: Vec::new(),
             conns: Vec::new(),
@@ -412,6 +447,7 @@ impl Pod {
             ev_drain: None,
             ev_guardian: None,
             ev_sidecar: None,
+            ev_app: None,
             deleted_at: NEVER,
             net_gone_at: NEVER,
             steps: Vec::new(),
@@ -475,6 +511,10 @@ struct Samplers {
 
 struct World<'f> {
     f: &'f Fleet,
+    /// The resolved plan (rollout fenceposts, probe, shutdown path, server limits).
+    plan: Plan,
+    /// The job queue; rate 0 when the fleet has none.
+    queue: QueueConfig,
     bal: BalancerSpec,
     rng: Rngs,
     smp: Samplers,
@@ -517,6 +557,10 @@ struct World<'f> {
     rollout_end: Option<u64>,
     load_stopped: bool,
     load_end: u64,
+    /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
+    view_clock: u64,
+    /// Requests in service per node (`[nodes]`; empty without it).
+    node_busy: Vec<u32>,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -531,15 +575,19 @@ impl<'f> World<'f> {
         trace: &Trace,
     ) -> Result<SimRun, SimError> {
         let mut streams = Streams::new(opts.seed, trace.clone());
-        let bal = f.balancer.resolve();
-        let lag = f.propagation.lag.clone().unwrap_or_else(|| bal.lag.clone());
+        let plan = f.plan();
+        let bal = plan.balancer.clone();
+        let queue = plan.queue.clone().unwrap_or(QueueConfig {
+            rate: 0.0,
+            ..QueueConfig::default()
+        });
         let sampler = |d: &sim_core::Dist| d.sampler().expect("validated distribution");
         let smp = Samplers {
             service: sampler(&f.pod.service_time),
             startup: sampler(&f.pod.startup),
             slice: sampler(&f.propagation.endpointslice),
-            lag: sampler(&lag),
-            job_duration: sampler(&f.queue.duration),
+            lag: sampler(&plan.lag),
+            job_duration: sampler(&queue.duration),
         };
         let rng = Rngs {
             arrivals: streams.stream("client.arrivals"),
@@ -558,7 +606,7 @@ impl<'f> World<'f> {
             TieOrder::Fifo
         };
         let mut q: Scheduler<Ev> = Scheduler::with_ties(trace.clone(), ties);
-        let (surge, unavailable) = f.effective_fenceposts();
+        let (surge, unavailable) = (plan.max_surge, plan.max_unavailable);
         let n = f.pod.replicas;
         let expect = if f.load.clients == 0 {
             (f.load.rate * (f.run.baseline.as_secs_f64() + 120.0)).min(4_000_000.0) as usize
@@ -567,6 +615,8 @@ impl<'f> World<'f> {
         };
         let mut w = World {
             f,
+            plan,
+            queue,
             bal,
             rng,
             smp,
@@ -606,6 +656,8 @@ impl<'f> World<'f> {
             rollout_end: None,
             load_stopped: false,
             load_end: 0,
+            view_clock: 0,
+            node_busy: vec![0; f.nodes.as_ref().map_or(0, |n| n.count as usize)],
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
@@ -620,6 +672,7 @@ impl<'f> World<'f> {
             pod.slice = Ep::Ready;
             pod.view = Ep::Ready;
             w.pods.push(pod);
+            w.place(p);
             w.start_workers(&mut q, p);
         }
         w.slice_ready = n;
@@ -633,7 +686,7 @@ impl<'f> World<'f> {
                 q.schedule_at(SimTime::ZERO, Ev::ClientSend(c));
             }
         }
-        if f.queue.rate > 0.0 {
+        if w.queue.rate > 0.0 {
             let gap = w.job_gap();
             w.job_arrival_ev = Some(q.schedule_at(SimTime::from_nanos(gap), Ev::JobArrival));
         }
@@ -742,6 +795,18 @@ impl<'f> World<'f> {
             Ev::JobDone(wk) => self.on_job_done(q, wk, now),
             Ev::LeaseExpire { job, delivery } => self.on_lease_expire(q, job, delivery, now),
             Ev::LoadStop => self.stop_load(q, now),
+            Ev::AppShutdown(p) => {
+                self.pods[p as usize].ev_app = None;
+                self.app_shutdown(q, p, now);
+            }
+            Ev::ReadinessFailed(p) => {
+                let pod = &mut self.pods[p as usize];
+                if pod.phase != Phase::Gone && !pod.readiness_failed {
+                    pod.readiness_failed = true;
+                    let ep = self.term_ep(p);
+                    self.slice_set(q, p, ep, now);
+                }
+            }
         }
     }
 }

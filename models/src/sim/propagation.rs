@@ -36,7 +36,14 @@ impl World<'_> {
         if ep == Ep::Ready {
             d += dur(self.bal.health_check_delay);
         }
-        q.schedule_at(SimTime::from_nanos(now + d), Ev::View { pod: p, ep, ver });
+        let mut at = now + d;
+        if self.bal.ordered_sync {
+            // A full-state sync (kube-proxy's ruleset, nginx's endpoint list, an EDS push)
+            // never shows a later EndpointSlice change without the earlier ones.
+            at = at.max(self.view_clock);
+            self.view_clock = at;
+        }
+        q.schedule_at(SimTime::from_nanos(at), Ev::View { pod: p, ep, ver });
     }
 
     pub(super) fn on_view(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, ver: u32, now: u64) {
@@ -49,7 +56,7 @@ impl World<'_> {
         pod.view = ep;
         if self.bal.readiness_gate && ep == Ep::Ready && !was_ready && !pod.deleted {
             // The readiness gate: the pod counts as ready once the load balancer has it.
-            let min_ready = dur(self.f.rollout.min_ready);
+            let min_ready = dur(self.plan.min_ready);
             q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
             self.rebuild_views();
             self.check_rollout_end(q, now);

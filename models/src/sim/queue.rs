@@ -6,15 +6,15 @@ use super::*;
 impl World<'_> {
     pub(super) fn job_gap(&mut self) -> u64 {
         let u = self.rng.job_arrivals.unit();
-        (-(1.0 - u).ln() / self.f.queue.rate * 1e9).round() as u64
+        (-(1.0 - u).ln() / self.queue.rate * 1e9).round() as u64
     }
 
     pub(super) fn start_workers(&mut self, q: &mut Scheduler<Ev>, p: u32) {
-        if self.f.queue.rate <= 0.0 {
+        if self.queue.rate <= 0.0 {
             return;
         }
         let now = q.now().as_nanos();
-        for _ in 0..self.f.queue.workers {
+        for _ in 0..self.queue.workers {
             let w = self.workers.len() as u32;
             self.workers.push(Worker {
                 pod: p,
@@ -56,13 +56,13 @@ impl World<'_> {
     }
 
     pub(super) fn assign(&mut self, q: &mut Scheduler<Ev>, w: u32, j: u32, now: u64) {
-        let lease = dur(self.f.queue.lease);
+        let lease = dur(self.queue.lease);
         let d = self
             .smp
             .job_duration
             .sample(&mut self.rng.job_duration)
             .as_nanos();
-        let effect = (d as f64 * self.f.queue.effect_at).round() as u64;
+        let effect = (d as f64 * self.queue.effect_at).round() as u64;
         let job = &mut self.jobs[j as usize];
         job.state = JobState::Leased;
         job.delivery += 1;
@@ -103,7 +103,7 @@ impl World<'_> {
         let wk = &mut self.workers[w as usize];
         wk.effect_ev = None;
         let job = &mut self.jobs[wk.job as usize];
-        if self.f.levers.requeue && job.applied > 0 {
+        if self.queue.idempotent && job.applied > 0 {
             return; // the idempotency key makes the repeat a no-op
         }
         job.applied += 1;

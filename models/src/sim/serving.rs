@@ -15,6 +15,7 @@ impl World<'_> {
                 let conn = &mut self.conns[req.conn as usize];
                 conn.server_open = true;
                 conn.pod_idx = idx;
+                conn.opened_at = now;
             }
             self.enqueue(q, p, r, now);
         } else {
@@ -83,7 +84,17 @@ impl World<'_> {
     pub(super) fn start_service(&mut self, q: &mut Scheduler<Ev>, p: u32, r: u32, now: u64) {
         let pod = &mut self.pods[p as usize];
         pod.busy += 1;
+        let node = pod.node as usize;
         let mut d = self.smp.service.sample(&mut self.rng.service).as_nanos();
+        if let Some(n) = &self.f.nodes {
+            // Processor sharing at the request's start: the node's demand over its cores.
+            self.node_busy[node] += 1;
+            let demand = f64::from(self.node_busy[node]) * n.cpu_per_request;
+            if demand > n.cores {
+                d = (d as f64 * demand / n.cores).round() as u64;
+            }
+        }
+        let pod = &mut self.pods[p as usize];
         let cold = &self.f.pod.cold_start;
         if !pod.warm && cold.factor > 1.0 && !cold.duration.is_zero() {
             let age = now.saturating_sub(pod.started_at) as f64;
@@ -110,6 +121,11 @@ impl World<'_> {
         self.remove_inflight(p, r);
         let pod = &mut self.pods[p as usize];
         pod.busy -= 1;
+        let node = pod.node as usize;
+        if !self.node_busy.is_empty() {
+            self.node_busy[node] -= 1;
+        }
+        let pod = &mut self.pods[p as usize];
         if let Some(next) = pod.queue.pop_front() {
             self.start_service(q, p, next, now);
         }
@@ -125,10 +141,17 @@ impl World<'_> {
         let c = req.conn;
         let arrive = now + self.ow; // response back at the client (L4) or the proxy (L7)
         if c != NONE {
-            let conn = self.conns[c as usize];
             self.conns[c as usize].at_server = false;
+            self.conns[c as usize].served += 1;
+            let conn = self.conns[c as usize];
             let k = req.client as usize;
-            if conn.close_after || !conn.server_open {
+            // The server's own keep-alive limits put `Connection: close` on this response.
+            let sv = &self.plan.server;
+            let rotate = sv.max_requests.is_some_and(|m| conn.served >= m)
+                || sv
+                    .max_age
+                    .is_some_and(|a| now.saturating_sub(conn.opened_at) >= dur(a));
+            if conn.close_after || !conn.server_open || rotate {
                 // `Connection: close`: the peer closes it on receipt; no race.
                 self.server_close(c, now);
                 self.free_conn(c);
@@ -195,9 +218,9 @@ impl World<'_> {
                 return;
             }
             let answer = if outcome == Outcome::Timeout {
-                Outcome::Http504
+                self.bal.timeout_status
             } else {
-                Outcome::Http502
+                self.bal.refused_status
             };
             self.finish(q, r, answer, Some(mech), at + self.ow);
         } else {

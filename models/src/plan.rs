@@ -1,0 +1,92 @@
+//! The resolved run-time plan: what the simulator reads, computed once from a validated
+//! [`Fleet`] (the file-facing settings). Kubernetes' rounding, preset defaults, optional
+//! sections and the entrypoint's effect on SIGTERM are settled here, so the simulation has no
+//! setting to interpret and no lever to consult.
+
+use sim_core::{Dist, SimDuration};
+
+use crate::config::{
+    BalancerSpec, Fleet, OnSigterm, QueueConfig, ReadinessProbe, ServerConfig, resolve_fenceposts,
+};
+
+/// A fleet's shutdown path, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownPlan {
+    /// terminationGracePeriodSeconds.
+    pub grace: SimDuration,
+    /// The preStop hook's duration (zero = no hook).
+    pub prestop: SimDuration,
+    /// SIGTERM reaches the application (exec or init entrypoint).
+    pub sigterm_delivered: bool,
+    pub on_sigterm: OnSigterm,
+    pub fail_readiness: bool,
+    pub keep_serving: SimDuration,
+    pub drain_timeout: SimDuration,
+    /// Zero: every keep-alive closed at once.
+    pub jitter_window: SimDuration,
+    pub guardian: SimDuration,
+    pub sandbox_teardown: SimDuration,
+}
+
+/// Everything the simulation reads that is not a plain copy of a `Fleet` section.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// maxSurge and maxUnavailable as pod counts (Kubernetes `ResolveFenceposts`).
+    pub max_surge: u32,
+    pub max_unavailable: u32,
+    pub min_ready: SimDuration,
+    /// `None`: ready when the container starts.
+    pub probe: Option<ReadinessProbe>,
+    /// Mean service time, for a probe waiting behind queued requests.
+    pub mean_service: SimDuration,
+    pub shutdown: ShutdownPlan,
+    pub server: ServerConfig,
+    /// `None`: no worker.
+    pub queue: Option<QueueConfig>,
+    pub balancer: BalancerSpec,
+    /// EndpointSlice to balancer view.
+    pub lag: Dist,
+}
+
+impl Fleet {
+    /// The resolved plan of a validated fleet.
+    pub fn plan(&self) -> Plan {
+        let (max_surge, max_unavailable) = resolve_fenceposts(
+            self.rollout.max_surge,
+            self.rollout.max_unavailable,
+            self.pod.replicas,
+        );
+        let balancer = self.balancer.resolve();
+        let lag = self
+            .propagation
+            .lag
+            .clone()
+            .unwrap_or_else(|| balancer.lag.clone());
+        Plan {
+            max_surge,
+            max_unavailable,
+            min_ready: self.rollout.min_ready,
+            probe: self.pod.readiness.clone(),
+            mean_service: self.pod.service_time.mean(),
+            shutdown: ShutdownPlan {
+                grace: self.lifecycle.grace_period,
+                prestop: self
+                    .lifecycle
+                    .prestop
+                    .map_or(SimDuration::ZERO, |p| p.duration()),
+                sigterm_delivered: self.container.entrypoint.delivers_sigterm(),
+                on_sigterm: self.app.on_sigterm,
+                fail_readiness: self.app.fail_readiness,
+                keep_serving: self.app.keep_serving,
+                drain_timeout: self.drain.timeout,
+                jitter_window: self.drain.jitter_window,
+                guardian: self.drain.guardian,
+                sandbox_teardown: self.lifecycle.sandbox_teardown,
+            },
+            server: self.server.clone(),
+            queue: self.queue.clone(),
+            balancer,
+            lag,
+        }
+    }
+}
