@@ -56,7 +56,7 @@
 //!   them a killed job is redelivered at lease expiry and applied again (`redelivered_job`), or
 //!   still leased to a dead worker at the end (`lost_job`).
 //!
-//! The five levers of DESIGN.md (pid1, readiness, drain, requeue, surge) are patches over these
+//! The five levers (`measure::Lever`: pid1, readiness, drain, requeue, surge) are patches over these
 //! settings, applied by the `scenarios` crate (`scenarios/files/levers/`).
 
 //! ## What is modelled, in short
