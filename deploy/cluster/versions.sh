@@ -24,6 +24,12 @@ PV_COUNT=${PV_COUNT:-4}     # static hostPath PersistentVolumes under $STATE_DIR
 PV_SIZE=${PV_SIZE:-10Gi}
 
 # Third-party servers for the live runs (deploy/cluster/build-extras), from the Go module proxy.
-TRAEFIK_VERSION=${TRAEFIK_VERSION:-3.7.13}   # newest v3 on the Go module proxy on 2026-12-02
+# Traefik: newest v3 that builds from the Go module proxy on 2026-12-02. Not 3.7.x (3.7.11-3.7.13):
+# their go.mod replaces the nested module github.com/traefik/traefik/dynamic/ext with
+# ./pkg/config/dynamic/ext, a folder the v3 module zip does not contain (nested modules are cut out
+# of a module zip) and the proxy answers 403 for that module; 3.7.13 also names 15 dependency versions
+# (lego v5 DNS providers, a 2026 containous/go-http-auth pseudo-version) that answer 403 "not
+# available". 3.6.12 has no such replace and all its dependencies download (build ~23 min on 2 cores).
+TRAEFIK_VERSION=${TRAEFIK_VERSION:-3.6.12}
 HTTPBIN_VERSION=${HTTPBIN_VERSION:-2.26.0}   # newest v2 on the Go module proxy on 2026-12-02
 EXTRA_DIR=$FLEETSIM_CACHE/extra
