@@ -13,6 +13,7 @@
 //! `records-new.ndjson`, `timeline.csv`, `reconnects.csv`, `endpoints.csv`, `pods.ndjson`,
 //! `slices.ndjson`, `logs/POD.log`, `shutdown.md`, `deregistration.csv`, `provenance.json`.
 
+use measure::Lever;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -28,7 +29,7 @@ use clap::Parser;
 use loadgen::analyze::{LiveSummary, read_records, sorted_json};
 use loadgen::{AnalyzePlan, AnalyzeReport, LoadError, LoadPlan, LoadReport, Mode};
 use measure::{JobCounts, parse_duration_or_secs};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::error::{LiveError, Result};
@@ -144,20 +145,9 @@ fn humantime_now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
-/// The levers an overlay switched on, read back from what the cluster runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Levers {
-    /// The service is PID 1 (not wrapped in a shell).
-    pub pid1: bool,
-    /// Readiness fails on SIGTERM, then a preStop wait.
-    pub readiness: bool,
-    /// The service drains before it exits.
-    pub drain: bool,
-    /// Jobs are requeued and their side effect is idempotent.
-    pub requeue: bool,
-    /// Surge rollout and jittered keep-alive closes.
-    pub surge: bool,
-}
+/// The levers an overlay switched on, read back from what the cluster runs (the five levers are
+/// defined once, in [`measure::Lever`]).
+pub type Levers = measure::LeverSet;
 
 /// A run's `summary.json`: the analyzed summary of both generators, the ledger's job counts
 /// (in the summary's `jobs`), the levers and the shutdown verdict; the whole run's summary also
@@ -367,13 +357,12 @@ fn read_levers(kube: &Kube, opts: &LiveOpts) -> Result<Levers> {
     let surge = spec
         .pointer("/strategy/rollingUpdate/maxSurge")
         .is_some_and(|v| v != &json!(0) && v != &json!("0%"));
-    Ok(Levers {
-        pid1: !image.ends_with(":shell"),
-        readiness: on("FLEETSIM_READINESS_LEVER"),
-        drain: on("FLEETSIM_DRAIN_LEVER"),
-        requeue: on("FLEETSIM_REQUEUE_LEVER"),
-        surge: surge && on("FLEETSIM_JITTER_LEVER"),
-    })
+    Ok(Levers::NONE
+        .with(Lever::Pid1, !image.ends_with(":shell"))
+        .with(Lever::Readiness, on("FLEETSIM_READINESS_LEVER"))
+        .with(Lever::Drain, on("FLEETSIM_DRAIN_LEVER"))
+        .with(Lever::Requeue, on("FLEETSIM_REQUEUE_LEVER"))
+        .with(Lever::Surge, surge && on("FLEETSIM_JITTER_LEVER")))
 }
 
 /// Children to kill when a run ends (watches, log followers).
@@ -811,7 +800,11 @@ fn shutdown_evidence(
     let path = dir.join("deregistration.csv");
     fs::write(&path, csv).map_err(LiveError::io(&path))?;
     let levers = fleet.levers;
-    let required = evidence::required_steps(levers.pid1, levers.readiness, levers.drain);
+    let required = evidence::required_steps(
+        levers.get(Lever::Pid1),
+        levers.get(Lever::Readiness),
+        levers.get(Lever::Drain),
+    );
     let mut shutdowns = Vec::new();
     for pod in deleted.keys() {
         let text =
@@ -825,7 +818,10 @@ fn shutdown_evidence(
     fs::write(
         &path,
         format!(
-            "# Shutdown evidence: {name}\n\nLevers: {levers:?}. Required steps: {}.\n\n{}",
+            "# Shutdown evidence: {name}\n\nLevers: Levers {{ {} }}. Required steps: {}.\n\n{}",
+            Lever::ALL
+                .map(|l| format!("{l}: {}", levers.get(l)))
+                .join(", "),
             required
                 .iter()
                 .map(|s| s.as_str())

@@ -120,9 +120,92 @@ impl FromStr for Lever {
     }
 }
 
+/// Which of the five levers are on: one switch per [`Lever`]. Serialises as a map from each
+/// lever's name to its switch (`{"pid1": true, ...}`, in [`Lever::ALL`] order); reading one back
+/// needs all five names and rejects any other.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct LeverSet([bool; 5]);
+
+impl LeverSet {
+    /// Every lever off: the `before` fleet.
+    pub const NONE: LeverSet = LeverSet([false; 5]);
+    /// Every lever on: the `after` fleet.
+    pub const ALL: LeverSet = LeverSet([true; 5]);
+
+    fn index(lever: Lever) -> usize {
+        Lever::ALL
+            .iter()
+            .position(|&l| l == lever)
+            .expect("Lever::ALL holds every lever")
+    }
+
+    /// Whether `lever` is on.
+    pub fn get(&self, lever: Lever) -> bool {
+        self.0[Self::index(lever)]
+    }
+
+    /// Switches `lever` on or off.
+    pub fn set(&mut self, lever: Lever, on: bool) {
+        self.0[Self::index(lever)] = on;
+    }
+
+    /// `self` with `lever` switched to `on`.
+    pub fn with(mut self, lever: Lever, on: bool) -> LeverSet {
+        self.set(lever, on);
+        self
+    }
+}
+
+impl Serialize for LeverSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(Lever::ALL.len()))?;
+        for l in Lever::ALL {
+            m.serialize_entry(l.name(), &self.get(l))?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for LeverSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let map = std::collections::BTreeMap::<String, bool>::deserialize(d)?;
+        let mut set = LeverSet::NONE;
+        for (name, on) in &map {
+            let lever: Lever = name.parse().map_err(D::Error::custom)?;
+            set.set(lever, *on);
+        }
+        if let Some(l) = Lever::ALL.iter().find(|l| !map.contains_key(l.name())) {
+            return Err(D::Error::custom(format!("missing lever {:?}", l.name())));
+        }
+        Ok(set)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lever_set_round_trips_and_names_what_is_wrong() {
+        let set = LeverSet::NONE
+            .with(Lever::Pid1, true)
+            .with(Lever::Surge, true);
+        let text = serde_json::to_string(&set).unwrap();
+        assert_eq!(
+            text,
+            r#"{"pid1":true,"readiness":false,"drain":false,"requeue":false,"surge":true}"#
+        );
+        assert_eq!(serde_json::from_str::<LeverSet>(&text).unwrap(), set);
+        let missing = serde_json::from_str::<LeverSet>(r#"{"pid1":true}"#).unwrap_err();
+        assert!(missing.to_string().contains("readiness"), "{missing}");
+        let unknown = serde_json::from_str::<LeverSet>(
+            r#"{"pid1":true,"readiness":false,"drain":false,"requeue":false,"surge":true,"x":true}"#,
+        )
+        .unwrap_err();
+        assert!(unknown.to_string().contains("unknown lever"), "{unknown}");
+    }
 
     #[test]
     fn names_round_trip_through_serde_and_from_str() {

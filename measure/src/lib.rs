@@ -37,7 +37,7 @@ pub use analyze::{
     Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
 };
 pub use figure::{Better, Figure, Unit, UnknownFigure};
-pub use lever::{Lever, UnknownLever};
+pub use lever::{Lever, LeverSet, UnknownLever};
 pub use outcome::{Outcome, OutcomeCounts, UnknownOutcome};
 pub use shard::{ParseShardError, Shard};
 pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};

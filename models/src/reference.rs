@@ -49,7 +49,13 @@ pub const FIELDS: &[FieldRef] = &[
         "docs/measurement.md (deploy window tail)",
         "window length",
     ),
-    f("run.bucket", "duration", "1s", "docs/measurement.md", "timeline"),
+    f(
+        "run.bucket",
+        "duration",
+        "1s",
+        "docs/measurement.md",
+        "timeline",
+    ),
     f("run.settle", "duration", "2s", "model", "pending jobs"),
     f(
         "run.max_duration",
