@@ -9,6 +9,7 @@ use serde_json::Value;
 /// One pod's logged lifecycle steps and its exit.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct PodShutdown {
+    /// The pod's name.
     pub pod: String,
     /// `(step, monotonic ns since the process started)`, in log order.
     pub steps: Vec<(ShutdownStep, u64)>,
@@ -16,7 +17,9 @@ pub struct PodShutdown {
     pub logged_exit: Option<i64>,
     /// The container's exit code as the kubelet reported it (137 = SIGKILL).
     pub kubelet_exit: Option<i64>,
+    /// Steps logged out of the order the levers require, each said in words.
     pub violations: Vec<String>,
+    /// Required steps the pod never logged.
     pub missing: Vec<ShutdownStep>,
 }
 
@@ -86,8 +89,11 @@ pub fn required_steps(pid1: bool, readiness: bool, drain: bool) -> Vec<ShutdownS
 /// Time from an old pod's deletion to the last request it served.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Deregistration {
+    /// The old pod's name.
     pub pod: String,
+    /// When its deletion was seen (Unix ns).
     pub deleted_epoch_ns: i64,
+    /// When the last request it served ended (Unix ns), if any after the deletion.
     pub last_request_epoch_ns: Option<i64>,
     /// `last request - deletion`, ms; negative when the pod got no request after its deletion.
     pub delay_ms: Option<f64>,

@@ -11,6 +11,8 @@
 //! The driver calls the generator and the analyzer through their typed plans
 //! ([`loadgen::LoadPlan`], [`loadgen::AnalyzePlan`]). Errors are [`LiveError`]s.
 
+#![warn(missing_docs)]
+
 pub mod calibrate;
 pub mod driver;
 mod error;

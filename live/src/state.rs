@@ -155,11 +155,13 @@ pub fn ready_series(events: &[SliceEvent]) -> Vec<(i64, u32)> {
     out
 }
 
-/// When the rollout started and ended, by the design brief's definition: from the first pod
+/// When the rollout started and ended, as docs/measurement.md defines it: from the first pod
 /// change after the trigger to the moment every new pod is ready and every old pod is gone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutSpan {
+    /// The first pod change after the trigger (Unix ns).
     pub start_epoch_ns: i64,
+    /// Every new pod ready and every old pod gone (Unix ns).
     pub end_epoch_ns: i64,
 }
 

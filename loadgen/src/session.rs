@@ -73,7 +73,7 @@ pub(crate) struct Clock {
 
 impl Clock {
     #[inline]
-    pub fn now_ns(&self) -> i64 {
+    pub(crate) fn now_ns(&self) -> i64 {
         let now = Instant::now();
         if now >= self.origin {
             (now - self.origin).as_nanos() as i64
@@ -81,14 +81,14 @@ impl Clock {
             -((self.origin - now).as_nanos() as i64)
         }
     }
-    pub fn at(&self, ns: i64) -> Instant {
+    pub(crate) fn at(&self, ns: i64) -> Instant {
         if ns >= 0 {
             self.origin + Duration::from_nanos(ns as u64)
         } else {
             self.origin - Duration::from_nanos(ns.unsigned_abs())
         }
     }
-    pub fn at_epoch_ns(&self, epoch_ns: i64) -> i64 {
+    pub(crate) fn at_epoch_ns(&self, epoch_ns: i64) -> i64 {
         epoch_ns - self.origin_epoch_ns
     }
 }
@@ -117,7 +117,7 @@ pub(crate) struct Stats {
 }
 
 impl Stats {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Stats {
             sent: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
@@ -151,7 +151,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn mark(&self, at: i64, name: &str, src: MarkSource) {
+    pub(crate) fn mark(&self, at: i64, name: &str, src: MarkSource) {
         self.sink.tagged(
             "m",
             &Mark {
@@ -162,11 +162,11 @@ impl Shared {
         );
     }
 
-    pub fn ready(&self, at: i64, ready: u32, desired: u32) {
+    pub(crate) fn ready(&self, at: i64, ready: u32, desired: u32) {
         self.sink.tagged("e", &Ready { at, ready, desired });
     }
 
-    pub fn request_stop(&self) {
+    pub(crate) fn request_stop(&self) {
         self.stopped_early.store(true, Ordering::SeqCst);
         let _ = self.stop.send(true);
     }
@@ -185,7 +185,7 @@ impl Shared {
     }
 
     /// Open a TCP connection and run the HTTP/1 handshake; records `open` / `connect_fail`.
-    pub async fn connect(
+    pub(crate) async fn connect(
         self: &Arc<Self>,
         deadline: Instant,
         warm: bool,
@@ -240,7 +240,7 @@ impl Shared {
     }
 
     /// A usable idle connection of this client, discarding ones the server has closed.
-    pub fn take_idle(&self, client: usize) -> Option<Conn> {
+    pub(crate) fn take_idle(&self, client: usize) -> Option<Conn> {
         let mut list = self.idle[client].lock().unwrap();
         while let Some(c) = list.pop() {
             if c.tx.is_ready() {
@@ -251,14 +251,14 @@ impl Shared {
         None
     }
 
-    pub fn put_idle(&self, client: usize, c: Conn) {
+    pub(crate) fn put_idle(&self, client: usize, c: Conn) {
         let mut list = self.idle[client].lock().unwrap();
         if list.len() < self.max_idle {
             list.push(c);
         }
     }
 
-    pub fn finish(&self, mut rec: Req) {
+    pub(crate) fn finish(&self, mut rec: Req) {
         let lag = (rec.actual - rec.intended).max(0);
         if lag > self.fault_ns {
             rec.generator_fault = true;

@@ -12,14 +12,14 @@ use std::thread::JoinHandle;
 const CHUNK: usize = 64 * 1024;
 const CHUNKS_IN_FLIGHT: usize = 64;
 
-pub struct Sink {
+pub(crate) struct Sink {
     buf: Mutex<Vec<u8>>,
     tx: Mutex<Option<SyncSender<Vec<u8>>>>,
     thread: Mutex<Option<JoinHandle<io::Result<u64>>>>,
 }
 
 impl Sink {
-    pub fn create(path: &Path) -> io::Result<Sink> {
+    pub(crate) fn create(path: &Path) -> io::Result<Sink> {
         let mut file = File::create(path)?;
         let (tx, rx) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
         let thread = std::thread::Builder::new()
@@ -43,7 +43,7 @@ impl Sink {
 
     /// Append one line (the closure writes it, without the newline).
     #[inline]
-    pub fn line(&self, f: impl FnOnce(&mut Vec<u8>)) {
+    pub(crate) fn line(&self, f: impl FnOnce(&mut Vec<u8>)) {
         let full = {
             let mut b = self.buf.lock().unwrap();
             f(&mut b);
@@ -60,7 +60,7 @@ impl Sink {
     }
 
     /// Write a record line with its type tag (see [`crate::record`]).
-    pub fn tagged<T: serde::Serialize>(&self, t: &'static str, v: &T) {
+    pub(crate) fn tagged<T: serde::Serialize>(&self, t: &'static str, v: &T) {
         self.line(|b| crate::record::write_tagged(b, t, v));
     }
 
@@ -71,7 +71,7 @@ impl Sink {
     }
 
     /// Hand the partial chunk to the writer (called periodically so a killed run leaves data).
-    pub fn flush(&self) {
+    pub(crate) fn flush(&self) {
         let chunk = {
             let mut b = self.buf.lock().unwrap();
             if b.is_empty() {
@@ -83,7 +83,7 @@ impl Sink {
     }
 
     /// Flush, stop the writer and wait for it; returns the bytes written.
-    pub fn finish(&self) -> io::Result<u64> {
+    pub(crate) fn finish(&self) -> io::Result<u64> {
         self.flush();
         drop(self.tx.lock().unwrap().take());
         match self.thread.lock().unwrap().take() {

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Instant;
 use tokio::io::unix::AsyncFd;
 
-pub struct PreciseTimer {
+pub(crate) struct PreciseTimer {
     fd: AsyncFd<OwnedFd>,
 }
 
@@ -17,7 +17,7 @@ pub struct PreciseTimer {
 const MIN_SLEEP_NS: u128 = 3_000;
 
 impl PreciseTimer {
-    pub fn new() -> io::Result<Self> {
+    pub(crate) fn new() -> io::Result<Self> {
         // SAFETY: plain syscall; the returned fd is owned by OwnedFd below.
         let fd = unsafe {
             libc::timerfd_create(
@@ -37,7 +37,7 @@ impl PreciseTimer {
     }
 
     /// Sleep until `deadline` (returns at once if it is already near or past).
-    pub async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
+    pub(crate) async fn sleep_until(&self, deadline: Instant) -> io::Result<()> {
         let now = Instant::now();
         if deadline <= now {
             return Ok(());

@@ -7,10 +7,10 @@ use models::{
 };
 use sim_core::{Dist, SimDuration};
 
-pub fn ms(v: u64) -> SimDuration {
+pub(crate) fn ms(v: u64) -> SimDuration {
     SimDuration::from_millis(v)
 }
-pub fn secs(v: u64) -> SimDuration {
+pub(crate) fn secs(v: u64) -> SimDuration {
     SimDuration::from_secs(v)
 }
 
@@ -18,7 +18,7 @@ pub fn secs(v: u64) -> SimDuration {
 /// start and pass their probe quickly, a busy job queue.
 /// The `before` settings (shell entrypoint, no preStop, exit at once, maxSurge 0 /
 /// maxUnavailable 1, a worker without release or idempotency) with `levers` applied as patches.
-pub fn small(levers: Levers) -> Fleet {
+pub(crate) fn small(levers: Levers) -> Fleet {
     let mut f = Fleet::default();
     f.client.connection = ConnectionStyle::New;
     f.pod.concurrency = 128;
@@ -44,7 +44,7 @@ pub fn small(levers: Levers) -> Fleet {
 /// The five levers as the patches in `scenarios/files/levers/` apply them (the same fields,
 /// the same values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Levers {
+pub(crate) struct Levers {
     pub pid1: bool,
     pub readiness: bool,
     pub drain: bool,
@@ -53,23 +53,23 @@ pub struct Levers {
 }
 
 impl Levers {
-    pub const ALL: Levers = Levers {
+    pub(crate) const ALL: Levers = Levers {
         pid1: true,
         readiness: true,
         drain: true,
         requeue: true,
         surge: true,
     };
-    pub const NONE: Levers = Levers {
+    pub(crate) const NONE: Levers = Levers {
         pid1: false,
         readiness: false,
         drain: false,
         requeue: false,
         surge: false,
     };
-    pub const NAMES: [&'static str; 5] = ["pid1", "readiness", "drain", "requeue", "surge"];
+    pub(crate) const NAMES: [&'static str; 5] = ["pid1", "readiness", "drain", "requeue", "surge"];
 
-    pub fn set(&mut self, name: &str, on: bool) -> bool {
+    pub(crate) fn set(&mut self, name: &str, on: bool) -> bool {
         match name {
             "pid1" => self.pid1 = on,
             "readiness" => self.readiness = on,
@@ -82,7 +82,7 @@ impl Levers {
     }
 
     /// Sets the fields each lever's patch sets.
-    pub fn apply(self, f: &mut Fleet) {
+    pub(crate) fn apply(self, f: &mut Fleet) {
         if self.pid1 {
             f.container.entrypoint = Entrypoint::Exec;
         }
@@ -109,14 +109,14 @@ impl Levers {
 }
 
 /// The same with a keep-alive pool (connections pinned to pods through kube-proxy).
-pub fn small_keepalive(levers: Levers) -> Fleet {
+pub(crate) fn small_keepalive(levers: Levers) -> Fleet {
     let mut f = small(levers);
     f.client.connection = ConnectionStyle::Keepalive;
     f.client.pool = 32;
     f
 }
 
-pub fn run(name: &str, f: &Fleet, seed: u64) -> SimRun {
+pub(crate) fn run(name: &str, f: &Fleet, seed: u64) -> SimRun {
     simulate(
         name,
         f,
@@ -128,13 +128,13 @@ pub fn run(name: &str, f: &Fleet, seed: u64) -> SimRun {
     .unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"))
 }
 
-pub fn mech(r: &SimRun, m: &str) -> u64 {
+pub(crate) fn mech(r: &SimRun, m: &str) -> u64 {
     let m = models::Mechanism::from_name(m).unwrap_or_else(|| panic!("no mechanism {m}"));
     r.failures_by_mechanism[&m]
 }
 
 /// `levers` with one lever switched.
-pub fn with(levers: Levers, name: &str, on: bool) -> Levers {
+pub(crate) fn with(levers: Levers, name: &str, on: bool) -> Levers {
     let mut l = levers;
     let lever: measure::Lever = name.parse().unwrap_or_else(|e| panic!("{e}"));
     assert!(l.set(lever.name(), on), "no lever {name}");

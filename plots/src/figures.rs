@@ -15,7 +15,7 @@ pub(crate) struct FigureInfo {
 
 impl FigureInfo {
     /// A value of this figure, with its unit where that is short.
-    pub fn format(&self, v: f64) -> String {
+    pub(crate) fn format(&self, v: f64) -> String {
         if self.percent {
             fmt_percent(v)
         } else {

@@ -13,6 +13,7 @@ use crate::style::{MUTED, TEXT, anchored, empty_state, finite, fmt_num, header, 
 /// One figure over a grid of two swept parameters.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Heatmap {
+    /// The chart's title (the figure drawn).
     pub title: String,
     /// The parameter along x, with its unit (`"lifecycle.prestop (s)"`).
     pub x_label: String,

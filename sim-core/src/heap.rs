@@ -39,24 +39,24 @@ pub(crate) struct EventHeap {
 
 impl EventHeap {
     #[inline]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.v.len()
     }
 
     #[inline]
-    pub fn peek(&self) -> Option<&Entry> {
+    pub(crate) fn peek(&self) -> Option<&Entry> {
         self.v.first()
     }
 
     #[inline]
-    pub fn push(&mut self, e: Entry) {
+    pub(crate) fn push(&mut self, e: Entry) {
         self.v.push(e);
         self.sift_up(self.v.len() - 1, e);
     }
 
     /// Removes the root.
     #[inline]
-    pub fn pop(&mut self) -> Option<Entry> {
+    pub(crate) fn pop(&mut self) -> Option<Entry> {
         let last = self.v.pop()?;
         if self.v.is_empty() {
             return Some(last);
@@ -73,7 +73,7 @@ impl EventHeap {
     /// up): models often schedule the next event soon (the next arrival, a short timer), and then
     /// stopping near the root wins; in a 4-ary heap the compare against `e` is one in four.
     #[inline]
-    pub fn replace_top(&mut self, e: Entry) {
+    pub(crate) fn replace_top(&mut self, e: Entry) {
         let v = &mut self.v[..];
         let len = v.len();
         assert!(len > 0, "replace_top on an empty heap");
@@ -141,7 +141,7 @@ impl EventHeap {
     }
 
     /// Keeps the entries for which `keep` holds and restores the heap order (O(n)).
-    pub fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
+    pub(crate) fn retain(&mut self, keep: impl FnMut(&Entry) -> bool) {
         self.v.retain(keep);
         let len = self.v.len();
         if len > 1 {

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long any test server thread lives at most.
-pub const SERVER_LIFETIME: Duration = Duration::from_secs(60);
+pub(crate) const SERVER_LIFETIME: Duration = Duration::from_secs(60);
 
-pub fn tmp_path(name: &str) -> PathBuf {
+pub(crate) fn tmp_path(name: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!("loadgen-tests-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -22,7 +22,7 @@ pub fn tmp_path(name: &str) -> PathBuf {
 
 /// Run the generator with these arguments (the `--out` is added) and return its report and the
 /// parsed lines of its record file.
-pub fn run_load(args: &[&str]) -> (LoadReport, Vec<Line>) {
+pub(crate) fn run_load(args: &[&str]) -> (LoadReport, Vec<Line>) {
     let out = tmp_path("records.ndjson");
     let mut argv = vec![
         "load".to_string(),
@@ -36,7 +36,7 @@ pub fn run_load(args: &[&str]) -> (LoadReport, Vec<Line>) {
     (report, read_lines(&out))
 }
 
-pub fn read_lines(path: &PathBuf) -> Vec<Line> {
+pub(crate) fn read_lines(path: &PathBuf) -> Vec<Line> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
@@ -44,7 +44,7 @@ pub fn read_lines(path: &PathBuf) -> Vec<Line> {
         .collect()
 }
 
-pub fn reqs(lines: &[Line]) -> Vec<Req> {
+pub(crate) fn reqs(lines: &[Line]) -> Vec<Req> {
     let mut v: Vec<Req> = lines
         .iter()
         .filter_map(|l| {
@@ -60,7 +60,7 @@ pub fn reqs(lines: &[Line]) -> Vec<Req> {
 }
 
 /// Read one HTTP request head (up to the blank line). `None` on EOF or error.
-pub fn read_head(s: &mut TcpStream) -> Option<String> {
+pub(crate) fn read_head(s: &mut TcpStream) -> Option<String> {
     let mut buf = Vec::new();
     let mut b = [0u8; 1];
     loop {
@@ -78,7 +78,7 @@ pub fn read_head(s: &mut TcpStream) -> Option<String> {
 
 /// A listener whose connections are each handled on their own thread by `handler`, until the
 /// server's lifetime ends.
-pub fn serve<F>(handler: F) -> SocketAddr
+pub(crate) fn serve<F>(handler: F) -> SocketAddr
 where
     F: Fn(TcpStream, u64) + Send + Sync + 'static,
 {
@@ -106,7 +106,7 @@ where
     addr
 }
 
-pub fn respond(s: &mut TcpStream, status: &str, extra: &str, body: &str) {
+pub(crate) fn respond(s: &mut TcpStream, status: &str, extra: &str, body: &str) {
     let r = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nx-fleetsim-pod: test-pod\r\n{extra}\r\n{body}",
         body.len()
@@ -115,14 +115,14 @@ pub fn respond(s: &mut TcpStream, status: &str, extra: &str, body: &str) {
 }
 
 /// Close with RST instead of FIN.
-pub fn reset(s: TcpStream) {
+pub(crate) fn reset(s: TcpStream) {
     let sock = socket2::Socket::from(s);
     sock.set_linger(Some(Duration::ZERO)).unwrap();
     drop(sock);
 }
 
 /// A well-behaved keep-alive server: `200 ok` to every request.
-pub fn ok_server() -> SocketAddr {
+pub(crate) fn ok_server() -> SocketAddr {
     serve(|mut s, _| {
         while read_head(&mut s).is_some() {
             respond(&mut s, "200 OK", "", "ok");
@@ -131,7 +131,7 @@ pub fn ok_server() -> SocketAddr {
 }
 
 /// An address nothing listens on.
-pub fn dead_addr() -> SocketAddr {
+pub(crate) fn dead_addr() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let a = l.local_addr().unwrap();
     drop(l);
@@ -139,7 +139,7 @@ pub fn dead_addr() -> SocketAddr {
 }
 
 /// The crate's trivial hyper server (async, one thread): for tests with thousands of connections.
-pub fn trivial_server() -> SocketAddr {
+pub(crate) fn trivial_server() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap();
     l.set_nonblocking(true).unwrap();

@@ -8,14 +8,14 @@ use plots::PredictedObserved;
 use serde_json::json;
 
 /// Colours the charts use, as SVG writes them.
-pub const REFUSED: &str = "#D62728";
-pub const RESET: &str = "#FF7F0E";
-pub const HTTP_502: &str = "#9467BD";
-pub const READY: &str = "#2CA02C";
-pub const P50: &str = "#1F77B4";
-pub const NO_VALUE: &str = "#DEDEDE";
+pub(crate) const REFUSED: &str = "#D62728";
+pub(crate) const RESET: &str = "#FF7F0E";
+pub(crate) const HTTP_502: &str = "#9467BD";
+pub(crate) const READY: &str = "#2CA02C";
+pub(crate) const P50: &str = "#1F77B4";
+pub(crate) const NO_VALUE: &str = "#DEDEDE";
 
-pub fn bucket(t_s: f64, refused: u64, reset: u64, ready: Option<u32>) -> Bucket {
+pub(crate) fn bucket(t_s: f64, refused: u64, reset: u64, ready: Option<u32>) -> Bucket {
     let ok = 100 - refused - reset;
     Bucket {
         t_s,
@@ -35,7 +35,7 @@ pub fn bucket(t_s: f64, refused: u64, reset: u64, ready: Option<u32>) -> Bucket 
 }
 
 /// Ten 1 s buckets; refused in buckets 3, 4, 5, reset in 5 and 6; ready 3, 2 during 3..=6.
-pub fn timeline() -> Vec<Bucket> {
+pub(crate) fn timeline() -> Vec<Bucket> {
     (0..10)
         .map(|i| {
             let refused = if (3..=5).contains(&i) { 10 } else { 0 };
@@ -46,7 +46,7 @@ pub fn timeline() -> Vec<Bucket> {
         .collect()
 }
 
-pub fn aggregate(scenario: &str, refused: Option<(f64, f64, f64)>) -> (String, Aggregate) {
+pub(crate) fn aggregate(scenario: &str, refused: Option<(f64, f64, f64)>) -> (String, Aggregate) {
     let mut value = json!({"scenario": scenario, "seeds": 20});
     if let Some((mean, lo, hi)) = refused {
         value["requests"] = json!({"refused": {"mean": mean, "lo": lo, "hi": hi}});
@@ -54,7 +54,7 @@ pub fn aggregate(scenario: &str, refused: Option<(f64, f64, f64)>) -> (String, A
     (scenario.to_string(), Aggregate(value))
 }
 
-pub fn comparison(
+pub(crate) fn comparison(
     scenario: &str,
     figure: &str,
     stat: (f64, f64, f64),
@@ -73,7 +73,7 @@ pub fn comparison(
 }
 
 /// Reads an SVG the crate wrote and checks that it is a non-trivial SVG naming `title`.
-pub fn read_svg(path: &Path, title: &str) -> String {
+pub(crate) fn read_svg(path: &Path, title: &str) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(text.starts_with("<svg"), "{} is not an SVG", path.display());
     assert!(
@@ -96,7 +96,7 @@ pub fn read_svg(path: &Path, title: &str) -> String {
 }
 
 /// How many elements of `tag` (`"rect"`, `"polyline"`, `"circle"`, `"line"`) carry `attr="value"`.
-pub fn count(svg: &str, tag: &str, attr: &str, value: &str) -> usize {
+pub(crate) fn count(svg: &str, tag: &str, attr: &str, value: &str) -> usize {
     let open = format!("<{tag} ");
     let needle = format!("{attr}=\"{value}\"");
     svg.split(&open)
@@ -109,20 +109,20 @@ pub fn count(svg: &str, tag: &str, attr: &str, value: &str) -> usize {
 }
 
 /// A decoded PNG: width, height and RGB pixels.
-pub struct Image {
+pub(crate) struct Image {
     pub width: u32,
     pub height: u32,
     pub rgb: Vec<u8>,
 }
 
 impl Image {
-    pub fn pixel(&self, x: u32, y: u32) -> (u8, u8, u8) {
+    pub(crate) fn pixel(&self, x: u32, y: u32) -> (u8, u8, u8) {
         let i = (y * self.width + x) as usize * 3;
         (self.rgb[i], self.rgb[i + 1], self.rgb[i + 2])
     }
 
     /// Pixels of exactly this colour.
-    pub fn count(&self, color: (u8, u8, u8)) -> usize {
+    pub(crate) fn count(&self, color: (u8, u8, u8)) -> usize {
         self.rgb
             .chunks_exact(3)
             .filter(|p| (p[0], p[1], p[2]) == color)
@@ -130,7 +130,7 @@ impl Image {
     }
 
     /// Dark pixels (text, axes) in a rectangle.
-    pub fn dark_in(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> usize {
+    pub(crate) fn dark_in(&self, x0: u32, y0: u32, x1: u32, y1: u32) -> usize {
         let mut n = 0;
         for y in y0..y1.min(self.height) {
             for x in x0..x1.min(self.width) {
@@ -146,7 +146,7 @@ impl Image {
 
 /// Decodes a PNG the crate wrote, checks its size and that it is not one flat colour, and that
 /// the title was drawn (dark pixels in the header, where only the title's glyphs are dark).
-pub fn read_png(path: &Path, size: (u32, u32)) -> Image {
+pub(crate) fn read_png(path: &Path, size: (u32, u32)) -> Image {
     let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let decoder = png::Decoder::new(std::io::BufReader::new(file));
     let mut reader = decoder.read_info().expect("a valid PNG header");
@@ -181,7 +181,7 @@ pub fn read_png(path: &Path, size: (u32, u32)) -> Image {
 }
 
 /// The RGB of an SVG colour `#RRGGBB`.
-pub fn rgb(hex: &str) -> (u8, u8, u8) {
+pub(crate) fn rgb(hex: &str) -> (u8, u8, u8) {
     let v = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex colour");
     (v(1), v(3), v(5))
 }

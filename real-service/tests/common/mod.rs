@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 
 use measure::ShutdownStep;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_fleetsim-service");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_fleetsim-service");
 
-pub fn crate_dir() -> PathBuf {
+pub(crate) fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Poll `f` until it returns Some, or panic with `what` after `timeout`.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(v) = f() {
@@ -33,7 +33,7 @@ pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<
     }
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -43,7 +43,7 @@ pub fn free_port() -> u16 {
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-pub fn temp_dir(tag: &str) -> PathBuf {
+pub(crate) fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "fleetsim-{tag}-{}-{}",
         std::process::id(),
@@ -54,7 +54,7 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-pub fn send_signal(pid: u32, sig: i32) {
+pub(crate) fn send_signal(pid: u32, sig: i32) {
     // SAFETY: plain kill(2) on a pid we started.
     let rc = unsafe { libc::kill(pid as i32, sig) };
     assert_eq!(
@@ -67,7 +67,7 @@ pub fn send_signal(pid: u32, sig: i32) {
 
 /// Collected output lines of a child process.
 #[derive(Clone, Default)]
-pub struct Lines(Arc<Mutex<Vec<String>>>);
+pub(crate) struct Lines(Arc<Mutex<Vec<String>>>);
 
 impl Lines {
     fn follow(&self, r: impl Read + Send + 'static) {
@@ -79,20 +79,20 @@ impl Lines {
             }
         });
     }
-    pub fn all(&self) -> Vec<String> {
+    pub(crate) fn all(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
-    pub fn find(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+    pub(crate) fn find(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
         self.0.lock().unwrap().iter().find(|l| pred(l)).cloned()
     }
-    pub fn json(&self) -> Vec<serde_json::Value> {
+    pub(crate) fn json(&self) -> Vec<serde_json::Value> {
         self.all()
             .iter()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect()
     }
     /// Lifecycle steps in log order, with their monotonic timestamps and the whole line.
-    pub fn steps(&self) -> Vec<(ShutdownStep, u64, serde_json::Value)> {
+    pub(crate) fn steps(&self) -> Vec<(ShutdownStep, u64, serde_json::Value)> {
         self.json()
             .into_iter()
             .filter_map(|v| {
@@ -102,7 +102,7 @@ impl Lines {
             })
             .collect()
     }
-    pub fn step(&self, s: ShutdownStep) -> Option<serde_json::Value> {
+    pub(crate) fn step(&self, s: ShutdownStep) -> Option<serde_json::Value> {
         self.steps()
             .into_iter()
             .find(|(st, _, _)| *st == s)
@@ -111,7 +111,7 @@ impl Lines {
 }
 
 /// One service process (or a wrapper around it: unshare, a shell entrypoint).
-pub struct Svc {
+pub(crate) struct Svc {
     pub child: Child,
     pub stdout: Lines,
     pub stderr: Lines,
@@ -121,13 +121,13 @@ pub struct Svc {
 }
 
 /// A command for the service binary with a clean FLEETSIM_* environment and loopback port 0.
-pub fn service_cmd(pod: &str, env: &[(&str, String)]) -> Command {
+pub(crate) fn service_cmd(pod: &str, env: &[(&str, String)]) -> Command {
     let mut cmd = Command::new(BIN);
     prepare(&mut cmd, pod, env);
     cmd
 }
 
-pub fn prepare(cmd: &mut Command, pod: &str, env: &[(&str, String)]) {
+pub(crate) fn prepare(cmd: &mut Command, pod: &str, env: &[(&str, String)]) {
     for (k, _) in std::env::vars() {
         if k.starts_with("FLEETSIM_") {
             cmd.env_remove(k);
@@ -141,12 +141,12 @@ pub fn prepare(cmd: &mut Command, pod: &str, env: &[(&str, String)]) {
 }
 
 impl Svc {
-    pub fn start(pod: &str, env: &[(&str, String)]) -> Svc {
+    pub(crate) fn start(pod: &str, env: &[(&str, String)]) -> Svc {
         Svc::spawn(pod, service_cmd(pod, env))
     }
 
     /// Spawn `cmd` (stdout/stderr captured) and wait for the service's `listening` line.
-    pub fn spawn(name: &str, mut cmd: Command) -> Svc {
+    pub(crate) fn spawn(name: &str, mut cmd: Command) -> Svc {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -190,11 +190,11 @@ impl Svc {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn wait_ready(&self, timeout: Duration) {
+    pub(crate) fn wait_ready(&self, timeout: Duration) {
         wait_for(
             &format!("{} /readyz 200 on {}", self.name, self.addr),
             timeout,
@@ -202,12 +202,12 @@ impl Svc {
         );
     }
 
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         send_signal(self.pid(), sig);
     }
 
     /// Wait for the process to exit, up to `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         if self.exit.is_some() {
             return self.exit;
         }
@@ -226,7 +226,7 @@ impl Svc {
         }
     }
 
-    pub fn dump(&self) -> String {
+    pub(crate) fn dump(&self) -> String {
         format!(
             "{} on {}\nstdout:\n{}\nstderr:\n{}",
             self.name,
@@ -248,14 +248,14 @@ impl Drop for Svc {
 
 /// A parsed HTTP/1.1 response.
 #[derive(Debug, Clone)]
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 impl Resp {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -264,7 +264,7 @@ impl Resp {
 }
 
 /// Read one response with a Content-Length body from `s`.
-pub fn read_response(s: &mut TcpStream) -> std::io::Result<Resp> {
+pub(crate) fn read_response(s: &mut TcpStream) -> std::io::Result<Resp> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1];
     while !buf.ends_with(b"\r\n\r\n") {
@@ -308,7 +308,7 @@ pub fn read_response(s: &mut TcpStream) -> std::io::Result<Resp> {
     })
 }
 
-pub fn write_request(
+pub(crate) fn write_request(
     s: &mut TcpStream,
     method: &str,
     path: &str,
@@ -321,20 +321,20 @@ pub fn write_request(
     )
 }
 
-pub fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Resp> {
+pub(crate) fn request(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<Resp> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
     write_request(&mut s, method, path, true)?;
     read_response(&mut s)
 }
 
-pub fn get(addr: SocketAddr, path: &str) -> std::io::Result<Resp> {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> std::io::Result<Resp> {
     request(addr, "GET", path)
 }
 
 // ---- PostgreSQL --------------------------------------------------------------------------
 
-pub const DEPS_HINT: &str = "install the Debian packages listed in scripts/test-deps.txt (CI runs: xargs apt-get install -y < scripts/test-deps.txt)";
+pub(crate) const DEPS_HINT: &str = "install the Debian packages listed in scripts/test-deps.txt (CI runs: xargs apt-get install -y < scripts/test-deps.txt)";
 
 fn find_bin(name: &str, extra_dirs: &[PathBuf]) -> Option<PathBuf> {
     for d in extra_dirs {
@@ -375,7 +375,7 @@ fn postgres_user() -> Option<(u32, u32)> {
     unsafe { Some(((*pw).pw_uid, (*pw).pw_gid)) }
 }
 
-pub struct Pg {
+pub(crate) struct Pg {
     pub port: u16,
     dir: PathBuf,
     child: Child,
@@ -385,7 +385,7 @@ pub struct Pg {
 }
 
 impl Pg {
-    pub fn start() -> Pg {
+    pub(crate) fn start() -> Pg {
         let dirs = pg_dirs();
         let (Some(initdb), Some(postgres)) =
             (find_bin("initdb", &dirs), find_bin("postgres", &dirs))
@@ -475,7 +475,7 @@ impl Pg {
     }
 
     /// Stop the server (immediate shutdown, SIGQUIT): a database outage. The data stays.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         // The server runs with synchronous_commit=off: flush what is committed first, so the
         // outage loses no schema or rows (an immediate shutdown does not write the WAL buffer).
         self.query("CHECKPOINT");
@@ -484,7 +484,7 @@ impl Pg {
     }
 
     /// Start the server again on the same port and data (after `stop`), and wait for it.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.child = spawn_postgres(&self.postgres, &self.data, &self.dir, self.port, self.user);
         let url = self.url();
         wait_for(
@@ -494,16 +494,16 @@ impl Pg {
         );
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
     /// Run one query on a fresh connection (tests poll with this).
-    pub fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
+    pub(crate) fn query(&self, sql: &str) -> Vec<tokio_postgres::Row> {
         pg_query(&self.url(), sql).unwrap_or_else(|e| panic!("query {sql:?} failed: {e}"))
     }
 
-    pub fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.query(sql)[0].get::<_, i64>(0)
     }
 }
@@ -583,13 +583,13 @@ impl Drop for Pg {
 
 // ---- HAProxy -----------------------------------------------------------------------------
 
-pub fn haproxy_bin() -> PathBuf {
+pub(crate) fn haproxy_bin() -> PathBuf {
     find_bin("haproxy", &[PathBuf::from("/usr/sbin")])
         .unwrap_or_else(|| panic!("haproxy not found in /usr/sbin or PATH: {DEPS_HINT}"))
 }
 
 /// HAProxy on loopback in front of named backend servers, with a runtime-API socket.
-pub struct Haproxy {
+pub(crate) struct Haproxy {
     pub port: u16,
     pub dir: PathBuf,
     child: Child,
@@ -599,7 +599,7 @@ pub struct Haproxy {
 impl Haproxy {
     /// `servers`: (name, address, initially enabled). No health checks: the test plays the
     /// health checker and drives server state through the runtime API.
-    pub fn start(servers: &[(&str, SocketAddr, bool)]) -> Haproxy {
+    pub(crate) fn start(servers: &[(&str, SocketAddr, bool)]) -> Haproxy {
         // The frontend port comes from free_port(); if another process takes it first, HAProxy
         // exits at start: try another port.
         let mut errors = Vec::new();
@@ -682,12 +682,12 @@ impl Haproxy {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// One runtime-API command; returns HAProxy's answer.
-    pub fn admin(&self, command: &str) -> String {
+    pub(crate) fn admin(&self, command: &str) -> String {
         let mut s = std::os::unix::net::UnixStream::connect(self.dir.join("admin.sock")).unwrap();
         writeln!(s, "{command}").unwrap();
         let mut out = String::new();
@@ -695,7 +695,7 @@ impl Haproxy {
         out
     }
 
-    pub fn set_state(&self, server: &str, state: &str) {
+    pub(crate) fn set_state(&self, server: &str, state: &str) {
         let out = self.admin(&format!("set server be/{server} state {state}"));
         assert!(
             out.trim().is_empty(),
@@ -712,6 +712,6 @@ impl Drop for Haproxy {
     }
 }
 
-pub fn exists(p: &Path) -> bool {
+pub(crate) fn exists(p: &Path) -> bool {
     p.exists()
 }

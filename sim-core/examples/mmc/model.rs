@@ -25,7 +25,7 @@ use sim_core::{Dist, Event, Scheduler, SimDuration, SimTime, Streams, Trace};
 
 /// What to simulate.
 #[derive(Debug, Clone)]
-pub struct Params {
+pub(crate) struct Params {
     pub servers: u32,
     /// Customers to generate; the run ends when the last one has left.
     pub arrivals: u64,
@@ -37,7 +37,7 @@ pub struct Params {
 
 impl Params {
     /// The reference case: 50 servers, 300,000 arrivals, 80% load, mean service 1 s.
-    pub fn reference(seed: u64) -> Params {
+    pub(crate) fn reference(seed: u64) -> Params {
         Params {
             servers: 50,
             arrivals: 300_000,
@@ -48,14 +48,14 @@ impl Params {
     }
 
     /// The total arrival rate λ, per second.
-    pub fn arrival_rate(&self) -> f64 {
+    pub(crate) fn arrival_rate(&self) -> f64 {
         self.load * f64::from(self.servers) / self.mean_service.as_secs_f64()
     }
 }
 
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub completed: u64,
     /// When the last customer left.
     pub sim_time: SimTime,
@@ -88,7 +88,7 @@ struct Server {
 }
 
 /// Runs the model once, recording into `trace`.
-pub fn run(p: &Params, trace: &Trace) -> Outcome {
+pub(crate) fn run(p: &Params, trace: &Trace) -> Outcome {
     assert!(p.servers > 0, "need at least one server");
     assert!(p.load > 0.0 && p.load < 1.0, "load must be in (0, 1)");
     let mut streams = Streams::new(p.seed, trace.clone());
@@ -162,7 +162,7 @@ pub fn run(p: &Params, trace: &Trace) -> Outcome {
 /// The GI/M/1 root `σ = A*(μ(1 − σ))` for Erlang-`k` interarrival times of rate `lambda`
 /// (the total arrival rate) and service rate `mu`: fixed-point iteration from 0, which increases
 /// monotonically to the smallest root, the one in (0, 1) when `λ/(kμ) < 1`.
-pub fn erlang_gi_m1_sigma(k: u32, lambda: f64, mu: f64) -> f64 {
+pub(crate) fn erlang_gi_m1_sigma(k: u32, lambda: f64, mu: f64) -> f64 {
     let mut sigma = 0.0f64;
     for _ in 0..100_000 {
         let next = (lambda / (lambda + mu * (1.0 - sigma))).powi(k as i32);
@@ -176,7 +176,7 @@ pub fn erlang_gi_m1_sigma(k: u32, lambda: f64, mu: f64) -> f64 {
 
 /// Mean sojourn time in seconds of each server of the round-robin model: `E_k/M/1` with
 /// `k = servers` (see the module docs).
-pub fn closed_form_mean_sojourn_s(p: &Params) -> f64 {
+pub(crate) fn closed_form_mean_sojourn_s(p: &Params) -> f64 {
     let mu = 1.0 / p.mean_service.as_secs_f64();
     let sigma = erlang_gi_m1_sigma(p.servers, p.arrival_rate(), mu);
     1.0 / (mu * (1.0 - sigma))
