@@ -100,7 +100,11 @@ impl World<'_> {
         match list.len() {
             0 => None,
             1 => Some(list[0]),
-            n => match list.iter().position(|&x| x == exclude) {
+            // `exclude` is NONE for every first attempt: skip the scan (O(pods) per request).
+            n => match (exclude != NONE)
+                .then(|| list.iter().position(|&x| x == exclude))
+                .flatten()
+            {
                 Some(ex) => {
                     let i = self.rng.lb.below(n as u64 - 1) as usize;
                     Some(list[if i >= ex { i + 1 } else { i }])
