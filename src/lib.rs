@@ -390,9 +390,11 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             "default",
             "source",
             "failure mode it feeds",
+            "bounds",
         ]);
         for r in scenarios::field_reference::FIELDS {
-            t.row([r.path, r.unit, r.default, r.source, r.feeds].map(str::to_string));
+            let bound = scenarios::field_reference::bound(r.path).unwrap_or("-");
+            t.row([r.path, r.unit, r.default, r.source, r.feeds, bound].map(str::to_string));
         }
         print!("{}", t.markdown());
         return Ok(());
