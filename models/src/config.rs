@@ -1061,7 +1061,7 @@ pub mod limits {
     /// The narrowest timeline bucket (1 ms).
     pub const MIN_BUCKET: SimDuration = SimDuration::from_millis(1);
     /// The most timeline buckets a run may have: (`run.max_duration` + settle) / `run.bucket`.
-    pub const MAX_BUCKETS: u64 = 200_000;
+    pub const MAX_BUCKETS: u64 = 100_000;
     /// The most requests one run may send (each is kept, about 40 bytes, for the analysis:
     /// under 1 GB). Checked before the run (`load.rate` x (`run.baseline` + `run.tail`)) and
     /// during it (the run stops with an error naming the fields).

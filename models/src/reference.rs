@@ -544,7 +544,7 @@ pub const BOUNDS: &[(&str, &str)] = &[
     ("run.tail", "<= 1h"),
     (
         "run.bucket",
-        "1ms..=1h; (run.max_duration + settle) / bucket <= 200000",
+        "1ms..=1h; (run.max_duration + settle) / bucket <= 100000",
     ),
     ("run.settle", "<= 1h"),
     ("run.max_duration", "> run.baseline, <= 24h"),

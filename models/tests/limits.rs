@@ -128,7 +128,7 @@ fn runs_too_large_for_memory_or_time_are_refused_before_they_start() {
         (
             "[run]\nbucket = \"1ms\"\n",
             "run.bucket",
-            "timeline buckets, above the limit 200000",
+            "timeline buckets, above the limit 100000",
         ),
         (
             "[client]\npool = 4294967295\n",
@@ -163,7 +163,7 @@ fn runs_too_large_for_memory_or_time_are_refused_before_they_start() {
     let mut f = short("");
     f.run.bucket = SimDuration::from_millis(1);
     assert_eq!(errors(&f), Vec::<String>::new());
-    assert_eq!(limits::MAX_BUCKETS, 200_000);
+    assert_eq!(limits::MAX_BUCKETS, 100_000);
 }
 
 /// During the run: past a cap the run stops with [`SimError::Limit`] naming the fields.

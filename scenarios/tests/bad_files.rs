@@ -194,7 +194,7 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         "after",
         "[run]\nbucket = \"1ms\"\n",
         "run.bucket",
-        "timeline buckets, above the limit 200000",
+        "timeline buckets, above the limit 100000",
         Some(2),
     ),
     (
