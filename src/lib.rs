@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use scenarios::output::Staged;
 use scenarios::sweep::{self, Grid, Shard, SweepSpec, Vary};
 use scenarios::{compare, demo, progress, runner};
 
@@ -205,9 +206,14 @@ pub fn run(opts: Opts) -> Result<()> {
             Ok(())
         }
         Command::Analyze(o) => {
-            let report = loadgen::analyze::run(o.plan()?)?;
+            let mut plan = o.plan()?;
+            let out = plan.out_dir.clone();
+            let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+            plan.out_dir = staged.path().to_path_buf();
+            let report = loadgen::analyze::run(plan)?;
+            staged.commit().with_context(|| write_ctx(&out))?;
             println!("{}", report.summary.to_json()?);
-            eprintln!("wrote {}", report.summary_path.display());
+            eprintln!("wrote {}", out.join("summary.json").display());
             Ok(())
         }
         Command::Live(o) => {
@@ -270,7 +276,11 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
     if let Some(w) = report.time_cap_warning(&scenario.fleet.run.max_duration) {
         eprintln!("{w}");
     }
-    report.write(&out).with_context(|| write_ctx(&out))?;
+    let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+    report
+        .write(staged.path())
+        .with_context(|| write_ctx(&out))?;
+    staged.commit().with_context(|| write_ctx(&out))?;
     println!("{}", report.table());
     eprintln!(
         "{} seeds, {} events in {secs:.2} s ({:.2} M events/s); wrote {}",
@@ -288,7 +298,7 @@ fn cmd_compare(a: &CompareArgs) -> Result<()> {
     let text = compare::report(&items);
     print!("{text}");
     if let Some(out) = &a.out {
-        std::fs::write(out, &text).with_context(|| write_ctx(out))?;
+        scenarios::output::write_file(out, &text).with_context(|| write_ctx(out))?;
     }
     Ok(())
 }
@@ -334,9 +344,15 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
             result.cut_by_time_cap, result.simulations
         );
     }
-    result.write(&out).with_context(|| write_ctx(&out))?;
+    let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+    result
+        .write(staged.path())
+        .with_context(|| write_ctx(&out))?;
     if result.is_whole() {
-        scenarios::charts::sweep_charts(&out, &result, a.format.ext())?;
+        scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+    }
+    staged.commit().with_context(|| write_ctx(&out))?;
+    if result.is_whole() {
         print!("{}", result.zero_loss_table());
     }
     eprintln!(
@@ -353,8 +369,12 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
 fn cmd_merge(a: &MergeArgs) -> Result<()> {
     let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
     let result = sweep::merge(&dirs)?;
-    result.write(&a.out).with_context(|| write_ctx(&a.out))?;
-    scenarios::charts::sweep_charts(&a.out, &result, a.format.ext())?;
+    let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
+    result
+        .write(staged.path())
+        .with_context(|| write_ctx(&a.out))?;
+    scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+    staged.commit().with_context(|| write_ctx(&a.out))?;
     print!("{}", result.zero_loss_table());
     eprintln!(
         "merged {} shards, {} points; wrote {}",
@@ -443,21 +463,23 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
     }
     let events: u64 = reports.iter().map(|r| r.events()).sum();
     let items = demo::named(&reports);
-    std::fs::create_dir_all(&a.out).with_context(|| write_ctx(&a.out))?;
+    let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
+    let dir = staged.path();
     let plots = if a.no_plots {
         Vec::new()
     } else {
         for r in &reports {
-            std::fs::create_dir_all(a.out.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
+            std::fs::create_dir_all(dir.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
         }
-        scenarios::charts::demo_charts(&a.out, &reports, a.format.ext())?
+        scenarios::charts::demo_charts(dir, &reports, a.format.ext())?
     };
     let command = format!(
         "fleetsim demo --seeds {} --seed {}",
         a.seeds.seeds, a.seeds.seed
     );
     let report = demo::report_md(&reports, &seeds, &plots, &command);
-    demo::write_all(&a.out, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    demo::write_all(dir, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    staged.commit().with_context(|| write_ctx(&a.out))?;
 
     println!("Before and after ({} seeds each):\n", seeds.len());
     println!("{}", demo::before_after(&items));

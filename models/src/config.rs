@@ -1340,7 +1340,7 @@ impl Fleet {
             e.push(ConfigError::new(
                 "rollout.max_unavailable",
                 format!(
-                    "maxSurge is {} and maxUnavailable is {}: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); raise one of them, e.g. maxSurge 1",
+                    "maxSurge is {} and maxUnavailable is {}: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); set rollout.max_surge = 1 (add one new pod at a time) or rollout.max_unavailable = 1 (remove one old pod at a time)",
                     ro.max_surge, ro.max_unavailable
                 ),
             ));

@@ -156,7 +156,7 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         "before",
         "[rollout]\nmax_surge = \"0%\"\nmax_unavailable = 0\n",
         "rollout.max_unavailable",
-        "raise one of them",
+        "maxSurge is 0% and maxUnavailable is 0: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); set rollout.max_surge = 1 (add one new pod at a time) or rollout.max_unavailable = 1 (remove one old pod at a time)",
         Some(3),
     ),
     (
