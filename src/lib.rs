@@ -188,6 +188,16 @@ pub struct ScenariosArgs {
 
 /// Runs a subcommand. Errors are meant to be printed with `{:#}`.
 pub fn run(opts: Opts) -> Result<()> {
+    if matches!(
+        opts.command,
+        Command::Demo(_)
+            | Command::Run(_)
+            | Command::Sweep(_)
+            | Command::Merge(_)
+            | Command::Analyze(_)
+    ) {
+        interrupts::install();
+    }
     match opts.command {
         Command::Demo(a) => cmd_demo(&a),
         Command::Run(a) => cmd_run(&a),
@@ -203,6 +213,14 @@ pub fn run(opts: Opts) -> Result<()> {
                 report.footer.recorded,
                 report.achieved_rps
             );
+            if let Some(sig) = &report.footer.interrupted {
+                anyhow::bail!(
+                    "interrupted by {sig}: the schedule stopped early; {} of {} requests sent were recorded in {} (its footer says interrupted)",
+                    report.footer.recorded,
+                    report.footer.sent,
+                    report.out.display()
+                );
+            }
             Ok(())
         }
         Command::Analyze(o) => {
@@ -506,4 +524,49 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// SIGINT and SIGTERM for the commands that compute and then write a folder (`demo`, `run`,
+/// `sweep`, `merge`, `analyze`): the signals are blocked in every thread and one thread waits
+/// for them; on one it removes the temporary output folders (the earlier outputs are left as
+/// they were: outputs are renamed into place only once complete), says so, and exits at once
+/// with 130 (SIGINT) or 143 (SIGTERM). `load` handles the signals itself (it stops its schedule,
+/// records what is in flight and writes its footer).
+mod interrupts {
+    use std::sync::Once;
+
+    static INSTALL: Once = Once::new();
+
+    /// Blocks SIGINT and SIGTERM in this thread (and the threads it starts) and starts the
+    /// thread that waits for them. Call before starting other threads; once per process.
+    pub(crate) fn install() {
+        INSTALL.call_once(|| {
+            // SAFETY: plain signal-set manipulation on a local sigset_t; pthread_sigmask only
+            // changes this thread's mask.
+            let set = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                    return;
+                }
+                set
+            };
+            std::thread::spawn(move || {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: sigwait on the set blocked above, into a local.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    return;
+                }
+                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let removed = scenarios::output::abandon_all();
+                eprintln!(
+                    "\ninterrupted by {name}: stopped; {} unfinished output folder(s) removed, earlier outputs left as they were",
+                    removed.len()
+                );
+                std::process::exit(128 + sig);
+            });
+        });
+    }
 }

@@ -5,6 +5,28 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The temporary folders being written now: [`abandon_all`] removes them (an interrupted
+/// process, which runs no destructor, leaves none behind).
+static STAGED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes every temporary folder not yet committed (for a signal handler's thread, before the
+/// process exits). The outputs they were to replace are left as they were.
+pub fn abandon_all() -> Vec<PathBuf> {
+    let list = std::mem::take(&mut *STAGED.lock().unwrap_or_else(|e| e.into_inner()));
+    for t in &list {
+        let _ = std::fs::remove_dir_all(t);
+    }
+    list
+}
+
+fn forget(tmp: &Path) {
+    STAGED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|t| t != tmp);
+}
 
 /// Files one of fleetsim's outputs holds at its top level: an existing folder with none of
 /// them (and not empty) is not replaced, as it may hold someone else's files.
@@ -74,6 +96,10 @@ impl Staged {
             std::fs::remove_dir_all(&tmp)?;
         }
         std::fs::create_dir(&tmp)?;
+        STAGED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tmp.clone());
         Ok(Staged {
             dir: dir.to_path_buf(),
             tmp,
@@ -111,6 +137,7 @@ impl Staged {
             std::fs::rename(&self.tmp, &self.dir)?;
         }
         self.committed = true;
+        forget(&self.tmp);
         Ok(())
     }
 }
@@ -119,6 +146,7 @@ impl Drop for Staged {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.tmp);
+            forget(&self.tmp);
         }
     }
 }
