@@ -1515,6 +1515,12 @@ impl Fleet {
                     ));
                 }
             }
+            if n.cores.is_finite() && n.cores > 0.0 && n.cores < 0.001 {
+                e.push(ConfigError::new(
+                    "nodes.cores",
+                    format!("{} is below the limit 0.001", n.cores),
+                ));
+            }
         }
 
         if !e.is_empty() {

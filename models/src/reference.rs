@@ -605,7 +605,7 @@ pub const BOUNDS: &[(&str, &str)] = &[
     ("queue.lease", "(0, 24h]"),
     ("queue.workers", "1..=64"),
     ("nodes.count", "1..=1000"),
-    ("nodes.cores", "(0, 1000000]"),
+    ("nodes.cores", "0.001..=1000000"),
     ("nodes.cpu_per_request", "0..=1000000"),
 ];
 
