@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use scenarios::output::Staged;
 use scenarios::sweep::{self, Grid, Shard, SweepSpec, Vary};
 use scenarios::{compare, demo, progress, runner};
 
@@ -187,6 +188,16 @@ pub struct ScenariosArgs {
 
 /// Runs a subcommand. Errors are meant to be printed with `{:#}`.
 pub fn run(opts: Opts) -> Result<()> {
+    if matches!(
+        opts.command,
+        Command::Demo(_)
+            | Command::Run(_)
+            | Command::Sweep(_)
+            | Command::Merge(_)
+            | Command::Analyze(_)
+    ) {
+        interrupts::install();
+    }
     match opts.command {
         Command::Demo(a) => cmd_demo(&a),
         Command::Run(a) => cmd_run(&a),
@@ -202,12 +213,25 @@ pub fn run(opts: Opts) -> Result<()> {
                 report.footer.recorded,
                 report.achieved_rps
             );
+            if let Some(sig) = &report.footer.interrupted {
+                anyhow::bail!(
+                    "interrupted by {sig}: the schedule stopped early; {} of {} requests sent were recorded in {} (its footer says interrupted)",
+                    report.footer.recorded,
+                    report.footer.sent,
+                    report.out.display()
+                );
+            }
             Ok(())
         }
         Command::Analyze(o) => {
-            let report = loadgen::analyze::run(o.plan()?)?;
+            let mut plan = o.plan()?;
+            let out = plan.out_dir.clone();
+            let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+            plan.out_dir = staged.path().to_path_buf();
+            let report = loadgen::analyze::run(plan)?;
+            staged.commit().with_context(|| write_ctx(&out))?;
             println!("{}", report.summary.to_json()?);
-            eprintln!("wrote {}", report.summary_path.display());
+            eprintln!("wrote {}", out.join("summary.json").display());
             Ok(())
         }
         Command::Live(o) => {
@@ -270,7 +294,11 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
     if let Some(w) = report.time_cap_warning(&scenario.fleet.run.max_duration) {
         eprintln!("{w}");
     }
-    report.write(&out).with_context(|| write_ctx(&out))?;
+    let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+    report
+        .write(staged.path())
+        .with_context(|| write_ctx(&out))?;
+    staged.commit().with_context(|| write_ctx(&out))?;
     println!("{}", report.table());
     eprintln!(
         "{} seeds, {} events in {secs:.2} s ({:.2} M events/s); wrote {}",
@@ -288,7 +316,7 @@ fn cmd_compare(a: &CompareArgs) -> Result<()> {
     let text = compare::report(&items);
     print!("{text}");
     if let Some(out) = &a.out {
-        std::fs::write(out, &text).with_context(|| write_ctx(out))?;
+        scenarios::output::write_file(out, &text).with_context(|| write_ctx(out))?;
     }
     Ok(())
 }
@@ -334,9 +362,15 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
             result.cut_by_time_cap, result.simulations
         );
     }
-    result.write(&out).with_context(|| write_ctx(&out))?;
+    let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
+    result
+        .write(staged.path())
+        .with_context(|| write_ctx(&out))?;
     if result.is_whole() {
-        scenarios::charts::sweep_charts(&out, &result, a.format.ext())?;
+        scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+    }
+    staged.commit().with_context(|| write_ctx(&out))?;
+    if result.is_whole() {
         print!("{}", result.zero_loss_table());
     }
     eprintln!(
@@ -353,8 +387,12 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
 fn cmd_merge(a: &MergeArgs) -> Result<()> {
     let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
     let result = sweep::merge(&dirs)?;
-    result.write(&a.out).with_context(|| write_ctx(&a.out))?;
-    scenarios::charts::sweep_charts(&a.out, &result, a.format.ext())?;
+    let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
+    result
+        .write(staged.path())
+        .with_context(|| write_ctx(&a.out))?;
+    scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+    staged.commit().with_context(|| write_ctx(&a.out))?;
     print!("{}", result.zero_loss_table());
     eprintln!(
         "merged {} shards, {} points; wrote {}",
@@ -390,9 +428,11 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             "default",
             "source",
             "failure mode it feeds",
+            "bounds",
         ]);
         for r in scenarios::field_reference::FIELDS {
-            t.row([r.path, r.unit, r.default, r.source, r.feeds].map(str::to_string));
+            let bound = scenarios::field_reference::bound(r.path).unwrap_or("-");
+            t.row([r.path, r.unit, r.default, r.source, r.feeds, bound].map(str::to_string));
         }
         print!("{}", t.markdown());
         return Ok(());
@@ -441,21 +481,23 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
     }
     let events: u64 = reports.iter().map(|r| r.events()).sum();
     let items = demo::named(&reports);
-    std::fs::create_dir_all(&a.out).with_context(|| write_ctx(&a.out))?;
+    let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
+    let dir = staged.path();
     let plots = if a.no_plots {
         Vec::new()
     } else {
         for r in &reports {
-            std::fs::create_dir_all(a.out.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
+            std::fs::create_dir_all(dir.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
         }
-        scenarios::charts::demo_charts(&a.out, &reports, a.format.ext())?
+        scenarios::charts::demo_charts(dir, &reports, a.format.ext())?
     };
     let command = format!(
         "fleetsim demo --seeds {} --seed {}",
         a.seeds.seeds, a.seeds.seed
     );
     let report = demo::report_md(&reports, &seeds, &plots, &command);
-    demo::write_all(&a.out, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    demo::write_all(dir, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    staged.commit().with_context(|| write_ctx(&a.out))?;
 
     println!("Before and after ({} seeds each):\n", seeds.len());
     println!("{}", demo::before_after(&items));
@@ -482,4 +524,49 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// SIGINT and SIGTERM for the commands that compute and then write a folder (`demo`, `run`,
+/// `sweep`, `merge`, `analyze`): the signals are blocked in every thread and one thread waits
+/// for them; on one it removes the temporary output folders (the earlier outputs are left as
+/// they were: outputs are renamed into place only once complete), says so, and exits at once
+/// with 130 (SIGINT) or 143 (SIGTERM). `load` handles the signals itself (it stops its schedule,
+/// records what is in flight and writes its footer).
+mod interrupts {
+    use std::sync::Once;
+
+    static INSTALL: Once = Once::new();
+
+    /// Blocks SIGINT and SIGTERM in this thread (and the threads it starts) and starts the
+    /// thread that waits for them. Call before starting other threads; once per process.
+    pub(crate) fn install() {
+        INSTALL.call_once(|| {
+            // SAFETY: plain signal-set manipulation on a local sigset_t; pthread_sigmask only
+            // changes this thread's mask.
+            let set = unsafe {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGINT);
+                libc::sigaddset(&mut set, libc::SIGTERM);
+                if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                    return;
+                }
+                set
+            };
+            std::thread::spawn(move || {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: sigwait on the set blocked above, into a local.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    return;
+                }
+                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let removed = scenarios::output::abandon_all();
+                eprintln!(
+                    "\ninterrupted by {name}: stopped; {} unfinished output folder(s) removed, earlier outputs left as they were",
+                    removed.len()
+                );
+                std::process::exit(128 + sig);
+            });
+        });
+    }
 }

@@ -173,6 +173,10 @@ pub struct LiveInfo {
     pub valid: bool,
     /// Connections opened, over every file.
     pub connections_opened: u64,
+    /// Files whose footer's `recorded` count differs from the request lines read; any makes
+    /// the run invalid (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub footer_mismatches: Vec<String>,
     /// The SSE streams, when the run had any.
     pub sse: Option<SseSummary>,
 }
@@ -264,6 +268,9 @@ pub struct Merged {
     pub sse: Vec<SseEvent>,
     /// Connections opened.
     pub conn_opens: u64,
+    /// Files whose footer's `recorded` count differs from the request lines read (records
+    /// lost or added after the generator wrote them): each makes the run invalid.
+    pub count_mismatches: Vec<String>,
 }
 
 impl Merged {
@@ -289,8 +296,46 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
         ..Default::default()
     };
     let mut schedules: Vec<String> = Vec::new();
+    let mut total_reqs = 0u64;
+    for (path, _, lines) in &per_file {
+        total_reqs += lines.iter().filter(|l| matches!(l, Line::Req(_))).count() as u64;
+        if total_reqs > limits::MAX_REQUESTS {
+            return Err(AnalyzeError::Records {
+                path: path.clone(),
+                reason: format!(
+                    "more than {} request records over the files given, the limit of one analysis",
+                    limits::MAX_REQUESTS
+                ),
+            });
+        }
+    }
     for (path, h, lines) in per_file {
-        let off = h.origin_epoch_ns - origin;
+        // The footer's count against the request lines actually read.
+        let read = lines.iter().filter(|l| matches!(l, Line::Req(_))).count() as u64;
+        for l in &lines {
+            if let Line::Footer(f) = l
+                && f.recorded != read
+            {
+                m.count_mismatches.push(format!(
+                    "{}: the footer says {} requests were recorded, but {read} request lines were read",
+                    path.display(),
+                    f.recorded
+                ));
+            }
+        }
+        // Saturating: origins far apart are refused below, whatever their values.
+        let off = h.origin_epoch_ns.saturating_sub(origin);
+        if off > limits::MAX_SPAN_NS {
+            return Err(AnalyzeError::Records {
+                path: path.clone(),
+                reason: format!(
+                    "its origin ({} ns) is {:.0} s after the earliest file's ({origin} ns), more than the {} s one run may span: these are not shards of one run",
+                    h.origin_epoch_ns,
+                    off as f64 / 1e9,
+                    limits::MAX_SPAN_NS / 1_000_000_000
+                ),
+            });
+        }
         let key = schedule_key(&h);
         let sched = match schedules.iter().position(|k| *k == key) {
             Some(i) => i,
@@ -352,41 +397,172 @@ fn schedule_key(h: &Header) -> String {
     )
 }
 
+/// The bounds of what one analysis reads: beyond them the input is refused with the file (and
+/// line) rather than allowed to exhaust memory or run without end.
+pub mod limits {
+    /// The longest line of a record file (1 MiB); `fleetsim load` writes lines of a few
+    /// hundred bytes.
+    pub const MAX_LINE_BYTES: usize = 1 << 20;
+    /// The most lines of one record file.
+    pub const MAX_LINES: u64 = 100_000_000;
+    /// The most request records over the files of one analysis (about 120 bytes each in
+    /// memory: under 2.5 GB).
+    pub const MAX_REQUESTS: u64 = 20_000_000;
+    /// Every time in a record is within this of its file's origin (24 h), and the files'
+    /// origins are within it of each other.
+    pub const MAX_SPAN_NS: i64 = 86_400 * 1_000_000_000;
+    /// The most timeline buckets (the run's length / `--bucket`).
+    pub const MAX_BUCKETS: u64 = 200_000;
+    /// The most reconnect-curve buckets (the run's length / `--fine-bucket`).
+    pub const MAX_FINE_BUCKETS: u64 = 10_000_000;
+}
+
+/// The next line of `r` into `buf` (without its newline): `Ok(false)` at the end of the file,
+/// an error naming the line when it is longer than [`limits::MAX_LINE_BYTES`] (a file with no
+/// newline, such as `/dev/zero`, ends here rather than filling memory).
+fn next_line<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    bad: &dyn Fn(String) -> AnalyzeError,
+    io_err: &dyn Fn(std::io::Error) -> AnalyzeError,
+    n: u64,
+) -> Result<bool, AnalyzeError> {
+    use std::io::Read;
+    buf.clear();
+    let got = r
+        .take(limits::MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', buf)
+        .map_err(io_err)?;
+    if got == 0 {
+        return Ok(false);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    } else if buf.len() > limits::MAX_LINE_BYTES {
+        return Err(bad(format!(
+            "line {n}: longer than {} bytes: not a record file",
+            limits::MAX_LINE_BYTES
+        )));
+    }
+    Ok(true)
+}
+
+/// Times of a request record out of range: negative, past [`limits::MAX_SPAN_NS`] from the
+/// origin, or an end before the start.
+fn req_out_of_range(r: &Req) -> Option<String> {
+    let span = limits::MAX_SPAN_NS;
+    for (name, t) in [("is", r.intended), ("as", r.actual), ("e", r.end)] {
+        if t < 0 {
+            return Some(format!(
+                "request {}: {name} = {t} is before the file's origin",
+                r.i
+            ));
+        }
+        if t > span {
+            return Some(format!(
+                "request {}: {name} = {t} ns is more than {} s after the file's origin",
+                r.i,
+                span / 1_000_000_000
+            ));
+        }
+    }
+    if r.end < r.actual {
+        return Some(format!(
+            "request {}: ends (e = {}) before it starts (as = {})",
+            r.i, r.end, r.actual
+        ));
+    }
+    if let Some(fb) = r.first_byte
+        && !(r.actual..=r.end).contains(&fb)
+    {
+        return Some(format!(
+            "request {}: first byte (fb = {fb}) outside its start and end ({}..={})",
+            r.i, r.actual, r.end
+        ));
+    }
+    None
+}
+
 fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
     let bad = |reason: String| AnalyzeError::Records {
         path: path.to_path_buf(),
         reason,
     };
-    let f = BufReader::with_capacity(1 << 20, File::open(path).map_err(AnalyzeError::io(path))?);
+    let io_err = |e: std::io::Error| AnalyzeError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let mut f =
+        BufReader::with_capacity(1 << 20, File::open(path).map_err(AnalyzeError::io(path))?);
     let mut header = None;
     let mut lines = Vec::new();
-    for (n, line) in f.lines().enumerate() {
-        let line = line.map_err(AnalyzeError::io(path))?;
+    let mut buf = Vec::new();
+    // An unparsable line is forgiven only as the last one (a killed generator's torn write).
+    let mut torn: Option<(u64, String)> = None;
+    let mut n = 0u64;
+    while next_line(&mut f, &mut buf, &bad, &io_err, n + 1)? {
+        n += 1;
+        if n > limits::MAX_LINES {
+            return Err(bad(format!("more than {} lines", limits::MAX_LINES)));
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            return Err(bad(format!("line {n}: not UTF-8: not a record file")));
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let parsed = match parse_line(&line) {
+        if let Some((at, e)) = torn.take() {
+            return Err(bad(format!("line {at}: unparsable record: {e}")));
+        }
+        let parsed = match parse_line(line) {
             Ok(l) => l,
-            // A killed generator can leave a torn last line; anything else is corruption.
             Err(e) => {
-                eprintln!(
-                    "warning: {}:{}: skipped unparsable line: {e}",
-                    path.display(),
-                    n + 1
-                );
+                if n == 1 {
+                    return Err(bad(format!("line 1: not a header: {e}")));
+                }
+                torn = Some((n, e.to_string()));
                 continue;
             }
         };
+        let at = |t: i64, what: &str| -> Result<(), AnalyzeError> {
+            if t.unsigned_abs() > limits::MAX_SPAN_NS as u64 {
+                return Err(bad(format!(
+                    "line {n}: {what} at {t} ns is more than {} s from the file's origin",
+                    limits::MAX_SPAN_NS / 1_000_000_000
+                )));
+            }
+            Ok(())
+        };
+        match &parsed {
+            Line::Req(r) => {
+                if let Some(why) = req_out_of_range(r) {
+                    return Err(bad(format!("line {n}: {why}")));
+                }
+            }
+            Line::Mark(k) => at(k.at, "a mark")?,
+            Line::Ready(e) => at(e.at, "a ready sample")?,
+            Line::Sse(e) => at(e.at, "an SSE event")?,
+            _ => {}
+        }
         match (n, parsed) {
-            (0, Line::Header(h)) => {
+            (1, Line::Header(h)) => {
                 if h.schema != SCHEMA {
                     return Err(bad(format!("schema {:?}, expected {SCHEMA}", h.schema)));
                 }
                 header = Some(h);
             }
-            (0, _) => return Err(bad("first line is not a header".into())),
+            (1, _) => return Err(bad("first line is not a header".into())),
             (_, l) => lines.push(l),
         }
+    }
+    if let Some((at, e)) = torn {
+        eprintln!(
+            "warning: {}:{at}: skipped unparsable last line: {e}",
+            path.display()
+        );
     }
     let header = header.ok_or_else(|| bad("empty file".into()))?;
     Ok((path.to_path_buf(), header, lines))
@@ -604,21 +780,26 @@ fn index_coverage(reqs: &[Req], schedule: &[u32]) -> (u64, u64) {
     })
 }
 
+/// (duplicates, gaps) of one schedule's indices over `0..=max`. Sorts a copy: memory follows
+/// the number of records, never the value of an index (a record with `"i": 1e12` costs what
+/// any other does).
 fn coverage_of(indices: &[u64]) -> (u64, u64) {
     let Some(&max) = indices.iter().max() else {
         return (0, 0);
     };
-    let mut seen = vec![0u64; (max as usize / 64) + 1];
-    let mut dup = 0;
-    for &i in indices {
-        let (w, b) = ((i / 64) as usize, i % 64);
-        if seen[w] & (1 << b) != 0 {
-            dup += 1;
+    let mut sorted = indices.to_vec();
+    sorted.sort_unstable();
+    let mut distinct = 0u64;
+    let mut prev = None;
+    for &i in &sorted {
+        if prev != Some(i) {
+            distinct += 1;
+            prev = Some(i);
         }
-        seen[w] |= 1 << b;
     }
-    let present: u64 = seen.iter().map(|w| w.count_ones() as u64).sum();
-    (dup, max + 1 - present)
+    let dup = sorted.len() as u64 - distinct;
+    let gaps = u128::from(max) + 1 - u128::from(distinct);
+    (dup, u64::try_from(gaps).unwrap_or(u64::MAX))
 }
 
 /// Analyzes record files and writes the outputs: read and align the files, cut the window,
@@ -633,6 +814,7 @@ pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
         .map(|h| h.fault_threshold_ns)
         .max()
         .unwrap_or(10_000_000);
+    check_buckets(&m, &marks, &plan)?;
     let config = AnalyzeConfig {
         tail_ns: plan.tail.as_nanos() as u64,
         warmup_ns: plan.warmup.as_nanos() as u64,
@@ -661,6 +843,41 @@ pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
         live,
     };
     write_outputs(&plan, &config, summary, sse_rows, a)
+}
+
+/// `--bucket` and `--fine-bucket` against the run's length: at least 1 ms, and at most
+/// [`limits::MAX_BUCKETS`] and [`limits::MAX_FINE_BUCKETS`] buckets.
+fn check_buckets(m: &Merged, marks: &RunMarks, plan: &AnalyzePlan) -> Result<(), AnalyzeError> {
+    let run_end = m
+        .reqs
+        .iter()
+        .map(|r| to_u64(r.end.max(r.intended)))
+        .max()
+        .unwrap_or(0)
+        .max(marks.load_end_ns);
+    for (flag, width, max) in [
+        ("--bucket", plan.bucket, limits::MAX_BUCKETS),
+        ("--fine-bucket", plan.fine_bucket, limits::MAX_FINE_BUCKETS),
+    ] {
+        let ns = width.as_nanos().min(u128::from(u64::MAX)) as u64;
+        if ns < 1_000_000 {
+            return Err(AnalyzeError::Bucket {
+                flag,
+                reason: format!("{width:?} is below the limit 1ms"),
+            });
+        }
+        let n = run_end / ns + 1;
+        if n > max {
+            return Err(AnalyzeError::Bucket {
+                flag,
+                reason: format!(
+                    "{width:?} over a run of {:.3} s makes {n} buckets, above the limit {max}: raise {flag}",
+                    run_end as f64 / 1e9
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The scenario named in the summary: `--scenario`, else the generator's label, else `live`.
@@ -706,14 +923,22 @@ fn generator_health(m: &Merged, fault_ns: i64) -> (LiveInfo, Vec<String>) {
         duplicate_indices: dup,
         missing_indices: missing,
         footers_valid,
-        valid: gf == 0 && dup == 0 && missing == 0 && footers_valid,
+        valid: gf == 0
+            && dup == 0
+            && missing == 0
+            && footers_valid
+            && m.count_mismatches.is_empty(),
         connections_opened: m.conn_opens,
+        footer_mismatches: m.count_mismatches.clone(),
         sse: (streams > 0 || !m.sse.is_empty()).then_some(sse),
     };
     if !live.valid {
         eprintln!(
             "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid}"
         );
+        for why in &m.count_mismatches {
+            eprintln!("warning: run is NOT valid: {why}");
+        }
     }
     (live, sse_rows)
 }

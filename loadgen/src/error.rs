@@ -96,6 +96,14 @@ pub enum AnalyzeError {
         /// The rollout end, ns from the merged origin.
         end_ns: i64,
     },
+    /// A bucket width out of its bounds (below 1 ms, or too many buckets for the run).
+    #[error("{flag}: {reason}")]
+    Bucket {
+        /// The flag (`--bucket`, `--fine-bucket`).
+        flag: &'static str,
+        /// Why.
+        reason: String,
+    },
     /// A `--provenance` entry is not `KEY=VALUE`.
     #[error("--provenance {0:?}: expected KEY=VALUE")]
     Provenance(String),

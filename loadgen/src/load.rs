@@ -65,6 +65,9 @@ pub fn run(plan: LoadPlan) -> Result<LoadReport, LoadError> {
         b.worker_threads(plan.threads);
         b
     };
+    if plan.signals {
+        install_signal_thread();
+    }
     let rt = b
         .enable_all()
         .build()
@@ -72,12 +75,77 @@ pub fn run(plan: LoadPlan) -> Result<LoadReport, LoadError> {
     rt.block_on(run_async(plan))
 }
 
+/// The runs in progress, for the signal thread.
+static RUNNING: Mutex<Vec<std::sync::Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Stops run `sh` because of signal `sig`: the schedule stops, requests not yet started are
+/// recorded as not sent, the others end by the hard stop.
+fn stop_by_signal(sh: &Shared, sig: i32) {
+    INTERRUPTED_BY.store(sig, Ordering::SeqCst);
+    let timeout_ns = i64::try_from(sh.timeout.as_nanos()).unwrap_or(i64::MAX);
+    HARD_STOP_NS.store(
+        sh.clock.now_ns().saturating_add(timeout_ns),
+        Ordering::SeqCst,
+    );
+    sh.request_stop();
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in the runtime's threads, started after)
+/// and starts a thread that waits for them and stops every run in progress at once, whatever
+/// the runtime's backlog (a signal task inside an overloaded runtime waited its turn behind
+/// every queued request: 20 s and more). A second signal ends the process.
+fn install_signal_thread() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: signal-set manipulation on a local sigset_t; pthread_sigmask changes only
+        // this thread's mask.
+        let set = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                return;
+            }
+            set
+        };
+        std::thread::spawn(move || {
+            loop {
+                let mut sig: libc::c_int = 0;
+                // SAFETY: sigwait on the set blocked above, into a local.
+                if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                    return;
+                }
+                let runs: Vec<Arc<Shared>> = RUNNING
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .filter_map(std::sync::Weak::upgrade)
+                    .collect();
+                if runs.is_empty() || INTERRUPTED_BY.load(Ordering::SeqCst) != 0 {
+                    std::process::exit(128 + sig);
+                }
+                for sh in runs {
+                    stop_by_signal(&sh, sig);
+                }
+            }
+        });
+    });
+}
+
 /// The generator, on the caller's runtime: check the plan, set up the shared state and write
 /// the header, warm the connections, start the helpers, send the schedule, wind down, write the
 /// footer.
 pub async fn run_async(plan: LoadPlan) -> Result<LoadReport, LoadError> {
+    INTERRUPTED_BY.store(0, Ordering::SeqCst);
+    HARD_STOP_NS.store(i64::MAX, Ordering::SeqCst);
     let rate_m = check(&plan)?;
     let sh = setup(&plan).await?;
+    {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        running.retain(|w| w.strong_count() > 0);
+        running.push(Arc::downgrade(&sh));
+    }
     if plan.mode == Mode::Keepalive && plan.warm {
         warm_up(&sh, plan.clients).await;
     }
@@ -227,6 +295,41 @@ fn schedule_start(clock: &Clock, start_at_epoch_ms: Option<i64>) -> i64 {
     }
 }
 
+/// The signal that stopped the current run (0: none): set by the signal helper, read into the
+/// footer's `interrupted`.
+static INTERRUPTED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// After a signal, no request waits past this (ns on the run's clock; `i64::MAX`: no signal):
+/// the signal's time plus `--timeout`. Requests still queued behind an overloaded generator
+/// then end (as timeouts) by it, so every request sent is recorded before the footer, within
+/// `--timeout` + 2 s of the signal.
+static HARD_STOP_NS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MAX);
+
+/// The record of request `i` that never went out (the generator's own timeout at `now`).
+fn not_sent(i: u64, intended: i64, now: i64) -> Req {
+    Req {
+        i,
+        intended,
+        actual: now,
+        first_byte: None,
+        end: now,
+        conn: 0,
+        reused: false,
+        status: 0,
+        outcome: Outcome::Timeout,
+        pod: None,
+        generator_fault: true,
+    }
+}
+
+/// `deadline`, or the hard stop after a signal if that is sooner.
+fn within_hard_stop(sh: &Shared, deadline: Instant) -> Instant {
+    match HARD_STOP_NS.load(Ordering::Relaxed) {
+        i64::MAX => deadline,
+        ns => deadline.min(sh.clock.at(ns)),
+    }
+}
+
 /// Background helpers that end with the run, and the SSE streams (awaited at the end).
 type Helpers = (
     watch::Receiver<bool>,
@@ -319,11 +422,12 @@ async fn start_helpers(
             ) else {
                 return;
             };
-            tokio::select! {
-                _ = term.recv() => sh2.request_stop(),
-                _ = int.recv() => sh2.request_stop(),
-                _ = stop.changed() => {}
-            }
+            let sig = tokio::select! {
+                _ = term.recv() => libc::SIGTERM,
+                _ = int.recv() => libc::SIGINT,
+                _ = stop.changed() => return,
+            };
+            stop_by_signal(&sh2, sig);
         }));
     }
     Ok((stop_rx, helpers, sse_tasks))
@@ -505,6 +609,11 @@ fn finish(
         lag_max_ns: max,
         valid: faults == 0 && recorded == sent,
         stopped_early: sh.stopped_early.load(Ordering::SeqCst),
+        interrupted: match INTERRUPTED_BY.load(Ordering::SeqCst) {
+            libc::SIGINT => Some("SIGINT".into()),
+            libc::SIGTERM => Some("SIGTERM".into()),
+            _ => None,
+        },
     };
     sh.sink.tagged("f", &footer);
     let bytes_written = sh
@@ -552,12 +661,33 @@ fn raise_nofile() -> u64 {
 
 /// One request of the schedule, from its connection (reused or new) to its record.
 async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
+    if HARD_STOP_NS.load(Ordering::Relaxed) != i64::MAX {
+        // A signal stopped the run before this request's task first ran (an overloaded
+        // generator queues them): it never went out. Recorded as the generator's timeout, so
+        // every request counted as sent has its record before the footer.
+        let now = sh.clock.now_ns();
+        sh.finish(not_sent(i, intended, now));
+        return;
+    }
     let _permit = match &sh.conn_limits {
-        Some(l) => l[client].clone().acquire_owned().await.ok(),
+        // The wait for a connection slot ends at the request's deadline from its intended
+        // start: a request still waiting then is recorded (a timeout, the generator's fault)
+        // rather than left in flight past the run's end.
+        Some(l) => {
+            let by = within_hard_stop(&sh, sh.clock.at(intended) + sh.timeout);
+            match tokio::time::timeout_at(by.into(), l[client].clone().acquire_owned()).await {
+                Ok(p) => p.ok(),
+                Err(_) => {
+                    let now = sh.clock.now_ns();
+                    sh.finish(not_sent(i, intended, now));
+                    return;
+                }
+            }
+        }
         None => None,
     };
     let actual = sh.clock.now_ns();
-    let deadline = Instant::now() + sh.timeout;
+    let deadline = within_hard_stop(&sh, Instant::now() + sh.timeout);
     let mut rec = Req {
         i,
         intended,

@@ -211,6 +211,9 @@ pub struct Footer {
     pub valid: bool,
     /// Stopped early (control port `/stop` or a signal).
     pub stopped_early: bool,
+    /// The signal that stopped the run (`SIGINT`, `SIGTERM`), when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 /// A parsed line.

@@ -1047,6 +1047,36 @@ impl Default for QueueConfig {
     }
 }
 
+/// The bounds [`Fleet::validate`] enforces beyond each field's own range, so that no valid
+/// fleet can overflow the simulated clock, exhaust memory or run without end. Every duration
+/// field is at most [`MAX_DURATION`] (several at most 1 h; each error states its limit), and
+/// every distribution's parameters at most [`sim_core::Dist::MAX_PARAM`].
+pub mod limits {
+    use sim_core::SimDuration;
+
+    /// The longest duration any field may hold (24 h, as `run.max_duration`).
+    pub const MAX_DURATION: SimDuration = SimDuration::from_secs(86_400);
+    /// The shortest readiness probe period (1 ms; the kubelet's own minimum is 1 s).
+    pub const MIN_PROBE_PERIOD: SimDuration = SimDuration::from_millis(1);
+    /// The narrowest timeline bucket (1 ms).
+    pub const MIN_BUCKET: SimDuration = SimDuration::from_millis(1);
+    /// The most timeline buckets a run may have: (`run.max_duration` + settle) / `run.bucket`.
+    pub const MAX_BUCKETS: u64 = 100_000;
+    /// The most requests one run may send (each is kept, about 40 bytes, for the analysis:
+    /// under 1 GB). Checked before the run (`load.rate` x (`run.baseline` + `run.tail`)) and
+    /// during it (the run stops with an error naming the fields).
+    pub const MAX_REQUESTS: u64 = 20_000_000;
+    /// The most jobs one run may publish (checked during the run).
+    pub const MAX_JOBS: u64 = 10_000_000;
+    /// The most events one run may execute (checked during the run; at the simulator's
+    /// 5-8 M events/s, under a minute).
+    pub const MAX_EVENTS: u64 = 300_000_000;
+    /// The most keep-alive clients (`client.pool`), as `load.clients`.
+    pub const MAX_CLIENTS: u64 = 100_000;
+    /// The most pods a rollout may add or remove at once, as `pod.replicas`.
+    pub const MAX_REPLICAS: u64 = 1_000;
+}
+
 /// One semantic error in a fleet: the dotted field path and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {reason}")]
@@ -1083,6 +1113,8 @@ impl Fleet {
         if let Some(q) = &self.queue {
             dist("queue.duration", &q.duration);
         }
+
+        self.check_bounds(&mut e);
 
         let r = &self.run;
         if r.bucket.is_zero() {
@@ -1308,7 +1340,7 @@ impl Fleet {
             e.push(ConfigError::new(
                 "rollout.max_unavailable",
                 format!(
-                    "maxSurge is {} and maxUnavailable is {}: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); raise one of them, e.g. maxSurge 1",
+                    "maxSurge is {} and maxUnavailable is {}: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); set rollout.max_surge = 1 (add one new pod at a time) or rollout.max_unavailable = 1 (remove one old pod at a time)",
                     ro.max_surge, ro.max_unavailable
                 ),
             ));
@@ -1364,6 +1396,176 @@ impl Fleet {
             }
         }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// The bounds of every duration and count (see [`limits`]): each field out of its range is
+    /// one error naming the field, its value and the bound; then the estimates of the run's
+    /// size (timeline buckets, requests) against [`limits::MAX_BUCKETS`] and
+    /// [`limits::MAX_REQUESTS`].
+    fn check_bounds(&self, e: &mut Vec<ConfigError>) {
+        let mut at_most = |path: &str, v: SimDuration, max: SimDuration| {
+            if v > max {
+                e.push(ConfigError::new(
+                    path,
+                    format!("{v} is above the limit {max}"),
+                ));
+            }
+        };
+        let day = limits::MAX_DURATION;
+        let hour = secs(3_600);
+        let r = &self.run;
+        at_most("run.baseline", r.baseline, day);
+        at_most("run.tail", r.tail, hour);
+        at_most("run.bucket", r.bucket, hour);
+        at_most("run.settle", r.settle, hour);
+        at_most("load.deadline", self.load.deadline, hour);
+        let c = &self.client;
+        at_most("client.idle_timeout", c.idle_timeout, day);
+        at_most("client.rtt", c.rtt, hour);
+        at_most("client.connect_timeout", c.connect_timeout, hour);
+        at_most("client.retry.backoff", c.retry.backoff, hour);
+        let b = &self.balancer;
+        for (path, v) in [
+            ("balancer.upstream_keepalive", b.upstream_keepalive),
+            ("balancer.upstream_timeout", b.upstream_timeout),
+            ("balancer.connect_timeout", b.connect_timeout),
+            ("balancer.sidecar_drain", b.sidecar_drain),
+            ("balancer.health_check_delay", b.health_check_delay),
+            ("balancer.deregistration_delay", b.deregistration_delay),
+        ] {
+            if let Some(v) = v {
+                at_most(path, v, day);
+            }
+        }
+        let p = &self.pod;
+        if let Some(rp) = &p.readiness {
+            at_most("pod.readiness.initial_delay", rp.initial_delay, day);
+            at_most("pod.readiness.period", rp.period, hour);
+            at_most("pod.readiness.timeout", rp.timeout, hour);
+        }
+        at_most("pod.cold_start.duration", p.cold_start.duration, day);
+        if let Some(v) = self.server.idle_timeout {
+            at_most("server.idle_timeout", v, day);
+        }
+        if let Some(v) = self.server.max_age {
+            at_most("server.max_age", v, day);
+        }
+        let d = &self.drain;
+        at_most("drain.timeout", d.timeout, hour);
+        at_most("drain.jitter_window", d.jitter_window, hour);
+        at_most("drain.guardian", d.guardian, hour);
+        at_most("rollout.min_ready", self.rollout.min_ready, hour);
+        if let Some(q) = &self.queue {
+            at_most("queue.lease", q.lease, day);
+        }
+
+        let mut at_least = |path: &str, v: SimDuration, min: SimDuration| {
+            if !v.is_zero() && v < min {
+                e.push(ConfigError::new(
+                    path,
+                    format!("{v} is below the limit {min}"),
+                ));
+            }
+        };
+        if let Some(rp) = &p.readiness {
+            // A probe every nanosecond would be billions of events per pod before it starts.
+            at_least("pod.readiness.period", rp.period, limits::MIN_PROBE_PERIOD);
+        }
+        at_least("run.bucket", r.bucket, limits::MIN_BUCKET);
+
+        let mut count = |path: &str, v: u64, max: u64| {
+            if v > max {
+                e.push(ConfigError::new(
+                    path,
+                    format!("{v} is above the limit {max}"),
+                ));
+            }
+        };
+        count("client.pool", u64::from(c.pool), limits::MAX_CLIENTS);
+        count("pod.concurrency", u64::from(p.concurrency), 1_000_000);
+        if let Some(rp) = &p.readiness {
+            count(
+                "pod.readiness.success_threshold",
+                u64::from(rp.success_threshold),
+                1_000,
+            );
+            count(
+                "pod.readiness.failure_threshold",
+                u64::from(rp.failure_threshold),
+                1_000,
+            );
+        }
+        for (path, v) in [
+            ("rollout.max_surge", self.rollout.max_surge),
+            ("rollout.max_unavailable", self.rollout.max_unavailable),
+        ] {
+            if let IntOrPercent::Int(n) = v {
+                count(path, u64::from(n), limits::MAX_REPLICAS);
+            }
+        }
+        if let Some(n) = &self.nodes {
+            for (path, v) in [
+                ("nodes.cores", n.cores),
+                ("nodes.cpu_per_request", n.cpu_per_request),
+            ] {
+                if v.is_finite() && v > 1_000_000.0 {
+                    e.push(ConfigError::new(
+                        path,
+                        format!("{v} is above the limit 1000000"),
+                    ));
+                }
+            }
+            if n.cores.is_finite() && n.cores > 0.0 && n.cores < 0.001 {
+                e.push(ConfigError::new(
+                    "nodes.cores",
+                    format!("{} is below the limit 0.001", n.cores),
+                ));
+            }
+        }
+
+        if !e.is_empty() {
+            // The estimates below read the fields checked above.
+            return;
+        }
+        // The run's size, estimated before it starts. The run lasts at most run.max_duration,
+        // then settles for max(run.settle, load.deadline): the timeline has a bucket per
+        // run.bucket of that.
+        if !r.bucket.is_zero() {
+            let span = r
+                .max_duration
+                .as_nanos()
+                .saturating_add(r.settle.max(self.load.deadline).as_nanos());
+            let buckets = span / r.bucket.as_nanos() + 1;
+            if buckets > limits::MAX_BUCKETS {
+                e.push(ConfigError::new(
+                    "run.bucket",
+                    format!(
+                        "{} over run.max_duration {} plus the settle ({}) makes {buckets} timeline buckets, above the limit {}: raise run.bucket or lower run.max_duration",
+                        r.bucket,
+                        r.max_duration,
+                        r.settle.max(self.load.deadline),
+                        limits::MAX_BUCKETS
+                    ),
+                ));
+            }
+        }
+        // Open loop: at least rate x (baseline + tail) requests, each one kept as a sample.
+        let l = &self.load;
+        if l.clients == 0 && l.rate.is_finite() && l.rate > 0.0 {
+            let least = l.rate * (r.baseline.as_secs_f64() + r.tail.as_secs_f64());
+            if least > limits::MAX_REQUESTS as f64 {
+                e.push(ConfigError::new(
+                    "load.rate",
+                    format!(
+                        "{} per second over run.baseline {} and run.tail {} is at least {least:.0} requests, above the limit of {} per run (each is kept for the analysis): lower load.rate or run.baseline",
+                        l.rate,
+                        r.baseline,
+                        r.tail,
+                        limits::MAX_REQUESTS
+                    ),
+                ));
+            }
+        }
     }
 
     /// `(max_surge, max_unavailable)` as pod counts, from `[rollout]` (Kubernetes rounding).

@@ -131,12 +131,12 @@ pub use config::{
     ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet, IntOrPercent,
     LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
     PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
-    ServerConfig, resolve_fenceposts,
+    ServerConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
-#[doc(hidden)]
-pub use sim::simulate_traced;
 pub use sim::{
     EXIT_DRAINED, EXIT_GUARDIAN, EXIT_NOT_DRAINED, EXIT_SIGKILL, Mechanism, PodShutdown, SimError,
     SimOptions, SimRun, simulate,
 };
+#[doc(hidden)]
+pub use sim::{RunCaps, simulate_capped, simulate_traced};

@@ -535,3 +535,117 @@ pub const FIELDS: &[FieldRef] = &[
         "see each patch file",
     ),
 ];
+
+/// The bound of every numeric and duration field, as [`crate::Fleet::validate`] checks it (an
+/// error names the field, its value and the bound). Beyond these, a run is held to
+/// [`crate::limits`]: at most 20,000,000 requests, 10,000,000 jobs and 300,000,000 events.
+pub const BOUNDS: &[(&str, &str)] = &[
+    ("run.baseline", "< run.max_duration, <= 24h"),
+    ("run.tail", "<= 1h"),
+    (
+        "run.bucket",
+        "1ms..=1h; (run.max_duration + settle) / bucket <= 100000",
+    ),
+    ("run.settle", "<= 1h"),
+    ("run.max_duration", "> run.baseline, <= 24h"),
+    (
+        "load.rate",
+        "(0, 1000000]; rate x (baseline + tail) <= 20000000 requests",
+    ),
+    ("load.deadline", "(0, 1h]"),
+    ("load.clients", "<= 100000"),
+    ("client.pool", "1..=100000"),
+    ("client.idle_timeout", "<= 24h"),
+    ("client.rtt", "<= 1h"),
+    ("client.connect_timeout", "(0, 1h]"),
+    ("client.retry.attempts", "<= 10"),
+    ("client.retry.backoff", "<= 1h"),
+    ("balancer.retries", "<= 10"),
+    ("balancer.upstream_keepalive", "<= 24h"),
+    ("balancer.upstream_timeout", "(0, 24h]"),
+    ("balancer.connect_timeout", "(0, 24h]"),
+    ("balancer.sidecar_drain", "<= 24h"),
+    ("balancer.health_check_delay", "<= 24h"),
+    ("balancer.deregistration_delay", "<= 24h"),
+    (
+        "propagation.endpointslice",
+        "parameters <= 24h; draws capped at 24h",
+    ),
+    ("propagation.lag", "parameters <= 24h; draws capped at 24h"),
+    ("pod.replicas", "1..=1000"),
+    ("pod.startup", "parameters <= 24h; draws capped at 24h"),
+    ("pod.service_time", "parameters <= 24h; draws capped at 24h"),
+    ("pod.concurrency", "1..=1000000"),
+    ("pod.cold_start.factor", "1..=1000"),
+    ("pod.cold_start.duration", "<= 24h"),
+    ("pod.readiness.initial_delay", "<= 24h"),
+    ("pod.readiness.period", "1ms..=1h"),
+    ("pod.readiness.success_threshold", "1..=1000"),
+    ("pod.readiness.failure_threshold", "1..=1000"),
+    ("pod.readiness.timeout", "(0, 1h]"),
+    ("lifecycle.grace_period", "<= 1h"),
+    ("lifecycle.prestop", "<= 1h"),
+    ("lifecycle.sandbox_teardown", "<= 10m"),
+    ("app.keep_serving", "<= 1h"),
+    ("server.idle_timeout", "(0, 24h]"),
+    ("server.max_requests", ">= 1"),
+    ("server.max_age", "(0, 24h]"),
+    ("drain.timeout", "<= 1h"),
+    ("drain.jitter_window", "<= drain.timeout (drain), <= 1h"),
+    ("drain.guardian", "<= 1h"),
+    ("rollout.max_surge", "0..=1000 or 0%..=100%; not both 0"),
+    (
+        "rollout.max_unavailable",
+        "0..=1000 or 0%..=100%; not both 0",
+    ),
+    ("rollout.min_ready", "<= 1h"),
+    ("queue.rate", "(0, 100000]"),
+    ("queue.duration", "parameters <= 24h; draws capped at 24h"),
+    ("queue.effect_at", "0..=1"),
+    ("queue.lease", "(0, 24h]"),
+    ("queue.workers", "1..=64"),
+    ("nodes.count", "1..=1000"),
+    ("nodes.cores", "0.001..=1000000"),
+    ("nodes.cpu_per_request", "0..=1000000"),
+];
+
+/// The bound of field `path` (from [`BOUNDS`]), if it has one.
+pub fn bound(path: &str) -> Option<&'static str> {
+    BOUNDS.iter().find(|(p, _)| *p == path).map(|&(_, b)| b)
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    /// Every numeric and duration field in the reference has its bound written down.
+    #[test]
+    fn every_numeric_field_has_a_documented_bound() {
+        let numeric = [
+            "duration",
+            "distribution",
+            "count",
+            "req/s",
+            "ratio",
+            "fraction",
+            "cores",
+            "int or %",
+        ];
+        for r in FIELDS {
+            if numeric.contains(&r.unit) || r.path == "lifecycle.prestop" {
+                assert!(
+                    bound(r.path).is_some(),
+                    "{} ({}) has no bound",
+                    r.path,
+                    r.unit
+                );
+            }
+        }
+        for (p, _) in BOUNDS {
+            assert!(
+                FIELDS.iter().any(|r| r.path == *p) || *p == "queue.rate",
+                "{p} is not a field"
+            );
+        }
+    }
+}

@@ -37,6 +37,22 @@ pub fn read_summary(path: &Path) -> Result<Named, SummaryError> {
     if !aggregate.0.is_object() {
         return Err(SummaryError::NotObject { path: file });
     }
+    // Every headline figure's key must be there (a live run's may be null: no series).
+    let missing: Vec<String> = std::iter::once("schema")
+        .chain(measure::figure::HEADLINE_PATHS)
+        .filter(|path| {
+            path.split('.')
+                .try_fold(&aggregate.0, |v, key| v.get(key))
+                .is_none()
+        })
+        .map(str::to_string)
+        .collect();
+    if !missing.is_empty() {
+        return Err(SummaryError::Missing {
+            path: file,
+            fields: missing,
+        });
+    }
     let name = match aggregate.scenario() {
         "" => path
             .file_name()

@@ -108,6 +108,14 @@ pub enum SummaryError {
         /// The file.
         path: PathBuf,
     },
+    /// The file is a JSON object without the fields of a summary.
+    #[error("{}: not a summary: missing {}", .path.display(), .fields.join(", "))]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The dotted paths of the fields it lacks.
+        fields: Vec<String>,
+    },
     /// A folder holds no `summary.json`, neither itself nor in its sub-folders.
     #[error("{}: no summary.json here or in its folders", .path.display())]
     NoSummary {
@@ -183,6 +191,24 @@ pub enum SweepError {
         file: PathBuf,
         /// What is wrong in it.
         source: Box<SweepError>,
+    },
+    /// A `--vary` names a field no scenario has.
+    #[error("--vary {path}: {reason}")]
+    UnknownField {
+        /// The field path as given.
+        path: String,
+        /// The loader's reason (`unknown field ..., expected one of ...`).
+        reason: String,
+    },
+    /// Every point of a whole sweep is invalid: nothing was simulated.
+    #[error("every point of the sweep is invalid; the first: point {point} ({settings}): {reason}")]
+    NoValidPoint {
+        /// The first point's index.
+        point: usize,
+        /// Its settings.
+        settings: String,
+        /// Why it is invalid.
+        reason: String,
     },
     /// One seed of one point failed to simulate.
     #[error("point {point} ({settings}), seed {seed}: {source}")]

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod fleet;
 pub mod load;
+pub mod output;
 pub mod progress;
 pub mod runner;
 pub mod shipped;

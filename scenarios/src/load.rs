@@ -29,6 +29,35 @@ pub const SHIPPED_PREFIX: &str = "shipped:";
 /// Deepest `extends` chain accepted (a guard against runaway recursion, not a design limit).
 const MAX_DEPTH: usize = 16;
 
+/// The largest scenario file read (4 MiB; the shipped files are a few kB).
+pub const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// Reads a scenario file from disk: a regular file of at most [`MAX_FILE_BYTES`] (a device, a
+/// FIFO or a folder is refused rather than read without end).
+fn read_scenario_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file (a scenario is a TOML file)".into());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} bytes, more than the {MAX_FILE_BYTES} a scenario file may have",
+            meta.len()
+        ));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "more than the {MAX_FILE_BYTES} bytes a scenario file may have"
+        ));
+    }
+    Ok(text)
+}
+
 /// A scenario's merged TOML, before it is turned into a typed configuration.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -60,7 +89,7 @@ impl Files {
                 .ok_or_else(|| format!("no shipped file named {name:?}"));
         }
         match self {
-            Files::Disk => std::fs::read_to_string(id).map_err(|e| e.to_string()),
+            Files::Disk => read_scenario_file(Path::new(id)),
             Files::Memory(m) => m
                 .get(id)
                 .cloned()
@@ -395,14 +424,22 @@ fn set_path(table: &mut Table, path: &str, value: Value) {
 fn origins_of(file: &str, text: &str) -> BTreeMap<String, Origin> {
     let mut out = BTreeMap::new();
     if let Ok(doc) = toml::de::DeTable::parse(text) {
-        walk(file, text, "", doc.get_ref(), &mut out);
+        // The offset of every newline, once: a key's line is a binary search, not a count from
+        // the start of the file (which made loading quadratic in the number of keys).
+        let newlines: Vec<usize> = text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        walk(file, &newlines, "", doc.get_ref(), &mut out);
     }
     out
 }
 
 fn walk(
     file: &str,
-    text: &str,
+    newlines: &[usize],
     prefix: &str,
     table: &toml::de::DeTable<'_>,
     out: &mut BTreeMap<String, Origin>,
@@ -413,7 +450,8 @@ fn walk(
         } else {
             format!("{prefix}.{}", key.get_ref())
         };
-        let (line, _) = line_col(text, key.span().start);
+        let start = key.span().start;
+        let line = newlines.partition_point(|&nl| nl < start) + 1;
         out.insert(
             path.clone(),
             Origin {
@@ -422,7 +460,7 @@ fn walk(
             },
         );
         if let toml::de::DeValue::Table(t) = value.get_ref() {
-            walk(file, text, &path, t, out);
+            walk(file, newlines, &path, t, out);
         }
     }
 }

@@ -516,6 +516,27 @@ where
     F: Fn(&C, u64) -> Result<SeedRun, models::SimError> + Sync,
 {
     let grid = &spec.grid;
+    // A --vary naming no field is an error of the sweep, not of each point.
+    for v in &grid.varies {
+        let mut s = spec.source.clone();
+        s.set(&v.path, v.levels[0].value.clone())
+            .map_err(|e| SweepError::UnknownField {
+                path: v.path.clone(),
+                reason: e.to_string(),
+            })?;
+        if let Err(e) = prepare(&s) {
+            let unknown = e.fields().iter().find(|f| {
+                (v.path == f.path || v.path.starts_with(&format!("{}.", f.path)))
+                    && f.reason.contains("unknown field")
+            });
+            if let Some(f) = unknown {
+                return Err(SweepError::UnknownField {
+                    path: v.path.clone(),
+                    reason: format!("{}: {}", f.path, f.reason),
+                });
+            }
+        }
+    }
     let points = grid.points(spec.shard);
     let configs: Vec<Result<C, String>> = points
         .iter()
@@ -526,6 +547,16 @@ where
         })
         .collect();
     let valid: Vec<usize> = (0..points.len()).filter(|&i| configs[i].is_ok()).collect();
+    if valid.is_empty()
+        && spec.shard.is_none()
+        && let Some(Err(reason)) = configs.first()
+    {
+        return Err(SweepError::NoValidPoint {
+            point: points[0],
+            settings: grid.describe(points[0]),
+            reason: reason.clone(),
+        });
+    }
     let nseeds = spec.seeds.len();
     let units = valid.len() * nseeds;
     let results = par_map(units, threads, on_done, |u| {

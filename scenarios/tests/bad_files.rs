@@ -156,7 +156,7 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         "before",
         "[rollout]\nmax_surge = \"0%\"\nmax_unavailable = 0\n",
         "rollout.max_unavailable",
-        "raise one of them",
+        "maxSurge is 0% and maxUnavailable is 0: a rollout could neither add a pod nor remove one (Kubernetes rejects this too); set rollout.max_surge = 1 (add one new pod at a time) or rollout.max_unavailable = 1 (remove one old pod at a time)",
         Some(3),
     ),
     (
@@ -181,6 +181,36 @@ const CASES: &[(&str, &str, &str, &str, Option<usize>)] = &[
         Some(2),
     ),
     ("before", "name = 5\n", "name", "expected a string", Some(1)),
+    // Issue 13: values that parsed, passed validation and then wrapped the simulator's clock
+    // (exit 101) or exhausted memory are refused with the bound.
+    (
+        "after",
+        "[queue]\nlease = \"5000000h\"\n",
+        "queue.lease",
+        "is above the limit 1day",
+        Some(2),
+    ),
+    (
+        "after",
+        "[run]\nbucket = \"1ms\"\n",
+        "run.bucket",
+        "timeline buckets, above the limit 100000",
+        Some(2),
+    ),
+    (
+        "after",
+        "[client]\npool = 4294967295\n",
+        "client.pool",
+        "4294967295 is above the limit 100000",
+        Some(2),
+    ),
+    (
+        "after",
+        "[pod.readiness]\nperiod = \"1ns\"\n",
+        "pod.readiness.period",
+        "1ns is below the limit 1ms",
+        Some(2),
+    ),
 ];
 
 #[test]

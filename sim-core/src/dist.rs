@@ -111,16 +111,56 @@ pub enum DistError {
     },
     #[error("empirical: needs at least one sample")]
     NoSamples,
+    /// A parameter is longer than [`Dist::MAX_PARAM`].
+    #[error("{kind}: {param} ({value}) is above the limit {}", Dist::MAX_PARAM)]
+    TooLong {
+        /// The distribution's kind (`constant`, `uniform`, ...).
+        kind: &'static str,
+        /// The parameter (`value`, `high`, `p99`, `samples`, ...).
+        param: &'static str,
+        /// Its value.
+        value: SimDuration,
+    },
 }
 
 impl Dist {
+    /// The longest any parameter may be (24 h, the longest run a scenario may ask for).
+    pub const MAX_PARAM: SimDuration = SimDuration::from_secs(86_400);
+    /// No draw is longer than this (24 h): a heavy tail (a lognormal with a wide spread, an
+    /// exponential's rare long draw) is cut here, so a draw added to the clock cannot overflow
+    /// it. A draw this long outlasts any run (`run.max_duration` is at most 24 h).
+    pub const MAX_DRAW: SimDuration = SimDuration::from_secs(86_400);
+
     /// A constant distribution.
     pub fn constant(value: SimDuration) -> Dist {
         Dist::Constant { value }
     }
 
-    /// Checks the parameters and compiles a sampler.
+    /// The first parameter above [`Dist::MAX_PARAM`], as an error.
+    fn check_bounds(&self) -> Result<(), DistError> {
+        let params: Vec<(&'static str, &'static str, SimDuration)> = match self {
+            Dist::Constant { value } => vec![("constant", "value", *value)],
+            Dist::Uniform { low, high } => {
+                vec![("uniform", "low", *low), ("uniform", "high", *high)]
+            }
+            Dist::Exponential { mean } => vec![("exponential", "mean", *mean)],
+            Dist::Lognormal { median, p99 } => {
+                vec![("lognormal", "median", *median), ("lognormal", "p99", *p99)]
+            }
+            Dist::Empirical { samples } => samples
+                .iter()
+                .map(|s| ("empirical", "samples", *s))
+                .collect(),
+        };
+        match params.into_iter().find(|(_, _, v)| *v > Dist::MAX_PARAM) {
+            Some((kind, param, value)) => Err(DistError::TooLong { kind, param, value }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the parameters (each at most [`Dist::MAX_PARAM`]) and compiles a sampler.
     pub fn sampler(&self) -> Result<Sampler, DistError> {
+        self.check_bounds()?;
         Ok(match self {
             Dist::Constant { value } => Sampler::Constant(*value),
             Dist::Uniform { low, high } => {
@@ -201,7 +241,7 @@ impl Dist {
     }
 }
 
-/// A compiled distribution, ready to sample.
+/// A compiled distribution, ready to sample. Every draw is at most [`Dist::MAX_DRAW`].
 #[derive(Debug, Clone)]
 pub enum Sampler {
     Constant(SimDuration),
@@ -225,8 +265,10 @@ impl Sampler {
                 };
                 SimDuration::from_nanos(low + offset)
             }
-            Sampler::Exponential(e) => SimDuration::from_secs_f64(e.sample(rng)),
-            Sampler::Lognormal(l) => SimDuration::from_secs_f64(l.sample(rng)),
+            Sampler::Exponential(e) => {
+                SimDuration::from_secs_f64(e.sample(rng)).min(Dist::MAX_DRAW)
+            }
+            Sampler::Lognormal(l) => SimDuration::from_secs_f64(l.sample(rng)).min(Dist::MAX_DRAW),
             Sampler::Empirical(sorted) => {
                 if sorted.len() == 1 {
                     return SimDuration::from_nanos(sorted[0]);

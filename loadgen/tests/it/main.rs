@@ -4,5 +4,6 @@
 
 mod common;
 mod generator;
+mod hostile_records;
 mod outcomes;
 mod properties;

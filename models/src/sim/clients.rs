@@ -17,7 +17,7 @@ impl World<'_> {
             Arrivals::Poisson => {
                 let u = self.rng.arrivals.unit();
                 let gap = -(1.0 - u).ln() / self.f.load.rate;
-                now + (gap * 1e9).round() as u64
+                now.saturating_add((gap * 1e9).round() as u64)
             }
         };
         self.arrival_ev = Some(q.schedule_at(SimTime::from_nanos(next.max(now)), Ev::Arrival));
@@ -72,7 +72,10 @@ impl World<'_> {
                     let req = &mut self.reqs[r as usize];
                     req.pod = p;
                     req.new_conn = true;
-                    q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
+                    q.schedule_at(
+                        SimTime::from_nanos(now.saturating_add(self.ow)),
+                        Ev::ConnArrive(r),
+                    );
                 }
             },
             (BalancerKind::L4, ConnectionStyle::Keepalive) => self.pool_acquire(q, r, now),
@@ -138,7 +141,10 @@ impl World<'_> {
                 let req = &mut self.reqs[r as usize];
                 req.conn = c;
                 req.pod = conn.pod;
-                q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ReqArrive(r));
+                q.schedule_at(
+                    SimTime::from_nanos(now.saturating_add(self.ow)),
+                    Ev::ReqArrive(r),
+                );
                 return;
             }
         }
@@ -150,7 +156,10 @@ impl World<'_> {
                 req.conn = c;
                 req.pod = p;
                 req.new_conn = true;
-                q.schedule_at(SimTime::from_nanos(now + self.ow), Ev::ConnArrive(r));
+                q.schedule_at(
+                    SimTime::from_nanos(now.saturating_add(self.ow)),
+                    Ev::ConnArrive(r),
+                );
             }
         }
     }

@@ -9,9 +9,12 @@ impl World<'_> {
         self.pods.push(Pod::new(true));
         self.place(p);
         let startup = self.smp.startup.sample(&mut self.rng.startup).as_nanos();
-        q.schedule_at(SimTime::from_nanos(now + startup), Ev::Started(p));
+        q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(startup)),
+            Ev::Started(p),
+        );
         if let Some(rp) = &self.plan.probe {
-            let first = now + dur(rp.initial_delay);
+            let first = now.saturating_add(dur(rp.initial_delay));
             self.pods[p as usize].ev_probe =
                 Some(q.schedule_at(SimTime::from_nanos(first), Ev::Probe(p)));
         }
@@ -55,7 +58,7 @@ impl World<'_> {
             // deleted, and deletion drives the endpoint through the EndpointSlice).
             self.become_ready(q, p, now);
         } else {
-            let next = now + dur(rp.period);
+            let next = now.saturating_add(dur(rp.period));
             self.pods[p as usize].ev_probe =
                 Some(q.schedule_at(SimTime::from_nanos(next), Ev::Probe(p)));
         }
@@ -74,7 +77,10 @@ impl World<'_> {
         self.slice_set(q, p, Ep::Ready, now);
         if !self.bal.readiness_gate {
             let min_ready = dur(self.plan.min_ready);
-            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            q.schedule_at(
+                SimTime::from_nanos(now.saturating_add(min_ready)),
+                Ev::Available(p),
+            );
         }
         self.check_rollout_end(q, now);
     }
@@ -159,7 +165,7 @@ impl World<'_> {
         if new_ready >= n {
             self.rollout_end = Some(now);
             q.schedule_at(
-                SimTime::from_nanos(now + dur(self.f.run.tail)),
+                SimTime::from_nanos(now.saturating_add(dur(self.f.run.tail))),
                 Ev::LoadStop,
             );
         }
@@ -172,7 +178,10 @@ impl World<'_> {
             // The sidecar gets SIGTERM at once (it has no preStop) and refuses new inbound
             // connections, then exits after terminationDrainDuration.
             self.pods[p as usize].inbound_open = false;
-            let ev = q.schedule_at(SimTime::from_nanos(now + dur(drain)), Ev::SidecarExit(p));
+            let ev = q.schedule_at(
+                SimTime::from_nanos(now.saturating_add(dur(drain))),
+                Ev::SidecarExit(p),
+            );
             self.pods[p as usize].ev_sidecar = Some(ev);
         }
         let ep = self.term_ep(p);
@@ -187,9 +196,15 @@ impl World<'_> {
             (prestop, grace)
         };
         let pod = &mut self.pods[p as usize];
-        pod.ev_sigterm = Some(q.schedule_at(SimTime::from_nanos(now + term), Ev::Sigterm(p)));
-        pod.ev_sigkill = Some(q.schedule_at(SimTime::from_nanos(now + kill), Ev::Sigkill(p)));
-        pod.exit_deadline = now + kill;
+        pod.ev_sigterm = Some(q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(term)),
+            Ev::Sigterm(p),
+        ));
+        pod.ev_sigkill = Some(q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(kill)),
+            Ev::Sigkill(p),
+        ));
+        pod.exit_deadline = now.saturating_add(kill);
         if let Some(ev) = pod.ev_probe.take() {
             q.cancel(ev);
         }
@@ -243,7 +258,7 @@ impl World<'_> {
         let exit_by = if drain {
             // The guardian counts from SIGTERM; one shorter than `keep_serving` fires as soon
             // as the drain starts (approximation: it is not armed during keep_serving).
-            let g = (sigterm_at + dur(guardian)).max(now);
+            let g = (sigterm_at.saturating_add(dur(guardian))).max(now);
             g.min(self.pods[p as usize].exit_deadline)
         } else {
             now
@@ -286,7 +301,7 @@ impl World<'_> {
             }
         }
         let pod = &mut self.pods[p as usize];
-        let deadline = now + dur(timeout);
+        let deadline = now.saturating_add(dur(timeout));
         pod.ev_drain = Some(q.schedule_at(SimTime::from_nanos(deadline), Ev::DrainDeadline(p)));
         pod.ev_guardian = Some(q.schedule_at(SimTime::from_nanos(exit_by), Ev::Guardian(p)));
         self.try_finish_drain(q, p, now);

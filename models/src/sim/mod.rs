@@ -196,6 +196,19 @@ pub enum SimError {
         seed: u64,
         what: String,
     },
+    /// The run outgrew one of [`crate::limits`]' bounds (requests, jobs or events):
+    /// stopped rather than exhaust memory or run without end.
+    #[error("run stopped at {at} (scenario {scenario}, seed {seed}): {what}")]
+    Limit {
+        /// The scenario's name.
+        scenario: String,
+        /// The seed.
+        seed: u64,
+        /// The simulated time when it stopped.
+        at: SimTime,
+        /// Which bound, and the fields that set the run's size.
+        what: String,
+    },
 }
 
 /// Runs one seed. Deterministic: the same fleet and options give the same [`SimRun`] (the same
@@ -206,7 +219,39 @@ pub enum SimError {
 pub fn simulate(scenario: &str, fleet: &Fleet, opts: &SimOptions) -> Result<SimRun, SimError> {
     fleet.validate().map_err(SimError::Invalid)?;
     let trace = Trace::new();
-    World::run(scenario, fleet, opts, &trace)
+    World::run(scenario, fleet, opts, &trace, &RunCaps::LIMITS)
+}
+
+/// The bounds a run is held to while it runs ([`crate::limits`] in [`simulate`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RunCaps {
+    /// Requests sent.
+    pub requests: u64,
+    /// Jobs published.
+    pub jobs: u64,
+    /// Events executed.
+    pub events: u64,
+}
+
+impl RunCaps {
+    const LIMITS: RunCaps = RunCaps {
+        requests: crate::limits::MAX_REQUESTS,
+        jobs: crate::limits::MAX_JOBS,
+        events: crate::limits::MAX_EVENTS,
+    };
+}
+
+/// [`simulate`] with other caps than [`crate::limits`]' (for tests of the caps themselves).
+#[doc(hidden)]
+pub fn simulate_capped(
+    scenario: &str,
+    fleet: &Fleet,
+    opts: &SimOptions,
+    caps: &RunCaps,
+) -> Result<SimRun, SimError> {
+    fleet.validate().map_err(SimError::Invalid)?;
+    World::run(scenario, fleet, opts, &Trace::new(), caps)
 }
 
 /// Runs the model into `trace` (for [`sim_core::check_determinism`] in tests).
@@ -218,7 +263,7 @@ pub fn simulate_traced(
     trace: &Trace,
 ) -> Result<SimRun, SimError> {
     fleet.validate().map_err(SimError::Invalid)?;
-    World::run(scenario, fleet, opts, trace)
+    World::run(scenario, fleet, opts, trace, &RunCaps::LIMITS)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,6 +618,7 @@ impl<'f> World<'f> {
         f: &'f Fleet,
         opts: &SimOptions,
         trace: &Trace,
+        caps: &RunCaps,
     ) -> Result<SimRun, SimError> {
         let mut streams = Streams::new(opts.seed, trace.clone());
         let plan = f.plan();
@@ -704,6 +750,9 @@ impl<'f> World<'f> {
                 Some(t) if t.as_nanos() <= stop => {
                     let (_, ev) = q.pop().expect("peeked");
                     w.handle(&mut q, ev);
+                    if q.executed().is_multiple_of(4096) {
+                        w.check_size(scenario, opts, caps, q.now(), q.executed())?;
+                    }
                 }
                 _ => {
                     if w.load_stopped {
@@ -715,9 +764,46 @@ impl<'f> World<'f> {
                 }
             }
         }
+        w.check_size(scenario, opts, caps, q.now(), q.executed())?;
         // The run ends at the settle horizon, whatever the time of its last event.
         let end_now = w.load_end.saturating_add(settle).max(q.now().as_nanos());
         w.finish_run(scenario, opts, trace, end_now, q.executed())
+    }
+
+    /// The run's size against [`crate::limits`]; checked every 4096 events.
+    fn check_size(
+        &self,
+        scenario: &str,
+        opts: &SimOptions,
+        caps: &RunCaps,
+        now: SimTime,
+        events: u64,
+    ) -> Result<(), SimError> {
+        let what = if self.sent > caps.requests {
+            format!(
+                "{} requests sent, above the limit of {} per run: lower load.rate (or load.clients) or run.max_duration",
+                self.sent, caps.requests
+            )
+        } else if self.jobs.len() as u64 > caps.jobs {
+            format!(
+                "{} jobs published, above the limit of {} per run: lower queue.rate or run.max_duration",
+                self.jobs.len(),
+                caps.jobs
+            )
+        } else if events > caps.events {
+            format!(
+                "{events} events, above the limit of {} per run: lower the load (load.rate, load.clients), the probe rate (pod.readiness.period) or run.max_duration",
+                caps.events
+            )
+        } else {
+            return Ok(());
+        };
+        Err(SimError::Limit {
+            scenario: scenario.to_string(),
+            seed: opts.seed,
+            at: now,
+            what,
+        })
     }
 
     fn handle(&mut self, q: &mut Scheduler<Ev>, ev: Ev) {

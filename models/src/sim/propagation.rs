@@ -9,7 +9,10 @@ impl World<'_> {
         pod.ver += 1;
         let ver = pod.ver;
         let d = self.smp.slice.sample(&mut self.rng.slice).as_nanos();
-        q.schedule_at(SimTime::from_nanos(now + d), Ev::Slice { pod: p, ep, ver });
+        q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(d)),
+            Ev::Slice { pod: p, ep, ver },
+        );
     }
 
     pub(super) fn on_slice(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, ver: u32, now: u64) {
@@ -36,7 +39,7 @@ impl World<'_> {
         if ep == Ep::Ready {
             d += dur(self.bal.health_check_delay);
         }
-        let mut at = now + d;
+        let mut at = now.saturating_add(d);
         if self.bal.ordered_sync {
             // A full-state sync (kube-proxy's ruleset, nginx's endpoint list, an EDS push)
             // never shows a later EndpointSlice change without the earlier ones.
@@ -57,7 +60,10 @@ impl World<'_> {
         if self.bal.readiness_gate && ep == Ep::Ready && !was_ready && !pod.deleted {
             // The readiness gate: the pod counts as ready once the load balancer has it.
             let min_ready = dur(self.plan.min_ready);
-            q.schedule_at(SimTime::from_nanos(now + min_ready), Ev::Available(p));
+            q.schedule_at(
+                SimTime::from_nanos(now.saturating_add(min_ready)),
+                Ev::Available(p),
+            );
             self.rebuild_views();
             self.check_rollout_end(q, now);
             return;
@@ -67,7 +73,7 @@ impl World<'_> {
             && let Some(delay) = self.bal.deregistration_delay
         {
             q.schedule_at(
-                SimTime::from_nanos(now + dur(delay)),
+                SimTime::from_nanos(now.saturating_add(dur(delay))),
                 Ev::DeregClose { pod: p, ver },
             );
         }

@@ -69,15 +69,19 @@ impl World<'_> {
         job.worker = w;
         let delivery = job.delivery;
         job.lease_ev = Some(q.schedule_at(
-            SimTime::from_nanos(now + lease),
+            SimTime::from_nanos(now.saturating_add(lease)),
             Ev::LeaseExpire { job: j, delivery },
         ));
         let wk = &mut self.workers[w as usize];
         wk.job = j;
         wk.delivery = delivery;
-        wk.job_end = now + d;
-        wk.effect_ev = Some(q.schedule_at(SimTime::from_nanos(now + effect), Ev::JobEffect(w)));
-        wk.done_ev = Some(q.schedule_at(SimTime::from_nanos(now + d), Ev::JobDone(w)));
+        wk.job_end = now.saturating_add(d);
+        wk.effect_ev = Some(q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(effect)),
+            Ev::JobEffect(w),
+        ));
+        wk.done_ev =
+            Some(q.schedule_at(SimTime::from_nanos(now.saturating_add(d)), Ev::JobDone(w)));
     }
 
     pub(super) fn on_job_arrival(&mut self, q: &mut Scheduler<Ev>, now: u64) {
@@ -96,7 +100,8 @@ impl World<'_> {
         self.job_queue.push_back(j);
         self.dispatch_jobs(q, now);
         let gap = self.job_gap();
-        self.job_arrival_ev = Some(q.schedule_at(SimTime::from_nanos(now + gap), Ev::JobArrival));
+        self.job_arrival_ev =
+            Some(q.schedule_at(SimTime::from_nanos(now.saturating_add(gap)), Ev::JobArrival));
     }
 
     pub(super) fn on_job_effect(&mut self, w: u32) {

@@ -101,8 +101,10 @@ impl World<'_> {
             let frac = (1.0 - age / cold.duration.as_nanos() as f64).max(0.0);
             d = (d as f64 * (1.0 + (cold.factor - 1.0) * frac)).round() as u64;
         }
-        self.reqs[r as usize].done =
-            Some(q.schedule_at(SimTime::from_nanos(now + d), Ev::ServiceDone(r)));
+        self.reqs[r as usize].done = Some(q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(d)),
+            Ev::ServiceDone(r),
+        ));
     }
 
     pub(super) fn remove_inflight(&mut self, p: u32, r: u32) {
