@@ -5,4 +5,5 @@
 mod common;
 mod generator;
 mod outcomes;
+mod overload;
 mod properties;
