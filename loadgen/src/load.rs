@@ -132,6 +132,16 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
             reason: format!("{a} is not a loopback address (the endpoint is for this host only)"),
         });
     }
+    // Open loop means a stalled server shows as timeouts, never as the generator waiting: that
+    // needs room for a timeout's worth of requests in flight.
+    let per_timeout = plan.rate / plan.shard.n as f64 * plan.timeout.as_secs_f64();
+    if (plan.max_inflight as f64) < per_timeout {
+        eprintln!(
+            "warning: --max-inflight {} is below rate x timeout ({per_timeout:.0}): a server that \
+             stalls would show as generator lag (a run marked invalid) rather than as timeouts",
+            plan.max_inflight
+        );
+    }
     let nofile = raise_nofile();
     let need = plan.clients + plan.sse.streams + 64;
     if plan.mode == Mode::Keepalive && nofile > 0 && need > nofile {
