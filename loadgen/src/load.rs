@@ -8,9 +8,12 @@
 //! * Connections are driven with hyper's low-level `client::conn::http1` API: we own each TCP
 //!   socket, so every connect, reuse and close is recorded, and nothing retries behind our back.
 //!   A failed request is recorded as failed; it is never re-sent.
-//! * [`Mode::Keepalive`]: K virtual clients (`clients`), request `n` of this shard goes to client
-//!   `n % K`. A client reuses its idle keep-alive connection; if it has none (never opened, closed
-//!   by the server, or busy with an earlier request), it opens a new one at once rather than wait.
+//! * [`Mode::Keepalive`]: K virtual clients (`clients`) share one pool of keep-alive connections
+//!   (K warmed before the schedule). A request takes the connection idle longest; if none is idle
+//!   (all busy, or closed by the server), it opens a new one at once rather than wait, unless
+//!   `max_conns_per_client` caps the connections at K x M, in which case it waits for one (the
+//!   wait is send lag). A pool rather than a fixed client per request: a request never queues
+//!   behind a slow response on its own client's connection while another connection is idle.
 //!   [`Mode::New`]: one new connection per request (`Connection: close`).
 //! * Records stream to an NDJSON file ([`crate::record`]) through a bounded writer, so memory stays
 //!   flat.
@@ -195,12 +198,12 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
         fault_ns: plan.fault_threshold.as_nanos() as i64,
         pod_header,
         next_conn: AtomicU64::new(1),
-        idle: (0..plan.clients).map(|_| Mutex::new(Vec::new())).collect(),
-        max_idle: plan.max_idle_per_client.max(1),
-        conn_limits: (plan.mode == Mode::Keepalive && plan.max_conns_per_client > 0).then(|| {
-            (0..plan.clients)
-                .map(|_| Arc::new(tokio::sync::Semaphore::new(plan.max_conns_per_client)))
-                .collect()
+        idle: Mutex::new(std::collections::VecDeque::new()),
+        max_idle: plan.max_idle_per_client.max(1) * plan.clients as usize,
+        conn_limit: (plan.mode == Mode::Keepalive && plan.max_conns_per_client > 0).then(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                plan.max_conns_per_client * plan.clients as usize,
+            ))
         }),
         stats: Stats::new(),
         inflight: AtomicU64::new(0),
@@ -238,7 +241,7 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
 async fn warm_up(sh: &Arc<Shared>, clients: u64) {
     let sem = Arc::new(tokio::sync::Semaphore::new(128));
     let mut tasks = tokio::task::JoinSet::new();
-    for client in 0..clients as usize {
+    for _ in 0..clients {
         let sh = sh.clone();
         let Ok(permit) = sem.clone().acquire_owned().await else {
             break;
@@ -246,7 +249,7 @@ async fn warm_up(sh: &Arc<Shared>, clients: u64) {
         tasks.spawn(async move {
             let dl = Instant::now() + sh.connect_timeout;
             if let Ok(c) = sh.connect(dl, true).await {
-                sh.idle[client].lock().unwrap().push(c);
+                sh.idle.lock().unwrap().push_back(c);
             }
             drop(permit);
         });
@@ -441,9 +444,7 @@ async fn send_schedule(
     let spin = plan.spin;
     let tick = plan.tick;
     let mut last_wake = Instant::now();
-    let clients = plan.clients;
     let cap = sh.max_inflight;
-    let mut n = 0u64;
     while let Some((i, t)) = sched.next() {
         if *stop_rx.borrow() {
             break;
@@ -522,8 +523,7 @@ async fn send_schedule(
         sh.stats
             .peak_inflight
             .fetch_max(inflight, Ordering::Relaxed);
-        tokio::spawn(one_request(sh.clone(), i, intended, (n % clients) as usize));
-        n += 1;
+        tokio::spawn(one_request(sh.clone(), i, intended));
     }
     Ok(Sent { scheduled, unsent })
 }
@@ -562,9 +562,7 @@ async fn wind_down(
         h.abort();
     }
     // Close the idle keep-alive connections and let their drivers record the close.
-    for l in &sh.idle {
-        l.lock().unwrap().clear();
-    }
+    sh.idle.lock().unwrap().clear();
     for _ in 0..8 {
         tokio::task::yield_now().await;
     }
@@ -671,9 +669,9 @@ fn raise_nofile() -> u64 {
 }
 
 /// One request of the schedule, from its connection (reused or new) to its record.
-async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
-    let _permit = match &sh.conn_limits {
-        Some(l) => l[client].clone().acquire_owned().await.ok(),
+async fn one_request(sh: Arc<Shared>, i: u64, intended: i64) {
+    let _permit = match &sh.conn_limit {
+        Some(l) => l.clone().acquire_owned().await.ok(),
         None => None,
     };
     let actual = sh.start(intended);
@@ -692,7 +690,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         generator_fault: false,
     };
     let idle = if sh.mode == Mode::Keepalive {
-        sh.take_idle(client)
+        sh.take_idle()
     } else {
         None
     };
@@ -768,7 +766,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
             let (status, retry_after, _, close) = head.expect("head on success");
             rec.outcome = classify_status(status, retry_after);
             if sh.mode == Mode::Keepalive && !close {
-                sh.put_idle(client, conn);
+                sh.put_idle(conn);
             }
         }
     }

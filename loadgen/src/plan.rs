@@ -63,15 +63,17 @@ pub struct LoadOpts {
     /// Connection style: keep-alive clients, or a new connection per request.
     #[arg(long, value_enum, default_value_t = Mode::Keepalive)]
     pub mode: Mode,
-    /// Keep-alive virtual clients (each holds its own connection).
+    /// Keep-alive virtual clients: K connections opened before the schedule, shared as one pool
+    /// (a request takes the connection idle longest).
     #[arg(long, default_value_t = 64)]
     pub clients: u64,
-    /// Idle connections a client keeps (extra ones opened while it was busy are closed after use).
+    /// Idle connections kept, per client (the pool keeps K x this; extra ones opened while all
+    /// were busy are closed after use).
     #[arg(long, default_value_t = 1)]
     pub max_idle_per_client: usize,
-    /// Connections a keep-alive client may have at once (0 = no limit). With no limit a client
-    /// whose connection is busy opens another one at once, as most HTTP clients do; with a limit
-    /// the request waits for the client's connection, and the wait shows as send lag (a
+    /// Connections per keep-alive client at once (0 = no limit): the pool holds at most K x this.
+    /// With no limit a request that finds every connection busy opens another one at once, as
+    /// most HTTP clients do; with a limit it waits for one, and the wait shows as send lag (a
     /// generator fault past the threshold) instead of a flood of new connections.
     #[arg(long, default_value_t = 0)]
     pub max_conns_per_client: usize,

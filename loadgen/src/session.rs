@@ -3,6 +3,7 @@
 //! the record sink and the counters. Everything that records goes through [`Shared`], so the
 //! modules that use it (`load`, `sse`, `control`) import this one and never each other.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -187,8 +188,13 @@ pub(crate) struct Shared {
     pub fault_ns: i64,
     pub pod_header: HeaderName,
     pub next_conn: AtomicU64,
-    pub idle: Vec<Mutex<Vec<Conn>>>,
-    pub conn_limits: Option<Vec<Arc<tokio::sync::Semaphore>>>,
+    /// The keep-alive clients' idle connections, one pool, oldest first: a request takes the
+    /// connection idle longest, so every connection keeps being used in turn.
+    pub idle: Mutex<VecDeque<Conn>>,
+    /// Connections the clients may have at once, all together (`clients x
+    /// max_conns_per_client`); `None` = no limit.
+    pub conn_limit: Option<Arc<tokio::sync::Semaphore>>,
+    /// Idle connections kept (`clients x max_idle_per_client`).
     pub max_idle: usize,
     pub stats: Stats,
     /// Requests handed out by the scheduler and not yet recorded.
@@ -291,10 +297,10 @@ impl Shared {
         })
     }
 
-    /// A usable idle connection of this client, discarding ones the server has closed.
-    pub(crate) fn take_idle(&self, client: usize) -> Option<Conn> {
-        let mut list = self.idle[client].lock().unwrap();
-        while let Some(c) = list.pop() {
+    /// A usable idle connection (the one idle longest), discarding ones the server has closed.
+    pub(crate) fn take_idle(&self) -> Option<Conn> {
+        let mut list = self.idle.lock().unwrap();
+        while let Some(c) = list.pop_front() {
             if c.tx.is_ready() {
                 return Some(c);
             }
@@ -303,10 +309,10 @@ impl Shared {
         None
     }
 
-    pub(crate) fn put_idle(&self, client: usize, c: Conn) {
-        let mut list = self.idle[client].lock().unwrap();
+    pub(crate) fn put_idle(&self, c: Conn) {
+        let mut list = self.idle.lock().unwrap();
         if list.len() < self.max_idle {
-            list.push(c);
+            list.push_back(c);
         }
     }
 

@@ -184,3 +184,44 @@ fn prometheus_only_on_loopback_and_a_zero_cap_is_refused() {
     let e = loadgen::run(plan).unwrap_err().to_string();
     assert!(e.starts_with("--max-inflight"), "{e}");
 }
+
+#[test]
+fn a_slow_response_holds_up_only_its_own_request_while_other_connections_are_idle() {
+    // The first request the server sees takes 600 ms; every other one is answered at once.
+    let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let a = serve(move |mut s, _| {
+        while read_head(&mut s).is_some() {
+            if !stalled.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(600));
+            }
+            respond(&mut s, "200 OK", "", "ok");
+        }
+    });
+    // Four connections at most, 200/s: with a fixed client per request, every fourth request
+    // would queue behind the stalled one for up to 600 ms; from the pool it takes an idle one.
+    let (rep, lines) = run_load(&[
+        "--target",
+        &format!("http://{a}/"),
+        "--rate",
+        "200",
+        "--duration",
+        "1s",
+        "--clients",
+        "4",
+        "--max-conns-per-client",
+        "1",
+        "--fault-threshold",
+        "100ms",
+    ]);
+    let r = reqs(&lines);
+    assert_eq!(r.len(), 200);
+    let slow: Vec<_> = r
+        .iter()
+        .filter(|q| q.end - q.intended > 300_000_000)
+        .collect();
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    assert_eq!(rep.footer.generator_faults, 0, "{rep:?}");
+    assert!(rep.footer.valid);
+    // Only the four warmed connections were used.
+    assert_eq!(rep.connections_opened, 4, "{rep:?}");
+}
