@@ -45,7 +45,7 @@ pub enum Command {
     /// Open-loop HTTP load that records every request (the live side's client).
     Load(loadgen::LoadOpts),
     /// Deploy-window analysis of load record files: the same summary shape the simulator writes.
-    Analyze(loadgen::AnalyzeOpts),
+    Analyze(AnalyzeArgs),
     /// Roll the real service on a real cluster under open-loop load; write the live summary and
     /// its evidence.
     Live(live::LiveOpts),
@@ -111,6 +111,15 @@ impl PlotFormat {
             PlotFormat::Png => "png",
         }
     }
+}
+
+/// `fleetsim analyze`: the analyzer's options and the pass/fail limits on the deploy window.
+#[derive(Debug, Clone, Args)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub opts: loadgen::AnalyzeOpts,
+    #[command(flatten)]
+    pub thresholds: loadgen::Thresholds,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -206,12 +215,22 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Merge(a) => cmd_merge(&a),
         Command::Scenarios(a) => cmd_scenarios(&a),
         Command::Load(o) => {
+            let thresholds = o.thresholds.clone();
             let report = loadgen::run(o.plan()?)?;
             eprintln!(
-                "wrote {} ({} requests recorded, {:.1} req/s achieved)",
+                "wrote {} ({} requests recorded, {:.1} req/s achieved on the wire{})",
                 report.out.display(),
                 report.footer.recorded,
-                report.achieved_rps
+                report.achieved_rps,
+                if report.footer.valid {
+                    String::new()
+                } else {
+                    format!(
+                        "; INVALID: the generator did not keep its schedule: {} late sends, \
+                         {} not sent, {} generator faults",
+                        report.late_sends, report.unsent, report.footer.generator_faults
+                    )
+                }
             );
             if let Some(sig) = &report.footer.interrupted {
                 anyhow::bail!(
@@ -221,10 +240,10 @@ pub fn run(opts: Opts) -> Result<()> {
                     report.out.display()
                 );
             }
-            Ok(())
+            thresholds_met(&thresholds.check_load(&report))
         }
-        Command::Analyze(o) => {
-            let mut plan = o.plan()?;
+        Command::Analyze(a) => {
+            let mut plan = a.opts.plan()?;
             let out = plan.out_dir.clone();
             let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
             plan.out_dir = staged.path().to_path_buf();
@@ -232,7 +251,7 @@ pub fn run(opts: Opts) -> Result<()> {
             staged.commit().with_context(|| write_ctx(&out))?;
             println!("{}", report.summary.to_json()?);
             eprintln!("wrote {}", out.join("summary.json").display());
-            Ok(())
+            thresholds_met(&a.thresholds.check_summary(&report.summary.summary))
         }
         Command::Live(o) => {
             for dir in live::driver::run(o)? {
@@ -267,6 +286,15 @@ pub fn run(opts: Opts) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// An error naming every limit (`--max-failed`, `--max-p99`) the run broke.
+fn thresholds_met(breaches: &[loadgen::Breach]) -> Result<()> {
+    if breaches.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = breaches.iter().map(ToString::to_string).collect();
+    anyhow::bail!("threshold failed: {}", list.join("; "))
 }
 
 fn write_ctx(dir: &Path) -> String {

@@ -23,8 +23,13 @@ pub enum LoadError {
         /// What is wrong with it.
         reason: String,
     },
-    /// The open-files limit is too low for the keep-alive clients and SSE streams asked for.
-    #[error("need ~{need} file descriptors for {clients} clients, RLIMIT_NOFILE is {limit}")]
+    /// The open-files limit is too low for the keep-alive clients and SSE streams asked for, even
+    /// after the generator raised its soft limit to the hard limit.
+    #[error(
+        "need ~{need} file descriptors for {clients} clients, but RLIMIT_NOFILE is {limit} (the \
+         soft limit was raised to the hard limit; raise the hard limit, e.g. `ulimit -Hn` as \
+         root or LimitNOFILE= in a systemd unit, or use fewer --clients)"
+    )]
     FileDescriptors {
         /// Descriptors the run needs, roughly.
         need: u64,

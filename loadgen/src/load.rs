@@ -50,8 +50,28 @@ pub struct LoadReport {
     pub outcomes: BTreeMap<&'static str, u64>,
     /// Connections opened (warm-up included).
     pub connections_opened: u64,
-    /// Requests started per second of schedule.
+    /// Requests actually started (actual start stamped: connect or reuse began) per second,
+    /// from the schedule start to the end of sending: what went on the wire, not what was
+    /// scheduled or handed to the runtime.
     pub achieved_rps: f64,
+    /// Requests of the schedule never sent: the generator was still behind when the schedule's
+    /// end plus the grace (`max(1 s, fault threshold)`) passed, and the rest was dropped rather
+    /// than sent arbitrarily late. Any makes the run invalid.
+    pub unsent: u64,
+    /// Requests started more than the fault threshold late.
+    pub late_sends: u64,
+    /// Most requests in flight at once (never above the plan's `max_inflight`).
+    pub peak_inflight: u64,
+    /// Times the scheduler waited because `max_inflight` requests were in flight.
+    pub backlog_waits: u64,
+    /// Behind-schedule warnings printed on stderr during the run.
+    pub lag_warnings: u64,
+    /// When the first of them was printed (ns from the schedule start).
+    pub first_lag_warning_ns: Option<i64>,
+    /// Requests recorded with a failed outcome (every class but `ok` and `shed`).
+    pub failed: u64,
+    /// Latency p99 (ns from intended start to end) over the requests that have one.
+    pub latency_p99_ns: Option<u64>,
     /// Size of the record file.
     pub bytes_written: u64,
 }
@@ -151,9 +171,9 @@ pub async fn run_async(plan: LoadPlan) -> Result<LoadReport, LoadError> {
     }
     let schedule_start_ns = schedule_start(&sh.clock, plan.start_at_epoch_ms);
     let (stop_rx, helpers, sse_tasks) = start_helpers(&sh, &plan, schedule_start_ns).await?;
-    let scheduled = send_schedule(&sh, &plan, rate_m, schedule_start_ns, stop_rx.clone()).await?;
+    let sent = send_schedule(&sh, &plan, rate_m, schedule_start_ns, stop_rx.clone()).await?;
     let load_end = wind_down(&sh, &plan, schedule_start_ns, stop_rx, helpers, sse_tasks).await;
-    finish(&sh, &plan, scheduled, schedule_start_ns, load_end)
+    finish(&sh, &plan, sent, schedule_start_ns, load_end)
 }
 
 /// Checks the plan's settings and the open-files limit; returns the rate in milli-requests per
@@ -165,6 +185,30 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
             field: "clients",
             reason: "must be >= 1".into(),
         });
+    }
+    if plan.max_inflight == 0 {
+        return Err(LoadError::Setting {
+            field: "max-inflight",
+            reason: "must be >= 1".into(),
+        });
+    }
+    if let Some(a) = plan.prometheus
+        && !a.ip().is_loopback()
+    {
+        return Err(LoadError::Setting {
+            field: "prometheus",
+            reason: format!("{a} is not a loopback address (the endpoint is for this host only)"),
+        });
+    }
+    // Open loop means a stalled server shows as timeouts, never as the generator waiting: that
+    // needs room for a timeout's worth of requests in flight.
+    let per_timeout = plan.rate / plan.shard.n as f64 * plan.timeout.as_secs_f64();
+    if (plan.max_inflight as f64) < per_timeout {
+        eprintln!(
+            "warning: --max-inflight {} is below rate x timeout ({per_timeout:.0}): a server that \
+             stalls would show as generator lag (a run marked invalid) rather than as timeouts",
+            plan.max_inflight
+        );
     }
     let nofile = raise_nofile();
     let need = plan.clients + plan.sse.streams + 64;
@@ -228,6 +272,8 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
         }),
         stats: Stats::new(),
         inflight: AtomicU64::new(0),
+        max_inflight: plan.max_inflight as u64,
+        slot_free: tokio::sync::Notify::new(),
         stop: stop_tx,
         stopped_early: AtomicBool::new(false),
     });
@@ -395,6 +441,27 @@ async fn start_helpers(
             stop_rx.clone(),
         )));
     }
+    if plan.progress {
+        helpers.push(tokio::spawn(crate::observe::progress(
+            sh.clone(),
+            schedule_start_ns,
+            stop_rx.clone(),
+        )));
+    }
+    if let Some(addr) = plan.prometheus {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(LoadError::io(format!("bind prometheus {addr}")))?;
+        let local = listener
+            .local_addr()
+            .map_err(LoadError::io("prometheus address"))?;
+        eprintln!("prometheus metrics at http://{local}/metrics");
+        helpers.push(tokio::spawn(crate::observe::serve_prometheus(
+            sh.clone(),
+            listener,
+            stop_rx.clone(),
+        )));
+    }
     let mut sse_tasks = Vec::new();
     for id in 0..plan.sse.streams {
         sse_tasks.push(tokio::spawn(crate::sse::stream(
@@ -433,22 +500,34 @@ async fn start_helpers(
     Ok((stop_rx, helpers, sse_tasks))
 }
 
+/// What the scheduler got through.
+struct Sent {
+    /// Requests of this shard's schedule (up to a stop), sent or not.
+    scheduled: u64,
+    /// Requests of the schedule dropped at the cut-off, never sent.
+    unsent: u64,
+}
+
 /// Sends the schedule: waits for each intended start (a timerfd sleep, then a short poll), and
-/// spawns the request. Returns how many requests were scheduled.
+/// hands the request out, never with more than `max_inflight` requests in flight: at the cap the
+/// scheduler waits for one to end, and the sends it delays go out late (recorded, flagged). A
+/// schedule still not sent when its end plus the grace has passed is cut there: the rest is
+/// counted as unsent instead of being sent arbitrarily late, so an overloaded run ends on time
+/// and is reported invalid.
 async fn send_schedule(
     sh: &Arc<Shared>,
     plan: &LoadPlan,
     rate_m: u64,
     schedule_start_ns: i64,
     mut stop_rx: watch::Receiver<bool>,
-) -> Result<u64, LoadError> {
+) -> Result<Sent, LoadError> {
     let arrivals = if plan.poisson {
         Arrivals::Poisson { seed: plan.seed }
     } else {
         Arrivals::Constant
     };
     let max_req = plan.requests.unwrap_or(u64::MAX);
-    let sched = Schedule::new(
+    let mut sched = Schedule::new(
         arrivals,
         rate_m,
         plan.shard,
@@ -457,14 +536,19 @@ async fn send_schedule(
     );
     let timer = PreciseTimer::new().map_err(LoadError::io("timerfd"))?;
     let clock = sh.clock;
+    let grace = plan.fault_threshold.max(Duration::from_secs(1));
+    let cutoff = clock.at(schedule_start_ns) + plan.duration + grace;
     sh.mark(schedule_start_ns, "load_start", MarkSource::Generator);
     let mut scheduled = 0u64;
+    let mut unsent = 0u64;
     let mut burst = 0u32;
     let spin = plan.spin;
     let tick = plan.tick;
     let mut last_wake = Instant::now();
     let clients = plan.clients;
-    for (n, (i, t)) in sched.enumerate() {
+    let cap = sh.max_inflight;
+    let mut n = 0u64;
+    while let Some((i, t)) = sched.next() {
         if *stop_rx.borrow() {
             break;
         }
@@ -500,13 +584,34 @@ async fn send_schedule(
                 }
             }
         }
+        // The backlog bound: wait for a slot under the cap (the wait shows as send lag).
+        if sh.inflight.load(Ordering::Acquire) >= cap {
+            sh.stats.backlog_waits.fetch_add(1, Ordering::Relaxed);
+            while sh.inflight.load(Ordering::Acquire) >= cap {
+                tokio::select! {
+                    _ = sh.slot_free.notified() => {}
+                    _ = stop_rx.changed() => break,
+                    _ = tokio::time::sleep_until(cutoff.into()) => break,
+                }
+            }
+        }
         if *stop_rx.borrow() {
             break;
         }
-        if waited {
-            last_wake = Instant::now();
+        let now = Instant::now();
+        if now >= cutoff {
+            // Behind past the grace: drop the rest of the schedule (this request included).
+            unsent = 1 + sched.by_ref().count() as u64;
+            scheduled += unsent;
+            eprintln!(
+                "warning: generator still behind schedule {:.1} s after its end: {unsent} \
+                 scheduled requests not sent; this run is invalid",
+                grace.as_secs_f64()
+            );
+            break;
         }
         if waited {
+            last_wake = now;
             burst = 0;
         } else {
             burst += 1;
@@ -517,16 +622,14 @@ async fn send_schedule(
             }
         }
         scheduled += 1;
-        sh.stats.sent.fetch_add(1, Ordering::Relaxed);
-        sh.inflight.fetch_add(1, Ordering::AcqRel);
-        tokio::spawn(one_request(
-            sh.clone(),
-            i,
-            intended,
-            (n as u64 % clients) as usize,
-        ));
+        let inflight = sh.inflight.fetch_add(1, Ordering::AcqRel) + 1;
+        sh.stats
+            .peak_inflight
+            .fetch_max(inflight, Ordering::Relaxed);
+        tokio::spawn(one_request(sh.clone(), i, intended, (n % clients) as usize));
+        n += 1;
     }
-    Ok(scheduled)
+    Ok(Sent { scheduled, unsent })
 }
 
 /// Keeps SSE streams open to the end of the duration, waits for the requests in flight, marks
@@ -577,20 +680,24 @@ async fn wind_down(
 fn finish(
     sh: &Arc<Shared>,
     plan: &LoadPlan,
-    scheduled: u64,
+    sent_: Sent,
     schedule_start_ns: i64,
     load_end: i64,
 ) -> Result<LoadReport, LoadError> {
-    let (p50, p99, p999, max) = {
-        let h = sh.stats.lag.lock().unwrap();
+    let Sent { scheduled, unsent } = sent_;
+    let (p50, p99, p999, max, latency_p99_ns) = {
+        let hs = sh.stats.hist.lock().unwrap();
+        let h = &hs.lag;
+        let lat = (!hs.latency.is_empty()).then(|| hs.latency.value_at_quantile(0.99));
         if h.is_empty() {
-            (0, 0, 0, 0)
+            (0, 0, 0, 0, lat)
         } else {
             (
                 h.value_at_quantile(0.5),
                 h.value_at_quantile(0.99),
                 h.value_at_quantile(0.999),
                 h.max(),
+                lat,
             )
         }
     };
@@ -607,7 +714,9 @@ fn finish(
         lag_p99_ns: p99,
         lag_p999_ns: p999,
         lag_max_ns: max,
-        valid: faults == 0 && recorded == sent,
+        // Every scheduled request sent (none cut off), recorded, and none late or failed on the
+        // generator's side.
+        valid: faults == 0 && recorded == sent && sent == scheduled,
         stopped_early: sh.stopped_early.load(Ordering::SeqCst),
         interrupted: match INTERRUPTED_BY.load(Ordering::SeqCst) {
             libc::SIGINT => Some("SIGINT".into()),
@@ -637,6 +746,17 @@ fn finish(
         connections_opened: sh.stats.conns_opened.load(Ordering::Relaxed),
         achieved_rps: sent as f64 / span_s,
         bytes_written,
+        unsent,
+        late_sends: sh.stats.late.load(Ordering::Relaxed),
+        peak_inflight: sh.stats.peak_inflight.load(Ordering::Relaxed),
+        backlog_waits: sh.stats.backlog_waits.load(Ordering::Relaxed),
+        lag_warnings: sh.stats.lag_warnings.load(Ordering::Relaxed),
+        first_lag_warning_ns: match sh.stats.first_lag_warning_ns.load(Ordering::Relaxed) {
+            -1 => None,
+            at => Some(at - schedule_start_ns),
+        },
+        failed: sh.stats.failed(),
+        latency_p99_ns,
     })
 }
 
@@ -686,7 +806,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         }
         None => None,
     };
-    let actual = sh.clock.now_ns();
+    let actual = sh.start(intended);
     let deadline = within_hard_stop(&sh, Instant::now() + sh.timeout);
     let mut rec = Req {
         i,

@@ -4,7 +4,7 @@
 //! modules that use it (`load`, `sse`, `control`) import this one and never each other.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -17,7 +17,7 @@ use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
 use measure::Outcome;
 use tokio::net::TcpStream;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::classify::{ErrorClass, classify_error};
 use crate::error::LoadError;
@@ -107,13 +107,42 @@ pub(crate) struct Conn {
     _kill: oneshot::Sender<()>,
 }
 
+/// The run's counters, read by the footer, the progress line, the control port's `/status` and
+/// the Prometheus endpoint while the run goes on.
 pub(crate) struct Stats {
+    /// Requests started: their actual start stamped (connect or reuse began), not merely handed
+    /// to the runtime. The achieved rate is computed from this.
     pub sent: AtomicU64,
     pub recorded: AtomicU64,
     pub faults: AtomicU64,
+    /// Requests started more than the fault threshold after their intended start.
+    pub late: AtomicU64,
     pub conns_opened: AtomicU64,
     pub outcomes: [AtomicU64; 10],
-    pub lag: Mutex<Histogram<u64>>,
+    /// Most requests in flight (handed out, not yet recorded) at once.
+    pub peak_inflight: AtomicU64,
+    /// Times the scheduler found the in-flight cap reached and waited for a request to end.
+    pub backlog_waits: AtomicU64,
+    /// Behind-schedule warnings printed, and the time of the first (run clock, ns; -1 = none).
+    pub lag_warnings: AtomicU64,
+    pub first_lag_warning_ns: AtomicI64,
+    /// Last warning, run clock ns (warnings go out at most once per second).
+    last_warn_ns: AtomicI64,
+    pub hist: Mutex<Hists>,
+}
+
+/// Send lag and latency histograms (ns), updated once per request under one lock.
+pub(crate) struct Hists {
+    /// Send lag (actual - intended start), whole run.
+    pub lag: Histogram<u64>,
+    /// Latency (end - intended start), whole run.
+    pub latency: Histogram<u64>,
+    /// Latency since the progress line last reset it.
+    pub latency_window: Histogram<u64>,
+}
+
+fn ns_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("hdr bounds")
 }
 
 impl Stats {
@@ -122,12 +151,29 @@ impl Stats {
             sent: AtomicU64::new(0),
             recorded: AtomicU64::new(0),
             faults: AtomicU64::new(0),
+            late: AtomicU64::new(0),
             conns_opened: AtomicU64::new(0),
             outcomes: Default::default(),
-            lag: Mutex::new(
-                Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("hdr bounds"),
-            ),
+            peak_inflight: AtomicU64::new(0),
+            backlog_waits: AtomicU64::new(0),
+            lag_warnings: AtomicU64::new(0),
+            first_lag_warning_ns: AtomicI64::new(-1),
+            last_warn_ns: AtomicI64::new(i64::MIN),
+            hist: Mutex::new(Hists {
+                lag: ns_histogram(),
+                latency: ns_histogram(),
+                latency_window: ns_histogram(),
+            }),
         }
+    }
+
+    /// Requests recorded with a failed outcome (every class but `ok` and `shed`).
+    pub(crate) fn failed(&self) -> u64 {
+        Outcome::ALL
+            .iter()
+            .filter(|o| o.is_failure())
+            .map(|o| self.outcomes[outcome_idx(*o)].load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -145,7 +191,13 @@ pub(crate) struct Shared {
     pub conn_limits: Option<Vec<Arc<tokio::sync::Semaphore>>>,
     pub max_idle: usize,
     pub stats: Stats,
+    /// Requests handed out by the scheduler and not yet recorded.
     pub inflight: AtomicU64,
+    /// The cap on `inflight`: the scheduler waits (and its sends go late) rather than pile up
+    /// work without bound.
+    pub max_inflight: u64,
+    /// Signalled when a request ends (a slot under the cap may be free).
+    pub slot_free: Notify,
     pub stop: watch::Sender<bool>,
     pub stopped_early: AtomicBool,
 }
@@ -258,6 +310,42 @@ impl Shared {
         }
     }
 
+    /// A request starts now: stamps its actual start, counts it as sent, and when it is later
+    /// than the fault threshold counts a late send and warns on stderr (at most once a second),
+    /// so falling behind shows while it happens, not only in the footer.
+    pub(crate) fn start(&self, intended: i64) -> i64 {
+        let actual = self.clock.now_ns();
+        self.stats.sent.fetch_add(1, Ordering::Relaxed);
+        let lag = actual - intended;
+        if lag > self.fault_ns {
+            let late = self.stats.late.fetch_add(1, Ordering::Relaxed) + 1;
+            let last = self.stats.last_warn_ns.load(Ordering::Relaxed);
+            if actual.saturating_sub(last) >= 1_000_000_000
+                && self
+                    .stats
+                    .last_warn_ns
+                    .compare_exchange(last, actual, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                if self.stats.lag_warnings.fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.stats
+                        .first_lag_warning_ns
+                        .store(actual, Ordering::Relaxed);
+                }
+                eprintln!(
+                    "warning: generator behind schedule: a send {:.1} ms late (threshold {:.1} ms), \
+                     {late} late sends so far, {} of at most {} requests in flight; this run \
+                     will be marked invalid",
+                    lag as f64 / 1e6,
+                    self.fault_ns as f64 / 1e6,
+                    self.inflight.load(Ordering::Relaxed),
+                    self.max_inflight,
+                );
+            }
+        }
+        actual
+    }
+
     pub(crate) fn finish(&self, mut rec: Req) {
         let lag = (rec.actual - rec.intended).max(0);
         if lag > self.fault_ns {
@@ -266,15 +354,21 @@ impl Shared {
         if rec.generator_fault {
             self.stats.faults.fetch_add(1, Ordering::Relaxed);
         }
-        self.stats
-            .lag
-            .lock()
-            .unwrap()
-            .saturating_record(lag.max(1) as u64);
+        {
+            let mut h = self.stats.hist.lock().unwrap();
+            h.lag.saturating_record(lag.max(1) as u64);
+            // As the analyzer does: only a response or a deadline has a latency.
+            if rec.outcome.has_latency() {
+                let latency = (rec.end - rec.intended).max(1) as u64;
+                h.latency.saturating_record(latency);
+                h.latency_window.saturating_record(latency);
+            }
+        }
         self.stats.outcomes[outcome_idx(rec.outcome)].fetch_add(1, Ordering::Relaxed);
         self.sink.line(|b| crate::record::write_req(b, &rec));
         self.stats.recorded.fetch_add(1, Ordering::Relaxed);
         self.inflight.fetch_sub(1, Ordering::AcqRel);
+        self.slot_free.notify_one();
     }
 }
 

@@ -86,7 +86,13 @@ impl PreciseTimer {
                 }
             });
             match res {
-                Ok(Ok(())) => return Ok(()),
+                Ok(Ok(())) => {
+                    // The read consumed the expiration: nothing more to read until the next
+                    // one, so drop the readiness now rather than pay an EAGAIN read on the
+                    // next sleep to learn it.
+                    guard.clear_ready();
+                    return Ok(());
+                }
                 Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => continue,

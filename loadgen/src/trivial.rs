@@ -42,12 +42,17 @@ pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
 
 /// Binds `addr` and serves on a runtime of its own, forever.
 pub fn serve_blocking(addr: SocketAddr) -> std::io::Result<()> {
+    let l = std::net::TcpListener::bind(addr)?;
+    eprintln!("trivial server on {}", l.local_addr()?);
+    serve_std_blocking(l)
+}
+
+/// Serves an already bound listener on a runtime of its own, forever (tests bind port 0 and
+/// read the address first).
+pub fn serve_std_blocking(listener: std::net::TcpListener) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(async {
-        let l = tokio::net::TcpListener::bind(addr).await?;
-        eprintln!("trivial server on {}", l.local_addr()?);
-        serve(l).await
-    })
+    rt.block_on(async { serve(tokio::net::TcpListener::from_std(listener)?).await })
 }

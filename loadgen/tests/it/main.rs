@@ -6,4 +6,5 @@ mod common;
 mod generator;
 mod hostile_records;
 mod outcomes;
+mod overload;
 mod properties;
