@@ -139,7 +139,7 @@ impl Object {
     ) -> CheckError {
         CheckError::Invalid {
             file: self.doc.file.clone(),
-            line: node.map_or(self.doc.root.line, |n| n.line),
+            line: node.map_or(self.doc.root.line, Node::at),
             document: self.title(),
             field: field.to_string(),
             reason: reason.into(),
@@ -150,7 +150,7 @@ impl Object {
     pub fn loc(&self, at: &Node, field: &str) -> Loc {
         Loc {
             file: self.doc.file.clone(),
-            line: at.line,
+            line: at.at(),
             field: field.to_string(),
         }
     }

@@ -19,6 +19,9 @@ pub struct Node {
     pub line: usize,
     /// 1-based column.
     pub col: usize,
+    /// For a mapping value: the 1-based line of its key (0 otherwise). A block value starts on
+    /// the line after its key; errors and findings point at the key.
+    pub key_line: usize,
     /// What the node holds.
     pub value: Value,
 }
@@ -57,6 +60,7 @@ impl Node {
         Node {
             line: 0,
             col: 0,
+            key_line: 0,
             value: Value::Scalar {
                 text: text.into(),
                 plain: true,
@@ -69,6 +73,7 @@ impl Node {
         Node {
             line: 0,
             col: 0,
+            key_line: 0,
             value: Value::Scalar {
                 text: text.into(),
                 plain: false,
@@ -81,6 +86,7 @@ impl Node {
         Node {
             line: 0,
             col: 0,
+            key_line: 0,
             value: Value::Map(
                 entries
                     .into_iter()
@@ -95,7 +101,17 @@ impl Node {
         Node {
             line: 0,
             col: 0,
+            key_line: 0,
             value: Value::Seq(items),
+        }
+    }
+
+    /// The line to point at: the key's line for a mapping value, else the node's own.
+    pub fn at(&self) -> usize {
+        if self.key_line > 0 {
+            self.key_line
+        } else {
+            self.line
         }
     }
 
@@ -168,13 +184,14 @@ fn is_null(text: &str) -> bool {
 
 enum Frame {
     Seq(Node, usize),
-    Map(Node, Option<String>, usize),
+    Map(Node, Option<(String, usize)>, usize),
 }
 
 fn node_at(span: &Span, value: Value) -> Node {
     Node {
         line: span.start.line(),
         col: span.start.col() + 1,
+        key_line: 0,
         value,
     }
 }
@@ -282,7 +299,7 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Doc>, CheckError> {
             }
             Some(Frame::Map(map, key, _)) => match key.take() {
                 None => match node.value {
-                    Value::Scalar { text, .. } => *key = Some(text),
+                    Value::Scalar { text, .. } => *key = Some((text, node.line)),
                     _ => {
                         return Err(not_yaml(
                             node.line,
@@ -291,7 +308,9 @@ pub fn parse(text: &str, file: &str) -> Result<Vec<Doc>, CheckError> {
                         ));
                     }
                 },
-                Some(k) => {
+                Some((k, key_line)) => {
+                    let mut node = node;
+                    node.key_line = key_line;
                     if let Value::Map(entries) = &mut map.value {
                         if entries.iter().any(|(e, _)| *e == k) {
                             return Err(not_yaml(
