@@ -99,9 +99,9 @@ fn grace_needed(w: &Workload, prestop: u32, a: &Assumptions) -> u32 {
 
 /// Searches for the smallest change whose predicted mean failed requests is within `budget`:
 /// subsets of the switch changes (exec entrypoint, readiness probe, surge, grace) by size,
-/// each alone and with a preStop sleep from a ladder (1..180 s, bisected), the fewest changed
-/// settings first; among equals the lowest predicted loss. `None` when even all changes
-/// together miss the budget.
+/// each alone and with a preStop sleep from a ladder (1..180 s, up to 1.5 x the balancer's
+/// p99 lag + 5 s, bisected), the fewest changed settings first; among equals the lowest
+/// predicted loss. `None` when even all changes together miss the budget (tried first).
 pub fn search(
     w: &Workload,
     a: &Assumptions,
@@ -127,10 +127,16 @@ pub fn search(
         switches.push(Change::Grace { seconds: need });
     }
     let current = plan.shutdown.prestop.as_secs_f64();
+    // A preStop longer than the balancer's lag tail cannot keep more requests off a closed
+    // pod: the ladder stops at 1.5 x the p99 lag + 5 s.
+    let lag_p99 = (crate::model::quantile(&base.propagation.endpointslice, 0.99)
+        + crate::model::quantile(&plan.lag, 0.99))
+    .as_secs_f64();
+    let cap = 1.5 * lag_p99 + 5.0;
     let ladder: Vec<u32> = PRESTOP_LADDER
         .iter()
         .copied()
-        .filter(|&p| f64::from(p) > current)
+        .filter(|&p| f64::from(p) > current && f64::from(p) <= cap)
         .collect();
 
     let mut cache: BTreeMap<String, Prediction> = BTreeMap::new();
@@ -146,6 +152,15 @@ pub fn search(
         cache.insert(key, p.clone());
         Ok(p)
     };
+    // Every change at once first: if even that misses the budget, no subset will do.
+    let mut all: Vec<Change> = switches.clone();
+    if let Some(top) = ladder.last() {
+        all.retain(|c| !matches!(c, Change::Grace { .. }));
+        all.push(Change::PreStop { seconds: *top });
+    }
+    if all.is_empty() || eval(&all)?.failed.mean > budget {
+        return Ok(None);
+    }
     let n = switches.len();
     for size in 1..=n + 1 {
         let mut best: Option<(Vec<Change>, Prediction)> = None;
