@@ -512,6 +512,10 @@ pub struct CheckArgs {
     /// Any scenario field, e.g. app.on_sigterm=drain (see `fleetsim scenarios --reference`).
     #[arg(long = "set", value_name = "FIELD=VALUE")]
     pub set: Vec<String>,
+    /// A calibration layer written by `fleetsim calibrate` (service time, start-up, endpoint
+    /// lag measured on your cluster), applied before --set.
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
     /// Seeds per prediction.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub seeds: u64,
@@ -580,12 +584,17 @@ impl CheckArgs {
         if !(self.budget.is_finite() && self.budget >= 0.0) {
             anyhow::bail!("--budget {}: must be a number >= 0", self.budget);
         }
+        let calibration = match &self.calibration {
+            Some(p) => check::model::read_calibration(p)?,
+            None => Vec::new(),
+        };
         Ok(check::CheckPlan {
             inputs: self.inputs.clone(),
             assumptions: check::Assumptions {
                 rate: self.rate,
                 service_time_ms: self.service_time,
                 connection: self.connection.clone(),
+                calibration,
                 sets,
                 seeds: self.seeds,
                 first_seed: self.seed,

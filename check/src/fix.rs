@@ -158,7 +158,19 @@ pub fn search(
         all.retain(|c| !matches!(c, Change::Grace { .. }));
         all.push(Change::PreStop { seconds: *top });
     }
-    if all.is_empty() || eval(&all)?.failed.mean > budget {
+    // The exec form alone can raise the loss (an application that exits at once on SIGTERM
+    // then exits early instead of serving until SIGKILL), so it is also tried without it.
+    let without_exec: Vec<Change> = all
+        .iter()
+        .filter(|c| **c != Change::ExecEntrypoint)
+        .cloned()
+        .collect();
+    let feasible = !all.is_empty()
+        && (eval(&all)?.failed.mean <= budget
+            || (without_exec.len() < all.len()
+                && !without_exec.is_empty()
+                && eval(&without_exec)?.failed.mean <= budget));
+    if !feasible {
         return Ok(None);
     }
     let n = switches.len();

@@ -146,6 +146,13 @@ fn assumed(a: &Assumptions, proxy: Option<models::Preset>) -> Vec<String> {
             p.name()
         ));
     }
+    if !a.calibration.is_empty() {
+        let fields: Vec<&str> = a.calibration.iter().map(|(k, _)| k.as_str()).collect();
+        v.push(format!(
+            "calibration (--calibration): {}",
+            fields.join(", ")
+        ));
+    }
     for (k, val) in &a.sets {
         v.push(format!("--set {k}={val}"));
     }

@@ -21,6 +21,9 @@ pub struct Assumptions {
     /// `--connection`: `keepalive` (default: service-to-service clients keep connections) or
     /// `new`.
     pub connection: String,
+    /// `--calibration FILE`: the fields of a calibration layer written by `fleetsim calibrate`
+    /// (`pod.service_time`, `pod.startup`, `propagation.*`), applied before `--set`.
+    pub calibration: Vec<(String, toml::Value)>,
     /// `--set FIELD=VALUE`: any scenario field (`app.on_sigterm=drain`), applied last.
     pub sets: Vec<(String, String)>,
     /// `--seeds`.
@@ -44,6 +47,7 @@ impl Default for Assumptions {
             rate: None,
             service_time_ms: 100.0,
             connection: "keepalive".into(),
+            calibration: Vec::new(),
             sets: Vec::new(),
             seeds: 20,
             first_seed: 1,
@@ -84,12 +88,18 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
     if b.preset == Preset::EnvoySidecar {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);
     }
-    apply_sets(&w.id, f, &a.sets)
+    let sets: Vec<(String, toml::Value)> = a
+        .calibration
+        .iter()
+        .cloned()
+        .chain(a.sets.iter().map(|(k, v)| (k.clone(), toml_value(v))))
+        .collect();
+    apply_sets(&w.id, f, &sets)
 }
 
 /// Applies `--set` through the scenario loader (the same strict deserialization and
 /// validation as a scenario file), so a bad field or value is an error naming it.
-fn apply_sets(id: &str, fleet: Fleet, sets: &[(String, String)]) -> Result<Fleet, CheckError> {
+fn apply_sets(id: &str, fleet: Fleet, sets: &[(String, toml::Value)]) -> Result<Fleet, CheckError> {
     let invalid = |errs: Vec<models::ConfigError>| CheckError::Assumption {
         deployment: id.into(),
         field: errs.first().map_or(String::new(), |e| e.path.clone()),
@@ -119,7 +129,7 @@ fn apply_sets(id: &str, fleet: Fleet, sets: &[(String, String)]) -> Result<Fleet
     })?;
     for (path, value) in sets {
         source
-            .set(path, toml_value(value))
+            .set(path, value.clone())
             .map_err(|e| CheckError::Assumption {
                 deployment: "--set".into(),
                 field: path.clone(),
@@ -282,4 +292,31 @@ pub fn quantile(d: &Dist, q: f64) -> SimDuration {
 /// `true` when the application drains on SIGTERM.
 pub fn drains(f: &Fleet) -> bool {
     f.app.on_sigterm == OnSigterm::Drain
+}
+
+/// Reads a calibration layer (a TOML scenario fragment, as `fleetsim calibrate` writes) into
+/// `(section.field, value)` pairs.
+pub fn read_calibration(path: &std::path::Path) -> Result<Vec<(String, toml::Value)>, CheckError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CheckError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |reason: String| CheckError::Assumption {
+        deployment: "--calibration".into(),
+        field: path.display().to_string(),
+        reason,
+    };
+    let table: toml::Table = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for (section, v) in table {
+        let toml::Value::Table(fields) = v else {
+            return Err(bad(format!(
+                "{section} is not a [section] of scenario fields"
+            )));
+        };
+        for (field, value) in fields {
+            out.push((format!("{section}.{field}"), value));
+        }
+    }
+    Ok(out)
 }

@@ -339,3 +339,20 @@ fn fix_is_found_by_the_sweep_and_is_the_smallest() {
         );
     }
 }
+
+#[test]
+fn calibration_layer_sets_the_lag_the_findings_compare_with() {
+    let cal = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios/files/validation/calibration.toml");
+    let mut p = plan(&[data("podinfo")], &[]);
+    p.assumptions.calibration = check::model::read_calibration(&cal).unwrap();
+    let r = check::run(&p).unwrap();
+    let f = &r.deployments[0].findings[0];
+    // The measured lag (empirical samples up to 1008.7 ms) replaces the preset's 10 ms..1 s.
+    assert!(
+        f.inequality.ends_with("kube_proxy_iptables 1.01 s"),
+        "{}",
+        f.inequality
+    );
+    assert!(r.assumed.iter().any(|a| a.contains("propagation.lag")));
+}
