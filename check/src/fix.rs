@@ -53,6 +53,11 @@ pub struct Fix {
     pub requires_app_change: Option<String>,
 }
 
+/// Candidates are simulated on this many seeds first; only one within budget there is run on
+/// every seed (and judged on all of them).
+pub const SCREEN_SEEDS: usize = 5;
+/// The search stops after this many simulated candidates (each over every seed).
+pub const MAX_CANDIDATES: usize = 40;
 const PRESTOP_LADDER: [u32; 14] = [1, 2, 3, 5, 8, 10, 15, 20, 30, 45, 60, 90, 120, 180];
 const PROBE_PERIOD_S: u32 = 2;
 
@@ -99,9 +104,11 @@ fn grace_needed(w: &Workload, prestop: u32, a: &Assumptions) -> u32 {
 
 /// Searches for the smallest change whose predicted mean failed requests is within `budget`:
 /// subsets of the switch changes (exec entrypoint, readiness probe, surge, grace) by size,
-/// each alone and with a preStop sleep from a ladder (1..180 s, up to 1.5 x the balancer's
-/// p99 lag + 5 s, bisected), the fewest changed settings first; among equals the lowest
-/// predicted loss. `None` when even all changes together miss the budget (tried first).
+/// each alone and with the shortest preStop sleep from a ladder (1..180 s, up to 1.5 x the
+/// balancer's p99 lag + 5 s) that meets the budget, the fewest changed settings first; among
+/// equals the lowest predicted loss. Each candidate is screened on the first [`SCREEN_SEEDS`]
+/// seeds and judged on all of them. At most [`MAX_CANDIDATES`] candidates are simulated;
+/// `None` when none of them meets the budget.
 pub fn search(
     w: &Workload,
     a: &Assumptions,
@@ -140,39 +147,27 @@ pub fn search(
         .collect();
 
     let mut cache: BTreeMap<String, Prediction> = BTreeMap::new();
-    let mut tried = 0usize;
+    let tried = std::cell::Cell::new(0usize);
     let mut eval = |changes: &[Change]| -> Result<Prediction, CheckError> {
         let key = serde_json::to_string(changes).unwrap_or_default();
         if let Some(p) = cache.get(&key) {
             return Ok(p.clone());
         }
-        tried += 1;
+        tried.set(tried.get() + 1);
         let fleet = fleet_for(&apply(w, changes, a), a)?;
-        let p = predict(&w.id, &fleet, seeds, threads)?;
+        // Screened on the first seeds; only a candidate within budget there runs them all.
+        let mut p = predict(
+            &w.id,
+            &fleet,
+            &seeds[..seeds.len().min(SCREEN_SEEDS)],
+            threads,
+        )?;
+        if seeds.len() > SCREEN_SEEDS && p.failed.mean <= budget {
+            p = predict(&w.id, &fleet, seeds, threads)?;
+        }
         cache.insert(key, p.clone());
         Ok(p)
     };
-    // Every change at once first: if even that misses the budget, no subset will do.
-    let mut all: Vec<Change> = switches.clone();
-    if let Some(top) = ladder.last() {
-        all.retain(|c| !matches!(c, Change::Grace { .. }));
-        all.push(Change::PreStop { seconds: *top });
-    }
-    // The exec form alone can raise the loss (an application that exits at once on SIGTERM
-    // then exits early instead of serving until SIGKILL), so it is also tried without it.
-    let without_exec: Vec<Change> = all
-        .iter()
-        .filter(|c| **c != Change::ExecEntrypoint)
-        .cloned()
-        .collect();
-    let feasible = !all.is_empty()
-        && (eval(&all)?.failed.mean <= budget
-            || (without_exec.len() < all.len()
-                && !without_exec.is_empty()
-                && eval(&without_exec)?.failed.mean <= budget));
-    if !feasible {
-        return Ok(None);
-    }
     let n = switches.len();
     for size in 1..=n + 1 {
         let mut best: Option<(Vec<Change>, Prediction)> = None;
@@ -191,36 +186,31 @@ pub fn search(
                 .filter(|i| mask & (1 << i) != 0)
                 .map(|i| switches[i].clone())
                 .collect();
+            if tried.get() >= MAX_CANDIDATES {
+                break;
+            }
             if subset.len() == size {
                 let p = eval(&subset)?;
                 consider(subset, p, &mut best);
             } else if subset.len() + 1 == size && !ladder.is_empty() {
-                // Bisect the ladder: the smallest preStop within budget (loss falls as preStop
-                // grows, up to the lag's tail).
-                let with = |p: u32| {
+                // Up the ladder: the shortest preStop within budget. Loss is not monotone in
+                // preStop (a longer hook keeps pinned keep-alives on the old pod longer), so
+                // each step is simulated, not bisected.
+                let mut found = None;
+                for &p in &ladder {
+                    if tried.get() >= MAX_CANDIDATES {
+                        break;
+                    }
                     let mut c = subset.clone();
                     c.retain(|c| !matches!(c, Change::Grace { .. }));
                     c.push(Change::PreStop { seconds: p });
-                    c
-                };
-                let top = with(*ladder.last().expect("non-empty"));
-                let pt = eval(&top)?;
-                if pt.failed.mean > budget {
-                    continue;
-                }
-                let (mut lo, mut hi) = (0usize, ladder.len() - 1);
-                let mut found = (top, pt);
-                while lo < hi {
-                    let mid = (lo + hi) / 2;
-                    let c = with(ladder[mid]);
-                    let p = eval(&c)?;
-                    if p.failed.mean <= budget {
-                        hi = mid;
-                        found = (c, p);
-                    } else {
-                        lo = mid + 1;
+                    let pr = eval(&c)?;
+                    if pr.failed.mean <= budget {
+                        found = Some((c, pr));
+                        break;
                     }
                 }
+                let Some(found) = found else { continue };
                 consider(found.0, found.1, &mut best);
             }
         }
@@ -230,7 +220,7 @@ pub fn search(
                 changes,
                 predicted,
                 patch,
-                candidates_tried: tried,
+                candidates_tried: tried.get(),
                 requires_app_change: None,
             }));
         }
