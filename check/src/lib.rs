@@ -171,7 +171,6 @@ pub fn run(plan: &CheckPlan) -> Result<Report, CheckError> {
             .sets
             .iter()
             .any(|(k, _)| k == "lifecycle.prestop"),
-        strict_kinds: plan.strict_kinds,
     };
     let read = manifest::read(&objects, skipped, &opts)?;
     let a = &plan.assumptions;

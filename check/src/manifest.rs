@@ -164,7 +164,7 @@ impl Object {
 pub fn classify(docs: Vec<Doc>, strict: bool) -> Result<(Vec<Object>, Vec<Skipped>), CheckError> {
     let mut objects = Vec::new();
     let mut skipped = Vec::new();
-    for (i, doc) in docs.into_iter().enumerate() {
+    for doc in docs {
         if doc.root.entries().is_none() {
             return Err(CheckError::Invalid {
                 file: doc.file.clone(),
@@ -212,7 +212,6 @@ pub fn classify(docs: Vec<Doc>, strict: bool) -> Result<(Vec<Object>, Vec<Skippe
                 reason: "missing: every Kubernetes object names its kind".into(),
             });
         };
-        let _ = i;
         if kind == "List" {
             // `kubectl get -o yaml` wraps objects in a List.
             let items = doc.root.get("items").and_then(Node::items).unwrap_or(&[]);
@@ -628,8 +627,6 @@ pub struct MapOptions {
     pub proxy: Option<Preset>,
     /// `--set lifecycle.prestop=...` was given (so a preStop hook of unknown length is fine).
     pub prestop_given: bool,
-    /// Fail on kinds the check does not read.
-    pub strict_kinds: bool,
 }
 
 /// Maps objects to workloads.

@@ -283,7 +283,7 @@ fn fix_output_rechecks_within_budget() {
     }
     assert_eq!(r.fixed_files.len(), 5, "{:?}", r.fixed_files);
     // Checking the written manifests again: within budget, with the preStop read back.
-    let again = check::run(&plan(&[out.clone()], &sets)).unwrap();
+    let again = check::run(&plan(std::slice::from_ref(&out), &sets)).unwrap();
     assert_eq!(again.deployments.len(), 4);
     for (d, before) in again.deployments.iter().zip(&r.deployments) {
         assert_eq!(d.deployment, before.deployment);
@@ -355,4 +355,31 @@ fn calibration_layer_sets_the_lag_the_findings_compare_with() {
         f.inequality
     );
     assert!(r.assumed.iter().any(|a| a.contains("propagation.lag")));
+}
+
+#[test]
+fn prediction_is_what_fleetsim_run_gives_for_the_same_fleet() {
+    // The fleet check builds, written as a scenario file and run the way `fleetsim run` runs
+    // one, gives the same figures.
+    let w = &workloads(&[data("podinfo")])[0];
+    let a = Assumptions {
+        seeds: 4,
+        ..Assumptions::default()
+    };
+    let fleet = check::model::fleet_for(w, &a).unwrap();
+    let seeds = scenarios::seed_list(1, 4);
+    let predicted = check::model::predict(&w.id, &fleet, &seeds, 2).unwrap();
+    let scenario =
+        scenarios::parse_scenario("podinfo.toml", &toml::to_string(&fleet).unwrap()).unwrap();
+    let report = scenarios::run_scenario(&scenario, &seeds, 1, false, &|| {}).unwrap();
+    let stat = report.aggregate().stat(measure::Figure::Failed).unwrap();
+    assert_eq!(
+        (
+            predicted.failed.mean,
+            predicted.failed.lo,
+            predicted.failed.hi
+        ),
+        (stat.mean, stat.lo, stat.hi)
+    );
+    assert!(stat.mean > 0.0);
 }
