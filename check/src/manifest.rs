@@ -1075,6 +1075,36 @@ fn balancer(
                     }
                 }
             }
+            Some("gce") => {
+                // GKE Ingress: container-native load balancing (NEG, pod IPs as endpoints) when
+                // the Service says so (`cloud.google.com/neg` with "ingress": true; GKE's
+                // default on VPC-native clusters, which the manifest cannot show), else
+                // instance groups (NodePorts, kube-proxy picks the pod).
+                let neg = services.iter().any(|s| {
+                    string_map(s.path(&["metadata", "annotations"]))
+                        .iter()
+                        .any(|(k, v)| {
+                            k == "cloud.google.com/neg"
+                                && v.replace(' ', "").contains("\"ingress\":true")
+                        })
+                });
+                read = BalancerRead {
+                    preset: Preset::CloudLb,
+                    via: (!neg).then_some(Preset::KubeProxyIptables),
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} with ingress class \"gce\" (GKE): {}; the cloud_lb preset's numbers are AWS ALB's (lag 5-30 s, health checks 30 s; connection draining from the preset), an assumption for Google's load balancer",
+                        ing.title(),
+                        if neg {
+                            "NEG (cloud.google.com/neg ingress: true), pod IPs as endpoints"
+                        } else {
+                            "no NEG annotation on the Service: instance groups, NodePorts, kube-proxy picks the pod (on VPC-native clusters GKE may use NEGs by default: add the annotation to say so)"
+                        }
+                    ),
+                    loc: Some(loc),
+                };
+            }
             Some(c) if opts.proxy.is_none() => {
                 return Err(ing.invalid(class_node, "spec.ingressClassName", format!("ingress class {c:?} has no preset in the model (presets: kube_proxy_iptables, ingress_nginx, envoy_sidecar, cloud_lb); pick the nearest with --proxy PRESET")));
             }

@@ -334,3 +334,22 @@ fn fs005_surge_zero_and_its_fix() {
     .unwrap();
     assert_eq!(p.capacity_dip.unwrap().mean, 1.0);
 }
+
+#[test]
+fn gke_ingress_with_and_without_neg() {
+    let ing = "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  annotations:\n    kubernetes.io/ingress.class: gce\nspec:\n  defaultBackend:\n    service:\n      name: web\n      port:\n        number: 80\n";
+    let r = ok(&format!("{}{SERVICE}{ing}", deployment("", PORT)));
+    let b = &r.deployments[0].balancer;
+    assert_eq!(
+        (b.preset, b.via),
+        (Preset::CloudLb, Some(Preset::KubeProxyIptables))
+    );
+    let neg = SERVICE.replace(
+        "  name: web\n",
+        "  name: web\n  annotations:\n    cloud.google.com/neg: '{\"ingress\": true}'\n",
+    );
+    let r = ok(&format!("{}{neg}{ing}", deployment("", PORT)));
+    let b = &r.deployments[0].balancer;
+    assert_eq!((b.preset, b.via), (Preset::CloudLb, None));
+    assert!(b.because.contains("NEG"), "{}", b.because);
+}
