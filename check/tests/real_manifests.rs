@@ -383,3 +383,23 @@ fn prediction_is_what_fleetsim_run_gives_for_the_same_fleet() {
     );
     assert!(stat.mean > 0.0);
 }
+
+#[test]
+fn every_assumption_is_printed_with_the_result() {
+    let r = check::run(&plan(&[data("aws-lbc")], &[("app.keep_serving", "2s")])).unwrap();
+    let text = check::output::render(&r, check::Format::Human);
+    assert!(r.assumed.len() >= 7, "{:?}", r.assumed);
+    for a in &r.assumed {
+        assert!(text.contains(a.as_str()), "{a:?} missing from:\n{text}");
+    }
+    assert!(text.contains("--set app.keep_serving=2s"));
+    // How the balancer was read is printed too.
+    assert!(
+        text.contains("balancer: Ingress/ingress-2048 with ingress class \"alb\""),
+        "{text}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&check::output::render(&r, check::Format::Json)).unwrap();
+    assert_eq!(json["assumed"].as_array().unwrap().len(), r.assumed.len());
+    assert_eq!(json["assumptions"]["sets"][0][0], "app.keep_serving");
+}
