@@ -53,6 +53,10 @@ pub enum Command {
     Calibrate(live::calibrate::CalibrateOpts),
     /// Set live summaries beside the simulator's predicted intervals, figure by figure.
     Validate(live::report::ReportOpts),
+    /// Read Kubernetes manifests, predict what the next rollout of each served Deployment
+    /// loses, name the settings at fault and propose the smallest fix (exit 0 within budget,
+    /// 1 over, 2 unreadable input). See docs/check.md.
+    Check(CheckArgs),
 }
 
 /// Seeds and threads, shared by the simulating subcommands.
@@ -271,6 +275,7 @@ pub fn run(opts: Opts) -> Result<()> {
             );
             Ok(())
         }
+        Command::Check(a) => cmd_check(&a),
         Command::Validate(o) => {
             let out = o.out.clone();
             let checks = live::report::run(o)?;
@@ -596,5 +601,155 @@ mod interrupts {
                 std::process::exit(128 + sig);
             });
         });
+    }
+}
+
+/// `fleetsim check`'s flags (docs/check.md).
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Manifest files, folders (searched recursively for *.yaml / *.yml), or - for standard
+    /// input.
+    #[arg(required = true, value_name = "FILE|DIR|-")]
+    pub inputs: Vec<PathBuf>,
+    /// Requests per second to each Deployment (default: 25 per replica).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Service time per request, in milliseconds.
+    #[arg(long, default_value_t = 100.0)]
+    pub service_time: f64,
+    /// How clients connect: a new connection per request, or pooled keep-alives.
+    #[arg(long, value_parser = ["new", "keepalive"], default_value = "keepalive")]
+    pub connection: String,
+    /// The balancer preset for every Deployment, instead of what the manifests suggest:
+    /// kube_proxy_iptables, ingress_nginx, envoy_sidecar or cloud_lb.
+    #[arg(long, value_parser = ["kube_proxy_iptables", "ingress_nginx", "envoy_sidecar", "cloud_lb"])]
+    pub proxy: Option<String>,
+    /// Any scenario field, e.g. app.on_sigterm=drain (see `fleetsim scenarios --reference`).
+    #[arg(long = "set", value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// A calibration layer written by `fleetsim calibrate` (service time, start-up, endpoint
+    /// lag measured on your cluster), applied before --set.
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// Seeds per prediction.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: the machine's cores). Results do not depend on it.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub threads: Option<u64>,
+    /// Mean failed requests per rollout allowed for each Deployment.
+    #[arg(long, default_value_t = 0.0)]
+    pub budget: f64,
+    /// Output format.
+    #[arg(long, value_parser = ["human", "json", "sarif", "junit"], default_value = "human")]
+    pub format: String,
+    /// Write the manifests with the smallest fixes applied to this new folder.
+    #[arg(long, value_name = "OUT")]
+    pub fix: Option<PathBuf>,
+    /// Do not search for a fix (faster; findings and predictions only).
+    #[arg(long, conflicts_with = "fix")]
+    pub no_fix_search: bool,
+    /// A document of a kind the check does not read is an error instead of being skipped.
+    #[arg(long)]
+    pub strict_kinds: bool,
+}
+
+/// Ends `fleetsim check` with its exit code: 1 over budget (the report is already printed),
+/// 2 when the input could not be read or mapped (`message` says why).
+#[derive(Debug)]
+pub struct CheckExit {
+    /// The process exit code.
+    pub code: u8,
+    /// Empty for over budget; the error otherwise.
+    pub message: String,
+}
+
+impl std::fmt::Display for CheckExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CheckExit {}
+
+impl CheckArgs {
+    /// The typed plan.
+    pub fn plan(&self) -> Result<check::CheckPlan> {
+        let mut sets = Vec::new();
+        for s in &self.set {
+            let (k, v) = s
+                .split_once('=')
+                .with_context(|| format!("--set {s:?}: expected FIELD=VALUE"))?;
+            sets.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        if let Some(r) = self.rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            anyhow::bail!("--rate {r}: must be a number above 0");
+        }
+        if !(self.service_time.is_finite() && self.service_time > 0.0) {
+            anyhow::bail!(
+                "--service-time {}: must be a number of milliseconds above 0",
+                self.service_time
+            );
+        }
+        if !(self.budget.is_finite() && self.budget >= 0.0) {
+            anyhow::bail!("--budget {}: must be a number >= 0", self.budget);
+        }
+        let calibration = match &self.calibration {
+            Some(p) => check::model::read_calibration(p)?,
+            None => Vec::new(),
+        };
+        Ok(check::CheckPlan {
+            inputs: self.inputs.clone(),
+            assumptions: check::Assumptions {
+                rate: self.rate,
+                service_time_ms: self.service_time,
+                connection: self.connection.clone(),
+                calibration,
+                sets,
+                seeds: self.seeds,
+                first_seed: self.seed,
+                ..check::Assumptions::default()
+            },
+            proxy: self
+                .proxy
+                .as_deref()
+                .and_then(check::manifest::parse_preset),
+            budget: self.budget,
+            search_fix: !self.no_fix_search,
+            fix_out: self.fix.clone(),
+            strict_kinds: self.strict_kinds,
+            threads: self
+                .threads
+                .map_or_else(runner::default_threads, |t| t as usize),
+        })
+    }
+
+    fn format(&self) -> check::Format {
+        match self.format.as_str() {
+            "json" => check::Format::Json,
+            "sarif" => check::Format::Sarif,
+            "junit" => check::Format::Junit,
+            _ => check::Format::Human,
+        }
+    }
+}
+
+fn cmd_check(a: &CheckArgs) -> Result<()> {
+    let exit2 = |message: String| CheckExit { code: 2, message };
+    let plan = a.plan().map_err(|e| exit2(format!("{e:#}")))?;
+    let report = check::run(&plan).map_err(|e| exit2(e.to_string()))?;
+    print!("{}", check::output::render(&report, a.format()));
+    match report.exit_code() {
+        0 => Ok(()),
+        code => Err(CheckExit {
+            code: code as u8,
+            message: String::new(),
+        }
+        .into()),
     }
 }

@@ -8,6 +8,12 @@ fn main() -> ExitCode {
     match fleetsim::run(Opts::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(c) = e.downcast_ref::<fleetsim::CheckExit>() {
+                if !c.message.is_empty() {
+                    eprintln!("error: {}", c.message);
+                }
+                return ExitCode::from(c.code);
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

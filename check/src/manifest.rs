@@ -1,0 +1,1222 @@
+//! Reading manifests: files, folders (recursively, `*.yaml` / `*.yml`) and standard input;
+//! the kinds the check reads, and each Deployment mapped to the settings the model has, every
+//! one with the file and line it came from.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use models::{Entrypoint, IntOrPercent, PreStop, Preset, ReadinessProbe};
+use sim_core::SimDuration;
+
+use crate::error::CheckError;
+use crate::yaml::{self, Doc, Node};
+
+/// The kinds the check reads; any other is listed as skipped.
+pub const KINDS: [&str; 6] = [
+    "Deployment",
+    "Service",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "Namespace",
+];
+
+/// Where a setting was written (or, when absent, the object that would hold it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Loc {
+    /// The file (`-` for standard input).
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The field's path in its document (`spec.template.spec.terminationGracePeriodSeconds`).
+    pub field: String,
+}
+
+/// A document of a kind the check does not read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The file.
+    pub file: String,
+    /// 1-based line of the document.
+    pub line: usize,
+    /// Its kind.
+    pub kind: String,
+    /// Its `metadata.name`.
+    pub name: String,
+}
+
+/// Reads every input: `-` is standard input, a folder is walked recursively (files ending in
+/// `.yaml` or `.yml`, in name order), anything else is a file.
+pub fn read_inputs(paths: &[PathBuf]) -> Result<Vec<Doc>, CheckError> {
+    if paths.is_empty() {
+        return Err(CheckError::NoInput);
+    }
+    let mut docs = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|source| CheckError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+            docs.extend(yaml::parse(&text, "-")?);
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files)?;
+            for f in files {
+                docs.extend(read_file(&f)?);
+            }
+        } else {
+            docs.extend(read_file(p)?);
+        }
+    }
+    Ok(docs)
+}
+
+fn read_file(path: &Path) -> Result<Vec<Doc>, CheckError> {
+    let bytes = std::fs::read(path).map_err(|source| CheckError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path.display().to_string();
+    let text = String::from_utf8(bytes).map_err(|e| CheckError::NotYaml {
+        file: name.clone(),
+        line: 1,
+        col: 1,
+        reason: format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()),
+    })?;
+    yaml::parse(&text, &name)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CheckError> {
+    let read = |source| CheckError::Read {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read)?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// A document with its kind, name and namespace read.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// The document.
+    pub doc: Doc,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (`default` when absent).
+    pub namespace: String,
+}
+
+impl Object {
+    /// `Kind/name` for messages.
+    pub fn title(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// An error at `node` (or the document when `None`) about `field`.
+    pub fn invalid(
+        &self,
+        node: Option<&Node>,
+        field: &str,
+        reason: impl Into<String>,
+    ) -> CheckError {
+        CheckError::Invalid {
+            file: self.doc.file.clone(),
+            line: node.map_or(self.doc.root.line, Node::at),
+            document: self.title(),
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Where `field` is (or the nearest written parent, `at`).
+    pub fn loc(&self, at: &Node, field: &str) -> Loc {
+        Loc {
+            file: self.doc.file.clone(),
+            line: at.at(),
+            field: field.to_string(),
+        }
+    }
+
+    fn path<'a>(&'a self, keys: &[&str]) -> Option<&'a Node> {
+        keys.iter().try_fold(&self.doc.root, |n, k| n.get(k))
+    }
+}
+
+/// Splits documents into objects the check reads and skipped ones.
+pub fn classify(docs: Vec<Doc>, strict: bool) -> Result<(Vec<Object>, Vec<Skipped>), CheckError> {
+    let mut objects = Vec::new();
+    let mut skipped = Vec::new();
+    for doc in docs {
+        if doc.root.entries().is_none() {
+            return Err(CheckError::Invalid {
+                file: doc.file.clone(),
+                line: doc.root.line,
+                document: format!("document {}", doc.index + 1),
+                field: "(root)".into(),
+                reason: format!("a manifest is a mapping, not a {}", doc.root.type_name()),
+            });
+        }
+        let title = format!("document {}", doc.index + 1);
+        let text = |key: &str| -> Result<Option<String>, CheckError> {
+            let n = match key {
+                "name" | "namespace" => doc.root.get("metadata").and_then(|m| m.get(key)),
+                k => doc.root.get(k),
+            };
+            match n {
+                None => Ok(None),
+                Some(n) if n.is_null() => Ok(None),
+                Some(n) => {
+                    n.scalar()
+                        .map(|s| Some(s.to_string()))
+                        .ok_or_else(|| CheckError::Invalid {
+                            file: doc.file.clone(),
+                            line: n.line,
+                            document: title.clone(),
+                            field: if key == "kind" {
+                                key.into()
+                            } else {
+                                format!("metadata.{key}")
+                            },
+                            reason: format!("must be a string, not a {}", n.type_name()),
+                        })
+                }
+            }
+        };
+        let kind = text("kind")?;
+        let name = text("name")?.unwrap_or_default();
+        let namespace = text("namespace")?.unwrap_or_else(|| "default".into());
+        let Some(kind) = kind else {
+            return Err(CheckError::Invalid {
+                file: doc.file.clone(),
+                line: doc.root.line,
+                document: title,
+                field: "kind".into(),
+                reason: "missing: every Kubernetes object names its kind".into(),
+            });
+        };
+        if kind == "List" {
+            // `kubectl get -o yaml` wraps objects in a List.
+            let items = doc.root.get("items").and_then(Node::items).unwrap_or(&[]);
+            let inner: Vec<Doc> = items
+                .iter()
+                .map(|n| Doc {
+                    file: doc.file.clone(),
+                    index: doc.index,
+                    root: n.clone(),
+                })
+                .collect();
+            let (o, s) = classify(inner, strict)?;
+            objects.extend(o);
+            skipped.extend(s);
+            continue;
+        }
+        if !KINDS.contains(&kind.as_str()) {
+            if strict {
+                return Err(CheckError::UnknownKind {
+                    file: doc.file.clone(),
+                    line: doc.root.line,
+                    kind,
+                    name,
+                });
+            }
+            skipped.push(Skipped {
+                file: doc.file.clone(),
+                line: doc.root.line,
+                kind,
+                name,
+            });
+            continue;
+        }
+        let obj = Object {
+            doc,
+            kind,
+            name,
+            namespace,
+        };
+        if obj.name.is_empty() {
+            return Err(obj.invalid(None, "metadata.name", "missing"));
+        }
+        if obj.kind == "Deployment" {
+            let api = obj
+                .path(&["apiVersion"])
+                .and_then(Node::scalar)
+                .unwrap_or("");
+            if api != "apps/v1" {
+                return Err(obj.invalid(
+                    obj.path(&["apiVersion"]),
+                    "apiVersion",
+                    format!("{api:?}: a Deployment is apps/v1 (older versions are gone since Kubernetes 1.16)"),
+                ));
+            }
+        }
+        objects.push(obj);
+    }
+    Ok((objects, skipped))
+}
+
+/// A non-negative integer field (Kubernetes int32), or its default when absent.
+fn int_field(
+    obj: &Object,
+    node: Option<&Node>,
+    field: &str,
+    default: u32,
+) -> Result<u32, CheckError> {
+    let Some(n) = node.filter(|n| !n.is_null()) else {
+        return Ok(default);
+    };
+    match &n.value {
+        yaml::Value::Scalar { text, plain: true } => text.parse::<u32>().map_err(|_| {
+            obj.invalid(
+                Some(n),
+                field,
+                format!("{text:?} is not a non-negative integer"),
+            )
+        }),
+        yaml::Value::Scalar { text, .. } => Err(obj.invalid(
+            Some(n),
+            field,
+            format!("\"{text}\" is a quoted string; Kubernetes wants an integer here"),
+        )),
+        _ => Err(obj.invalid(
+            Some(n),
+            field,
+            format!("must be an integer, not a {}", n.type_name()),
+        )),
+    }
+}
+
+fn int_or_percent(obj: &Object, node: &Node, field: &str) -> Result<IntOrPercent, CheckError> {
+    match &node.value {
+        yaml::Value::Scalar { text, plain: true } if text.parse::<u32>().is_ok() => {
+            Ok(IntOrPercent::Int(text.parse().unwrap_or(0)))
+        }
+        yaml::Value::Scalar { text, .. } => match text.trim().strip_suffix('%') {
+            Some(p) => match p.trim().parse::<u32>() {
+                Ok(p) if p <= 100 => Ok(IntOrPercent::Percent(p)),
+                _ => Err(obj.invalid(Some(node), field, format!("{text:?} is not a percentage from 0% to 100%"))),
+            },
+            None => Err(obj.invalid(
+                Some(node),
+                field,
+                format!("{text:?}: an integer or a percentage like \"25%\" (Kubernetes rejects other strings)"),
+            )),
+        },
+        _ => Err(obj.invalid(Some(node), field, format!("must be an integer or a percentage, not a {}", node.type_name()))),
+    }
+}
+
+fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
+    node.and_then(Node::entries)
+        .map(|e| {
+            e.iter()
+                .filter_map(|(k, v)| v.scalar().map(|s| (k.clone(), s.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    node.and_then(Node::items)
+        .map(|i| {
+            i.iter()
+                .filter_map(|n| n.scalar().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How the entrypoint form was found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EntrypointRead {
+    /// The form.
+    #[serde(serialize_with = "ser_entrypoint")]
+    pub form: Entrypoint,
+    /// `false` when the manifest has no `command` (the image's ENTRYPOINT decides; exec form
+    /// assumed).
+    pub from_manifest: bool,
+    /// For `sh -c SCRIPT`: the script and the index of the `command`/`args` item that holds it
+    /// (`("command", 2)`), so a fix can prefix it with `exec`.
+    pub script: Option<(String, usize, String)>,
+}
+
+fn ser_entrypoint<S: serde::Serializer>(e: &Entrypoint, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(match e {
+        Entrypoint::Exec => "exec",
+        Entrypoint::Shell => "shell",
+        Entrypoint::Init => "init",
+    })
+}
+
+const SHELLS: [&str; 6] = ["sh", "bash", "ash", "dash", "zsh", "ksh"];
+const INITS: [&str; 4] = ["tini", "dumb-init", "catatonit", "tini-static"];
+
+/// The entrypoint form from a container's `command` and `args`: `sh -c SCRIPT` (any shell,
+/// any path) is the shell form unless the script starts with `exec`; tini, dumb-init or
+/// catatonit is a real init; anything else is the exec form. No `command`: the image decides,
+/// exec form assumed.
+pub fn entrypoint(command: &[String], args: &[String]) -> EntrypointRead {
+    if command.is_empty() {
+        return EntrypointRead {
+            form: Entrypoint::Exec,
+            from_manifest: false,
+            script: None,
+        };
+    }
+    let base = |s: &str| s.rsplit('/').next().unwrap_or(s).to_string();
+    let first = base(&command[0]);
+    let mut form = Entrypoint::Exec;
+    let mut script = None;
+    if SHELLS.contains(&first.as_str()) {
+        // The script is the item after -c, in command or (when command is just the shell,
+        // or the shell and -c) in args.
+        let all: Vec<(&str, usize, &String)> = command
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ("command", i, s))
+            .chain(args.iter().enumerate().map(|(i, s)| ("args", i, s)))
+            .collect();
+        if let Some(c) = all
+            .iter()
+            .position(|(_, _, s)| s.starts_with('-') && s.contains('c') && !s.starts_with("--"))
+            && let Some((list, i, s)) = all.get(c + 1)
+        {
+            let t = s.trim_start();
+            if t.starts_with("exec ") {
+                form = Entrypoint::Exec;
+            } else {
+                form = Entrypoint::Shell;
+                script = Some((list.to_string(), *i, s.to_string()));
+            }
+        }
+    } else if INITS.contains(&first.as_str()) {
+        form = Entrypoint::Init;
+    }
+    EntrypointRead {
+        form,
+        from_manifest: true,
+        script,
+    }
+}
+
+/// A Deployment's settings, each with where it was written.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The Deployment's object.
+    pub object: Object,
+    /// `namespace/name`.
+    pub id: String,
+    /// `spec.replicas` (default 1), or the HPA's `minReplicas` when an HPA scales it.
+    pub replicas: u32,
+    /// Where the replica count came from.
+    pub replicas_from: String,
+    /// `spec.strategy.rollingUpdate.maxSurge` (default 25%).
+    pub max_surge: IntOrPercent,
+    /// `spec.strategy.rollingUpdate.maxUnavailable` (default 25%).
+    pub max_unavailable: IntOrPercent,
+    /// Where the strategy is (or the spec).
+    pub strategy_loc: Loc,
+    /// `spec.minReadySeconds`.
+    pub min_ready: u32,
+    /// `spec.template.spec.terminationGracePeriodSeconds` (default 30).
+    pub grace: u32,
+    /// Where it is (or the pod spec).
+    pub grace_loc: Loc,
+    /// The serving container's name.
+    pub container: String,
+    /// Index of the serving container in `containers`.
+    pub container_index: usize,
+    /// The container's preStop hook (`None`: no hook).
+    pub prestop: Option<PreStop>,
+    /// Where it is (or the container).
+    pub prestop_loc: Loc,
+    /// The readiness probe (`None`: none).
+    pub readiness: Option<ReadinessProbe>,
+    /// Where it is (or the container).
+    pub readiness_loc: Loc,
+    /// The entrypoint form read from command/args.
+    pub entrypoint: EntrypointRead,
+    /// Where command is (or the container).
+    pub entrypoint_loc: Loc,
+    /// The first container port the Service targets (number), for a probe a fix adds.
+    pub port: Option<String>,
+    /// The pod template's labels.
+    pub labels: Vec<(String, String)>,
+    /// The pod template's annotations.
+    pub annotations: Vec<(String, String)>,
+    /// The balancer in front, as read from Services, Ingresses and annotations.
+    pub balancer: BalancerRead,
+    /// Notes on what was read and how (printed with the result).
+    pub notes: Vec<String>,
+}
+
+/// The balancer chain read from the manifests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct BalancerRead {
+    /// The preset (`kube_proxy_iptables` when only a ClusterIP Service selects the pods).
+    #[serde(serialize_with = "ser_preset")]
+    pub preset: Preset,
+    /// `Some(kube_proxy_iptables)` for a cloud LB in instance mode (targets are NodePorts).
+    #[serde(serialize_with = "ser_opt_preset")]
+    pub via: Option<Preset>,
+    /// A cloud LB's deregistration delay from target-group attributes.
+    pub deregistration_delay_s: Option<u64>,
+    /// An Istio sidecar's terminationDrainDuration.
+    pub sidecar_drain_s: Option<f64>,
+    /// Why this preset: which object or annotation decided it.
+    pub because: String,
+    /// Where that was written.
+    pub loc: Option<Loc>,
+}
+
+fn ser_preset<S: serde::Serializer>(p: &Preset, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.name())
+}
+fn ser_opt_preset<S: serde::Serializer>(p: &Option<Preset>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => s.serialize_str(p.name()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Parses a preset name as written on the command line or in `--proxy`.
+pub fn parse_preset(s: &str) -> Option<Preset> {
+    [
+        Preset::KubeProxyIptables,
+        Preset::IngressNginx,
+        Preset::EnvoySidecar,
+        Preset::CloudLb,
+    ]
+    .into_iter()
+    .find(|p| p.name() == s)
+}
+
+fn selects(selector: &[(String, String)], labels: &[(String, String)]) -> bool {
+    !selector.is_empty() && selector.iter().all(|kv| labels.contains(kv))
+}
+
+fn prestop(
+    obj: &Object,
+    c: &Node,
+    base: &str,
+    prestop_given: bool,
+) -> Result<Option<PreStop>, CheckError> {
+    let Some(ps) = c.get("lifecycle").and_then(|l| l.get("preStop")) else {
+        return Ok(None);
+    };
+    let field = format!("{base}.lifecycle.preStop");
+    if let Some(sl) = ps.get("sleep") {
+        let s = int_field(obj, sl.get("seconds"), &format!("{field}.sleep.seconds"), 0)?;
+        return Ok(Some(PreStop::Sleep(SimDuration::from_secs(u64::from(s)))));
+    }
+    if let Some(ex) = ps.get("exec") {
+        let cmd = strings(ex.get("command"));
+        let script = match cmd.first().map(|s| s.rsplit('/').next().unwrap_or(s)) {
+            Some("sleep") => cmd.get(1).cloned(),
+            Some(sh) if SHELLS.contains(&sh) => cmd.get(2).cloned(),
+            _ => None,
+        };
+        let secs = script.as_deref().and_then(|s| {
+            let t = s.trim().strip_prefix("sleep ").unwrap_or(s.trim());
+            let word = t
+                .split(|c: char| c.is_whitespace() || c == ';' || c == '&')
+                .next()?;
+            word.trim_end_matches('s').parse::<f64>().ok()
+        });
+        return match secs {
+            Some(s) if s >= 0.0 && s.is_finite() => Ok(Some(PreStop::Exec(SimDuration::from_secs_f64(s)))),
+            _ if prestop_given => Ok(None),
+            _ => Err(obj.invalid(
+                Some(ex),
+                &format!("{field}.exec.command"),
+                format!("cannot tell how long {cmd:?} runs (only `sleep N`, directly or in sh -c, is read); say it with --set lifecycle.prestop=DURATION"),
+            )),
+        };
+    }
+    if prestop_given {
+        return Ok(None);
+    }
+    Err(obj.invalid(
+        Some(ps),
+        &field,
+        "an httpGet or tcpSocket preStop hook takes as long as the endpoint answers: say how long with --set lifecycle.prestop=DURATION",
+    ))
+}
+
+fn probe(obj: &Object, c: &Node, base: &str) -> Result<Option<ReadinessProbe>, CheckError> {
+    let Some(p) = c.get("readinessProbe").filter(|n| !n.is_null()) else {
+        return Ok(None);
+    };
+    let f = |k: &str| format!("{base}.readinessProbe.{k}");
+    let d = ReadinessProbe::default();
+    let secs = |n: u32| SimDuration::from_secs(u64::from(n));
+    let period = int_field(obj, p.get("periodSeconds"), &f("periodSeconds"), 10)?;
+    let timeout = int_field(obj, p.get("timeoutSeconds"), &f("timeoutSeconds"), 1)?;
+    let success = int_field(
+        obj,
+        p.get("successThreshold"),
+        &f("successThreshold"),
+        d.success_threshold,
+    )?;
+    let failure = int_field(
+        obj,
+        p.get("failureThreshold"),
+        &f("failureThreshold"),
+        d.failure_threshold,
+    )?;
+    for (v, k) in [
+        (period, "periodSeconds"),
+        (timeout, "timeoutSeconds"),
+        (success, "successThreshold"),
+        (failure, "failureThreshold"),
+    ] {
+        if v == 0 {
+            return Err(obj.invalid(p.get(k), &f(k), "must be at least 1 (Kubernetes rejects 0)"));
+        }
+    }
+    Ok(Some(ReadinessProbe {
+        initial_delay: secs(int_field(
+            obj,
+            p.get("initialDelaySeconds"),
+            &f("initialDelaySeconds"),
+            0,
+        )?),
+        period: secs(period),
+        success_threshold: success,
+        failure_threshold: failure,
+        timeout: secs(timeout),
+    }))
+}
+
+/// Everything read from the objects: the Deployments that serve traffic, the ones that do not,
+/// and notes about the rest (PDBs).
+#[derive(Debug, Clone)]
+pub struct Read {
+    /// Deployments a Service selects.
+    pub serving: Vec<Workload>,
+    /// `namespace/name` of Deployments no Service selects (not simulated).
+    pub not_serving: Vec<String>,
+    /// Documents of other kinds.
+    pub skipped: Vec<Skipped>,
+    /// Notes that concern the input as a whole.
+    pub notes: Vec<String>,
+}
+
+/// What the command line says about mapping (the proxy preset override, and which settings
+/// `--set` gives so the manifest need not).
+#[derive(Debug, Clone, Default)]
+pub struct MapOptions {
+    /// `--proxy`: overrides the preset read from the manifests.
+    pub proxy: Option<Preset>,
+    /// `--set lifecycle.prestop=...` was given (so a preStop hook of unknown length is fine).
+    pub prestop_given: bool,
+}
+
+/// Maps objects to workloads.
+pub fn read(
+    objects: &[Object],
+    skipped: Vec<Skipped>,
+    opts: &MapOptions,
+) -> Result<Read, CheckError> {
+    let of = |k: &'static str| objects.iter().filter(move |o| o.kind == k);
+    let mut serving = Vec::new();
+    let mut not_serving = Vec::new();
+    let mut notes = Vec::new();
+    for pdb in of("PodDisruptionBudget") {
+        notes.push(format!(
+            "{} ({}:{}): a PodDisruptionBudget limits evictions (drains, autoscaler) and does not gate a Deployment's rollout; not used in the prediction",
+            pdb.title(),
+            pdb.doc.file,
+            pdb.doc.root.line
+        ));
+    }
+    for dep in of("Deployment") {
+        let spec = dep
+            .path(&["spec"])
+            .ok_or_else(|| dep.invalid(None, "spec", "missing"))?;
+        let tpl_spec = dep
+            .path(&["spec", "template", "spec"])
+            .ok_or_else(|| dep.invalid(Some(spec), "spec.template.spec", "missing"))?;
+        let labels = string_map(dep.path(&["spec", "template", "metadata", "labels"]));
+        let annotations = string_map(dep.path(&["spec", "template", "metadata", "annotations"]));
+        let services: Vec<&Object> = of("Service")
+            .filter(|s| s.namespace == dep.namespace)
+            .filter(|s| selects(&string_map(s.path(&["spec", "selector"])), &labels))
+            .collect();
+        let id = format!("{}/{}", dep.namespace, dep.name);
+        let containers = tpl_spec
+            .get("containers")
+            .and_then(Node::items)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                dep.invalid(
+                    Some(tpl_spec),
+                    "spec.template.spec.containers",
+                    "a pod needs at least one container",
+                )
+            })?;
+        if services.is_empty() {
+            not_serving.push(id);
+            continue;
+        }
+        // The serving container: the first (not a mesh proxy) whose port a Service targets.
+        let mut chosen: Option<(usize, Option<String>)> = None;
+        let mut any_port = false;
+        for (i, c) in containers.iter().enumerate() {
+            let cname = c.get("name").and_then(Node::scalar).unwrap_or("");
+            if matches!(cname, "istio-proxy" | "linkerd-proxy") {
+                continue;
+            }
+            let ports: Vec<(Option<String>, Option<String>)> = c
+                .get("ports")
+                .and_then(Node::items)
+                .unwrap_or(&[])
+                .iter()
+                .map(|p| {
+                    (
+                        p.get("name").and_then(Node::scalar).map(str::to_string),
+                        p.get("containerPort")
+                            .and_then(Node::scalar)
+                            .map(str::to_string),
+                    )
+                })
+                .collect();
+            any_port |= !ports.is_empty();
+            for s in &services {
+                for sp in s
+                    .path(&["spec", "ports"])
+                    .and_then(Node::items)
+                    .unwrap_or(&[])
+                {
+                    let target = sp
+                        .get("targetPort")
+                        .or_else(|| sp.get("port"))
+                        .and_then(Node::scalar)
+                        .unwrap_or("");
+                    if let Some((_, num)) = ports.iter().find(|(n, num)| {
+                        n.as_deref() == Some(target) || num.as_deref() == Some(target)
+                    }) && chosen.is_none()
+                    {
+                        chosen = Some((i, num.clone()));
+                    }
+                }
+            }
+        }
+        if !any_port {
+            return Err(dep.invalid(
+                Some(&containers[0]),
+                "spec.template.spec.containers[0].ports",
+                format!(
+                    "{} selects this Deployment, but no container declares a containerPort: say which port serves (the check needs it to find the serving container, and a fix's readiness probe needs it)",
+                    services[0].title()
+                ),
+            ));
+        }
+        let mut dep_notes = Vec::new();
+        let (ci, port) = chosen.unwrap_or_else(|| {
+            dep_notes.push(format!(
+                "no Service port matches a named or numbered containerPort; the first container is taken as the serving one ({})",
+                services[0].title()
+            ));
+            (0, None)
+        });
+        let c = &containers[ci];
+        let base = format!("spec.template.spec.containers[{ci}]");
+        let cname = c
+            .get("name")
+            .and_then(Node::scalar)
+            .unwrap_or("")
+            .to_string();
+
+        // Replicas: an HPA's minReplicas wins (the rollout can start at the floor).
+        let mut replicas = int_field(dep, spec.get("replicas"), "spec.replicas", 1)?;
+        let mut replicas_from = if spec.get("replicas").is_some() {
+            "spec.replicas".to_string()
+        } else {
+            "spec.replicas absent: Kubernetes default 1".to_string()
+        };
+        for hpa in of("HorizontalPodAutoscaler").filter(|h| h.namespace == dep.namespace) {
+            let target = hpa.path(&["spec", "scaleTargetRef"]);
+            let kind = target.and_then(|t| t.get("kind")).and_then(Node::scalar);
+            let name = target.and_then(|t| t.get("name")).and_then(Node::scalar);
+            if kind == Some("Deployment") && name == Some(dep.name.as_str()) {
+                let min = int_field(
+                    hpa,
+                    hpa.path(&["spec", "minReplicas"]),
+                    "spec.minReplicas",
+                    1,
+                )?;
+                let max = int_field(
+                    hpa,
+                    hpa.path(&["spec", "maxReplicas"]),
+                    "spec.maxReplicas",
+                    1,
+                )?;
+                if min == 0 || max < min {
+                    return Err(hpa.invalid(
+                        hpa.path(&["spec", "maxReplicas"]),
+                        "spec.maxReplicas",
+                        format!("minReplicas {min} and maxReplicas {max}: need 1 <= min <= max"),
+                    ));
+                }
+                replicas = min;
+                replicas_from = format!(
+                    "{} minReplicas {min} (maxReplicas {max}; the fewest pods the rollout can meet, the worst case)",
+                    hpa.title()
+                );
+            }
+        }
+        if replicas == 0 {
+            return Err(dep.invalid(
+                spec.get("replicas"),
+                "spec.replicas",
+                "0 replicas: nothing rolls",
+            ));
+        }
+
+        // Strategy.
+        let strategy = spec.get("strategy");
+        let stype = strategy
+            .and_then(|s| s.get("type"))
+            .and_then(Node::scalar)
+            .unwrap_or("RollingUpdate");
+        if stype != "RollingUpdate" {
+            return Err(dep.invalid(
+                strategy.and_then(|s| s.get("type")),
+                "spec.strategy.type",
+                format!("{stype}: the model rolls RollingUpdate Deployments only (Recreate stops every pod before starting new ones: every request in between fails)"),
+            ));
+        }
+        let ru = strategy.and_then(|s| s.get("rollingUpdate"));
+        let max_surge = match ru.and_then(|r| r.get("maxSurge")) {
+            Some(n) => int_or_percent(dep, n, "spec.strategy.rollingUpdate.maxSurge")?,
+            None => IntOrPercent::Percent(25),
+        };
+        let max_unavailable = match ru.and_then(|r| r.get("maxUnavailable")) {
+            Some(n) => int_or_percent(dep, n, "spec.strategy.rollingUpdate.maxUnavailable")?,
+            None => IntOrPercent::Percent(25),
+        };
+        let zero = |v: IntOrPercent| matches!(v, IntOrPercent::Int(0) | IntOrPercent::Percent(0));
+        if zero(max_surge) && zero(max_unavailable) {
+            return Err(dep.invalid(
+                ru.and_then(|r| r.get("maxUnavailable")).or(ru),
+                "spec.strategy.rollingUpdate.maxUnavailable",
+                format!("maxSurge {max_surge} and maxUnavailable {max_unavailable}: Kubernetes rejects a strategy that can neither add nor remove a pod"),
+            ));
+        }
+        let strategy_loc = dep.loc(
+            ru.or(strategy).unwrap_or(spec),
+            if ru.is_some() {
+                "spec.strategy.rollingUpdate"
+            } else {
+                "spec.strategy"
+            },
+        );
+        let min_ready = int_field(dep, spec.get("minReadySeconds"), "spec.minReadySeconds", 0)?;
+        let grace_node = tpl_spec.get("terminationGracePeriodSeconds");
+        let grace = int_field(
+            dep,
+            grace_node,
+            "spec.template.spec.terminationGracePeriodSeconds",
+            30,
+        )?;
+        let grace_loc = dep.loc(
+            grace_node.unwrap_or(tpl_spec),
+            "spec.template.spec.terminationGracePeriodSeconds",
+        );
+        let prestop = prestop(dep, c, &base, opts.prestop_given)?;
+        let prestop_loc = dep.loc(
+            c.get("lifecycle")
+                .and_then(|l| l.get("preStop"))
+                .unwrap_or(c),
+            &format!("{base}.lifecycle.preStop"),
+        );
+        let readiness = probe(dep, c, &base)?;
+        let readiness_loc = dep.loc(
+            c.get("readinessProbe").unwrap_or(c),
+            &format!("{base}.readinessProbe"),
+        );
+        let ep = entrypoint(&strings(c.get("command")), &strings(c.get("args")));
+        let entrypoint_loc = dep.loc(c.get("command").unwrap_or(c), &format!("{base}.command"));
+        if !ep.from_manifest {
+            dep_notes.push(format!("{base}.command is not set: the image's ENTRYPOINT decides whether SIGTERM reaches the application; exec form assumed (--set container.entrypoint=shell if the image uses the shell form)"));
+        }
+
+        let balancer = balancer(dep, &services, objects, &annotations, &labels, opts)?;
+        serving.push(Workload {
+            object: dep.clone(),
+            id,
+            replicas,
+            replicas_from,
+            max_surge,
+            max_unavailable,
+            strategy_loc,
+            min_ready,
+            grace,
+            grace_loc,
+            container: cname,
+            container_index: ci,
+            prestop,
+            prestop_loc,
+            readiness,
+            readiness_loc,
+            entrypoint: ep,
+            entrypoint_loc,
+            port,
+            labels,
+            annotations,
+            balancer,
+            notes: dep_notes,
+        });
+    }
+    Ok(Read {
+        serving,
+        not_serving,
+        skipped,
+        notes,
+    })
+}
+
+fn annotation<'a>(a: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    a.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn balancer(
+    dep: &Object,
+    services: &[&Object],
+    objects: &[Object],
+    pod_annotations: &[(String, String)],
+    pod_labels: &[(String, String)],
+    opts: &MapOptions,
+) -> Result<BalancerRead, CheckError> {
+    let mut read = BalancerRead {
+        preset: Preset::KubeProxyIptables,
+        via: None,
+        deregistration_delay_s: None,
+        sidecar_drain_s: None,
+        because: format!(
+            "{} (ClusterIP): kube-proxy picks a pod per connection",
+            services[0].title()
+        ),
+        loc: Some(services[0].loc(&services[0].doc.root, "kind")),
+    };
+    // Sidecar injection: pod annotation or label, else the namespace's label.
+    let ns = objects
+        .iter()
+        .find(|o| o.kind == "Namespace" && o.name == dep.namespace);
+    let ns_labels = ns
+        .map(|n| string_map(n.path(&["metadata", "labels"])))
+        .unwrap_or_default();
+    let istio_pod = annotation(pod_annotations, "sidecar.istio.io/inject")
+        .or(annotation(pod_labels, "sidecar.istio.io/inject"));
+    let istio = match istio_pod {
+        Some(v) => v == "true",
+        None => {
+            annotation(&ns_labels, "istio-injection") == Some("enabled")
+                || annotation(&ns_labels, "istio.io/rev").is_some()
+        }
+    };
+    let linkerd = annotation(pod_annotations, "linkerd.io/inject")
+        .map(|v| v == "enabled")
+        .unwrap_or_else(|| {
+            ns.map(|n| string_map(n.path(&["metadata", "annotations"])))
+                .is_some_and(|a| annotation(&a, "linkerd.io/inject") == Some("enabled"))
+        });
+    let tpl_meta = dep.path(&["spec", "template", "metadata"]);
+    if istio || linkerd {
+        read.preset = Preset::EnvoySidecar;
+        read.because = if istio {
+            "Istio sidecar injection (sidecar.istio.io/inject or the namespace's istio-injection label): the client-side Envoy picks per request, the pod's Envoy drains for terminationDrainDuration".into()
+        } else {
+            "Linkerd injection (linkerd.io/inject: enabled): modelled as the envoy_sidecar preset (a per-request proxy with a 0.1-1 s endpoint lag and a 5 s drain); the model has no Linkerd preset, so this is an assumption".into()
+        };
+        read.loc = tpl_meta.map(|m| dep.loc(m, "spec.template.metadata"));
+        if let Some(cfg) = annotation(pod_annotations, "proxy.istio.io/config") {
+            let field = "spec.template.metadata.annotations[proxy.istio.io/config]";
+            let docs = yaml::parse(cfg, &dep.doc.file)
+                .map_err(|e| dep.invalid(tpl_meta, field, format!("not YAML: {e}")))?;
+            if let Some(d) = docs
+                .first()
+                .and_then(|d| d.root.get("terminationDrainDuration"))
+                .and_then(Node::scalar)
+            {
+                let dur = measure::parse_duration_or_secs(d).map_err(|e| {
+                    dep.invalid(
+                        tpl_meta,
+                        field,
+                        format!("terminationDrainDuration {d:?}: {e}"),
+                    )
+                })?;
+                read.sidecar_drain_s = Some(dur.as_secs_f64());
+            }
+        }
+    }
+    // An Ingress or a LoadBalancer Service in front wins: it is where outside clients enter.
+    let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+    for ing in objects
+        .iter()
+        .filter(|o| o.kind == "Ingress" && o.namespace == dep.namespace)
+    {
+        let mut backends = Vec::new();
+        if let Some(b) = ing
+            .path(&["spec", "defaultBackend", "service", "name"])
+            .and_then(Node::scalar)
+        {
+            backends.push(b.to_string());
+        }
+        for rule in ing
+            .path(&["spec", "rules"])
+            .and_then(Node::items)
+            .unwrap_or(&[])
+        {
+            for p in rule
+                .get("http")
+                .and_then(|h| h.get("paths"))
+                .and_then(Node::items)
+                .unwrap_or(&[])
+            {
+                if let Some(b) = p
+                    .get("backend")
+                    .and_then(|b| b.get("service"))
+                    .and_then(|s| s.get("name"))
+                    .and_then(Node::scalar)
+                {
+                    backends.push(b.to_string());
+                }
+            }
+        }
+        if !backends.iter().any(|b| names.contains(&b.as_str())) {
+            continue;
+        }
+        let ann = string_map(ing.path(&["metadata", "annotations"]));
+        let class_node = ing.path(&["spec", "ingressClassName"]);
+        let class = class_node
+            .and_then(Node::scalar)
+            .or(annotation(&ann, "kubernetes.io/ingress.class"))
+            .map(str::to_string);
+        let loc = ing.loc(class_node.unwrap_or(&ing.doc.root), "spec.ingressClassName");
+        let sidecar_note = if read.preset == Preset::EnvoySidecar {
+            " (the pods' mesh sidecar is not modelled behind it: the model has one pod-picking hop)"
+        } else {
+            ""
+        };
+        match class.as_deref() {
+            Some(c) if c.contains("nginx") => {
+                read = BalancerRead {
+                    preset: Preset::IngressNginx,
+                    via: None,
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} with ingress class {c:?}: ingress-nginx{sidecar_note}",
+                        ing.title()
+                    ),
+                    loc: Some(loc),
+                };
+                if annotation(&ann, "nginx.ingress.kubernetes.io/service-upstream") == Some("true")
+                {
+                    read.via = Some(Preset::KubeProxyIptables);
+                    read.because.push_str("; service-upstream: \"true\" sends through the Service's ClusterIP (kube-proxy picks the pod)");
+                }
+            }
+            Some("alb") => {
+                let tt =
+                    annotation(&ann, "alb.ingress.kubernetes.io/target-type").unwrap_or("instance");
+                read = BalancerRead {
+                    preset: Preset::CloudLb,
+                    via: None,
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} with ingress class \"alb\" (AWS Load Balancer Controller), target-type {tt}{sidecar_note}",
+                        ing.title()
+                    ),
+                    loc: Some(loc),
+                };
+                let attrs = annotation(&ann, "alb.ingress.kubernetes.io/target-group-attributes")
+                    .unwrap_or("");
+                let delay = attrs.split(',').find_map(|kv| kv.trim().strip_prefix("deregistration_delay.timeout_seconds=")).map(|v| {
+                    v.trim().parse::<u64>().map_err(|_| ing.invalid(ing.path(&["metadata", "annotations"]), "metadata.annotations[alb.ingress.kubernetes.io/target-group-attributes]", format!("deregistration_delay.timeout_seconds={v:?} is not a whole number of seconds")))
+                }).transpose()?;
+                match tt {
+                    "ip" => read.deregistration_delay_s = Some(delay.unwrap_or(300)),
+                    "instance" => {
+                        read.via = Some(Preset::KubeProxyIptables);
+                        read.because.push_str(
+                            " (the default): targets are NodePorts, kube-proxy picks the pod",
+                        );
+                        if let Some(d) = delay {
+                            read.because.push_str(&format!("; deregistration_delay.timeout_seconds={d} acts on nodes, which a rollout does not change, so it does not enter the prediction"));
+                        }
+                    }
+                    other => {
+                        return Err(ing.invalid(
+                            ing.path(&["metadata", "annotations"]),
+                            "metadata.annotations[alb.ingress.kubernetes.io/target-type]",
+                            format!("{other:?}: ip or instance"),
+                        ));
+                    }
+                }
+            }
+            Some("gce") => {
+                // GKE Ingress: container-native load balancing (NEG, pod IPs as endpoints) when
+                // the Service says so (`cloud.google.com/neg` with "ingress": true; GKE's
+                // default on VPC-native clusters, which the manifest cannot show), else
+                // instance groups (NodePorts, kube-proxy picks the pod).
+                let neg = services.iter().any(|s| {
+                    string_map(s.path(&["metadata", "annotations"]))
+                        .iter()
+                        .any(|(k, v)| {
+                            k == "cloud.google.com/neg"
+                                && v.replace(' ', "").contains("\"ingress\":true")
+                        })
+                });
+                read = BalancerRead {
+                    preset: Preset::CloudLb,
+                    via: (!neg).then_some(Preset::KubeProxyIptables),
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} with ingress class \"gce\" (GKE): {}; the cloud_lb preset's numbers are AWS ALB's (lag 5-30 s, health checks 30 s; connection draining from the preset), an assumption for Google's load balancer",
+                        ing.title(),
+                        if neg {
+                            "NEG (cloud.google.com/neg ingress: true), pod IPs as endpoints"
+                        } else {
+                            "no NEG annotation on the Service: instance groups, NodePorts, kube-proxy picks the pod (on VPC-native clusters GKE may use NEGs by default: add the annotation to say so)"
+                        }
+                    ),
+                    loc: Some(loc),
+                };
+            }
+            Some(c) if opts.proxy.is_none() => {
+                return Err(ing.invalid(class_node, "spec.ingressClassName", format!("ingress class {c:?} has no preset in the model (presets: kube_proxy_iptables, ingress_nginx, envoy_sidecar, cloud_lb); pick the nearest with --proxy PRESET")));
+            }
+            None if annotation(&ann, "nginx.ingress.kubernetes.io/rewrite-target").is_some()
+                || ann
+                    .iter()
+                    .any(|(k, _)| k.starts_with("nginx.ingress.kubernetes.io/")) =>
+            {
+                read = BalancerRead {
+                    preset: Preset::IngressNginx,
+                    via: None,
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} names no ingress class (the cluster's default class serves it); its nginx.ingress.kubernetes.io annotations suggest ingress-nginx: assumed{sidecar_note}",
+                        ing.title()
+                    ),
+                    loc: Some(loc),
+                };
+            }
+            None if opts.proxy.is_none() => {
+                return Err(ing.invalid(None, "spec.ingressClassName", "no ingress class (spec.ingressClassName or the kubernetes.io/ingress.class annotation): the cluster's default class decides the proxy, which the manifest does not say; pick a preset with --proxy PRESET"));
+            }
+            _ => {}
+        }
+        break;
+    }
+    if read.preset == Preset::KubeProxyIptables || read.preset == Preset::EnvoySidecar {
+        for s in services {
+            let ty = s
+                .path(&["spec", "type"])
+                .and_then(Node::scalar)
+                .unwrap_or("ClusterIP");
+            if ty == "LoadBalancer" {
+                let ann = string_map(s.path(&["metadata", "annotations"]));
+                let ip = annotation(
+                    &ann,
+                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type",
+                ) == Some("ip");
+                read = BalancerRead {
+                    preset: Preset::CloudLb,
+                    via: (!ip).then_some(Preset::KubeProxyIptables),
+                    deregistration_delay_s: ip.then_some(300),
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} is type LoadBalancer: a cloud load balancer in front ({}); the model's cloud_lb preset is an L7 balancer (ALB-like), an NLB is L4, so this is an assumption",
+                        s.title(),
+                        if ip {
+                            "IP targets"
+                        } else {
+                            "NodePort targets, kube-proxy picks the pod"
+                        }
+                    ),
+                    loc: Some(s.loc(
+                        s.path(&["spec", "type"]).unwrap_or(&s.doc.root),
+                        "spec.type",
+                    )),
+                };
+                break;
+            }
+        }
+    }
+    if let Some(p) = opts.proxy
+        && p != read.preset
+    {
+        read = BalancerRead {
+            preset: p,
+            via: None,
+            deregistration_delay_s: None,
+            sidecar_drain_s: None,
+            because: format!(
+                "--proxy {} (the manifests suggested {}: {})",
+                p.name(),
+                read.preset.name(),
+                read.because
+            ),
+            loc: None,
+        };
+    }
+    Ok(read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn entrypoint_forms() {
+        assert_eq!(
+            entrypoint(&s(&["/bin/sh", "-c", "node server.js"]), &[]).form,
+            Entrypoint::Shell
+        );
+        assert_eq!(
+            entrypoint(&s(&["sh", "-c", "exec node server.js"]), &[]).form,
+            Entrypoint::Exec
+        );
+        assert_eq!(
+            entrypoint(&s(&["bash"]), &s(&["-c", "run"])).script,
+            Some(("args".into(), 1, "run".into()))
+        );
+        assert_eq!(
+            entrypoint(&s(&["/sbin/tini", "--", "app"]), &[]).form,
+            Entrypoint::Init
+        );
+        assert_eq!(
+            entrypoint(&s(&["./podinfo", "--port=9898"]), &[]).form,
+            Entrypoint::Exec
+        );
+        assert!(!entrypoint(&[], &s(&["--x"])).from_manifest);
+    }
+}
