@@ -1049,7 +1049,7 @@ impl Default for QueueConfig {
 
 /// The bounds [`Fleet::validate`] enforces beyond each field's own range, so that no valid
 /// fleet can overflow the simulated clock, exhaust memory or run without end. Every duration
-/// field is at most [`MAX_DURATION`] (several at most 1 h; each error states its limit), and
+/// field is at most `MAX_DURATION` (several at most 1 h; each error states its limit), and
 /// every distribution's parameters at most [`sim_core::Dist::MAX_PARAM`].
 pub mod limits {
     use sim_core::SimDuration;

@@ -116,7 +116,7 @@ fn validation_errors_name_the_field_and_the_reason() {
         (
             "[rollout]\nmax_surge = 0\nmax_unavailable = \"0%\"\n",
             "rollout.max_unavailable",
-            "raise one of them",
+            "set rollout.max_surge = 1 (add one new pod at a time) or rollout.max_unavailable = 1",
         ),
         ("[pod]\nreplicas = 0\n", "pod.replicas", "at least 1"),
         ("[load]\nrate = 0.0\n", "load.rate", "above 0"),

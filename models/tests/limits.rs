@@ -16,7 +16,7 @@ fn short(extra: &str) -> Fleet {
     let mut f = fleet(extra);
     f.run.baseline = SimDuration::from_secs(1);
     f.run.tail = SimDuration::from_secs(1);
-    f.run.max_duration = SimDuration::from_secs(120);
+    f.run.max_duration = SimDuration::from_secs(60);
     if !extra.contains("rate = 1e-300") {
         f.load.rate = 20.0;
     }
