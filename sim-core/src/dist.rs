@@ -28,18 +28,34 @@ const Z_99: f64 = 2.326_347_874_040_840_8;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Dist {
     /// Always `value`.
-    Constant { value: SimDuration },
+    Constant {
+        /// The one value every draw returns.
+        value: SimDuration,
+    },
     /// Uniform on `[low, high]`.
-    Uniform { low: SimDuration, high: SimDuration },
+    Uniform {
+        /// The smallest value a draw can return.
+        low: SimDuration,
+        /// The largest value a draw can return (at least `low`).
+        high: SimDuration,
+    },
     /// Exponential with the given mean.
-    Exponential { mean: SimDuration },
+    Exponential {
+        /// The mean of the draws (above 0s).
+        mean: SimDuration,
+    },
     /// Lognormal with the given median and 99th percentile (`p99 >= median > 0`).
     Lognormal {
+        /// The median of the draws (above 0s).
         median: SimDuration,
+        /// The 99th percentile of the draws (at least the median).
         p99: SimDuration,
     },
     /// Resamples measured values, interpolating linearly between order statistics.
-    Empirical { samples: Vec<SimDuration> },
+    Empirical {
+        /// The measured values to resample (at least one; order does not matter).
+        samples: Vec<SimDuration>,
+    },
 }
 
 #[derive(Deserialize)]
@@ -101,15 +117,26 @@ impl<'de> Deserialize<'de> for Dist {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DistError {
     #[error("uniform: low ({low}) is above high ({high})")]
-    UniformBounds { low: SimDuration, high: SimDuration },
+    /// A uniform distribution whose lower bound is above its upper bound.
+    UniformBounds {
+        /// The `low` bound as written.
+        low: SimDuration,
+        /// The `high` bound as written (below `low`).
+        high: SimDuration,
+    },
     #[error("exponential: mean must be above 0s")]
+    /// An exponential distribution with a mean of 0s (it would never leave 0).
     ZeroMean,
     #[error("lognormal: median must be above 0s and p99 ({p99}) at least the median ({median})")]
+    /// A lognormal distribution with a zero median or a p99 below the median.
     LognormalOrder {
+        /// The median as written.
         median: SimDuration,
+        /// The 99th percentile as written.
         p99: SimDuration,
     },
     #[error("empirical: needs at least one sample")]
+    /// An empirical distribution with an empty `samples` list.
     NoSamples,
 }
 
@@ -204,10 +231,20 @@ impl Dist {
 /// A compiled distribution, ready to sample.
 #[derive(Debug, Clone)]
 pub enum Sampler {
+    /// Always this duration.
     Constant(SimDuration),
-    Uniform { low: u64, span: u64 },
+    /// Uniform on `[low, low + span]` nanoseconds.
+    Uniform {
+        /// The lower bound, in nanoseconds.
+        low: u64,
+        /// The width of the range, in nanoseconds (`u64::MAX`: the whole range).
+        span: u64,
+    },
+    /// Exponential in seconds (rate = 1 / mean).
     Exponential(Exp<f64>),
+    /// Lognormal in seconds, its parameters fitted to the median and p99.
     Lognormal(LogNormal<f64>),
+    /// The measured samples in nanoseconds, sorted ascending, resampled with linear interpolation.
     Empirical(Vec<u64>),
 }
 
