@@ -391,7 +391,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             "source",
             "failure mode it feeds",
         ]);
-        for r in scenarios::field_reference::FIELDS {
+        for r in scenarios::FIELD_REFERENCE {
             t.row([r.path, r.unit, r.default, r.source, r.feeds].map(str::to_string));
         }
         print!("{}", t.markdown());

@@ -123,7 +123,7 @@
 
 mod config;
 mod plan;
-pub mod reference;
+mod reference;
 mod sim;
 
 pub use config::{
@@ -134,6 +134,7 @@ pub use config::{
     ServerConfig, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
+pub use reference::{FIELDS as FIELD_REFERENCE, FieldRef};
 #[doc(hidden)]
 pub use sim::simulate_traced;
 pub use sim::{

@@ -33,7 +33,8 @@ const fn f(
     }
 }
 
-/// Every field, in file order.
+/// Every scenario field, in file order (`fleetsim scenarios --reference` prints it; re-exported
+/// as `FIELD_REFERENCE`).
 pub const FIELDS: &[FieldRef] = &[
     f(
         "run.baseline",

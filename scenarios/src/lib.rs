@@ -25,6 +25,5 @@ pub use fleet::{
 };
 pub use load::{Source, load, load_file, load_shipped, parse_str};
 pub use measure::Lever;
-/// Every scenario field with unit, default, source and the failure mode it feeds.
-pub use models::reference as field_reference;
+pub use models::{FIELD_REFERENCE, FieldRef};
 pub use runner::{RunError, RunReport, SeedRun, par_map, run_seeds, seed_list};
