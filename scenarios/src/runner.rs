@@ -16,6 +16,7 @@ use crate::table::{Table, fmt_figure};
 /// What one seed's simulation hands back to the runner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedRun {
+    /// Summary, timeline and reconnect curve of the seed.
     pub analysis: Analysis,
     /// The determinism trace's end state.
     pub digest: TraceDigest,
@@ -116,15 +117,21 @@ pub fn seed_list(first: u64, n: usize) -> Vec<u64> {
 /// One scenario run over many seeds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seeds run, in order.
     pub seeds: Vec<u64>,
     /// Per-seed summaries, in seed order.
     pub summaries: Vec<Summary>,
+    /// Per seed: the determinism trace's end state.
     pub digests: Vec<TraceDigest>,
+    /// Per seed: client retries (each extra attempt).
     pub retries: Vec<u64>,
+    /// Per seed: failed requests and lost or redelivered jobs, by the mechanism that caused them.
     pub failures_by_mechanism: Vec<BTreeMap<Mechanism, u64>>,
     /// The first seed's timeline and reconnect curve.
     pub timeline: Vec<Bucket>,
+    /// The first seed's new connections per fine bucket (the reconnect curve).
     pub reconnects: Vec<u64>,
     /// Per seed: `false` when its rollout hit the simulated time cap unfinished.
     pub rollout_complete: Vec<bool>,
@@ -149,8 +156,11 @@ pub const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("scenario {scenario}, seed {seed}: {message}")]
 pub struct RunError {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seed whose run failed (rerun it alone with `--seed N --seeds 1`).
     pub seed: u64,
+    /// Why the run gave no result.
     pub message: String,
 }
 

@@ -45,9 +45,11 @@ pub struct Level {
 /// One `--vary path=SPEC`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vary {
+    /// The dotted field path varied (`lifecycle.prestop`).
     pub path: String,
     /// The whole argument as given, `path=SPEC`.
     pub spec: String,
+    /// The values, in the order given.
     pub levels: Vec<Level>,
 }
 
@@ -236,10 +238,12 @@ pub use measure::Shard;
 /// The grid of a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
+    /// Every `--vary`, in the order given (the first is the outermost loop).
     pub varies: Vec<Vary>,
 }
 
 impl Grid {
+    /// The grid of `varies`; an error when there is none, a path is varied twice or the product is too large.
     pub fn new(varies: Vec<Vary>) -> Result<Grid, SweepError> {
         if varies.is_empty() {
             return Err(SweepError::NoVary);
@@ -265,6 +269,7 @@ impl Grid {
         self.varies.iter().map(|v| v.levels.len()).product()
     }
 
+    /// True for a grid with no point (a `--vary` with no level).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -309,12 +314,17 @@ impl Grid {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepMeta {
+    /// Always `SWEEP_SCHEMA` (`fleetsim.sweep/1`).
     pub schema: String,
+    /// The scenario's name.
     pub scenario: String,
+    /// The first seed; each point runs `seeds` consecutive seeds from it.
     pub first_seed: u64,
+    /// Seeds per point.
     pub seeds: usize,
     /// Every `--vary` as given.
     pub vary: Vec<String>,
+    /// Points in the whole grid (all shards).
     pub points: usize,
     /// The figures, one column each (mean over seeds).
     pub figures: Vec<Figure>,
@@ -323,6 +333,7 @@ pub struct SweepMeta {
 }
 
 impl SweepMeta {
+    /// The metadata of a sweep of `grid` (the headline figures as columns).
     pub fn new(
         scenario: &str,
         grid: &Grid,
@@ -342,6 +353,7 @@ impl SweepMeta {
         }
     }
 
+    /// The grid, parsed back from `vary` (to check and merge shards).
     pub fn grid(&self) -> Result<Grid, SweepError> {
         Grid::new(
             self.vary
@@ -481,8 +493,11 @@ pub fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
 /// The result of a sweep (or of one shard).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepResult {
+    /// What was swept (`sweep.json`).
     pub meta: SweepMeta,
+    /// The grid, parsed from the `--vary` arguments.
     pub grid: Grid,
+    /// One row per point run, in point order (this shard's points only).
     pub rows: Vec<Row>,
     /// Simulated events over every point and seed (0 after a merge).
     pub events: u64,
@@ -494,9 +509,13 @@ pub struct SweepResult {
 
 /// A sweep's work, described: the scenario, the grid, the seeds and the slice.
 pub struct SweepSpec<'a> {
+    /// The scenario every point starts from.
     pub source: &'a Source,
+    /// The points to run.
     pub grid: Grid,
+    /// The seeds each point runs.
     pub seeds: Vec<u64>,
+    /// `Some`: run only this shard's points (`--shard K/N`).
     pub shard: Option<Shard>,
 }
 

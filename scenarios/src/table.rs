@@ -10,6 +10,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// An empty table with these column headings.
     pub fn new<I, S>(header: I) -> Table
     where
         I: IntoIterator<Item = S>,
@@ -21,6 +22,7 @@ impl Table {
         }
     }
 
+    /// Appends one row (cells in column order).
     pub fn row<I, S>(&mut self, cells: I)
     where
         I: IntoIterator<Item = S>,
@@ -29,6 +31,7 @@ impl Table {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
+    /// True while no row has been added.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
