@@ -12,8 +12,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use scenarios::sweep::{self, Grid, Shard, SweepSpec, Vary};
-use scenarios::{compare, demo, progress, runner};
+use measure::Shard;
+use scenarios::{Grid, SweepSpec, Vary};
 
 /// Predicts what a rolling deploy does to clients and which shutdown lever fixes each failure.
 #[derive(Debug, Parser)]
@@ -73,11 +73,11 @@ pub struct SeedArgs {
 
 impl SeedArgs {
     fn seed_list(&self) -> Vec<u64> {
-        runner::seed_list(self.seed, self.seeds as usize)
+        scenarios::seed_list(self.seed, self.seeds as usize)
     }
     fn threads(&self) -> usize {
         self.threads
-            .map_or_else(runner::default_threads, |t| t as usize)
+            .map_or_else(scenarios::default_threads, |t| t as usize)
     }
 }
 
@@ -256,7 +256,7 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("fleetsim-runs").join(scenario.name()));
-    let bar = progress::bar(seeds.len() as u64, scenario.name(), false);
+    let bar = scenarios::progress_bar(seeds.len() as u64, scenario.name(), false);
     let started = Instant::now();
     let report = scenarios::run_scenario(
         &scenario,
@@ -284,8 +284,8 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
 
 fn cmd_compare(a: &CompareArgs) -> Result<()> {
     let paths: Vec<&Path> = a.dirs.iter().map(PathBuf::as_path).collect();
-    let items = compare::read_summaries(&paths)?;
-    let text = compare::report(&items);
+    let items = scenarios::read_summaries(&paths)?;
+    let text = scenarios::compare_report(&items);
     print!("{text}");
     if let Some(out) = &a.out {
         std::fs::write(out, &text).with_context(|| write_ctx(out))?;
@@ -313,11 +313,11 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
         shard: a.shard,
     };
     let points = spec.grid.points(a.shard).len();
-    let bar = progress::bar((points * seeds.len()) as u64, &source.name, a.no_progress);
+    let bar = scenarios::progress_bar((points * seeds.len()) as u64, &source.name, a.no_progress);
     let started = Instant::now();
     let name = source.name.clone();
     let shuffle = a.seeds.shuffle_ties;
-    let result = sweep::run_sweep(
+    let result = scenarios::run_sweep(
         &spec,
         a.seeds.threads(),
         &|| bar.inc(1),
@@ -336,7 +336,7 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
     }
     result.write(&out).with_context(|| write_ctx(&out))?;
     if result.is_whole() {
-        scenarios::charts::sweep_charts(&out, &result, a.format.ext())?;
+        scenarios::sweep_charts(&out, &result, a.format.ext())?;
         print!("{}", result.zero_loss_table());
     }
     eprintln!(
@@ -352,9 +352,9 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
 
 fn cmd_merge(a: &MergeArgs) -> Result<()> {
     let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
-    let result = sweep::merge(&dirs)?;
+    let result = scenarios::merge_shards(&dirs)?;
     result.write(&a.out).with_context(|| write_ctx(&a.out))?;
-    scenarios::charts::sweep_charts(&a.out, &result, a.format.ext())?;
+    scenarios::sweep_charts(&a.out, &result, a.format.ext())?;
     print!("{}", result.zero_loss_table());
     eprintln!(
         "merged {} shards, {} points; wrote {}",
@@ -384,7 +384,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
         return Ok(());
     }
     if a.reference {
-        let mut t = scenarios::table::Table::new([
+        let mut t = scenarios::Table::new([
             "field",
             "unit",
             "default",
@@ -411,7 +411,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let mut t = scenarios::table::Table::new(["scenario", "description"]);
+    let mut t = scenarios::Table::new(["scenario", "description"]);
     for name in scenarios::shipped::scenario_names() {
         let s = scenarios::load(name)?;
         t.row([name.to_string(), s.description.unwrap_or_default()]);
@@ -422,10 +422,10 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
 
 fn cmd_demo(a: &DemoArgs) -> Result<()> {
     let started = Instant::now();
-    let list = demo::shipped_scenarios()?;
+    let list = scenarios::shipped_scenarios()?;
     let seeds = a.seeds.seed_list();
-    let bar = progress::bar((list.len() * seeds.len()) as u64, "demo", false);
-    let reports = demo::run_many(
+    let bar = scenarios::progress_bar((list.len() * seeds.len()) as u64, "demo", false);
+    let reports = scenarios::run_many(
         &list,
         &seeds,
         a.seeds.threads(),
@@ -440,7 +440,7 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         }
     }
     let events: u64 = reports.iter().map(|r| r.events()).sum();
-    let items = demo::named(&reports);
+    let items = scenarios::named_reports(&reports);
     std::fs::create_dir_all(&a.out).with_context(|| write_ctx(&a.out))?;
     let plots = if a.no_plots {
         Vec::new()
@@ -448,26 +448,26 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         for r in &reports {
             std::fs::create_dir_all(a.out.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
         }
-        scenarios::charts::demo_charts(&a.out, &reports, a.format.ext())?
+        scenarios::demo_charts(&a.out, &reports, a.format.ext())?
     };
     let command = format!(
         "fleetsim demo --seeds {} --seed {}",
         a.seeds.seeds, a.seeds.seed
     );
-    let report = demo::report_md(&reports, &seeds, &plots, &command);
-    demo::write_all(&a.out, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    let report = scenarios::demo_report(&reports, &seeds, &plots, &command);
+    scenarios::write_demo(&a.out, &reports, &report).with_context(|| write_ctx(&a.out))?;
 
     println!("Before and after ({} seeds each):\n", seeds.len());
-    println!("{}", demo::before_after(&items));
-    if let Some(ab) = compare::ablation(&items) {
+    println!("{}", scenarios::before_after(&items));
+    if let Some(ab) = scenarios::ablation(&items) {
         println!("Ablation:\n\n{ab}");
     }
-    if let Some(l) = compare::ladder(&items) {
+    if let Some(l) = scenarios::ladder(&items) {
         println!("{l}");
     }
     println!(
         "Failures by mechanism (mean per seed):\n\n{}",
-        demo::mechanism_table(&reports)
+        scenarios::mechanism_table(&reports)
     );
     println!(
         "Wrote {} ({} scenarios, report.md{}).",

@@ -150,7 +150,7 @@ struct SeedSummary<'a> {
 
 /// The aggregate's key counting the seeds whose rollout hit the simulated time cap (present only
 /// when there is one).
-pub const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
+pub(crate) const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
 
 /// Why a run failed: the first failing seed, by seed order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,7 +183,7 @@ where
 }
 
 /// Builds a report from per-seed results in seed order.
-pub fn collect<E: std::fmt::Display>(
+pub(crate) fn collect<E: std::fmt::Display>(
     scenario: &str,
     seeds: &[u64],
     results: Vec<Result<SeedRun, E>>,
@@ -221,7 +221,7 @@ pub fn collect<E: std::fmt::Display>(
 impl RunReport {
     /// The aggregate over seeds (the summary's shape, numbers as `{mean, lo, hi}`).
     /// When a seed's rollout hit the simulated time cap, the aggregate also counts those seeds
-    /// ([`CUT_BY_TIME_CAP_KEY`]).
+    /// (`rollouts_cut_by_time_cap`).
     pub fn aggregate(&self) -> Aggregate {
         let mut agg = Aggregate::of(&self.summaries);
         let cut = self.seeds_cut_by_time_cap().len();
@@ -332,7 +332,7 @@ impl RunReport {
 }
 
 /// An aggregate as a markdown table of mean, lo and hi.
-pub fn summary_table(agg: &Aggregate) -> String {
+pub(crate) fn summary_table(agg: &Aggregate) -> String {
     let mut t = Table::new(["figure", "mean", "lo (2.5%)", "hi (97.5%)"]);
     let mut figures: Vec<Figure> = HEADLINE.to_vec();
     for o in Outcome::ALL {
@@ -384,7 +384,7 @@ fn window_text(agg: &Aggregate) -> String {
 }
 
 /// Pretty JSON with a trailing newline.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     text.push('\n');
     std::fs::write(path, text)
@@ -395,7 +395,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// The timeline CSV. The `seed` column says which seed it comes from (the first).
-pub fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
+pub(crate) fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
     let mut out = String::from("seed,t_s,sent");
     for o in Outcome::ALL {
         let _ = write!(out, ",{}", o.as_str());
@@ -420,7 +420,7 @@ pub fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
 }
 
 /// The reconnect curve CSV: new connections per 10 ms bucket, from the first seed.
-pub fn reconnects_csv(seed: u64, reconnects: &[u64]) -> String {
+pub(crate) fn reconnects_csv(seed: u64, reconnects: &[u64]) -> String {
     let mut out = String::from("seed,t_ms,new_connections\n");
     for (i, n) in reconnects.iter().enumerate() {
         let _ = writeln!(out, "{seed},{},{n}", i * 10);

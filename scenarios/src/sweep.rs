@@ -29,7 +29,7 @@ const MAX_LEVELS: u64 = 10_000;
 const MAX_POINTS: usize = 1_000_000;
 
 /// `schema` of `sweep.json`.
-pub const SWEEP_SCHEMA: &str = "fleetsim.sweep/1";
+pub(crate) const SWEEP_SCHEMA: &str = "fleetsim.sweep/1";
 
 /// One setting of a varied field.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,7 +104,7 @@ fn has_unit(s: &str) -> bool {
 }
 
 /// A duration as short as it reads back exactly: `1500ms`, `2s`, `250us`.
-pub fn fmt_duration(ns: u64) -> String {
+pub(crate) fn fmt_duration(ns: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
     if ns == 0 {
         return "0s".into();
@@ -233,7 +233,7 @@ fn list(spec: &str) -> Vec<Level> {
 }
 
 /// `--shard K/N`: the points `i` with `i % N == K` (the one shard type, in `measure`).
-pub use measure::Shard;
+pub(crate) use measure::Shard;
 
 /// The grid of a sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -422,7 +422,7 @@ fn write_csv(records: impl IntoIterator<Item = Vec<String>>) -> String {
 }
 
 /// The CSV header's fields.
-pub fn header(grid: &Grid) -> Vec<String> {
+pub(crate) fn header(grid: &Grid) -> Vec<String> {
     let mut cols = vec!["point".to_string()];
     cols.extend(grid.varies.iter().map(|v| one_line(&v.path)));
     cols.extend(HEADLINE.iter().map(|f| f.path().to_string()));
@@ -432,7 +432,7 @@ pub fn header(grid: &Grid) -> Vec<String> {
 }
 
 /// A point's row from its seeds' summaries (or the reason its scenario is invalid).
-pub fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
+pub(crate) fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
     match result {
         Ok(summaries) => {
             let agg = Aggregate::of(summaries);
@@ -456,7 +456,7 @@ pub fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
 
 /// The zero-loss points no other zero-loss point is smaller than or equal to in every varied
 /// field (the "smallest settings that reach zero loss"), ascending by point.
-pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
+pub(crate) fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
     let zero: Vec<usize> = rows
         .iter()
         .filter(|r| r.zero_loss == Some(true))
@@ -467,7 +467,7 @@ pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
 
 /// The points of `points` that no other point of `points` is smaller than or equal to in every
 /// varied field, ascending.
-pub fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
+pub(crate) fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
     let keys = |p: usize| -> Vec<f64> {
         grid.varies
             .iter()

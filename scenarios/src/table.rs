@@ -103,7 +103,7 @@ impl Table {
 }
 
 /// A number for a table: a few significant digits, no exponent.
-pub fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
@@ -128,7 +128,7 @@ pub fn fmt_num(x: f64) -> String {
 }
 
 /// A figure for a table: fractions (`error_rate`) as a percentage, everything else as a number.
-pub fn fmt_figure(figure: Figure, x: f64) -> String {
+pub(crate) fn fmt_figure(figure: Figure, x: f64) -> String {
     if figure.unit() == Unit::Fraction {
         if x == 0.0 {
             "0%".into()
