@@ -162,10 +162,12 @@ pub struct LiveInfo {
     pub generator_faults: u64,
     /// Send lag (actual - intended start) over every request, ms.
     pub send_lag_p99_ms: f64,
+    /// The largest send lag over every request, ms.
     pub send_lag_max_ms: f64,
     /// Global schedule indices seen twice (overlapping shards) and missing (a shard absent or cut
     /// short), over 0..=max index.
     pub duplicate_indices: u64,
+    /// Global schedule indices missing (a shard absent or cut short), over 0..=max index.
     pub missing_indices: u64,
     /// Every file had a footer saying the generator finished cleanly and valid.
     pub footers_valid: bool,
@@ -250,6 +252,7 @@ pub struct Merged {
     pub footers: Vec<Footer>,
     /// Merged origin, wall clock ns.
     pub origin_epoch_ns: i64,
+    /// Every request record, times shifted to the merged origin (ns).
     pub reqs: Vec<Req>,
     /// Parallel to `reqs`: the schedule each request belongs to. The shards of one schedule
     /// share one; independent generators (another mode, rate, seed, target or label), such as

@@ -60,6 +60,8 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The schedule of `shard` at `rate_milli` thousandths of a request per second, up to
+    /// `end_ns` or `max_requests` global indices.
     pub fn new(
         arrivals: Arrivals,
         rate_milli: u64,
