@@ -205,7 +205,7 @@ pub fn run(opts: Opts) -> Result<()> {
             Ok(())
         }
         Command::Analyze(o) => {
-            let report = loadgen::analyze::run(o.plan()?)?;
+            let report = loadgen::analyze(o.plan()?)?;
             println!("{}", report.summary.to_json()?);
             eprintln!("wrote {}", report.summary_path.display());
             Ok(())

@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use loadgen::analyze::read_records;
+use loadgen::read_records;
 
 use crate::error::{LiveError, Result};
 use crate::state::PodEvent;

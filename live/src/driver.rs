@@ -26,8 +26,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use loadgen::analyze::{LiveSummary, read_records, sorted_json};
-use loadgen::{AnalyzePlan, AnalyzeReport, LoadError, LoadPlan, LoadReport, Mode};
+use loadgen::{
+    AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode, read_records,
+    sorted_json,
+};
 use measure::{JobCounts, parse_duration_or_secs};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -964,7 +966,7 @@ fn analyze_files(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let report = loadgen::analyze::run(plan)?;
+    let report = loadgen::analyze(plan)?;
     // Charts drawn from the analysis structs: failures with ready endpoints, p99, reconnects.
     let a = &report.analysis;
     let window = a.summary.window_s;

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use live::{Levers, RunSummary, calibrate, report};
-use loadgen::analyze::{LiveInfo, LiveSummary, sorted_json};
+use loadgen::{LiveInfo, LiveSummary, sorted_json};
 use measure::{Aggregate, ShutdownStep, Summary};
 
 fn fixture() -> PathBuf {

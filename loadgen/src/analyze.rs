@@ -418,7 +418,7 @@ fn mark(m: &Merged, name: &str, pick_max: bool) -> Option<i64> {
 }
 
 /// Cut the run: marks from the files, overridden by explicit options.
-pub fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
+pub(crate) fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
     let load_start = mark(m, "load_start", false)
         .or_else(|| m.reqs.iter().map(|r| r.intended).min())
         .unwrap_or(0);

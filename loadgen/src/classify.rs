@@ -52,7 +52,7 @@ pub fn classify_errno(code: i32) -> Option<ErrorClass> {
 }
 
 /// Classify an `io::ErrorKind` (used when no raw OS error is attached).
-pub fn classify_kind(kind: io::ErrorKind) -> Option<ErrorClass> {
+pub(crate) fn classify_kind(kind: io::ErrorKind) -> Option<ErrorClass> {
     use io::ErrorKind::*;
     Some(match kind {
         ConnectionRefused => ErrorClass::of(Outcome::Refused),

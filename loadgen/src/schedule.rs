@@ -27,7 +27,7 @@ pub enum Arrivals {
 }
 
 /// Which slice of the global schedule this generator sends (the one shard type, in `measure`).
-pub use measure::Shard;
+pub(crate) use measure::Shard;
 
 /// Rate in requests per second, kept as integer milli-rps for exact constant schedules.
 pub fn rate_milli(rate: f64) -> Result<u64, LoadError> {

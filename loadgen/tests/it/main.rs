@@ -6,3 +6,4 @@ mod common;
 mod generator;
 mod outcomes;
 mod properties;
+mod records;
