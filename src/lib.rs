@@ -49,9 +49,9 @@ pub enum Command {
     /// its evidence.
     Live(live::LiveOpts),
     /// Write a calibration layer for scenario files from calibration live runs.
-    Calibrate(live::calibrate::CalibrateOpts),
+    Calibrate(live::CalibrateOpts),
     /// Set live summaries beside the simulator's predicted intervals, figure by figure.
-    Validate(live::report::ReportOpts),
+    Validate(live::ReportOpts),
 }
 
 /// Seeds and threads, shared by the simulating subcommands.
@@ -211,14 +211,14 @@ pub fn run(opts: Opts) -> Result<()> {
             Ok(())
         }
         Command::Live(o) => {
-            for dir in live::driver::run(o)? {
+            for dir in live::run(o)? {
                 println!("{}", dir.display());
             }
             Ok(())
         }
         Command::Calibrate(o) => {
             let out = o.out.clone();
-            let m = live::calibrate::run(o)?;
+            let m = live::calibrate(o)?;
             println!(
                 "wrote {} ({} service-time samples, {} pod start-ups, {} deregistration delays)",
                 out.display(),
@@ -230,7 +230,7 @@ pub fn run(opts: Opts) -> Result<()> {
         }
         Command::Validate(o) => {
             let out = o.out.clone();
-            let checks = live::report::run(o)?;
+            let checks = live::validate(o)?;
             let inside = checks.iter().filter(|c| c.all_inside()).count();
             let judged = checks
                 .iter()

@@ -653,7 +653,7 @@ fn settle_jobs(ledger: &Ledger, opts: &LiveOpts) -> Result<JobCounts> {
 }
 
 /// One live run: settle, watch, load, roll, wind down, analyze, gather evidence, write.
-pub fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> {
+pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> {
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).map_err(LiveError::io(&logs))?;
     let fleet = settled_fleet(kube, opts)?;
