@@ -12,8 +12,6 @@
 //! ([`loadgen::LoadPlan`], [`loadgen::AnalyzePlan`]). Errors are [`LiveError`]s. Every module is
 //! private; what callers use is re-exported here.
 
-#![warn(missing_docs)]
-
 mod calibrate;
 mod driver;
 mod error;
