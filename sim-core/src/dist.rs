@@ -15,7 +15,7 @@ use std::fmt;
 
 use rand_distr::{Distribution, Exp, LogNormal};
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::rng::Stream;
 use crate::time::SimDuration;
@@ -24,8 +24,17 @@ use crate::time::SimDuration;
 const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// A distribution of durations. Build a [`Sampler`] from it once, then sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+///
+/// The derives are `remote = "Self"`: they give `Dist::serialize` and `Dist::deserialize` as
+/// inherent functions (the table form), which the trait impls below call, the deserializer after
+/// accepting a plain duration string as a constant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Dist {
     /// Always `value`.
     Constant {
@@ -58,37 +67,9 @@ pub enum Dist {
     },
 }
 
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum TaggedDist {
-    Constant {
-        value: SimDuration,
-    },
-    Uniform {
-        low: SimDuration,
-        high: SimDuration,
-    },
-    Exponential {
-        mean: SimDuration,
-    },
-    Lognormal {
-        median: SimDuration,
-        p99: SimDuration,
-    },
-    Empirical {
-        samples: Vec<SimDuration>,
-    },
-}
-
-impl From<TaggedDist> for Dist {
-    fn from(t: TaggedDist) -> Dist {
-        match t {
-            TaggedDist::Constant { value } => Dist::Constant { value },
-            TaggedDist::Uniform { low, high } => Dist::Uniform { low, high },
-            TaggedDist::Exponential { mean } => Dist::Exponential { mean },
-            TaggedDist::Lognormal { median, p99 } => Dist::Lognormal { median, p99 },
-            TaggedDist::Empirical { samples } => Dist::Empirical { samples },
-        }
+impl Serialize for Dist {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Dist::serialize(self, s)
     }
 }
 
@@ -106,7 +87,7 @@ impl<'de> Deserialize<'de> for Dist {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Dist, A::Error> {
-                TaggedDist::deserialize(de::value::MapAccessDeserializer::new(map)).map(Dist::from)
+                Dist::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
         d.deserialize_any(DistVisitor)
