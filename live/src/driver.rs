@@ -26,10 +26,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use loadgen::{
-    AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode, read_records,
-    sorted_json,
-};
+use loadgen::{AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode};
+use loadgen::{read_records, sorted_json};
 use measure::{JobCounts, parse_duration_or_secs};
 use serde::Serialize;
 use serde_json::{Value, json};
