@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use measure::Shard;
 use scenarios::output::Staged;
-use scenarios::sweep::{self, Grid, Shard, SweepSpec, Vary};
-use scenarios::{compare, demo, progress, runner};
+use scenarios::{Grid, SweepSpec, Vary};
 
 /// Predicts what a rolling deploy does to clients and which shutdown lever fixes each failure.
 #[derive(Debug, Parser)]
@@ -50,9 +50,9 @@ pub enum Command {
     /// its evidence.
     Live(live::LiveOpts),
     /// Write a calibration layer for scenario files from calibration live runs.
-    Calibrate(live::calibrate::CalibrateOpts),
+    Calibrate(live::CalibrateOpts),
     /// Set live summaries beside the simulator's predicted intervals, figure by figure.
-    Validate(live::report::ReportOpts),
+    Validate(live::ReportOpts),
     /// Read Kubernetes manifests, predict what the next rollout of each served Deployment
     /// loses, name the settings at fault and propose the smallest fix (exit 0 within budget,
     /// 1 over, 2 unreadable input). See docs/check.md.
@@ -78,11 +78,11 @@ pub struct SeedArgs {
 
 impl SeedArgs {
     fn seed_list(&self) -> Vec<u64> {
-        runner::seed_list(self.seed, self.seeds as usize)
+        scenarios::seed_list(self.seed, self.seeds as usize)
     }
     fn threads(&self) -> usize {
         self.threads
-            .map_or_else(runner::default_threads, |t| t as usize)
+            .map_or_else(scenarios::default_threads, |t| t as usize)
     }
 }
 
@@ -251,21 +251,21 @@ pub fn run(opts: Opts) -> Result<()> {
             let out = plan.out_dir.clone();
             let staged = Staged::new(&out).with_context(|| write_ctx(&out))?;
             plan.out_dir = staged.path().to_path_buf();
-            let report = loadgen::analyze::run(plan)?;
+            let report = loadgen::analyze(plan)?;
             staged.commit().with_context(|| write_ctx(&out))?;
             println!("{}", report.summary.to_json()?);
             eprintln!("wrote {}", out.join("summary.json").display());
             thresholds_met(&a.thresholds.check_summary(&report.summary.summary))
         }
         Command::Live(o) => {
-            for dir in live::driver::run(o)? {
+            for dir in live::run(o)? {
                 println!("{}", dir.display());
             }
             Ok(())
         }
         Command::Calibrate(o) => {
             let out = o.out.clone();
-            let m = live::calibrate::run(o)?;
+            let m = live::calibrate(o)?;
             println!(
                 "wrote {} ({} service-time samples, {} pod start-ups, {} deregistration delays)",
                 out.display(),
@@ -278,7 +278,7 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Check(a) => cmd_check(&a),
         Command::Validate(o) => {
             let out = o.out.clone();
-            let checks = live::report::run(o)?;
+            let checks = live::validate(o)?;
             let inside = checks.iter().filter(|c| c.all_inside()).count();
             let judged = checks
                 .iter()
@@ -313,7 +313,7 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("fleetsim-runs").join(scenario.name()));
-    let bar = progress::bar(seeds.len() as u64, scenario.name(), false);
+    let bar = scenarios::progress_bar(seeds.len() as u64, scenario.name(), false);
     let started = Instant::now();
     let report = scenarios::run_scenario(
         &scenario,
@@ -345,8 +345,8 @@ fn cmd_run(a: &RunArgs) -> Result<()> {
 
 fn cmd_compare(a: &CompareArgs) -> Result<()> {
     let paths: Vec<&Path> = a.dirs.iter().map(PathBuf::as_path).collect();
-    let items = compare::read_summaries(&paths)?;
-    let text = compare::report(&items);
+    let items = scenarios::read_summaries(&paths)?;
+    let text = scenarios::compare_report(&items);
     print!("{text}");
     if let Some(out) = &a.out {
         scenarios::output::write_file(out, &text).with_context(|| write_ctx(out))?;
@@ -374,11 +374,11 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
         shard: a.shard,
     };
     let points = spec.grid.points(a.shard).len();
-    let bar = progress::bar((points * seeds.len()) as u64, &source.name, a.no_progress);
+    let bar = scenarios::progress_bar((points * seeds.len()) as u64, &source.name, a.no_progress);
     let started = Instant::now();
     let name = source.name.clone();
     let shuffle = a.seeds.shuffle_ties;
-    let result = sweep::run_sweep(
+    let result = scenarios::run_sweep(
         &spec,
         a.seeds.threads(),
         &|| bar.inc(1),
@@ -400,7 +400,7 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
         .write(staged.path())
         .with_context(|| write_ctx(&out))?;
     if result.is_whole() {
-        scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+        scenarios::sweep_charts(staged.path(), &result, a.format.ext())?;
     }
     staged.commit().with_context(|| write_ctx(&out))?;
     if result.is_whole() {
@@ -419,12 +419,12 @@ fn cmd_sweep(a: &SweepArgs) -> Result<()> {
 
 fn cmd_merge(a: &MergeArgs) -> Result<()> {
     let dirs: Vec<&Path> = a.shards.iter().map(PathBuf::as_path).collect();
-    let result = sweep::merge(&dirs)?;
+    let result = scenarios::merge_shards(&dirs)?;
     let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
     result
         .write(staged.path())
         .with_context(|| write_ctx(&a.out))?;
-    scenarios::charts::sweep_charts(staged.path(), &result, a.format.ext())?;
+    scenarios::sweep_charts(staged.path(), &result, a.format.ext())?;
     staged.commit().with_context(|| write_ctx(&a.out))?;
     print!("{}", result.zero_loss_table());
     eprintln!(
@@ -455,7 +455,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
         return Ok(());
     }
     if a.reference {
-        let mut t = scenarios::table::Table::new([
+        let mut t = scenarios::Table::new([
             "field",
             "unit",
             "default",
@@ -463,8 +463,8 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             "failure mode it feeds",
             "bounds",
         ]);
-        for r in scenarios::field_reference::FIELDS {
-            let bound = scenarios::field_reference::bound(r.path).unwrap_or("-");
+        for r in scenarios::FIELD_REFERENCE {
+            let bound = scenarios::field_bound(r.path).unwrap_or("-");
             t.row([r.path, r.unit, r.default, r.source, r.feeds, bound].map(str::to_string));
         }
         print!("{}", t.markdown());
@@ -484,7 +484,7 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let mut t = scenarios::table::Table::new(["scenario", "description"]);
+    let mut t = scenarios::Table::new(["scenario", "description"]);
     for name in scenarios::shipped::scenario_names() {
         let s = scenarios::load(name)?;
         t.row([name.to_string(), s.description.unwrap_or_default()]);
@@ -495,10 +495,10 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
 
 fn cmd_demo(a: &DemoArgs) -> Result<()> {
     let started = Instant::now();
-    let list = demo::shipped_scenarios()?;
+    let list = scenarios::shipped_scenarios()?;
     let seeds = a.seeds.seed_list();
-    let bar = progress::bar((list.len() * seeds.len()) as u64, "demo", false);
-    let reports = demo::run_many(
+    let bar = scenarios::progress_bar((list.len() * seeds.len()) as u64, "demo", false);
+    let reports = scenarios::run_many(
         &list,
         &seeds,
         a.seeds.threads(),
@@ -513,7 +513,7 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         }
     }
     let events: u64 = reports.iter().map(|r| r.events()).sum();
-    let items = demo::named(&reports);
+    let items = scenarios::named_reports(&reports);
     let staged = Staged::new(&a.out).with_context(|| write_ctx(&a.out))?;
     let dir = staged.path();
     let plots = if a.no_plots {
@@ -522,27 +522,27 @@ fn cmd_demo(a: &DemoArgs) -> Result<()> {
         for r in &reports {
             std::fs::create_dir_all(dir.join(&r.scenario)).with_context(|| write_ctx(&a.out))?;
         }
-        scenarios::charts::demo_charts(dir, &reports, a.format.ext())?
+        scenarios::demo_charts(dir, &reports, a.format.ext())?
     };
     let command = format!(
         "fleetsim demo --seeds {} --seed {}",
         a.seeds.seeds, a.seeds.seed
     );
-    let report = demo::report_md(&reports, &seeds, &plots, &command);
-    demo::write_all(dir, &reports, &report).with_context(|| write_ctx(&a.out))?;
+    let report = scenarios::demo_report(&reports, &seeds, &plots, &command);
+    scenarios::write_demo(dir, &reports, &report).with_context(|| write_ctx(&a.out))?;
     staged.commit().with_context(|| write_ctx(&a.out))?;
 
     println!("Before and after ({} seeds each):\n", seeds.len());
-    println!("{}", demo::before_after(&items));
-    if let Some(ab) = compare::ablation(&items) {
+    println!("{}", scenarios::before_after(&items));
+    if let Some(ab) = scenarios::ablation(&items) {
         println!("Ablation:\n\n{ab}");
     }
-    if let Some(l) = compare::ladder(&items) {
+    if let Some(l) = scenarios::ladder(&items) {
         println!("{l}");
     }
     println!(
         "Failures by mechanism (mean per seed):\n\n{}",
-        demo::mechanism_table(&reports)
+        scenarios::mechanism_table(&reports)
     );
     println!(
         "Wrote {} ({} scenarios, report.md{}).",
@@ -725,7 +725,7 @@ impl CheckArgs {
             strict_kinds: self.strict_kinds,
             threads: self
                 .threads
-                .map_or_else(runner::default_threads, |t| t as usize),
+                .map_or_else(scenarios::default_threads, |t| t as usize),
         })
     }
 

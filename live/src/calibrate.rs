@@ -17,7 +17,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use loadgen::analyze::read_records;
+use loadgen::read_records;
 
 use crate::error::{LiveError, Result};
 use crate::state::PodEvent;
@@ -120,7 +120,7 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
 }
 
 /// At most `n` evenly spaced quantiles (type 7) of `values`, ascending.
-pub fn quantile_points(values: &[f64], n: usize) -> Vec<f64> {
+pub(crate) fn quantile_points(values: &[f64], n: usize) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     v.sort_by(f64::total_cmp);
     if v.len() <= n || n < 2 {

@@ -26,8 +26,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use loadgen::analyze::{LiveSummary, read_records, sorted_json};
-use loadgen::{AnalyzePlan, AnalyzeReport, LoadError, LoadPlan, LoadReport, Mode};
+use loadgen::{AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode};
+use loadgen::{read_records, sorted_json};
 use measure::{JobCounts, parse_duration_or_secs};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -651,7 +651,7 @@ fn settle_jobs(ledger: &Ledger, opts: &LiveOpts) -> Result<JobCounts> {
 }
 
 /// One live run: settle, watch, load, roll, wind down, analyze, gather evidence, write.
-pub fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> {
+pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> Result<()> {
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).map_err(LiveError::io(&logs))?;
     let fleet = settled_fleet(kube, opts)?;
@@ -964,7 +964,7 @@ fn analyze_files(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let report = loadgen::analyze::run(plan)?;
+    let report = loadgen::analyze(plan)?;
     // Charts drawn from the analysis structs: failures with ready endpoints, p99, reconnects.
     let a = &report.analysis;
     let window = a.summary.window_s;

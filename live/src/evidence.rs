@@ -100,7 +100,7 @@ pub struct Deregistration {
 }
 
 /// Per deleted pod: the last request it served (by actual send time) after its deletion.
-pub fn deregistration(
+pub(crate) fn deregistration(
     deleted: &BTreeMap<String, i64>,
     last_served: &BTreeMap<String, i64>,
 ) -> Vec<Deregistration> {
@@ -119,7 +119,7 @@ pub fn deregistration(
 }
 
 /// A markdown table of the pods' shutdown evidence.
-pub fn markdown(pods: &[PodShutdown]) -> String {
+pub(crate) fn markdown(pods: &[PodShutdown]) -> String {
     let mut s = String::from(
         "| pod | steps (ms after SIGTERM) | logged exit | kubelet exit | order | missing |\n|---|---|---|---|---|---|\n",
     );

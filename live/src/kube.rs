@@ -13,7 +13,7 @@ use crate::error::{LiveError, Result};
 
 /// How to reach the cluster.
 #[derive(Clone, Debug)]
-pub struct Kube {
+pub(crate) struct Kube {
     /// The kubectl binary.
     pub kubectl: PathBuf,
     /// The kubeconfig (else kubectl's default).
@@ -24,7 +24,7 @@ pub struct Kube {
 
 impl Kube {
     /// A `kubectl` command with the kubeconfig and namespace set.
-    pub fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(&self.kubectl);
         if let Some(k) = &self.kubeconfig {
             c.arg("--kubeconfig").arg(k);
@@ -34,7 +34,7 @@ impl Kube {
     }
 
     /// Runs `kubectl ARGS` and returns its stdout; the error names the command and its stderr.
-    pub fn run(&self, args: &[&str]) -> Result<String> {
+    pub(crate) fn run(&self, args: &[&str]) -> Result<String> {
         let out = self
             .command()
             .args(args)
@@ -55,7 +55,7 @@ impl Kube {
     }
 
     /// Runs `kubectl ARGS -o json` and parses the output.
-    pub fn json(&self, args: &[&str]) -> Result<Value> {
+    pub(crate) fn json(&self, args: &[&str]) -> Result<Value> {
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["-o", "json"]);
         let text = self.run(&all)?;
@@ -67,7 +67,7 @@ impl Kube {
 
     /// Starts `kubectl get KIND -l SELECTOR --watch --output-watch-events -o json`: the child
     /// prints one JSON watch event (`{"type": ..., "object": ...}`) after another.
-    pub fn watch(&self, kind: &str, selector: &str) -> Result<Child> {
+    pub(crate) fn watch(&self, kind: &str, selector: &str) -> Result<Child> {
         self.spawn_piped(&[
             "get",
             kind,
@@ -81,7 +81,7 @@ impl Kube {
     }
 
     /// Starts `kubectl logs -f POD` (stdout piped).
-    pub fn follow_logs(&self, pod: &str) -> Result<Child> {
+    pub(crate) fn follow_logs(&self, pod: &str) -> Result<Child> {
         self.spawn_piped(&["logs", "-f", pod])
     }
 
@@ -102,7 +102,7 @@ impl Kube {
 
 /// Reads concatenated JSON documents from `reader` (what `kubectl --watch -o json` prints) and
 /// calls `each` with every document as soon as it is complete. Returns when the stream ends.
-pub fn for_each_json<R: Read>(reader: R, mut each: impl FnMut(Value)) {
+pub(crate) fn for_each_json<R: Read>(reader: R, mut each: impl FnMut(Value)) {
     let stream = serde_json::Deserializer::from_reader(BufReader::new(reader)).into_iter::<Value>();
     for value in stream {
         match value {

@@ -7,7 +7,7 @@ use crate::kube::Kube;
 
 /// How to run SQL in the database pod.
 #[derive(Clone, Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     /// How to reach the cluster.
     pub kube: Kube,
     /// `deploy/NAME` or a pod name.
@@ -31,7 +31,7 @@ const COUNTS_SQL: &str = "SELECT count(*), \
 
 impl Ledger {
     /// Runs one SQL statement and returns psql's unaligned output.
-    pub fn sql(&self, sql: &str) -> Result<String> {
+    pub(crate) fn sql(&self, sql: &str) -> Result<String> {
         let pw = format!("PGPASSWORD={}", self.password);
         let out = self.kube.run(&[
             "exec",
@@ -58,7 +58,7 @@ impl Ledger {
     }
 
     /// Empties the queue and the ledger before a run (the tables exist once a service started).
-    pub fn reset(&self) -> Result<()> {
+    pub(crate) fn reset(&self) -> Result<()> {
         // The service creates the tables when it starts; before that there is nothing to empty.
         self.sql(
             "DO $$ BEGIN IF to_regclass('fleetsim_jobs') IS NOT NULL THEN \
@@ -69,7 +69,7 @@ impl Ledger {
     }
 
     /// Jobs neither done nor given up yet.
-    pub fn unfinished(&self) -> Result<u64> {
+    pub(crate) fn unfinished(&self) -> Result<u64> {
         let out = self.sql("SELECT count(*) FROM fleetsim_jobs WHERE state <> 'done'")?;
         out.trim()
             .parse()
@@ -77,7 +77,7 @@ impl Ledger {
     }
 
     /// The ledger's verdict on every published job.
-    pub fn counts(&self) -> Result<JobCounts> {
+    pub(crate) fn counts(&self) -> Result<JobCounts> {
         parse_counts(&self.sql(COUNTS_SQL)?)
     }
 }

@@ -1,26 +1,32 @@
 //! # live: fleetsim on a real cluster
 //!
-//! The other half of validation. [`driver::run`] (`fleetsim live`) rolls the real service on a
+//! The other half of validation. [`run`] (`fleetsim live`) rolls the real service on a
 //! Kubernetes cluster under the open-loop load of [`loadgen`], watches pods and EndpointSlices
-//! ([`kube`], [`state`]), reads the job ledger ([`ledger`]), gathers each old pod's shutdown
-//! evidence ([`evidence`]) and writes a live summary in the simulator's shape.
-//! [`calibrate::run`] (`fleetsim calibrate`) turns calibration runs into a scenario layer, and
-//! [`report::run`] (`fleetsim validate`) sets live summaries beside the simulator's predicted
-//! intervals, figure by figure.
+//! (through `kubectl` watches), reads the job ledger in PostgreSQL, gathers each old pod's
+//! shutdown evidence ([`parse_pod_log`], [`required_steps`]) and writes a live summary in the
+//! simulator's shape. [`calibrate`] (`fleetsim calibrate`) turns calibration runs into a scenario
+//! layer, and [`validate`] (`fleetsim validate`) sets live summaries beside the simulator's
+//! predicted intervals, figure by figure ([`FigureCheck`]).
 //!
 //! The driver calls the generator and the analyzer through their typed plans
-//! ([`loadgen::LoadPlan`], [`loadgen::AnalyzePlan`]). Errors are [`LiveError`]s.
+//! ([`loadgen::LoadPlan`], [`loadgen::AnalyzePlan`]). Errors are [`LiveError`]s. Every module is
+//! private; what callers use is re-exported here.
 
-#![warn(missing_docs)]
-
-pub mod calibrate;
-pub mod driver;
+mod calibrate;
+mod driver;
 mod error;
-pub mod evidence;
-pub mod kube;
-pub mod ledger;
-pub mod report;
-pub mod state;
+mod evidence;
+mod kube;
+mod ledger;
+mod report;
+mod state;
 
-pub use driver::{Levers, LiveOpts, RunEvidence, RunSummary, reanalyze};
+pub use calibrate::{
+    CalibrateOpts, Measured, measure_run, render as calibration_layer, run as calibrate,
+};
+pub use driver::{Levers, LiveOpts, RunEvidence, RunSummary, reanalyze, run};
 pub use error::{LiveError, Result};
+pub use evidence::{PodShutdown, check as check_evidence, parse_pod_log, required_steps};
+pub use report::{
+    FigureCheck, ReportOpts, check_scenario, markdown as validation_markdown, run as validate,
+};

@@ -132,7 +132,7 @@ fn num(x: f64) -> String {
 }
 
 /// Reads an aggregate written by `fleetsim run`/`demo`.
-pub fn read_aggregate(path: &Path) -> Result<Aggregate> {
+pub(crate) fn read_aggregate(path: &Path) -> Result<Aggregate> {
     let text = fs::read_to_string(path).map_err(LiveError::io(path))?;
     serde_json::from_str(&text).map_err(|e| LiveError::RunDir {
         dir: path.to_path_buf(),
@@ -141,7 +141,7 @@ pub fn read_aggregate(path: &Path) -> Result<Aggregate> {
 }
 
 /// Reads a live (or per-seed) summary.
-pub fn read_summary(path: &Path) -> Result<Summary> {
+pub(crate) fn read_summary(path: &Path) -> Result<Summary> {
     let text = fs::read_to_string(path).map_err(LiveError::io(path))?;
     serde_json::from_str(&text).map_err(|e| LiveError::RunDir {
         dir: path.to_path_buf(),

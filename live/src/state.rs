@@ -9,7 +9,7 @@ use serde_json::Value;
 /// The type of a Kubernetes watch event (`type` of `kubectl get --watch --output-watch-events`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
-pub enum WatchEvent {
+pub(crate) enum WatchEvent {
     /// The object appeared (or was listed when the watch began).
     Added,
     /// The object changed.
@@ -20,7 +20,7 @@ pub enum WatchEvent {
 
 impl WatchEvent {
     /// Reads the event type; `BOOKMARK`, `ERROR` and anything else are not object events.
-    pub fn parse(s: &str) -> Option<WatchEvent> {
+    pub(crate) fn parse(s: &str) -> Option<WatchEvent> {
         match s {
             "ADDED" => Some(WatchEvent::Added),
             "MODIFIED" => Some(WatchEvent::Modified),
@@ -32,7 +32,7 @@ impl WatchEvent {
 
 /// One pod as a watch event showed it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct PodEvent {
+pub(crate) struct PodEvent {
     /// When the watch delivered it, Unix epoch ns.
     pub epoch_ns: i64,
     /// The watch event's type.
@@ -55,7 +55,7 @@ pub struct PodEvent {
 
 impl PodEvent {
     /// Reads a watch event (`{"type", "object"}`) of a pod.
-    pub fn from_watch(epoch_ns: i64, event: &Value) -> Option<PodEvent> {
+    pub(crate) fn from_watch(epoch_ns: i64, event: &Value) -> Option<PodEvent> {
         let obj = event.get("object")?;
         let meta = obj.get("metadata")?;
         let status = obj.get("status");
@@ -103,7 +103,7 @@ impl PodEvent {
 
 /// Ready endpoints of one EndpointSlice at one moment.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct SliceEvent {
+pub(crate) struct SliceEvent {
     /// When the watch delivered it, Unix epoch ns.
     pub epoch_ns: i64,
     /// The watch event's type.
@@ -118,7 +118,7 @@ pub struct SliceEvent {
 
 impl SliceEvent {
     /// Reads a watch event (`{"type", "object"}`) of an EndpointSlice.
-    pub fn from_watch(epoch_ns: i64, event: &Value) -> Option<SliceEvent> {
+    pub(crate) fn from_watch(epoch_ns: i64, event: &Value) -> Option<SliceEvent> {
         let obj = event.get("object")?;
         let endpoints = obj.get("endpoints").and_then(Value::as_array);
         let count = |f: &dyn Fn(&Value) -> bool| {
@@ -138,7 +138,7 @@ impl SliceEvent {
 }
 
 /// The ready-endpoint step series (sum over slices) from slice events in arrival order.
-pub fn ready_series(events: &[SliceEvent]) -> Vec<(i64, u32)> {
+pub(crate) fn ready_series(events: &[SliceEvent]) -> Vec<(i64, u32)> {
     let mut per_slice: BTreeMap<&str, u32> = BTreeMap::new();
     let mut out: Vec<(i64, u32)> = Vec::new();
     for e in events {
@@ -167,7 +167,7 @@ pub struct RolloutSpan {
 
 /// Finds the rollout in `events` (arrival order). `old` are the template hashes running before
 /// the trigger at `trigger_epoch_ns`; `replicas` the desired count. `None` until it has ended.
-pub fn rollout_span(
+pub(crate) fn rollout_span(
     events: &[PodEvent],
     old: &[String],
     trigger_epoch_ns: i64,

@@ -7,8 +7,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use live::{Levers, RunSummary, calibrate, report};
-use loadgen::analyze::{LiveInfo, LiveSummary, sorted_json};
+use live::{Levers, RunSummary};
+use loadgen::{LiveInfo, LiveSummary, sorted_json};
 use measure::{Aggregate, ShutdownStep, Summary};
 
 fn fixture() -> PathBuf {
@@ -112,11 +112,11 @@ fn shutdown_evidence_of_every_old_pod_is_in_order() {
         .map(|d| d["pod"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(old.len(), 3, "three old pods were replaced");
-    let required = live::evidence::required_steps(true, true, true);
+    let required = live::required_steps(true, true, true);
     for pod in old {
         let text = fs::read_to_string(fixture().join("logs").join(format!("{pod}.log"))).unwrap();
-        let mut s = live::evidence::parse_pod_log(&pod, &text);
-        live::evidence::check(&mut s, &required);
+        let mut s = live::parse_pod_log(&pod, &text);
+        live::check_evidence(&mut s, &required);
         assert!(s.violations.is_empty(), "{pod}: {:?}", s.violations);
         assert!(s.missing.is_empty(), "{pod}: missing {:?}", s.missing);
         assert_eq!(s.logged_exit, Some(0), "{pod} drained cleanly");
@@ -130,7 +130,7 @@ fn shutdown_evidence_of_every_old_pod_is_in_order() {
 #[test]
 fn calibration_reads_service_time_start_up_and_deregistration() {
     let dir = unpacked("calibrate");
-    let m = calibrate::measure_run(&dir).unwrap();
+    let m = live::measure_run(&dir).unwrap();
     assert!(
         m.service_ms.len() > 500,
         "{} baseline samples",
@@ -152,7 +152,7 @@ fn calibration_reads_service_time_start_up_and_deregistration() {
         "{:?}",
         m.deregistration_ms
     );
-    let text = calibrate::render(&m, "fixture");
+    let text = live::calibration_layer(&m, "fixture");
     let v: toml::Value = toml::from_str(&text).unwrap();
     assert!(v["propagation"]["lag"]["samples"].as_array().is_some());
     fs::remove_dir_all(&dir).unwrap();
@@ -167,7 +167,7 @@ fn report_marks_the_recorded_run_against_a_prediction() {
     near.source = measure::Source::Sim;
     let mut far = near.clone();
     far.latency_ms.window.p99 = Some(900.0);
-    let hit = report::check_scenario(
+    let hit = live::check_scenario(
         "after-new",
         &Aggregate::of(&[near.clone(), near.clone()]),
         std::slice::from_ref(&observed),
@@ -178,7 +178,7 @@ fn report_marks_the_recorded_run_against_a_prediction() {
             .all(|c| c.all_inside()),
         "{hit:#?}"
     );
-    let miss = report::check_scenario(
+    let miss = live::check_scenario(
         "after-new",
         &Aggregate::of(&[far.clone(), far]),
         std::slice::from_ref(&observed),
@@ -188,5 +188,5 @@ fn report_marks_the_recorded_run_against_a_prediction() {
         .find(|c| c.figure == "latency_ms.window.p99")
         .unwrap();
     assert!(!p99.all_inside());
-    assert!(report::markdown(&miss).contains("OUTSIDE"));
+    assert!(live::validation_markdown(&miss).contains("OUTSIDE"));
 }

@@ -162,10 +162,12 @@ pub struct LiveInfo {
     pub generator_faults: u64,
     /// Send lag (actual - intended start) over every request, ms.
     pub send_lag_p99_ms: f64,
+    /// The largest send lag over every request, ms.
     pub send_lag_max_ms: f64,
     /// Global schedule indices seen twice (overlapping shards) and missing (a shard absent or cut
     /// short), over 0..=max index.
     pub duplicate_indices: u64,
+    /// Global schedule indices missing (a shard absent or cut short), over 0..=max index.
     pub missing_indices: u64,
     /// Every file had a footer saying the generator finished cleanly and valid.
     pub footers_valid: bool,
@@ -254,6 +256,7 @@ pub struct Merged {
     pub footers: Vec<Footer>,
     /// Merged origin, wall clock ns.
     pub origin_epoch_ns: i64,
+    /// Every request record, times shifted to the merged origin (ns).
     pub reqs: Vec<Req>,
     /// Parallel to `reqs`: the schedule each request belongs to. The shards of one schedule
     /// share one; independent generators (another mode, rate, seed, target or label), such as
@@ -399,22 +402,22 @@ fn schedule_key(h: &Header) -> String {
 
 /// The bounds of what one analysis reads: beyond them the input is refused with the file (and
 /// line) rather than allowed to exhaust memory or run without end.
-pub mod limits {
+pub(crate) mod limits {
     /// The longest line of a record file (1 MiB); `fleetsim load` writes lines of a few
     /// hundred bytes.
-    pub const MAX_LINE_BYTES: usize = 1 << 20;
+    pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
     /// The most lines of one record file.
-    pub const MAX_LINES: u64 = 100_000_000;
+    pub(crate) const MAX_LINES: u64 = 100_000_000;
     /// The most request records over the files of one analysis (about 120 bytes each in
     /// memory: under 2.5 GB).
-    pub const MAX_REQUESTS: u64 = 20_000_000;
+    pub(crate) const MAX_REQUESTS: u64 = 20_000_000;
     /// Every time in a record is within this of its file's origin (24 h), and the files'
     /// origins are within it of each other.
-    pub const MAX_SPAN_NS: i64 = 86_400 * 1_000_000_000;
+    pub(crate) const MAX_SPAN_NS: i64 = 86_400 * 1_000_000_000;
     /// The most timeline buckets (the run's length / `--bucket`).
-    pub const MAX_BUCKETS: u64 = 200_000;
+    pub(crate) const MAX_BUCKETS: u64 = 200_000;
     /// The most reconnect-curve buckets (the run's length / `--fine-bucket`).
-    pub const MAX_FINE_BUCKETS: u64 = 10_000_000;
+    pub(crate) const MAX_FINE_BUCKETS: u64 = 10_000_000;
 }
 
 /// The next line of `r` into `buf` (without its newline): `Ok(false)` at the end of the file,
@@ -591,7 +594,7 @@ fn mark(m: &Merged, name: &str, pick_max: bool) -> Option<i64> {
 }
 
 /// Cut the run: marks from the files, overridden by explicit options.
-pub fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
+pub(crate) fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
     let load_start = mark(m, "load_start", false)
         .or_else(|| m.reqs.iter().map(|r| r.intended).min())
         .unwrap_or(0);

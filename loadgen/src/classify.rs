@@ -17,6 +17,7 @@ pub fn classify_status(status: u16, has_retry_after: bool) -> Outcome {
 /// Result of classifying a transport error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ErrorClass {
+    /// The outcome class the error counts as (`refused`, `reset`, `timeout`, `other`).
     pub outcome: Outcome,
     /// The failure is the generator's own (fd/port exhaustion...), not the system under test's.
     pub generator_fault: bool,
@@ -51,7 +52,7 @@ pub fn classify_errno(code: i32) -> Option<ErrorClass> {
 }
 
 /// Classify an `io::ErrorKind` (used when no raw OS error is attached).
-pub fn classify_kind(kind: io::ErrorKind) -> Option<ErrorClass> {
+pub(crate) fn classify_kind(kind: io::ErrorKind) -> Option<ErrorClass> {
     use io::ErrorKind::*;
     Some(match kind {
         ConnectionRefused => ErrorClass::of(Outcome::Refused),

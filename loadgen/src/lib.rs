@@ -4,7 +4,7 @@
 //! decided before the run, none waiting for an earlier one), records every request, connection,
 //! marker and SSE stream event to an NDJSON file ([`record`]), and reports its own health so a
 //! run the generator could not keep up with is flagged rather than blamed on the deploy.
-//! [`analyze::run`] reads record files and hands the requests to [`measure::analyze`], the same
+//! [`analyze()`] reads record files and hands the requests to [`measure::analyze`], the same
 //! code the simulator's results go through, so live and simulated summaries have one shape.
 //!
 //! Callers build a typed plan and run it; the `fleetsim load` and `fleetsim analyze` subcommands
@@ -20,7 +20,7 @@
 //! plan.mode = Mode::New;
 //! let report = loadgen::run(plan)?;
 //! assert!(report.footer.valid);
-//! let analysis = loadgen::analyze::run(loadgen::AnalyzePlan::new(vec![report.out]))?;
+//! let analysis = loadgen::analyze(loadgen::AnalyzePlan::new(vec![report.out]))?;
 //! println!("{}", analysis.summary.to_json()?);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -28,16 +28,21 @@
 //! Inside, imports go one way: `load` (the scheduler and the request tasks), `sse` and
 //! `control` use `session` (the clock, connections and counters one run shares), which uses
 //! `record`, `sink` and `classify`.
+//!
+//! Modules are private and their items re-exported here, except two namespaces: [`record`], the
+//! record file's line types (`record::Header`, `record::Req`, `record::Line`... name a line of
+//! the file only with the module's name), and [`trivial`], the do-nothing HTTP server the tests
+//! and benchmarks load (`trivial::serve`).
 
-pub mod analyze;
-pub mod classify;
+mod analyze;
+mod classify;
 mod control;
 mod error;
 mod load;
 mod observe;
 mod plan;
 pub mod record;
-pub mod schedule;
+mod schedule;
 mod session;
 mod sink;
 mod sse;
@@ -45,10 +50,15 @@ pub mod thresholds;
 mod timer;
 pub mod trivial;
 
-pub use analyze::{AnalyzeOpts, AnalyzePlan, AnalyzeReport, LiveSummary};
+pub use analyze::{
+    AnalyzeOpts, AnalyzePlan, AnalyzeReport, LiveInfo, LiveSummary, Merged, SseSummary,
+    read_records, run as analyze, samples, sorted_json,
+};
+pub use classify::{ErrorClass, classify_errno, classify_error, classify_status};
 pub use error::{AnalyzeError, LoadError};
 pub use load::{LoadReport, run, run_async};
 pub use measure::Outcome;
 pub use plan::{FlagMark, LoadOpts, LoadPlan, Mode, SsePlan};
+pub use schedule::{Arrivals, Schedule, rate_milli};
 pub use sse::{Reconnect, backoff_delay};
 pub use thresholds::{Breach, Thresholds};

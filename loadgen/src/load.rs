@@ -280,7 +280,7 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
     let header = Header {
         schema: SCHEMA.to_string(),
         origin_epoch_ns: clock.origin_epoch_ns,
-        generator: format!("fleetsim-validate {}", env!("CARGO_PKG_VERSION")),
+        generator: format!("fleetsim-loadgen {}", env!("CARGO_PKG_VERSION")),
         target: plan.target.clone(),
         mode: plan.mode.as_str().to_string(),
         clients: plan.clients,

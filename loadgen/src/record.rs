@@ -17,6 +17,7 @@
 use measure::Outcome;
 use serde::{Deserialize, Serialize};
 
+/// The `schema` of every record file's header.
 pub const SCHEMA: &str = "fleetsim.records/1";
 
 /// What happened to a connection (`ev` of a `c` line).
@@ -71,26 +72,39 @@ impl SseEv {
     }
 }
 
+/// The first line of a record file (`h`): the schema, the clock origin and the run's settings.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Header {
+    /// Always [`SCHEMA`].
     pub schema: String,
     /// Wall clock (Unix epoch ns) at the origin.
     pub origin_epoch_ns: i64,
+    /// The program and version that wrote the file (`fleetsim-loadgen 0.1.0`; files written
+    /// before the generator had its own crate say `fleetsim-validate 0.1.0`).
     pub generator: String,
+    /// The URL the requests went to.
     pub target: String,
     /// `keepalive` or `new` (new connection per request).
     pub mode: String,
+    /// Virtual clients (keep-alive mode: each keeps one idle connection).
     pub clients: u64,
     /// `constant` or `poisson`.
     pub arrivals: String,
+    /// Seed of the Poisson schedule (same seed, same intended starts).
     pub seed: u64,
+    /// Intended rate of the whole schedule (all shards together), requests per second.
     pub rate: f64,
     /// Shard `K/N`.
     pub shard: String,
+    /// A request sent later than this after its intended start is a generator fault, ns.
     pub fault_threshold_ns: i64,
+    /// The client's deadline per request, from its actual start (connect + send + full
+    /// response), ns.
     pub timeout_ns: i64,
+    /// Free-form label (`--label`, the scenario name); the analyzer's default scenario name.
     #[serde(default)]
     pub label: String,
+    /// Server-sent-event streams the generator kept open (0: none).
     #[serde(default)]
     pub sse_streams: u64,
 }
@@ -121,6 +135,7 @@ pub struct Req {
     /// HTTP status, 0 if none.
     #[serde(rename = "st")]
     pub status: u16,
+    /// The request's outcome class (`o`), one per request as the measurement contract fixes.
     #[serde(rename = "o")]
     pub outcome: Outcome,
     /// Serving pod (`x-fleetsim-pod` response header).
@@ -132,17 +147,22 @@ pub struct Req {
 }
 
 impl Req {
+    /// Latency from the intended start to the end (no coordinated omission), ns.
     pub fn latency_ns(&self) -> i64 {
         self.end - self.intended
     }
+    /// How late the request was sent: actual start - intended start, ns.
     pub fn send_lag_ns(&self) -> i64 {
         self.actual - self.intended
     }
 }
 
+/// One connection event (a `c` line).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ConnEvent {
+    /// When it happened, ns since the origin.
     pub at: i64,
+    /// The generator's connection id (the `c` of the requests that used it).
     #[serde(rename = "c")]
     pub conn: u64,
     /// What happened to the connection.
@@ -156,23 +176,32 @@ pub struct ConnEvent {
     pub warm: bool,
 }
 
+/// A marker (an `m` line): a named instant such as `rollout_start`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Mark {
+    /// When, ns since the origin.
     pub at: i64,
+    /// The marker's name (`load_start`, `rollout_start`, `rollout_end`, `load_end`, or any other).
     pub name: String,
     /// Where the marker came from.
     pub src: MarkSource,
 }
 
+/// A ready-endpoint count sample (an `e` line), as another event source supplies it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Ready {
+    /// When sampled, ns since the origin.
     pub at: i64,
+    /// Endpoints ready at that time.
     pub ready: u32,
+    /// Desired replicas at that time.
     pub desired: u32,
 }
 
+/// One event of a long-lived server-sent-event stream (an `s` line).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SseEvent {
+    /// When it happened, ns since the origin.
     pub at: i64,
     /// Stream id (0..N).
     pub id: u64,
@@ -187,14 +216,19 @@ pub struct SseEvent {
     /// Events received on this connection (`drop`).
     #[serde(default)]
     pub n: u64,
+    /// The pod that served the stream (`x-fleetsim-pod` response header), when known.
     #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
+    /// The generator's connection id the stream ran on (0: no connection).
     #[serde(rename = "c", default)]
     pub conn: u64,
 }
 
+/// The generator's health at the end of its run (the `f` line, the last; a killed generator
+/// leaves none).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct Footer {
+    /// When the generator finished, ns since the origin.
     pub at: i64,
     /// Requests this generator's schedule slice contained (up to a stop).
     pub scheduled: u64,
@@ -202,10 +236,16 @@ pub struct Footer {
     pub sent: u64,
     /// Requests with a record (== sent when the run finished cleanly).
     pub recorded: u64,
+    /// Requests flagged as generator faults (sent later than the threshold, or a generator-side
+    /// error).
     pub generator_faults: u64,
+    /// Median send lag (actual - intended start), ns.
     pub lag_p50_ns: u64,
+    /// 99th-percentile send lag, ns.
     pub lag_p99_ns: u64,
+    /// 99.9th-percentile send lag, ns.
     pub lag_p999_ns: u64,
+    /// Largest send lag, ns.
     pub lag_max_ns: u64,
     /// No generator fault and every request recorded.
     pub valid: bool,
@@ -219,12 +259,19 @@ pub struct Footer {
 /// A parsed line.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Line {
+    /// The `h` line: the run's settings and clock origin.
     Header(Header),
+    /// An `r` line: one request.
     Req(Req),
+    /// A `c` line: a connection opened or closed.
     Conn(ConnEvent),
+    /// An `m` line: a marker.
     Mark(Mark),
+    /// An `e` line: a ready-endpoint sample.
     Ready(Ready),
+    /// An `s` line: a server-sent-event stream event.
     Sse(SseEvent),
+    /// The `f` line: the generator's health at the end.
     Footer(Footer),
 }
 

@@ -27,7 +27,7 @@ pub enum Arrivals {
 }
 
 /// Which slice of the global schedule this generator sends (the one shard type, in `measure`).
-pub use measure::Shard;
+pub(crate) use measure::Shard;
 
 /// Rate in requests per second, kept as integer milli-rps for exact constant schedules.
 pub fn rate_milli(rate: f64) -> Result<u64, LoadError> {
@@ -60,6 +60,8 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The schedule of `shard` at `rate_milli` thousandths of a request per second, up to
+    /// `end_ns` or `max_requests` global indices.
     pub fn new(
         arrivals: Arrivals,
         rate_milli: u64,

@@ -11,8 +11,11 @@ use crate::summary::{AGGREGATE_SCHEMA, Summary, lookup};
 /// Mean and 2.5th / 97.5th percentiles of one figure over seeds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Stat {
+    /// The mean over seeds.
     pub mean: f64,
+    /// The 2.5th percentile over seeds.
     pub lo: f64,
+    /// The 97.5th percentile over seeds.
     pub hi: f64,
 }
 

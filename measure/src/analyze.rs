@@ -21,6 +21,7 @@ pub struct Sample {
     pub start_ns: u64,
     /// When it ended, whatever the outcome.
     pub end_ns: u64,
+    /// How it ended (exactly one outcome per request).
     pub outcome: Outcome,
     /// The request opened a new connection (the reconnect curve counts these).
     pub new_conn: bool,
@@ -108,8 +109,11 @@ impl Default for AnalyzeConfig {
 /// Who produced the samples, for the summary's header fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLabel {
+    /// Simulator or live run (the summary's `source`).
     pub source: Source,
+    /// The scenario (simulator) or overlay (live) name, written as the summary's `scenario`.
     pub scenario: String,
+    /// The seed of a simulated run; `None` for a live run.
     pub seed: Option<u64>,
 }
 
@@ -122,7 +126,9 @@ pub struct Bucket {
     pub counts: OutcomeCounts,
     /// Requests that completed (any outcome) in the bucket.
     pub completed: u64,
+    /// Median latency (from the intended start) of the bucket's requests that have a latency, in milliseconds; `None` when none has.
     pub p50_ms: Option<f64>,
+    /// 99th-percentile latency of the same requests, in milliseconds; `None` when none has.
     pub p99_ms: Option<f64>,
     /// The fewest ready endpoints during the bucket, when a series was given.
     pub ready_endpoints: Option<u32>,
@@ -133,6 +139,7 @@ pub struct Bucket {
 /// Everything the analyzer computes from one run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Analysis {
+    /// The run's figures over the deploy window and the baseline.
     pub summary: Summary,
     /// Per-bucket timeline over the whole run (`AnalyzeConfig::bucket_ns`).
     pub timeline: Vec<Bucket>,

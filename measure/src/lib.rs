@@ -6,6 +6,10 @@
 //! over seeds, the registry of [`Figure`]s every table, chart and report reads, the five
 //! [`Lever`]s, and the [`ShutdownStep`]s a pod logs. This crate does no I/O.
 //!
+//! Every module is private and what it defines is re-exported here, except [`figure`]: its named
+//! lists of figures ([`figure::HEADLINE`], [`figure::LOSS`], [`figure::FAILURE_MODES`], ...) read
+//! better with their namespace than as a bare `HEADLINE` at the crate root.
+//!
 //! ```
 //! use measure::{analyze, AnalyzeConfig, JobCounts, Outcome, RunLabel, RunMarks, Sample, Source};
 //!

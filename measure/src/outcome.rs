@@ -128,16 +128,27 @@ impl FromStr for Outcome {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeCounts {
+    /// Requests sent (the sum of every outcome below).
     pub sent: u64,
+    /// Requests answered with a 2xx.
     pub ok: u64,
+    /// Connections refused (nothing listening).
     pub refused: u64,
+    /// Connections reset or closed before a full response.
     pub reset: u64,
+    /// 502 Bad Gateway responses.
     pub http_502: u64,
+    /// 503 responses without `Retry-After`.
     pub http_503: u64,
+    /// 504 Gateway Timeout responses.
     pub http_504: u64,
+    /// Any other 5xx response.
     pub http_5xx_other: u64,
+    /// Requests whose client deadline passed.
     pub timeout: u64,
+    /// 503 responses with `Retry-After`: shed on purpose, not counted as failed.
     pub shed: u64,
+    /// Anything else (a 4xx, a malformed response, an unexpected local error).
     pub other: u64,
 }
 

@@ -9,16 +9,27 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ShutdownStep {
+    /// The process got SIGTERM: the shutdown starts.
     SigtermReceived,
+    /// The readiness probe started failing, so endpoints stop sending new work.
     ReadinessFailed,
+    /// The preStop wait after readiness failed has ended.
     PrestopDone,
+    /// The listening socket closed: new connections are refused from here.
     ListenerClosed,
+    /// Every in-flight request finished, or the drain deadline passed first.
     InflightDrained,
+    /// Every keep-alive connection closed (those still open at the drain deadline were dropped).
     KeepaliveClosed,
+    /// The queue worker stopped (its job in hand finished, or it was aborted).
     WorkerStopped,
+    /// Jobs leased but not applied were released back to the queue.
     JobsReleased,
+    /// The database connection pools closed.
     PoolsClosed,
+    /// The guardian's deadline (SIGTERM + shutdown budget) passed and it forced the exit.
     GuardianFired,
+    /// The process exited.
     Exited,
 }
 
@@ -84,9 +95,11 @@ impl FromStr for ShutdownStep {
 pub struct OrderViolation {
     /// The step that should have come first.
     pub earlier: ShutdownStep,
+    /// When `earlier` was logged, nanoseconds on the pod's monotonic clock.
     pub earlier_ns: u64,
     /// The step that came too soon.
     pub later: ShutdownStep,
+    /// When `later` was logged, nanoseconds on the pod's monotonic clock.
     pub later_ns: u64,
 }
 

@@ -27,8 +27,11 @@ pub enum Source {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Percentiles {
+    /// Median, in milliseconds.
     pub p50: Option<f64>,
+    /// 99th percentile, in milliseconds.
     pub p99: Option<f64>,
+    /// 99.9th percentile, in milliseconds.
     pub p999: Option<f64>,
 }
 
@@ -36,7 +39,9 @@ pub struct Percentiles {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatencySummary {
+    /// Steady state before the rollout (after the warm-up).
     pub baseline: Percentiles,
+    /// The deploy window.
     pub window: Percentiles,
 }
 
@@ -69,6 +74,7 @@ impl JobCounts {
 pub struct Summary {
     /// Always [`SUMMARY_SCHEMA`].
     pub schema: String,
+    /// Simulator or live run.
     pub source: Source,
     /// The scenario (simulator) or overlay (live) name.
     pub scenario: String,
@@ -83,11 +89,13 @@ pub struct Summary {
     pub failed: u64,
     /// `failed / sent` in the window (0 when nothing was sent).
     pub error_rate: f64,
+    /// Latency percentiles (from the intended start) in the baseline and in the window.
     pub latency_ms: LatencySummary,
     /// Minimum over the window of ready endpoints / desired replicas; `null` when unknown.
     pub capacity_dip: Option<f64>,
     /// The longest stretch of the window with no successful completion, in milliseconds.
     pub longest_success_gap_ms: f64,
+    /// What happened to the jobs published during the run, from the ledger.
     pub jobs: JobCounts,
     /// Requests sent later than the generator's fault threshold (live only; any makes the run
     /// invalid).

@@ -23,17 +23,29 @@ const fn secs(v: u64) -> SimDuration {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Fleet {
+    /// `[run]`: baseline, tail, timeline bucket, settle time and the cap on simulated time.
     pub run: RunConfig,
+    /// `[load]`: the offered load.
     pub load: LoadConfig,
+    /// `[client]`: connections and retries.
     pub client: ClientConfig,
+    /// `[balancer]`: the proxy or load balancer in front of the pods.
     pub balancer: BalancerConfig,
+    /// `[propagation]`: from a pod change to each balancer's view.
     pub propagation: PropagationConfig,
+    /// `[pod]`: the Deployment's pods.
     pub pod: PodConfig,
+    /// `[container]`: how the container starts its process.
     pub container: ContainerConfig,
+    /// `[lifecycle]`: what the kubelet does on deletion (grace period, preStop).
     pub lifecycle: LifecycleConfig,
+    /// `[app]`: what the application does on SIGTERM.
     pub app: AppConfig,
+    /// `[server]`: the application server's keep-alive limits.
     pub server: ServerConfig,
+    /// `[drain]`: the application's drain (timeout, keep-alive jitter, guardian).
     pub drain: DrainConfig,
+    /// `[rollout]`: the Deployment's RollingUpdate strategy.
     pub rollout: RolloutConfig,
     /// The job queue and its worker; absent = the pods run no worker.
     pub queue: Option<QueueConfig>,
@@ -115,6 +127,7 @@ pub enum Arrivals {
 pub struct LoadConfig {
     /// Requests per second (open loop). Ignored when `clients > 0`.
     pub rate: f64,
+    /// How open-loop requests are spaced (`poisson` or `uniform`).
     pub arrivals: Arrivals,
     /// The client's deadline per request, from its intended start.
     pub deadline: SimDuration,
@@ -150,6 +163,7 @@ pub enum ConnectionStyle {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
+    /// How the client reaches the service: one connection per request, or keep-alive.
     pub connection: ConnectionStyle,
     /// Keep-alive: K virtual clients, as the live generator runs them (`fleetsim load --mode
     /// keepalive --clients K`): request n goes to client n % K, which reuses its idle
@@ -169,6 +183,7 @@ pub struct ClientConfig {
     /// `net.Dialer` in `http.DefaultTransport` waits 30 s; Linux alone retries the SYN for
     /// about 127 s (`net.ipv4.tcp_syn_retries` 6).
     pub connect_timeout: SimDuration,
+    /// Client retries after a failed attempt (`[client.retry]`); off by default.
     pub retry: RetryConfig,
 }
 
@@ -227,9 +242,13 @@ pub enum BalancerKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
+    /// kube-proxy in iptables mode: L4, endpoint sync within 1 s, connections pinned.
     KubeProxyIptables,
+    /// ingress-nginx: L7, retries on the next upstream, answers 502/504.
     IngressNginx,
+    /// An Envoy sidecar in each pod (Istio): L7, answers 503, drains for `terminationDrainDuration`.
     EnvoySidecar,
+    /// A cloud load balancer (ALB/NLB, IP targets): L7, registration, health checks and a deregistration delay.
     CloudLb,
 }
 
@@ -238,6 +257,7 @@ pub enum Preset {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BalancerConfig {
+    /// The proxy whose documented defaults apply (see [`Preset::spec`]).
     pub preset: Preset,
     /// Must match the preset's kind when given (kube_proxy_iptables is l4, the others l7).
     pub kind: Option<BalancerKind>,
@@ -299,19 +319,28 @@ impl Default for BalancerConfig {
 /// Concrete balancer values after the preset and overrides are applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BalancerSpec {
+    /// L4 (per connection) or L7 (per request).
     pub kind: BalancerKind,
     /// Lag from an EndpointSlice change to this balancer's view (when `[propagation] lag` is
     /// not given).
     pub lag: Dist,
+    /// L7: extra upstreams tried after a connect error or reset (0 for L4).
     pub retries: u32,
+    /// L7: idle timeout of upstream keep-alive connections (zero for L4).
     pub upstream_keepalive: SimDuration,
+    /// L7: answer 504 when the upstream has not answered within this (`MAX`: never).
     pub upstream_timeout: SimDuration,
     /// L7 upstream connect timeout (L4: unused, the client's own `client.connect_timeout`).
     pub connect_timeout: SimDuration,
+    /// L4: with no ready endpoint, use serving-terminating ones (ProxyTerminatingEndpoints).
     pub terminating_fallback: bool,
+    /// Envoy sidecar: refuse new inbound connections at pod deletion and exit after this.
     pub sidecar_drain: Option<SimDuration>,
+    /// Cloud LB: health-check time added to a new target's registration lag (zero otherwise).
     pub health_check_delay: SimDuration,
+    /// Cloud LB: connections to a deregistering target are closed after this.
     pub deregistration_delay: Option<SimDuration>,
+    /// A new pod counts as ready for the rollout only once this balancer routes to it.
     pub readiness_gate: bool,
     /// L7: the status the proxy answers when the upstream refused or reset the connection and
     /// no retry is left (nginx 502; Envoy 503 with response flag UF/UC).
@@ -622,7 +651,9 @@ impl Default for ReadinessProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ColdStart {
+    /// The slowdown at the listener's open (2.0: service takes twice as long; 1.0: none).
     pub factor: f64,
+    /// How long the slowdown takes to decay linearly to 1.
     pub duration: SimDuration,
 }
 
@@ -650,6 +681,7 @@ pub struct PodConfig {
     /// `readinessProbe`. Absent (`None`): the pod is ready as soon as its container has started,
     /// as in Kubernetes. Default: a probe with Kubernetes' defaults, as the shipped `base.toml`.
     pub readiness: Option<ReadinessProbe>,
+    /// `[pod.cold_start]`: new pods serve slower at first (default 2x over 20 s).
     pub cold_start: ColdStart,
 }
 
@@ -673,6 +705,7 @@ impl Default for PodConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ContainerConfig {
+    /// Exec, shell or init form: whether SIGTERM reaches the application (default exec).
     pub entrypoint: Entrypoint,
 }
 
@@ -713,7 +746,9 @@ impl Entrypoint {
 /// and both count against terminationGracePeriodSeconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreStop {
+    /// `sleep` action (`prestop = "5s"` or `{ sleep = "5s" }`): the kubelet waits this long.
     Sleep(SimDuration),
+    /// `exec` hook (`{ exec = "5s" }`): a command that takes this long.
     Exec(SimDuration),
 }
 
@@ -888,7 +923,9 @@ impl Default for DrainConfig {
 /// An absolute count or a percentage of desired replicas, as Kubernetes' `IntOrString`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IntOrPercent {
+    /// An absolute number of pods.
     Int(u32),
+    /// A percentage (0..=100) of desired replicas, rounded as Kubernetes does for the field.
     Percent(u32),
 }
 
@@ -1081,7 +1118,9 @@ pub mod limits {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {reason}")]
 pub struct ConfigError {
+    /// The dotted field path in the scenario file (`drain.timeout`, `balancer.kind`, ...).
     pub path: String,
+    /// Why the value is refused, in words a user can act on.
     pub reason: String,
 }
 

@@ -123,7 +123,7 @@
 
 mod config;
 mod plan;
-pub mod reference;
+mod reference;
 mod sim;
 
 pub use config::{
@@ -134,6 +134,7 @@ pub use config::{
     ServerConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
+pub use reference::{FIELDS as FIELD_REFERENCE, FieldRef, bound as field_bound};
 pub use sim::{
     EXIT_DRAINED, EXIT_GUARDIAN, EXIT_NOT_DRAINED, EXIT_SIGKILL, Mechanism, PodShutdown, SimError,
     SimOptions, SimRun, simulate,

@@ -18,13 +18,19 @@ pub struct ShutdownPlan {
     pub prestop: SimDuration,
     /// SIGTERM reaches the application (exec or init entrypoint).
     pub sigterm_delivered: bool,
+    /// What the application does once SIGTERM acts (`app.on_sigterm`).
     pub on_sigterm: OnSigterm,
+    /// The application fails its readiness endpoint at SIGTERM (`app.fail_readiness`).
     pub fail_readiness: bool,
+    /// How long the application keeps serving after SIGTERM (`app.keep_serving`).
     pub keep_serving: SimDuration,
+    /// How long the drain waits for in-flight requests and connections (`drain.timeout`).
     pub drain_timeout: SimDuration,
     /// Zero: every keep-alive closed at once.
     pub jitter_window: SimDuration,
+    /// Budget from SIGTERM to the application's forced exit (`drain.guardian`).
     pub guardian: SimDuration,
+    /// From the containers' exit to the pod sandbox's teardown (`lifecycle.sandbox_teardown`).
     pub sandbox_teardown: SimDuration,
 }
 
@@ -33,16 +39,21 @@ pub struct ShutdownPlan {
 pub struct Plan {
     /// maxSurge and maxUnavailable as pod counts (Kubernetes `ResolveFenceposts`).
     pub max_surge: u32,
+    /// maxUnavailable as a pod count, rounded down.
     pub max_unavailable: u32,
+    /// minReadySeconds: a new pod must stay ready this long to count as available.
     pub min_ready: SimDuration,
     /// `None`: ready when the container starts.
     pub probe: Option<ReadinessProbe>,
     /// Mean service time, for a probe waiting behind queued requests.
     pub mean_service: SimDuration,
+    /// The shutdown path every deleted pod follows.
     pub shutdown: ShutdownPlan,
+    /// The application server's keep-alive limits (`[server]`).
     pub server: ServerConfig,
     /// `None`: no worker.
     pub queue: Option<QueueConfig>,
+    /// The balancer's values after its preset and overrides.
     pub balancer: BalancerSpec,
     /// EndpointSlice to balancer view.
     pub lag: Dist,

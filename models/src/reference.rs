@@ -33,7 +33,8 @@ const fn f(
     }
 }
 
-/// Every field, in file order.
+/// Every scenario field, in file order (`fleetsim scenarios --reference` prints it; re-exported
+/// as `FIELD_REFERENCE`).
 pub const FIELDS: &[FieldRef] = &[
     f(
         "run.baseline",
@@ -539,7 +540,7 @@ pub const FIELDS: &[FieldRef] = &[
 /// The bound of every numeric and duration field, as [`crate::Fleet::validate`] checks it (an
 /// error names the field, its value and the bound). Beyond these, a run is held to
 /// [`crate::limits`]: at most 20,000,000 requests, 10,000,000 jobs and 300,000,000 events.
-pub const BOUNDS: &[(&str, &str)] = &[
+pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("run.baseline", "< run.max_duration, <= 24h"),
     ("run.tail", "<= 1h"),
     (

@@ -274,13 +274,13 @@ fn the_reference_lists_every_field() {
     }
     leaves.push("balancer.terminating_fallback".into());
     leaves.push("balancer.via".into());
-    let listed: Vec<&str> = models::reference::FIELDS.iter().map(|r| r.path).collect();
+    let listed: Vec<&str> = models::FIELD_REFERENCE.iter().map(|r| r.path).collect();
     let missing: Vec<&String> = leaves
         .iter()
         .filter(|l| !listed.contains(&l.as_str()))
         .collect();
     assert!(missing.is_empty(), "not in the reference: {missing:?}");
-    for r in models::reference::FIELDS {
+    for r in models::FIELD_REFERENCE {
         assert!(
             !r.unit.is_empty() && !r.source.is_empty() && !r.feeds.is_empty(),
             "{r:?}"

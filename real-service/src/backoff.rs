@@ -9,18 +9,18 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How often a long failure episode logs a summary line.
-pub const SUMMARY_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
 /// A pause that starts at `start` and doubles per failure up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     start: Duration,
     max: Duration,
     next: Duration,
 }
 
 impl Backoff {
-    pub fn new(start: Duration, max: Duration) -> Self {
+    pub(crate) fn new(start: Duration, max: Duration) -> Self {
         let start = start.min(max);
         Backoff {
             start,
@@ -30,7 +30,7 @@ impl Backoff {
     }
 
     /// The pause before the next attempt (no jitter); doubles the one after, up to the cap.
-    pub fn next_delay(&mut self) -> Duration {
+    pub(crate) fn next_delay(&mut self) -> Duration {
         let d = self.next;
         self.next = self.next.saturating_mul(2).min(self.max);
         d
@@ -38,21 +38,21 @@ impl Backoff {
 
     /// The pause with "equal jitter": uniform in [d/2, d] for `fraction` in [0, 1), where `d` is
     /// [`Backoff::next_delay`]. Spreads the retries of replicas that failed together.
-    pub fn next_delay_jittered(&mut self, fraction: f64) -> Duration {
+    pub(crate) fn next_delay_jittered(&mut self, fraction: f64) -> Duration {
         let d = self.next_delay();
         let f = fraction.clamp(0.0, 1.0);
         d / 2 + d.mul_f64(f / 2.0)
     }
 
     /// Back to the first pause (after a success).
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.next = self.start;
     }
 }
 
 /// One run of consecutive failures.
 #[derive(Debug, Clone, Copy)]
-pub struct Episode {
+pub(crate) struct Episode {
     pub since: Instant,
     pub failures: u64,
     /// Failures since the last summary line.
@@ -61,7 +61,7 @@ pub struct Episode {
 }
 
 impl Episode {
-    pub fn start(now: Instant) -> Self {
+    pub(crate) fn start(now: Instant) -> Self {
         Episode {
             since: now,
             failures: 1,
@@ -72,7 +72,7 @@ impl Episode {
 
     /// Count one more failure; true when a summary line is due (at most once per
     /// [`SUMMARY_EVERY`]).
-    pub fn fail(&mut self, now: Instant) -> bool {
+    pub(crate) fn fail(&mut self, now: Instant) -> bool {
         self.failures += 1;
         self.since_summary += 1;
         if now.saturating_duration_since(self.last_summary) >= SUMMARY_EVERY {
@@ -84,11 +84,11 @@ impl Episode {
     }
 
     /// Call after logging a summary.
-    pub fn summarised(&mut self) {
+    pub(crate) fn summarised(&mut self) {
         self.since_summary = 0;
     }
 
-    pub fn elapsed_ms(&self, now: Instant) -> u64 {
+    pub(crate) fn elapsed_ms(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.since).as_millis() as u64
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShutdownPlan {
+pub(crate) struct ShutdownPlan {
     pub sigterm_at: Instant,
     pub prestop_end: Instant,
     pub drain_deadline: Instant,
@@ -19,7 +19,7 @@ pub struct ShutdownPlan {
 }
 
 impl ShutdownPlan {
-    pub fn new(
+    pub(crate) fn new(
         sigterm_at: Instant,
         prestop_wait: Duration,
         drain_timeout: Duration,
@@ -34,19 +34,20 @@ impl ShutdownPlan {
         }
     }
 
-    /// Time left until the drain deadline (zero once it has passed).
-    pub fn remaining(&self, now: Instant) -> Duration {
+    /// Time left until the drain deadline (zero once it has passed). Only the tests below read it.
+    #[cfg(test)]
+    pub(crate) fn remaining(&self, now: Instant) -> Duration {
         self.drain_deadline.saturating_duration_since(now)
     }
 
     /// Whether an operation of length `work` started `now` can finish by the drain deadline.
-    pub fn admits(&self, now: Instant, work: Duration) -> bool {
+    pub(crate) fn admits(&self, now: Instant, work: Duration) -> bool {
         now + work <= self.drain_deadline
     }
 
     /// Retry-After (whole seconds, at least 1) for a refused long operation: by then this pod's
     /// readiness has failed for long enough that a retry lands on another pod.
-    pub fn retry_after_secs(&self, now: Instant) -> u64 {
+    pub(crate) fn retry_after_secs(&self, now: Instant) -> u64 {
         let until_prestop_end = self.prestop_end.saturating_duration_since(now);
         until_prestop_end.as_secs_f64().ceil().max(1.0) as u64
     }
@@ -54,7 +55,7 @@ impl ShutdownPlan {
     /// When the `index`-th of `n` keep-alive connections is closed with jitter over `window`:
     /// a random point in `window` (`u` is a uniform draw in [0, 1)). Without jitter every
     /// connection closes at the start of the drain.
-    pub fn close_at(drain_start: Instant, window: Option<Duration>, u: f64) -> Instant {
+    pub(crate) fn close_at(drain_start: Instant, window: Option<Duration>, u: f64) -> Instant {
         match window {
             None => drain_start,
             Some(w) => drain_start + w.mul_f64(u.clamp(0.0, 1.0)),

@@ -35,10 +35,13 @@ pub const EXIT_NOT_DRAINED: i32 = 143;
 /// The exit code for a configuration error.
 pub const EXIT_CONFIG: i32 = 2;
 
+/// The service's settings: every flag has a `FLEETSIM_*` environment variable, and
+/// [`Config::validate`] refuses a combination that cannot work, naming the field.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "fleetsim-service",
-    about = "The real service fleetsim models: one slow HTTP endpoint and one PostgreSQL queue worker, every shutdown lever switchable."
+    about = "The real service fleetsim models: one slow HTTP endpoint and one PostgreSQL queue worker, every shutdown lever switchable.",
+    long_about = None
 )]
 pub struct Config {
     /// Address to listen on (port 0 picks a free port; the bound address is logged).
@@ -151,7 +154,9 @@ pub struct Config {
 /// A configuration error: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The flag's environment variable (`FLEETSIM_DRAIN_TIMEOUT`, ...).
     pub field: &'static str,
+    /// Why the value, or its combination with another, cannot work.
     pub reason: String,
 }
 
@@ -175,21 +180,21 @@ fn hd(d: Duration) -> String {
 }
 
 /// The highest FLEETSIM_MAX_WORK (the longest `/work?ms=N` that can be allowed at all).
-pub const MAX_WORK: Duration = Duration::from_secs(600);
+pub(crate) const MAX_WORK: Duration = Duration::from_secs(600);
 /// Bounds of FLEETSIM_HEADER_READ_TIMEOUT.
-pub const HEADER_READ_TIMEOUT_RANGE: (Duration, Duration) =
+pub(crate) const HEADER_READ_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_millis(100), Duration::from_secs(300));
 /// Bounds of FLEETSIM_MAX_CONNECTIONS.
-pub const MAX_CONNECTIONS_RANGE: (u32, u32) = (1, 1_000_000);
+pub(crate) const MAX_CONNECTIONS_RANGE: (u32, u32) = (1, 1_000_000);
 /// The first pause of the accept backoff, and the bounds of FLEETSIM_ACCEPT_BACKOFF_MAX.
-pub const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
-pub const ACCEPT_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(5);
+pub(crate) const ACCEPT_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(60);
 /// The upper bound of FLEETSIM_CLAIM_BACKOFF_MAX (its lower bound is FLEETSIM_POLL).
-pub const CLAIM_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(300);
+pub(crate) const CLAIM_BACKOFF_MAX_LIMIT: Duration = Duration::from_secs(300);
 /// Descriptors kept out of FLEETSIM_MAX_CONNECTIONS for the listener, the database pool, the
 /// standard streams and the runtime: a cap above the descriptor limit minus this is warned about
 /// at start (accept(2) would fail with EMFILE before the cap is reached, and back off).
-pub const DESCRIPTOR_RESERVE: u64 = 64;
+pub(crate) const DESCRIPTOR_RESERVE: u64 = 64;
 
 fn out_of_range(value: String, lo: String, hi: String) -> String {
     format!("{value} is out of range: must be between {lo} and {hi}")

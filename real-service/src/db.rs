@@ -11,9 +11,9 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-pub type DbError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type DbError = Box<dyn std::error::Error + Send + Sync>;
 
-pub const MIGRATIONS: &str = r#"
+pub(crate) const MIGRATIONS: &str = r#"
 CREATE TABLE IF NOT EXISTS fleetsim_jobs (
     id              BIGSERIAL PRIMARY KEY,
     idempotency_key TEXT NOT NULL UNIQUE,
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS fleetsim_ledger_noops (
 );
 "#;
 
-pub fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
+pub(crate) fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
     let pg: tokio_postgres::Config = url.parse()?;
     let mgr = Manager::from_config(
         pg,
@@ -64,7 +64,7 @@ pub fn pool(url: &str, max_size: usize) -> Result<Pool, DbError> {
 }
 
 /// Create the schema (idempotent; serialised with an advisory lock so concurrent starts agree).
-pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
+pub(crate) async fn migrate(pool: &Pool) -> Result<(), DbError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock(7271001)", &[])
@@ -75,7 +75,7 @@ pub async fn migrate(pool: &Pool) -> Result<(), DbError> {
 }
 
 /// Enqueue a job; the same idempotency key enqueues once and returns the same id.
-pub async fn enqueue(pool: &Pool, key: &str, work: Duration) -> Result<i64, DbError> {
+pub(crate) async fn enqueue(pool: &Pool, key: &str, work: Duration) -> Result<i64, DbError> {
     let client = pool.get().await?;
     let ms = i32::try_from(work.as_millis()).unwrap_or(i32::MAX);
     let row = client
@@ -90,7 +90,7 @@ pub async fn enqueue(pool: &Pool, key: &str, work: Duration) -> Result<i64, DbEr
 }
 
 #[derive(Debug, Clone)]
-pub struct Claimed {
+pub(crate) struct Claimed {
     pub id: i64,
     pub key: String,
     pub work: Duration,
@@ -98,7 +98,11 @@ pub struct Claimed {
 }
 
 /// Lease the oldest claimable job: queued, or leased with an expired lease (redelivery).
-pub async fn claim(pool: &Pool, owner: &str, lease: Duration) -> Result<Option<Claimed>, DbError> {
+pub(crate) async fn claim(
+    pool: &Pool,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<Claimed>, DbError> {
     let client = pool.get().await?;
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let row = client
@@ -128,7 +132,7 @@ pub async fn claim(pool: &Pool, owner: &str, lease: Duration) -> Result<Option<C
 
 /// Apply the side effect. Returns true if it was applied, false if it was a recorded no-op
 /// (idempotency lever on and the key was applied before).
-pub async fn apply(
+pub(crate) async fn apply(
     pool: &Pool,
     job: &Claimed,
     owner: &str,
@@ -166,7 +170,7 @@ pub async fn apply(
 }
 
 /// Ack (fenced on the lease: owner and delivery). Returns false if the lease was lost.
-pub async fn ack(pool: &Pool, job: &Claimed, owner: &str) -> Result<bool, DbError> {
+pub(crate) async fn ack(pool: &Pool, job: &Claimed, owner: &str) -> Result<bool, DbError> {
     let client = pool.get().await?;
     let n = client
         .execute(
@@ -179,7 +183,7 @@ pub async fn ack(pool: &Pool, job: &Claimed, owner: &str) -> Result<bool, DbErro
 }
 
 /// Give a leased job back to the queue at once (fenced like `ack`).
-pub async fn release(pool: &Pool, job: &Claimed, owner: &str) -> Result<bool, DbError> {
+pub(crate) async fn release(pool: &Pool, job: &Claimed, owner: &str) -> Result<bool, DbError> {
     let client = pool.get().await?;
     let n = client
         .execute(

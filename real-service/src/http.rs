@@ -30,10 +30,10 @@ use crate::metrics::Metrics;
 /// a larger one is refused with 413).
 pub const MAX_JOB_BODY: usize = 64 * 1024;
 
-pub type RespBody = BoxBody<Bytes, Infallible>;
+pub(crate) type RespBody = BoxBody<Bytes, Infallible>;
 
 /// Shared state of the HTTP side.
-pub struct App {
+pub(crate) struct App {
     pub pod: HeaderValue,
     pub pod_name: String,
     pub metrics: Arc<Metrics>,
@@ -58,13 +58,13 @@ pub struct App {
 }
 
 impl App {
-    pub fn ready(&self) -> bool {
+    pub(crate) fn ready(&self) -> bool {
         self.started.load(Ordering::SeqCst) && !self.readiness_failed.load(Ordering::SeqCst)
     }
 }
 
 /// Control of one client connection.
-pub struct ConnCtl {
+pub(crate) struct ConnCtl {
     /// Fired when the connection should close politely: the next response carries
     /// `Connection: close`, an idle connection is closed at once, and /events streams end.
     pub close: CancellationToken,
@@ -75,7 +75,7 @@ pub struct ConnCtl {
 }
 
 /// Every open client connection, so the drain can close them one by one.
-pub struct Conns {
+pub(crate) struct Conns {
     next_id: AtomicU64,
     map: Mutex<HashMap<u64, Arc<ConnCtl>>>,
     pub tracker: TaskTracker,
@@ -84,7 +84,7 @@ pub struct Conns {
 }
 
 impl Conns {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Conns {
             next_id: AtomicU64::new(1),
             map: Mutex::new(HashMap::new()),
@@ -92,10 +92,10 @@ impl Conns {
             kill: CancellationToken::new(),
         }
     }
-    pub fn snapshot(&self) -> Vec<Arc<ConnCtl>> {
+    pub(crate) fn snapshot(&self) -> Vec<Arc<ConnCtl>> {
         self.map.lock().unwrap().values().cloned().collect()
     }
-    pub fn open(&self) -> usize {
+    pub(crate) fn open(&self) -> usize {
         self.map.lock().unwrap().len()
     }
 }
@@ -108,7 +108,7 @@ impl Default for Conns {
 
 /// Limits of the accept loop.
 #[derive(Debug, Clone, Copy)]
-pub struct AcceptLimits {
+pub(crate) struct AcceptLimits {
     /// FLEETSIM_MAX_CONNECTIONS: at the cap the loop stops accepting until a connection closes.
     pub max_connections: usize,
     /// FLEETSIM_ACCEPT_BACKOFF_MAX: the longest pause while accept(2) keeps failing.
@@ -123,7 +123,7 @@ pub struct AcceptLimits {
 /// nothing holds its slot. When accept(2) fails (EMFILE when descriptors run out, ENFILE,
 /// ENOBUFS...) the loop pauses 5 ms, doubling up to `limits.backoff_max`, and logs one line when
 /// the failures start and one when accept works again (with the count), not one per failure.
-pub async fn accept_loop(
+pub(crate) async fn accept_loop(
     listener: TcpListener,
     app: Arc<App>,
     conns: Arc<Conns>,
@@ -305,7 +305,7 @@ fn parse_ms(v: Option<&str>, default: Duration) -> Result<Duration, String> {
     }
 }
 
-pub async fn handle(
+pub(crate) async fn handle(
     app: Arc<App>,
     ctl: Arc<ConnCtl>,
     req: Request<Incoming>,

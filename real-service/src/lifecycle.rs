@@ -13,25 +13,25 @@ use std::os::fd::FromRawFd;
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-pub use measure::ShutdownStep as Step;
+pub(crate) use measure::ShutdownStep as Step;
 
 static START: OnceLock<Instant> = OnceLock::new();
 static POD: OnceLock<String> = OnceLock::new();
 
 /// Fix the process start instant (call first thing in `main`) and the pod name for log lines.
-pub fn init(pod: &str) {
+pub(crate) fn init(pod: &str) {
     let _ = START.get_or_init(Instant::now);
     let _ = POD.set(pod.to_string());
 }
 
 /// Nanoseconds since process start on the monotonic clock.
-pub fn mono_ns() -> u64 {
+pub(crate) fn mono_ns() -> u64 {
     let start = *START.get_or_init(Instant::now);
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Milliseconds since the Unix epoch (wall clock).
-pub fn wall_unix_ms() -> u64 {
+pub(crate) fn wall_unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -39,7 +39,7 @@ pub fn wall_unix_ms() -> u64 {
 }
 
 /// The wire name of a step (`serde` snake_case of `measure::ShutdownStep`).
-pub fn step_name(step: Step) -> &'static str {
+pub(crate) fn step_name(step: Step) -> &'static str {
     step.as_str()
 }
 
@@ -48,13 +48,13 @@ fn pod() -> &'static str {
 }
 
 /// Emit one lifecycle line. `detail` (a JSON object, or null) adds fields at the top level.
-pub fn emit(step: Step, detail: serde_json::Value) {
+pub(crate) fn emit(step: Step, detail: serde_json::Value) {
     raw_write_stdout(&raw_line(step, detail));
 }
 
 /// Build one lifecycle line: the keys of the tracing JSON lines (`timestamp`, `level`, `target`,
 /// `message`), the contract's `step`, `mono_ns`, `wall_unix_ms`, `pod`, and the detail fields.
-pub fn raw_line(step: Step, detail: serde_json::Value) -> String {
+pub(crate) fn raw_line(step: Step, detail: serde_json::Value) -> String {
     let mut obj = serde_json::json!({
         "timestamp": humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
         "level": "INFO",
@@ -76,19 +76,19 @@ pub fn raw_line(step: Step, detail: serde_json::Value) -> String {
 }
 
 /// Write one line to stdout with a single `write(2)`, bypassing Rust's stdout lock.
-pub fn raw_write_stdout(line: &str) {
+pub(crate) fn raw_write_stdout(line: &str) {
     // SAFETY: fd 1 stays open for the life of the process; ManuallyDrop never closes it.
     let mut out = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(1) });
     let _ = out.write_all(line.as_bytes());
 }
 
 /// The `exited` line, written raw right before the process exits (after the runtime is gone).
-pub fn emit_exited(code: i32) {
+pub(crate) fn emit_exited(code: i32) {
     raw_write_stdout(&raw_line(Step::Exited, serde_json::json!({ "code": code })));
 }
 
 /// Install the JSON tracing subscriber (stdout, flattened fields).
-pub fn init_tracing() {
+pub(crate) fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)

@@ -7,19 +7,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
+pub(crate) struct RequestLabels {
     pub path: &'static str,
     /// ok | shed (503 + Retry-After) | client_error | server_error
     pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct JobLabels {
+pub(crate) struct JobLabels {
     /// enqueued | applied | noop | released | acked | lease_lost
     pub result: &'static str,
 }
 
-pub struct Metrics {
+pub(crate) struct Metrics {
     pub registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub inflight: Gauge,
@@ -34,7 +34,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut registry = Registry::with_prefix("fleetsim");
         let requests = Family::<RequestLabels, Counter>::default();
         let inflight = Gauge::default();
@@ -103,17 +103,17 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, path: &'static str, outcome: &'static str) {
+    pub(crate) fn request(&self, path: &'static str, outcome: &'static str) {
         self.requests
             .get_or_create(&RequestLabels { path, outcome })
             .inc();
     }
 
-    pub fn job(&self, result: &'static str) {
+    pub(crate) fn job(&self, result: &'static str) {
         self.jobs.get_or_create(&JobLabels { result }).inc();
     }
 
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out

@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 use crate::worker::{self, WorkerCtx, WorkerReport};
 
 /// What the signal thread tells the async side.
-pub struct SignalState {
+pub(crate) struct SignalState {
     pub token: CancellationToken,
     /// When SIGTERM (or SIGINT) arrived, on the monotonic clock.
     pub at: OnceLock<std::time::Instant>,

@@ -18,7 +18,7 @@ use crate::budget::ShutdownPlan;
 use crate::db;
 use crate::metrics::Metrics;
 
-pub struct WorkerCtx {
+pub(crate) struct WorkerCtx {
     pub pool: Pool,
     /// Lease owner: the pod name plus a per-process suffix.
     pub owner: String,
@@ -37,13 +37,13 @@ pub struct WorkerCtx {
 }
 
 #[derive(Debug, Default, Clone, Copy)]
-pub struct WorkerReport {
+pub(crate) struct WorkerReport {
     pub applied: u64,
     pub noops: u64,
     pub released: u64,
 }
 
-pub async fn run(ctx: WorkerCtx) -> WorkerReport {
+pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut backoff = Backoff::new(ctx.poll, ctx.claim_backoff_max);
     // A run of failed claims (the database is down): one line when it starts, a summary at most

@@ -225,7 +225,7 @@ fn a_job_body_that_cannot_be_read_creates_no_job() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let _ = read_response(&mut s);
     }
-    let big = vec![b'x'; real_service::http::MAX_JOB_BODY + 1];
+    let big = vec![b'x'; real_service::MAX_JOB_BODY + 1];
     let mut oversized = format!(
         "POST /jobs?key=oversized HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         big.len()

@@ -10,7 +10,7 @@ use crate::runner::RunReport;
 use crate::sweep::SweepResult;
 
 /// The figures drawn as bars across scenarios in the demo.
-pub const BAR_FIGURES: [Figure; 7] = [
+pub(crate) const BAR_FIGURES: [Figure; 7] = [
     Figure::Failed,
     Figure::Refused,
     Figure::Reset,

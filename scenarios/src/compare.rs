@@ -13,7 +13,9 @@ use crate::table::{Table, fmt_figure, fmt_num};
 /// One aggregate and the name its column carries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Named {
+    /// The column heading: the aggregate's scenario, or the folder name when it has none.
     pub name: String,
+    /// The scenario's figures over seeds (`aggregate.json`).
     pub aggregate: Aggregate,
 }
 

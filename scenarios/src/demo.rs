@@ -45,7 +45,7 @@ pub fn shipped_scenarios() -> Result<Vec<Scenario>, ScenarioError> {
         .collect()
 }
 
-/// The aggregates of reports, named by scenario, for [`compare`].
+/// The aggregates of reports, named by scenario, for [`compare_report`](crate::compare_report).
 pub fn named(reports: &[RunReport]) -> Vec<Named> {
     reports
         .iter()

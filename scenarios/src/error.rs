@@ -7,7 +7,9 @@ use std::path::PathBuf;
 /// sweep's `--vary`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
+    /// The file as the user named it (or `--vary` for a sweep argument).
     pub file: String,
+    /// 1-based line of the field in `file`; 0 when not from a file.
     pub line: usize,
 }
 
@@ -25,8 +27,11 @@ impl fmt::Display for Origin {
 /// written when that is known (a default that is invalid in combination has no line).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
+    /// The dotted field path (`rollout.max_surge`).
     pub path: String,
+    /// Why the value is refused.
     pub reason: String,
+    /// Where the field was written; `None` for a default or a combination.
     pub origin: Option<Origin>,
 }
 
@@ -48,18 +53,32 @@ impl fmt::Display for FieldError {
 pub enum ScenarioError {
     /// The file could not be read (or, for a shipped name, does not exist).
     #[error("{file}: cannot read: {message}")]
-    Read { file: String, message: String },
+    Read {
+        /// The file (or shipped scenario name) asked for.
+        file: String,
+        /// The operating system's error, or why the shipped name is unknown.
+        message: String,
+    },
     /// The file is not valid TOML.
     #[error("{file}:{line}:{column}: TOML syntax: {message}")]
     Syntax {
+        /// The file holding the syntax error.
         file: String,
+        /// 1-based line of the error.
         line: usize,
+        /// 1-based column of the error.
         column: usize,
+        /// The TOML parser's message.
         message: String,
     },
     /// `extends` is malformed, missing, or forms a cycle.
     #[error("{file}: extends: {message}")]
-    Extends { file: String, message: String },
+    Extends {
+        /// The file whose `extends` failed.
+        file: String,
+        /// What is wrong: the missing file, the cycle, or the malformed value.
+        message: String,
+    },
     /// One or more fields are invalid (wrong type, unknown, or rejected by validation).
     #[error("{}", join_lines(.0))]
     Invalid(Vec<FieldError>),

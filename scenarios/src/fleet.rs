@@ -10,11 +10,14 @@ use crate::runner::{RunError, RunReport, SeedRun, run_seeds};
 /// A loaded, valid scenario.
 #[derive(Debug, Clone)]
 pub struct Scenario {
+    /// The merged TOML it came from, with the files read and each field's origin.
     pub source: Source,
+    /// The validated settings the simulator runs.
     pub fleet: Fleet,
 }
 
 impl Scenario {
+    /// The scenario's name (`name` in the top file, or its file stem).
     pub fn name(&self) -> &str {
         &self.source.name
     }

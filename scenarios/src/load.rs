@@ -24,13 +24,13 @@ use crate::error::{FieldError, Origin, ScenarioError, line_col};
 use crate::shipped;
 
 /// The prefix that names a shipped file in `extends` from any folder: `shipped:after`.
-pub const SHIPPED_PREFIX: &str = "shipped:";
+pub(crate) const SHIPPED_PREFIX: &str = "shipped:";
 
 /// Deepest `extends` chain accepted (a guard against runaway recursion, not a design limit).
 const MAX_DEPTH: usize = 16;
 
 /// The largest scenario file read (4 MiB; the shipped files are a few kB).
-pub const MAX_FILE_BYTES: u64 = 4 << 20;
+pub(crate) const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// Reads a scenario file from disk: a regular file of at most [`MAX_FILE_BYTES`] (a device, a
 /// FIFO or a folder is refused rather than read without end).
@@ -375,7 +375,7 @@ fn take_string(
 }
 
 /// Deep merge: tables merge key by key, anything else (and a table with a `kind` key) replaces.
-pub fn merge_tables(base: &mut Table, over: Table) {
+pub(crate) fn merge_tables(base: &mut Table, over: Table) {
     for (key, value) in over {
         match (base.get_mut(&key), value) {
             (Some(Value::Table(b)), Value::Table(o)) if !o.contains_key("kind") => {

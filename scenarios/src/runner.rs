@@ -16,6 +16,7 @@ use crate::table::{Table, fmt_figure};
 /// What one seed's simulation hands back to the runner.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedRun {
+    /// Summary, timeline and reconnect curve of the seed.
     pub analysis: Analysis,
     /// The determinism trace's end state.
     pub digest: TraceDigest,
@@ -116,15 +117,21 @@ pub fn seed_list(first: u64, n: usize) -> Vec<u64> {
 /// One scenario run over many seeds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunReport {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seeds run, in order.
     pub seeds: Vec<u64>,
     /// Per-seed summaries, in seed order.
     pub summaries: Vec<Summary>,
+    /// Per seed: the determinism trace's end state.
     pub digests: Vec<TraceDigest>,
+    /// Per seed: client retries (each extra attempt).
     pub retries: Vec<u64>,
+    /// Per seed: failed requests and lost or redelivered jobs, by the mechanism that caused them.
     pub failures_by_mechanism: Vec<BTreeMap<Mechanism, u64>>,
     /// The first seed's timeline and reconnect curve.
     pub timeline: Vec<Bucket>,
+    /// The first seed's new connections per fine bucket (the reconnect curve).
     pub reconnects: Vec<u64>,
     /// Per seed: `false` when its rollout hit the simulated time cap unfinished.
     pub rollout_complete: Vec<bool>,
@@ -143,14 +150,17 @@ struct SeedSummary<'a> {
 
 /// The aggregate's key counting the seeds whose rollout hit the simulated time cap (present only
 /// when there is one).
-pub const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
+pub(crate) const CUT_BY_TIME_CAP_KEY: &str = "rollouts_cut_by_time_cap";
 
 /// Why a run failed: the first failing seed, by seed order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("scenario {scenario}, seed {seed}: {message}")]
 pub struct RunError {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seed whose run failed (rerun it alone with `--seed N --seeds 1`).
     pub seed: u64,
+    /// Why the run gave no result.
     pub message: String,
 }
 
@@ -173,7 +183,7 @@ where
 }
 
 /// Builds a report from per-seed results in seed order.
-pub fn collect<E: std::fmt::Display>(
+pub(crate) fn collect<E: std::fmt::Display>(
     scenario: &str,
     seeds: &[u64],
     results: Vec<Result<SeedRun, E>>,
@@ -211,7 +221,7 @@ pub fn collect<E: std::fmt::Display>(
 impl RunReport {
     /// The aggregate over seeds (the summary's shape, numbers as `{mean, lo, hi}`).
     /// When a seed's rollout hit the simulated time cap, the aggregate also counts those seeds
-    /// ([`CUT_BY_TIME_CAP_KEY`]).
+    /// (`rollouts_cut_by_time_cap`).
     pub fn aggregate(&self) -> Aggregate {
         let mut agg = Aggregate::of(&self.summaries);
         let cut = self.seeds_cut_by_time_cap().len();
@@ -322,7 +332,7 @@ impl RunReport {
 }
 
 /// An aggregate as a markdown table of mean, lo and hi.
-pub fn summary_table(agg: &Aggregate) -> String {
+pub(crate) fn summary_table(agg: &Aggregate) -> String {
     let mut t = Table::new(["figure", "mean", "lo (2.5%)", "hi (97.5%)"]);
     let mut figures: Vec<Figure> = HEADLINE.to_vec();
     for o in Outcome::ALL {
@@ -374,7 +384,7 @@ fn window_text(agg: &Aggregate) -> String {
 }
 
 /// Pretty JSON with a trailing newline.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let mut text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     text.push('\n');
     std::fs::write(path, text)
@@ -385,7 +395,7 @@ fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
 }
 
 /// The timeline CSV. The `seed` column says which seed it comes from (the first).
-pub fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
+pub(crate) fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
     let mut out = String::from("seed,t_s,sent");
     for o in Outcome::ALL {
         let _ = write!(out, ",{}", o.as_str());
@@ -410,7 +420,7 @@ pub fn timeline_csv(seed: u64, timeline: &[Bucket]) -> String {
 }
 
 /// The reconnect curve CSV: new connections per 10 ms bucket, from the first seed.
-pub fn reconnects_csv(seed: u64, reconnects: &[u64]) -> String {
+pub(crate) fn reconnects_csv(seed: u64, reconnects: &[u64]) -> String {
     let mut out = String::from("seed,t_ms,new_connections\n");
     for (i, n) in reconnects.iter().enumerate() {
         let _ = writeln!(out, "{seed},{},{n}", i * 10);

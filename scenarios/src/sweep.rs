@@ -29,7 +29,7 @@ const MAX_LEVELS: u64 = 10_000;
 const MAX_POINTS: usize = 1_000_000;
 
 /// `schema` of `sweep.json`.
-pub const SWEEP_SCHEMA: &str = "fleetsim.sweep/1";
+pub(crate) const SWEEP_SCHEMA: &str = "fleetsim.sweep/1";
 
 /// One setting of a varied field.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,9 +45,11 @@ pub struct Level {
 /// One `--vary path=SPEC`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vary {
+    /// The dotted field path varied (`lifecycle.prestop`).
     pub path: String,
     /// The whole argument as given, `path=SPEC`.
     pub spec: String,
+    /// The values, in the order given.
     pub levels: Vec<Level>,
 }
 
@@ -102,7 +104,7 @@ fn has_unit(s: &str) -> bool {
 }
 
 /// A duration as short as it reads back exactly: `1500ms`, `2s`, `250us`.
-pub fn fmt_duration(ns: u64) -> String {
+pub(crate) fn fmt_duration(ns: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "us")];
     if ns == 0 {
         return "0s".into();
@@ -231,15 +233,17 @@ fn list(spec: &str) -> Vec<Level> {
 }
 
 /// `--shard K/N`: the points `i` with `i % N == K` (the one shard type, in `measure`).
-pub use measure::Shard;
+pub(crate) use measure::Shard;
 
 /// The grid of a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grid {
+    /// Every `--vary`, in the order given (the first is the outermost loop).
     pub varies: Vec<Vary>,
 }
 
 impl Grid {
+    /// The grid of `varies`; an error when there is none, a path is varied twice or the product is too large.
     pub fn new(varies: Vec<Vary>) -> Result<Grid, SweepError> {
         if varies.is_empty() {
             return Err(SweepError::NoVary);
@@ -265,6 +269,7 @@ impl Grid {
         self.varies.iter().map(|v| v.levels.len()).product()
     }
 
+    /// True for a grid with no point (a `--vary` with no level).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -309,12 +314,17 @@ impl Grid {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepMeta {
+    /// Always `SWEEP_SCHEMA` (`fleetsim.sweep/1`).
     pub schema: String,
+    /// The scenario's name.
     pub scenario: String,
+    /// The first seed; each point runs `seeds` consecutive seeds from it.
     pub first_seed: u64,
+    /// Seeds per point.
     pub seeds: usize,
     /// Every `--vary` as given.
     pub vary: Vec<String>,
+    /// Points in the whole grid (all shards).
     pub points: usize,
     /// The figures, one column each (mean over seeds).
     pub figures: Vec<Figure>,
@@ -323,6 +333,7 @@ pub struct SweepMeta {
 }
 
 impl SweepMeta {
+    /// The metadata of a sweep of `grid` (the headline figures as columns).
     pub fn new(
         scenario: &str,
         grid: &Grid,
@@ -342,6 +353,7 @@ impl SweepMeta {
         }
     }
 
+    /// The grid, parsed back from `vary` (to check and merge shards).
     pub fn grid(&self) -> Result<Grid, SweepError> {
         Grid::new(
             self.vary
@@ -410,7 +422,7 @@ fn write_csv(records: impl IntoIterator<Item = Vec<String>>) -> String {
 }
 
 /// The CSV header's fields.
-pub fn header(grid: &Grid) -> Vec<String> {
+pub(crate) fn header(grid: &Grid) -> Vec<String> {
     let mut cols = vec!["point".to_string()];
     cols.extend(grid.varies.iter().map(|v| one_line(&v.path)));
     cols.extend(HEADLINE.iter().map(|f| f.path().to_string()));
@@ -420,7 +432,7 @@ pub fn header(grid: &Grid) -> Vec<String> {
 }
 
 /// A point's row from its seeds' summaries (or the reason its scenario is invalid).
-pub fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
+pub(crate) fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
     match result {
         Ok(summaries) => {
             let agg = Aggregate::of(summaries);
@@ -444,7 +456,7 @@ pub fn row(point: usize, result: Result<&[Summary], &str>) -> Row {
 
 /// The zero-loss points no other zero-loss point is smaller than or equal to in every varied
 /// field (the "smallest settings that reach zero loss"), ascending by point.
-pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
+pub(crate) fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
     let zero: Vec<usize> = rows
         .iter()
         .filter(|r| r.zero_loss == Some(true))
@@ -455,7 +467,7 @@ pub fn smallest_zero_loss(grid: &Grid, rows: &[Row]) -> Vec<usize> {
 
 /// The points of `points` that no other point of `points` is smaller than or equal to in every
 /// varied field, ascending.
-pub fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
+pub(crate) fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
     let keys = |p: usize| -> Vec<f64> {
         grid.varies
             .iter()
@@ -481,8 +493,11 @@ pub fn pareto_smallest(grid: &Grid, points: &[usize]) -> Vec<usize> {
 /// The result of a sweep (or of one shard).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepResult {
+    /// What was swept (`sweep.json`).
     pub meta: SweepMeta,
+    /// The grid, parsed from the `--vary` arguments.
     pub grid: Grid,
+    /// One row per point run, in point order (this shard's points only).
     pub rows: Vec<Row>,
     /// Simulated events over every point and seed (0 after a merge).
     pub events: u64,
@@ -494,9 +509,13 @@ pub struct SweepResult {
 
 /// A sweep's work, described: the scenario, the grid, the seeds and the slice.
 pub struct SweepSpec<'a> {
+    /// The scenario every point starts from.
     pub source: &'a Source,
+    /// The points to run.
     pub grid: Grid,
+    /// The seeds each point runs.
     pub seeds: Vec<u64>,
+    /// `Some`: run only this shard's points (`--shard K/N`).
     pub shard: Option<Shard>,
 }
 

@@ -10,6 +10,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// An empty table with these column headings.
     pub fn new<I, S>(header: I) -> Table
     where
         I: IntoIterator<Item = S>,
@@ -21,6 +22,7 @@ impl Table {
         }
     }
 
+    /// Appends one row (cells in column order).
     pub fn row<I, S>(&mut self, cells: I)
     where
         I: IntoIterator<Item = S>,
@@ -29,6 +31,7 @@ impl Table {
         self.rows.push(cells.into_iter().map(Into::into).collect());
     }
 
+    /// True while no row has been added.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
@@ -100,7 +103,7 @@ impl Table {
 }
 
 /// A number for a table: a few significant digits, no exponent.
-pub fn fmt_num(x: f64) -> String {
+pub(crate) fn fmt_num(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
@@ -125,7 +128,7 @@ pub fn fmt_num(x: f64) -> String {
 }
 
 /// A figure for a table: fractions (`error_rate`) as a percentage, everything else as a number.
-pub fn fmt_figure(figure: Figure, x: f64) -> String {
+pub(crate) fn fmt_figure(figure: Figure, x: f64) -> String {
     if figure.unit() == Unit::Fraction {
         if x == 0.0 {
             "0%".into()

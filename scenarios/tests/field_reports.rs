@@ -3,7 +3,7 @@
 //! report's ordering (which setting loses more) and, where the report gives numbers the model
 //! can match, the magnitude within a stated tolerance.
 
-use scenarios::fleet::from_source;
+use scenarios::from_source;
 use scenarios::{load_file, simulate_seed};
 use toml::Value;
 
@@ -19,7 +19,7 @@ struct Totals {
 }
 
 fn run(file: &str, set: &[(&str, Value)]) -> Totals {
-    let path = scenarios::load::shipped_dir().join("field").join(file);
+    let path = scenarios::shipped_dir().join("field").join(file);
     let mut source = load_file(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     for (k, v) in set {
         source.set(k, v.clone()).unwrap();
@@ -43,7 +43,7 @@ fn d(s: &str) -> Value {
 
 #[test]
 fn every_field_file_loads_and_states_its_source() {
-    let dir = scenarios::load::shipped_dir().join("field");
+    let dir = scenarios::shipped_dir().join("field");
     let mut n = 0;
     for e in std::fs::read_dir(&dir).unwrap() {
         let p = e.unwrap().path();

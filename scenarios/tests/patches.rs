@@ -95,14 +95,14 @@ fn extends_names_shipped_scenarios_from_any_folder() {
     ] {
         let p = d.path().join(name);
         std::fs::write(&p, text).unwrap();
-        let s = scenarios::fleet::from_source(load_file(&p).unwrap()).unwrap();
+        let s = scenarios::from_source(load_file(&p).unwrap()).unwrap();
         let mut want = load_scenario("after").unwrap().fleet;
         want.pod.replicas = 6;
         assert_eq!(s.fleet, want, "{name}");
     }
     // A file of that name next to the extending one wins over the shipped one.
     std::fs::write(d.path().join("after.toml"), "[pod]\nreplicas = 2\n").unwrap();
-    let s = scenarios::fleet::from_source(load_file(&d.path().join("a.toml")).unwrap()).unwrap();
+    let s = scenarios::from_source(load_file(&d.path().join("a.toml")).unwrap()).unwrap();
     assert_eq!(s.fleet.container.entrypoint, Entrypoint::Exec);
     assert_eq!(s.fleet.pod.replicas, 6);
     assert_eq!(s.fleet.rollout.max_unavailable, IntOrPercent::Percent(25));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use measure::figure::HEADLINE;
-use scenarios::demo::run_many;
+use scenarios::run_many;
 use scenarios::{RunReport, load_scenario, seed_list, shipped};
 
 fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -20,7 +20,7 @@ use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Bencher, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp};
@@ -49,28 +49,54 @@ impl Event for Ev {
     }
 }
 
+/// The anchors' event slots: a popped event's slot is reused by the next schedule.
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Ev>,
+    free: Vec<u32>,
+}
+
+impl Slab {
+    fn insert(&mut self, ev: Ev) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = ev;
+                i
+            }
+            None => {
+                self.slots.push(ev);
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn take(&mut self, index: u32) -> Ev {
+        self.free.push(index);
+        self.slots[index as usize]
+    }
+}
+
+/// A hand-written event loop the benchmark measures beside sim-core.
+trait Anchor: Default {
+    fn schedule_after(&mut self, delay_ns: u64, ev: Ev);
+    fn pop(&mut self) -> Option<Ev>;
+    /// Events scheduled and not yet popped.
+    fn pending(&self) -> usize;
+}
+
 /// The older anchor: the smallest correct event loop one would write by hand, popping the root
 /// and pushing the next event (two sifts per event).
+#[derive(Default)]
 struct PopPush {
     now: u64,
     seq: u64,
     heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    slab: Vec<Ev>,
-    free: Vec<u32>,
+    slab: Slab,
 }
 
-impl PopPush {
+impl Anchor for PopPush {
     fn schedule_after(&mut self, delay_ns: u64, ev: Ev) {
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.slab[i as usize] = ev;
-                i
-            }
-            None => {
-                self.slab.push(ev);
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let index = self.slab.insert(ev);
         self.heap
             .push(Reverse((self.now + delay_ns, self.seq, index)));
         self.seq += 1;
@@ -79,36 +105,30 @@ impl PopPush {
     fn pop(&mut self) -> Option<Ev> {
         let Reverse((time, _, index)) = self.heap.pop()?;
         self.now = time;
-        self.free.push(index);
-        Some(self.slab[index as usize])
+        Some(self.slab.take(index))
+    }
+
+    fn pending(&self) -> usize {
+        self.heap.len()
     }
 }
 
 /// The anchor: the same loop, but a popped entry stays at the root until the next schedule
 /// overwrites it through `peek_mut` (sifted down once when the guard drops) or the next pop
 /// removes it.
+#[derive(Default)]
 struct HandWritten {
     now: u64,
     seq: u64,
     heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
     /// The root is the entry of the event `pop` last returned.
     spent_root: bool,
-    slab: Vec<Ev>,
-    free: Vec<u32>,
+    slab: Slab,
 }
 
-impl HandWritten {
+impl Anchor for HandWritten {
     fn schedule_after(&mut self, delay_ns: u64, ev: Ev) {
-        let index = match self.free.pop() {
-            Some(i) => {
-                self.slab[i as usize] = ev;
-                i
-            }
-            None => {
-                self.slab.push(ev);
-                (self.slab.len() - 1) as u32
-            }
-        };
+        let index = self.slab.insert(ev);
         let entry = Reverse((self.now + delay_ns, self.seq, index));
         if self.spent_root {
             self.spent_root = false;
@@ -127,8 +147,11 @@ impl HandWritten {
         let &Reverse((time, _, index)) = self.heap.peek()?;
         self.spent_root = true;
         self.now = time;
-        self.free.push(index);
-        Some(self.slab[index as usize])
+        Some(self.slab.take(index))
+    }
+
+    fn pending(&self) -> usize {
+        self.heap.len() - usize::from(self.spent_root)
     }
 }
 
@@ -138,52 +161,32 @@ fn secs_to_ns(secs: f64) -> u64 {
     (secs * 1e9 + 0.5) as u64
 }
 
+/// One anchor's measurement at `n` pending: the same model, generator and sampler as sim-core's.
+fn anchor<Q: Anchor>(b: &mut Bencher, n: u32) {
+    let mut rng = ChaCha8Rng::seed_from_u64(SEED);
+    let exp = Exp::new(1.0).unwrap();
+    let mut q = Q::default();
+    for i in 0..n {
+        q.schedule_after(secs_to_ns(exp.sample(&mut rng)), Ev::Hold(i));
+    }
+    b.iter(|| {
+        for _ in 0..BATCH {
+            let ev = q.pop().expect("the hold model never runs dry");
+            q.schedule_after(secs_to_ns(exp.sample(&mut rng)), black_box(ev));
+        }
+    });
+    assert_eq!(q.pending(), n as usize);
+}
+
 fn hold(c: &mut Criterion) {
     let mut group = c.benchmark_group("hold");
     group.throughput(Throughput::Elements(BATCH));
     for n in SIZES {
         group.bench_with_input(BenchmarkId::new("hand-written-pop-push", n), &n, |b, &n| {
-            let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-            let exp = Exp::new(1.0).unwrap();
-            let mut q = PopPush {
-                now: 0,
-                seq: 0,
-                heap: BinaryHeap::new(),
-                slab: Vec::new(),
-                free: Vec::new(),
-            };
-            for i in 0..n {
-                q.schedule_after(secs_to_ns(exp.sample(&mut rng)), Ev::Hold(i));
-            }
-            b.iter(|| {
-                for _ in 0..BATCH {
-                    let ev = q.pop().expect("the hold model never runs dry");
-                    q.schedule_after(secs_to_ns(exp.sample(&mut rng)), black_box(ev));
-                }
-            });
-            assert_eq!(q.heap.len(), n as usize);
+            anchor::<PopPush>(b, n)
         });
         group.bench_with_input(BenchmarkId::new("hand-written", n), &n, |b, &n| {
-            let mut rng = ChaCha8Rng::seed_from_u64(SEED);
-            let exp = Exp::new(1.0).unwrap();
-            let mut q = HandWritten {
-                now: 0,
-                seq: 0,
-                heap: BinaryHeap::new(),
-                spent_root: false,
-                slab: Vec::new(),
-                free: Vec::new(),
-            };
-            for i in 0..n {
-                q.schedule_after(secs_to_ns(exp.sample(&mut rng)), Ev::Hold(i));
-            }
-            b.iter(|| {
-                for _ in 0..BATCH {
-                    let ev = q.pop().expect("the hold model never runs dry");
-                    q.schedule_after(secs_to_ns(exp.sample(&mut rng)), black_box(ev));
-                }
-            });
-            assert_eq!(q.heap.len() - usize::from(q.spent_root), n as usize);
+            anchor::<HandWritten>(b, n)
         });
         group.bench_with_input(BenchmarkId::new("sim-core", n), &n, |b, &n| {
             let trace = Trace::new();

@@ -15,7 +15,7 @@ use std::fmt;
 
 use rand_distr::{Distribution, Exp, LogNormal};
 use serde::de::{self, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::rng::Stream;
 use crate::time::SimDuration;
@@ -24,55 +24,52 @@ use crate::time::SimDuration;
 const Z_99: f64 = 2.326_347_874_040_840_8;
 
 /// A distribution of durations. Build a [`Sampler`] from it once, then sample.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+///
+/// The derives are `remote = "Self"`: they give `Dist::serialize` and `Dist::deserialize` as
+/// inherent functions (the table form), which the trait impls below call, the deserializer after
+/// accepting a plain duration string as a constant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(
+    remote = "Self",
+    tag = "kind",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Dist {
     /// Always `value`.
-    Constant { value: SimDuration },
+    Constant {
+        /// The one value every draw returns.
+        value: SimDuration,
+    },
     /// Uniform on `[low, high]`.
-    Uniform { low: SimDuration, high: SimDuration },
+    Uniform {
+        /// The smallest value a draw can return.
+        low: SimDuration,
+        /// The largest value a draw can return (at least `low`).
+        high: SimDuration,
+    },
     /// Exponential with the given mean.
-    Exponential { mean: SimDuration },
+    Exponential {
+        /// The mean of the draws (above 0s).
+        mean: SimDuration,
+    },
     /// Lognormal with the given median and 99th percentile (`p99 >= median > 0`).
     Lognormal {
+        /// The median of the draws (above 0s).
         median: SimDuration,
+        /// The 99th percentile of the draws (at least the median).
         p99: SimDuration,
     },
     /// Resamples measured values, interpolating linearly between order statistics.
-    Empirical { samples: Vec<SimDuration> },
-}
-
-#[derive(Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum TaggedDist {
-    Constant {
-        value: SimDuration,
-    },
-    Uniform {
-        low: SimDuration,
-        high: SimDuration,
-    },
-    Exponential {
-        mean: SimDuration,
-    },
-    Lognormal {
-        median: SimDuration,
-        p99: SimDuration,
-    },
     Empirical {
+        /// The measured values to resample (at least one; order does not matter).
         samples: Vec<SimDuration>,
     },
 }
 
-impl From<TaggedDist> for Dist {
-    fn from(t: TaggedDist) -> Dist {
-        match t {
-            TaggedDist::Constant { value } => Dist::Constant { value },
-            TaggedDist::Uniform { low, high } => Dist::Uniform { low, high },
-            TaggedDist::Exponential { mean } => Dist::Exponential { mean },
-            TaggedDist::Lognormal { median, p99 } => Dist::Lognormal { median, p99 },
-            TaggedDist::Empirical { samples } => Dist::Empirical { samples },
-        }
+impl Serialize for Dist {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Dist::serialize(self, s)
     }
 }
 
@@ -90,7 +87,7 @@ impl<'de> Deserialize<'de> for Dist {
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Dist, A::Error> {
-                TaggedDist::deserialize(de::value::MapAccessDeserializer::new(map)).map(Dist::from)
+                Dist::deserialize(de::value::MapAccessDeserializer::new(map))
             }
         }
         d.deserialize_any(DistVisitor)
@@ -101,15 +98,26 @@ impl<'de> Deserialize<'de> for Dist {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DistError {
     #[error("uniform: low ({low}) is above high ({high})")]
-    UniformBounds { low: SimDuration, high: SimDuration },
+    /// A uniform distribution whose lower bound is above its upper bound.
+    UniformBounds {
+        /// The `low` bound as written.
+        low: SimDuration,
+        /// The `high` bound as written (below `low`).
+        high: SimDuration,
+    },
     #[error("exponential: mean must be above 0s")]
+    /// An exponential distribution with a mean of 0s (it would never leave 0).
     ZeroMean,
     #[error("lognormal: median must be above 0s and p99 ({p99}) at least the median ({median})")]
+    /// A lognormal distribution with a zero median or a p99 below the median.
     LognormalOrder {
+        /// The median as written.
         median: SimDuration,
+        /// The 99th percentile as written.
         p99: SimDuration,
     },
     #[error("empirical: needs at least one sample")]
+    /// An empirical distribution with an empty `samples` list.
     NoSamples,
     /// A parameter is longer than [`Dist::MAX_PARAM`].
     #[error("{kind}: {param} ({value}) is above the limit {}", Dist::MAX_PARAM)]
@@ -244,10 +252,20 @@ impl Dist {
 /// A compiled distribution, ready to sample. Every draw is at most [`Dist::MAX_DRAW`].
 #[derive(Debug, Clone)]
 pub enum Sampler {
+    /// Always this duration.
     Constant(SimDuration),
-    Uniform { low: u64, span: u64 },
+    /// Uniform on `[low, low + span]` nanoseconds.
+    Uniform {
+        /// The lower bound, in nanoseconds.
+        low: u64,
+        /// The width of the range, in nanoseconds (`u64::MAX`: the whole range).
+        span: u64,
+    },
+    /// Exponential in seconds (rate = 1 / mean).
     Exponential(Exp<f64>),
+    /// Lognormal in seconds, its parameters fitted to the median and p99.
     Lognormal(LogNormal<f64>),
+    /// The measured samples in nanoseconds, sorted ascending, resampled with linear interpolation.
     Empirical(Vec<u64>),
 }
 

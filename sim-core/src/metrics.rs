@@ -9,12 +9,15 @@ use crate::time::{SimDuration, SimTime};
 pub struct Counter(u64);
 
 impl Counter {
+    /// Adds one.
     pub fn incr(&mut self) {
         self.0 += 1;
     }
+    /// Adds `n`.
     pub fn add(&mut self, n: u64) {
         self.0 += n;
     }
+    /// The count so far.
     pub fn get(&self) -> u64 {
         self.0
     }
@@ -46,6 +49,7 @@ impl BucketSeries {
         self.values[i] += n;
     }
 
+    /// The width of each bucket, as given to [`BucketSeries::new`].
     pub fn width(&self) -> SimDuration {
         self.width
     }
@@ -69,16 +73,19 @@ impl Default for LatencyHistogram {
 }
 
 impl LatencyHistogram {
+    /// Records one latency (stored in whole microseconds, at least 1 µs).
     pub fn record(&mut self, d: SimDuration) {
         self.0
             .record((d.as_nanos() / 1_000).max(1))
             .expect("an auto-resizing histogram takes any value");
     }
 
+    /// The number of latencies recorded.
     pub fn len(&self) -> u64 {
         self.0.len()
     }
 
+    /// True when no latency has been recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -10,6 +10,7 @@ use crate::trace::Trace;
 /// A model's event type. `kind` names the variant for the determinism trace; give each variant
 /// its own number.
 pub trait Event {
+    /// The number naming this event's variant in the determinism trace (one number per variant).
     fn kind(&self) -> u32;
 }
 

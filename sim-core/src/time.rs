@@ -48,21 +48,27 @@ impl SimTime {
 }
 
 impl SimDuration {
+    /// No time at all.
     pub const ZERO: SimDuration = SimDuration(0);
+    /// The longest representable duration (about 584 years): "never" for timeouts that are off.
     pub const MAX: SimDuration = SimDuration(u64::MAX);
 
+    /// A duration of `ns` nanoseconds (the clock's resolution).
     #[inline]
     pub const fn from_nanos(ns: u64) -> SimDuration {
         SimDuration(ns)
     }
+    /// A duration of `us` microseconds.
     #[inline]
     pub const fn from_micros(us: u64) -> SimDuration {
         SimDuration(us * 1_000)
     }
+    /// A duration of `ms` milliseconds.
     #[inline]
     pub const fn from_millis(ms: u64) -> SimDuration {
         SimDuration(ms * 1_000_000)
     }
+    /// A duration of `s` seconds.
     #[inline]
     pub const fn from_secs(s: u64) -> SimDuration {
         SimDuration(s * 1_000_000_000)
@@ -89,21 +95,26 @@ impl SimDuration {
         }
     }
 
+    /// The duration in nanoseconds.
     #[inline]
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// The duration in seconds, for reports (never for the clock itself).
     #[inline]
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// The duration in milliseconds, for reports (never for the clock itself).
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    /// True for a zero-length duration.
     #[inline]
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+    /// `self - other`, or zero when `other` is longer.
     #[inline]
     pub const fn saturating_sub(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_sub(other.0))

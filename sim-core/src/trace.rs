@@ -11,6 +11,7 @@ use crate::time::SimTime;
 pub struct TraceEntry {
     /// 0-based index among executed events.
     pub index: u64,
+    /// The simulated time at which the event ran.
     pub time: SimTime,
     /// The event's kind, from [`crate::Event::kind`].
     pub kind: u32,
@@ -44,8 +45,11 @@ pub struct Trace(Rc<TraceState>);
 /// The end state of a trace: comparable across runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TraceDigest {
+    /// The running hash over every event and draw (see [`Trace::mix_word`]).
     pub hash: u64,
+    /// The number of events the scheduler executed.
     pub events: u64,
+    /// The number of random draws made from all streams.
     pub draws: u64,
 }
 
@@ -150,12 +154,17 @@ impl Trace {
     "runs diverged (seed {seed}) at event #{index}: first run {first:?}, second run {second:?}; digests {digest_first} vs {digest_second}"
 )]
 pub struct Divergence {
+    /// The seed both runs used.
     pub seed: u64,
+    /// 0-based index of the first event at which the two traces differ.
     pub index: u64,
     /// The first run's entry at `index` (`None`: the run had ended).
     pub first: Option<TraceEntry>,
+    /// The second run's entry at `index` (`None`: the run had ended).
     pub second: Option<TraceEntry>,
+    /// The first run's end-of-run digest.
     pub digest_first: TraceDigest,
+    /// The second run's end-of-run digest.
     pub digest_second: TraceDigest,
 }
 

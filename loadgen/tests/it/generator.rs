@@ -4,9 +4,9 @@
 use crate::common::*;
 use clap::Parser;
 use loadgen::Outcome;
-use loadgen::analyze::{AnalyzeOpts, AnalyzeReport, read_records};
 use loadgen::record::{Line, MarkSource, SseEv};
-use loadgen::schedule::{Schedule, rate_milli};
+use loadgen::{AnalyzeOpts, AnalyzeReport, read_records};
+use loadgen::{Schedule, rate_milli};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 fn analyze<I: IntoIterator<Item = T>, T: Into<std::ffi::OsString> + Clone>(
     argv: I,
 ) -> AnalyzeReport {
-    loadgen::analyze::run(AnalyzeOpts::parse_from(argv).plan().unwrap()).unwrap()
+    loadgen::analyze(AnalyzeOpts::parse_from(argv).plan().unwrap()).unwrap()
 }
 
 fn url(a: std::net::SocketAddr, path: &str) -> String {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use loadgen::analyze::{AnalyzePlan, run};
+use loadgen::{AnalyzePlan, analyze as run};
 
 /// A fresh directory, removed at drop.
 struct TempDir(PathBuf);

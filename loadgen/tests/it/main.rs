@@ -8,3 +8,4 @@ mod hostile_records;
 mod outcomes;
 mod overload;
 mod properties;
+mod records;

@@ -2,10 +2,10 @@
 //! and input are printed by proptest on failure).
 
 use loadgen::Outcome;
-use loadgen::analyze::samples;
-use loadgen::classify::{classify_errno, classify_error, classify_status};
 use loadgen::record::Req;
-use loadgen::schedule::{Arrivals, Schedule, Shard, rate_milli};
+use loadgen::{Arrivals, Schedule, rate_milli};
+use loadgen::{classify_errno, classify_error, classify_status, samples};
+use measure::Shard;
 use proptest::prelude::*;
 
 proptest! {

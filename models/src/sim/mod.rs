@@ -128,6 +128,7 @@ impl std::fmt::Display for Mechanism {
 /// How to run one seed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimOptions {
+    /// The seed of every random stream in the run.
     pub seed: u64,
     /// Order same-instant events by a seeded shuffle instead of insertion order, to show a
     /// figure does not hinge on tie order.
@@ -189,11 +190,16 @@ pub struct PodShutdown {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
     #[error("invalid fleet: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    /// The fleet failed validation; every error found, in field order.
     Invalid(Vec<ConfigError>),
     #[error("conservation check failed (scenario {scenario}, seed {seed}): {what}")]
+    /// An end-of-run count did not add up (a request or job was neither finished nor accounted for): a simulator bug.
     Conservation {
+        /// The scenario's name.
         scenario: String,
+        /// The seed of the failing run.
         seed: u64,
+        /// Which count did not add up, with its numbers.
         what: String,
     },
     /// The run outgrew one of [`crate::limits`]' bounds (requests, jobs or events):
