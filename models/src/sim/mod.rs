@@ -271,6 +271,8 @@ enum Ev {
     AppShutdown(u32),
     /// The readiness probe has failed `failure_threshold` times (the app failed readiness).
     ReadinessFailed(u32),
+    /// A Linkerd proxy's waitBeforeExitSeconds is over: it refuses new inbound connections.
+    SidecarRefuse(u32),
 }
 
 impl Event for Ev {
@@ -302,6 +304,7 @@ impl Event for Ev {
             Ev::LoadStop => 23,
             Ev::AppShutdown(_) => 24,
             Ev::ReadinessFailed(_) => 25,
+            Ev::SidecarRefuse(_) => 26,
         }
     }
 }
@@ -798,6 +801,14 @@ impl<'f> World<'f> {
             Ev::AppShutdown(p) => {
                 self.pods[p as usize].ev_app = None;
                 self.app_shutdown(q, p, now);
+            }
+            Ev::SidecarRefuse(p) => {
+                let pod = &self.pods[p as usize];
+                if pod.phase != Phase::Gone && pod.inbound_open {
+                    self.sidecar_refuse(q, p, now);
+                    let ep = self.term_ep(p);
+                    self.slice_set(q, p, ep, now);
+                }
             }
             Ev::ReadinessFailed(p) => {
                 let pod = &mut self.pods[p as usize];
