@@ -281,7 +281,11 @@ pub struct BalancerConfig {
     /// Cloud LB: time a newly registered target needs to pass health checks
     /// (healthy threshold x interval), added to the registration lag.
     pub health_check_delay: Option<SimDuration>,
-    /// Cloud LB: connections to a deregistering target are closed after this.
+    /// Cloud LB: a target that leaves the balancer's view is deregistering: no new request is
+    /// routed to it, requests in flight may finish, and when this delay ends the balancer
+    /// closes its connections to it (idle ones; requests still in flight are cut, the
+    /// balancer's 502, `killed_in_flight`). AWS target group `deregistration_delay.timeout_seconds`;
+    /// GCLB connection draining timeout.
     pub deregistration_delay: Option<SimDuration>,
     /// Health-check-driven balancers: seconds between health checks of a target. With
     /// `healthy_threshold` it replaces `health_check_delay` (a new target is routed to after

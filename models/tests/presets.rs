@@ -321,3 +321,48 @@ fn long_tailed_presets_draw_minute_long_lags() {
     f.validate().unwrap();
     assert_eq!(f.plan().lag, Preset::AwsAlbIp.spec().lag);
 }
+
+#[test]
+fn the_deregistration_delay_lets_in_flight_requests_finish_and_then_cuts_them() {
+    // Slow requests (10 s) on a cloud LB; the deleted pod's app serves on for 60 s (preStop),
+    // so only the balancer ends them. Once the view drops the pod (1 s), no new request goes
+    // there; its in-flight requests finish if the deregistration delay outlasts them (30 s: no
+    // failure), and are cut when it ends first (2 s: the ones with more than 2 s to go,
+    // answered 502 as killed_in_flight).
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    f.queue = None;
+    f.load.rate = 20.0;
+    f.load.deadline = secs(60);
+    f.run.baseline = secs(20);
+    f.pod.service_time = Dist::constant(secs(10));
+    f.lifecycle.prestop = Some(PreStop::Sleep(secs(60)));
+    f.lifecycle.grace_period = secs(90);
+    f.propagation.lag = Some(Dist::constant(secs(1)));
+    f.balancer.preset = Preset::CloudLb;
+    f.balancer.health_check_interval = Some(secs(1));
+    f.balancer.healthy_threshold = Some(1);
+    let mut long = f.clone();
+    long.balancer.deregistration_delay = Some(secs(30));
+    let mut short = f.clone();
+    short.balancer.deregistration_delay = Some(secs(2));
+    for seed in [71, 72] {
+        let l = run("dereg-30s", &long, seed);
+        assert_eq!(
+            l.analysis.summary.failed, 0,
+            "seed {seed}: {:?}",
+            l.analysis.summary.requests
+        );
+        let s = run("dereg-2s", &short, seed);
+        let cut = mech(&s, "killed_in_flight");
+        // ~45 in flight per deleted pod when the delay ends (4 pods); the window counts those
+        // sent after the rollout started (the rest belong to the baseline).
+        assert!(
+            (20..=200).contains(&cut),
+            "seed {seed}: killed_in_flight {cut}"
+        );
+        assert_eq!(s.analysis.summary.requests.http_502, cut, "seed {seed}");
+    }
+}

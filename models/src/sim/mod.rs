@@ -791,6 +791,14 @@ impl<'f> World<'f> {
                         self.server_close(c, now);
                         self.free_conn(c);
                     }
+                    // The delay bounds how long the balancer keeps the target: requests still
+                    // in flight on its connections are cut (the balancer's 502).
+                    if self.pods[pod as usize].phase != Phase::Gone
+                        && !self.pods[pod as usize].inflight.is_empty()
+                    {
+                        self.kill_data_path(q, pod, now);
+                        self.try_finish_drain(q, pod, now);
+                    }
                 }
             }
             Ev::JobArrival => self.on_job_arrival(q, now),
