@@ -1390,6 +1390,30 @@ pub struct QueueConfig {
     pub release_on_sigterm: bool,
     /// Side effects carry an idempotency key: a redelivered job's effect is a no-op.
     pub idempotent: bool,
+    /// When the worker acks a job: `after_work` (the default; a job whose worker dies is
+    /// redelivered at lease expiry and may apply twice) or `on_receipt` (acked when fetched:
+    /// never redelivered, so a job whose worker dies before its side effect is lost, and
+    /// `release_on_sigterm` cannot hand it back; it only stops fetching).
+    #[serde(skip_serializing_if = "AckMode::is_after_work")]
+    pub ack: AckMode,
+}
+
+/// `queue.ack`: when the worker acknowledges a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckMode {
+    /// After the work (at-least-once delivery).
+    #[default]
+    AfterWork,
+    /// On receipt, before the work (at-most-once delivery).
+    OnReceipt,
+}
+
+impl AckMode {
+    /// `true` for the default, [`AckMode::AfterWork`].
+    pub fn is_after_work(&self) -> bool {
+        *self == AckMode::AfterWork
+    }
 }
 
 impl Default for QueueConfig {
@@ -1402,6 +1426,7 @@ impl Default for QueueConfig {
             workers: 2,
             release_on_sigterm: false,
             idempotent: false,
+            ack: AckMode::AfterWork,
         }
     }
 }

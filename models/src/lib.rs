@@ -133,9 +133,9 @@ pub mod reference;
 mod sim;
 
 pub use config::{
-    AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig, ColdStart,
-    ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet, IntOrPercent,
-    LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
+    AckMode, AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig,
+    ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
+    IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
     PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
     ServerConfig, resolve_fenceposts,
 };

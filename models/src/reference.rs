@@ -507,6 +507,13 @@ pub const FIELDS: &[FieldRef] = &[
         "redelivered_job",
     ),
     f(
+        "queue.ack",
+        "after_work|on_receipt",
+        "after_work",
+        "at-least-once (ack after work) vs at-most-once (ack on receipt)",
+        "redelivered_job (after_work), lost_job (on_receipt)",
+    ),
+    f(
         "levers.<name>",
         "bool",
         "false",

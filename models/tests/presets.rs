@@ -366,3 +366,44 @@ fn the_deregistration_delay_lets_in_flight_requests_finish_and_then_cuts_them() 
         assert_eq!(s.analysis.summary.requests.http_502, cut, "seed {seed}");
     }
 }
+
+#[test]
+fn ack_on_receipt_loses_the_jobs_a_kill_interrupts_where_ack_after_work_redelivers_them() {
+    // The `before` worker (shell entrypoint: SIGKILL at the end of the grace period, jobs in
+    // hand killed past their side effect). Acked after the work, a killed job is redelivered
+    // at lease expiry: applied twice (redelivered_job), never lost once the run has settled.
+    // Acked on receipt, the queue has forgotten it: never redelivered, so no duplicate, and
+    // every job killed before its side effect is lost.
+    let mut after_work = small(Levers::NONE);
+    after_work.run.settle = secs(30);
+    let mut on_receipt = after_work.clone();
+    on_receipt.queue.as_mut().unwrap().ack = models::AckMode::OnReceipt;
+    // The file form, and the default's absence from a printed fleet (files keep their bytes).
+    let parsed: Fleet = toml::from_str("[queue]\nack = \"on_receipt\"\n").unwrap();
+    assert_eq!(parsed.queue.unwrap().ack, models::AckMode::OnReceipt);
+    assert!(!toml::to_string(&after_work).unwrap().contains("ack ="));
+    let (mut lost, mut dup) = (0, 0);
+    for seed in [81, 82, 83] {
+        let a = run("after_work", &after_work, seed);
+        assert_eq!(
+            mech(&a, "lost_job"),
+            0,
+            "seed {seed}: {:?}",
+            a.analysis.summary.jobs
+        );
+        dup += mech(&a, "redelivered_job");
+        let r = run("on_receipt", &on_receipt, seed);
+        assert_eq!(
+            mech(&r, "redelivered_job"),
+            0,
+            "seed {seed}: {:?}",
+            r.analysis.summary.jobs
+        );
+        lost += mech(&r, "lost_job");
+    }
+    assert!(
+        dup > 0,
+        "after_work duplicated nothing: the kill never hit a job"
+    );
+    assert!(lost > 0, "on_receipt lost nothing");
+}

@@ -18,7 +18,7 @@ use sim_core::{
 };
 
 use crate::config::{
-    Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
+    AckMode, Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
     QueueConfig,
 };
 use crate::plan::Plan;
@@ -59,7 +59,8 @@ pub enum Mechanism {
     Unfinished,
     /// A job's side effect applied more than once (a redelivery without idempotency).
     RedeliveredJob,
-    /// A job never applied: still leased to a dead worker when the run ended.
+    /// A job never applied: still leased to a dead worker when the run ended, or acked on
+    /// receipt (`queue.ack = "on_receipt"`) by a worker that died before its side effect.
     LostJob,
 }
 
