@@ -468,6 +468,16 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             t.row([r.path, r.unit, r.default, r.source, r.feeds, bound].map(str::to_string));
         }
         print!("{}", t.markdown());
+        let mut p = scenarios::Table::new(["balancer.preset", "what", "defaults", "fields"]);
+        for r in scenarios::PRESET_REFERENCE {
+            p.row([
+                r.preset.name().to_string(),
+                r.what.to_string(),
+                r.defaults.to_string(),
+                r.preset.fields().join(", "),
+            ]);
+        }
+        print!("\n{}", p.markdown());
         return Ok(());
     }
     if let Some(name) = &a.show {

@@ -296,4 +296,10 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
     ] {
         assert!(text.contains(&format!("| {field} ")), "{field}: {text}");
     }
+    // Every balancer preset, with the fields it takes.
+    assert_eq!(scenarios::PRESET_REFERENCE.len(), 13);
+    for r in scenarios::PRESET_REFERENCE {
+        let name = r.preset.name();
+        assert!(text.contains(&format!("| {name} ")), "{name}: {text}");
+    }
 }

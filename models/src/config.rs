@@ -250,6 +250,28 @@ pub enum Preset {
     EnvoySidecar,
     /// A cloud load balancer (ALB/NLB, IP targets): L7, registration, health checks and a deregistration delay.
     CloudLb,
+    /// kube-proxy in nftables mode (GA in Kubernetes 1.33, KEP-3866): L4 like iptables.
+    KubeProxyNftables,
+    /// The Linkerd proxy: picks per request from the destination controller's endpoints;
+    /// the server-side proxy refuses new requests at SIGTERM.
+    LinkerdSidecar,
+    /// The HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress).
+    HaproxyIngress,
+    /// Traefik with its Kubernetes Ingress / CRD provider.
+    Traefik,
+    /// AWS Application Load Balancer, target-type ip (targets are pod IPs).
+    AwsAlbIp,
+    /// AWS Application Load Balancer, target-type instance (targets are nodes; the NodePort's
+    /// kube-proxy picks the pod: a two-hop chain).
+    AwsAlbInstance,
+    /// AWS Network Load Balancer, target-type ip: an L4 pass-through to pod IPs.
+    AwsNlbIp,
+    /// AWS Network Load Balancer, target-type instance: connections go to a node's NodePort,
+    /// whose kube-proxy picks the pod.
+    AwsNlbInstance,
+    /// Google Cloud external Application Load Balancer with container-native load balancing
+    /// (network endpoint groups: targets are pod IPs).
+    GclbNeg,
 }
 
 /// `[balancer]`: a preset plus optional overrides. [`BalancerConfig::resolve`] gives the
@@ -259,7 +281,8 @@ pub enum Preset {
 pub struct BalancerConfig {
     /// The proxy whose documented defaults apply (see [`Preset::spec`]).
     pub preset: Preset,
-    /// Must match the preset's kind when given (kube_proxy_iptables is l4, the others l7).
+    /// Must match the preset's kind when given (kube-proxy and the NLB presets are l4, the
+    /// others l7).
     pub kind: Option<BalancerKind>,
     /// L7: extra upstreams tried after a connect error or reset (nginx `proxy_next_upstream`).
     pub retries: Option<u32>,
@@ -278,8 +301,23 @@ pub struct BalancerConfig {
     /// Cloud LB: time a newly registered target needs to pass health checks
     /// (healthy threshold x interval), added to the registration lag.
     pub health_check_delay: Option<SimDuration>,
-    /// Cloud LB: connections to a deregistering target are closed after this.
+    /// Cloud LB: a target that leaves the balancer's view is deregistering: no new request is
+    /// routed to it, requests in flight may finish, and when this delay ends the balancer
+    /// closes its connections to it (idle ones; requests still in flight are cut, the
+    /// balancer's 502, `killed_in_flight`). AWS target group `deregistration_delay.timeout_seconds`;
+    /// GCLB connection draining timeout.
     pub deregistration_delay: Option<SimDuration>,
+    /// Health-check-driven balancers: seconds between health checks of a target. With
+    /// `healthy_threshold` it replaces `health_check_delay` (a new target is routed to after
+    /// `healthy_threshold x health_check_interval`).
+    pub health_check_interval: Option<SimDuration>,
+    /// Health-check-driven balancers: consecutive passing checks before a new target is
+    /// healthy.
+    pub healthy_threshold: Option<u32>,
+    /// Linkerd: `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`, a preStop delay on
+    /// the proxy container: the proxy keeps accepting this long after deletion, then refuses
+    /// new requests.
+    pub wait_before_exit: Option<SimDuration>,
     /// A pod readiness gate: a new pod counts as ready (for the rollout) only once this
     /// balancer routes to it. The AWS Load Balancer Controller injects one when the namespace
     /// has `elbv2.k8s.aws/pod-readiness-gate-inject: enabled` (target-type ip only;
@@ -293,7 +331,8 @@ pub struct BalancerConfig {
     /// terminating fallback decide where a request lands. Examples: ingress-nginx with
     /// `service-upstream: "true"`; an ALB or NLB in instance mode (targets are nodes, which a
     /// rollout does not change, so its registration, health checks and deregistration delay do
-    /// not act and are rejected here). Only `kube_proxy_iptables` picks pods this way.
+    /// not act and are rejected here). `kube_proxy_iptables` and `kube_proxy_nftables` pick
+    /// pods this way; `aws_alb_instance` implies `via = "kube_proxy_iptables"`.
     pub via: Option<Preset>,
 }
 
@@ -310,6 +349,9 @@ impl Default for BalancerConfig {
             sidecar_drain: None,
             health_check_delay: None,
             deregistration_delay: None,
+            health_check_interval: None,
+            healthy_threshold: None,
+            wait_before_exit: None,
             readiness_gate: None,
             via: None,
         }
@@ -345,6 +387,10 @@ pub struct BalancerSpec {
     /// L7: the status the proxy answers when the upstream refused or reset the connection and
     /// no retry is left (nginx 502; Envoy 503 with response flag UF/UC).
     pub refused_status: Outcome,
+    /// A sidecar that refuses new inbound requests this long after the pod's deletion and
+    /// then stays up until the pod exits (Linkerd's proxy with `waitBeforeExitSeconds`);
+    /// `None` for every other balancer (Envoy's cut-off is `sidecar_drain`).
+    pub sidecar_refuse_after: Option<SimDuration>,
     /// L7: the status for an upstream connect timeout (nginx 504; Envoy 503 UF).
     pub timeout_status: Outcome,
     /// The balancer applies the endpoint set as a whole (kube-proxy rewrites its rules from
@@ -380,6 +426,7 @@ impl Preset {
                 deregistration_delay: None,
                 readiness_gate: false,
                 refused_status: Outcome::Refused,
+                sidecar_refuse_after: None,
                 timeout_status: Outcome::Timeout,
                 // kube-proxy batches changes too, but the model's independent 10 ms..1 s lag per
                 // change is what the live validation calibrated (docs/results/2026-12-02-cluster):
@@ -412,6 +459,7 @@ impl Preset {
                 deregistration_delay: None,
                 readiness_gate: false,
                 refused_status: Outcome::Http502,
+                sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
             },
@@ -442,6 +490,7 @@ impl Preset {
                 deregistration_delay: None,
                 readiness_gate: false,
                 refused_status: Outcome::Http503,
+                sidecar_refuse_after: None,
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
             },
@@ -469,9 +518,265 @@ impl Preset {
                 deregistration_delay: Some(secs(300)),
                 readiness_gate: false,
                 refused_status: Outcome::Http502,
+                sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: false,
             },
+            // kube-proxy nftables mode (alpha 1.29, beta 1.31, GA 1.33: KEP-3866 kep.yaml;
+            // iptables stays the default mode). Same control loop as iptables: the shared
+            // KubeProxyConfiguration `minSyncPeriod`, default 1 s, batches changes
+            // (kubernetes/website virtual-ips.md), and conntrack keeps established TCP flows
+            // on a removed endpoint in both modes (kubernetes#100698). What differs: nftables
+            // applies only the changed elements of its maps (KEP-3866 "incremental updates")
+            // where iptables-restore rewrites whole chains, so a large cluster's sync is
+            // shorter; at this model's scale that gain is inside the 10 ms..1 s lag, so the
+            // numbers are the iptables preset's. ProxyTerminatingEndpoints applies as well.
+            Preset::KubeProxyNftables => Preset::KubeProxyIptables.spec(),
+            // Linkerd: the client-side proxy balances per request over the endpoints the
+            // destination controller streams (lag: assumption 0.1..1 s, as Envoy's EDS).
+            // On SIGTERM the server-side proxy refuses new requests at once and lets in-flight
+            // ones finish; `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`
+            // (waitBeforeExitSeconds) delays that SIGTERM and defaults to 0
+            // (linkerd.io/2/reference/proxy-configuration; /2/tasks/graceful-shutdown).
+            // Statuses: a connection error to the upstream is a 502 ("HTTP 502 means
+            // connection errors between proxies", linkerd.io/2/common-errors; proxy log
+            // "error trying to connect: Connection refused ... status=502 Bad Gateway"); no
+            // endpoint (failfast) is a 503 or 504 (linkerd.io/2/common-errors/failfast).
+            // Retries are off unless a route opts in (linkerd.io/2/features/retries-and-timeouts);
+            // no request timeout by default; outbound connect timeout 1 s (linkerd2 Helm
+            // values `proxy.outboundConnectTimeout: 1000ms`). Upstream keep-alive: the proxies
+            // hold HTTP/2 connections; 1 h here, as Envoy (assumption).
+            Preset::LinkerdSidecar => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: ms(100),
+                    high: ms(1_000),
+                },
+                retries: 0,
+                upstream_keepalive: secs(3_600),
+                upstream_timeout: SimDuration::MAX,
+                connect_timeout: secs(1),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+                readiness_gate: false,
+                refused_status: Outcome::Http502,
+                sidecar_refuse_after: Some(SimDuration::ZERO),
+                timeout_status: Outcome::Http502,
+                ordered_sync: true,
+            },
+            // HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress): the
+            // controller applies endpoint changes through the runtime API on its sync loop
+            // (`--sync-period`, 5 s: assumption from the controller's documented default, not
+            // verified here), so a change waits 0..5 s. Its generated `defaults`: `timeout
+            // connect 5000`, `timeout server 50000`, `timeout http-keep-alive 60000` (the
+            // controller's fs/usr/local/etc/haproxy/haproxy.cfg). HAProxy answers 503 when it
+            // cannot connect to the server after its retries (termination state SC) and 504 on
+            // a server timeout (HAProxy configuration manual, "Session state at
+            // disconnection"); `retries` defaults to 3 with `option redispatch` sending the last
+            // one to another server (manual, `retries`): 1 other upstream here (assumption).
+            Preset::HaproxyIngress => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: ms(100),
+                    high: ms(5_100),
+                },
+                retries: 1,
+                upstream_keepalive: secs(60),
+                upstream_timeout: secs(50),
+                connect_timeout: secs(5),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+                readiness_gate: false,
+                refused_status: Outcome::Http503,
+                sidecar_refuse_after: None,
+                timeout_status: Outcome::Http503,
+                ordered_sync: true,
+            },
+            // Traefik, Kubernetes provider: it watches EndpointSlices and rebuilds its dynamic
+            // configuration, throttled by `providers.providersThrottleDuration`, default 2 s
+            // ("minimum amount of time to wait for, after a configuration reload, before
+            // taking into account any new configuration refresh event";
+            // doc.traefik.io/traefik/v3.2/reference/install-configuration/providers/kubernetes/kubernetes-ingress):
+            // lag 0.1..2.1 s, whole configurations (ordered). The Retry middleware is off
+            // unless a router uses it (doc.traefik.io middlewares/http/retry): 0 retries.
+            // A refused or reset upstream is 502 Bad Gateway, a dial timeout 504
+            // (Traefik's proxy error handler). ServersTransport defaults:
+            // `forwardingTimeouts.dialTimeout` 30 s, `idleConnTimeout` 90 s,
+            // `responseHeaderTimeout` 0 (none) (doc.traefik.io routing/services,
+            // ServersTransport).
+            Preset::Traefik => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Uniform {
+                    low: ms(100),
+                    high: ms(2_100),
+                },
+                retries: 0,
+                upstream_keepalive: secs(90),
+                upstream_timeout: SimDuration::MAX,
+                connect_timeout: secs(30),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: SimDuration::ZERO,
+                deregistration_delay: None,
+                readiness_gate: false,
+                refused_status: Outcome::Http502,
+                sidecar_refuse_after: None,
+                timeout_status: Outcome::Http504,
+                ordered_sync: true,
+            },
+            // AWS ALB, target-type ip (aws-load-balancer-controller). Deregistration delay
+            // 300 s, range 0-3600 (AWS ELB docs "Target group attributes";
+            // aws-load-balancer-controller#3270). Register/deregister lag is long-tailed:
+            // deregistration took about 2 min even with a 5 s delay
+            // (aws-load-balancer-controller#1064, #3270): lognormal, median 10 s (assumption),
+            // p99 120 s (those reports). Health checks: the controller's defaults
+            // `alb.ingress.kubernetes.io/healthcheck-interval-seconds` 15 and
+            // `healthy-threshold-count` 2 (controller docs, ingress annotations; the ELBv2 API
+            // default without the controller is 5 checks, aws-cdk HealthCheck docs), so 30 s
+            // after registration. Statuses as cloud_lb (ALB docs "Troubleshoot your
+            // Application Load Balancers": 502 on a refused/reset target, 504 when the target
+            // does not accept the connection within 10 s); idle timeout 60 s.
+            Preset::AwsAlbIp => BalancerSpec {
+                lag: Dist::Lognormal {
+                    median: secs(10),
+                    p99: secs(120),
+                },
+                ..Preset::CloudLb.spec()
+            },
+            // AWS ALB, target-type instance: the ALB's targets are the nodes' NodePorts, which a
+            // rollout does not change, so its registration, health checks and deregistration
+            // delay do not act; kube-proxy on the node picks the pod (the `via` chain, implied:
+            // `via = "kube_proxy_iptables"` unless given). The ALB keeps its statuses and
+            // timeouts (502/504, 10 s connect, 60 s idle).
+            Preset::AwsAlbInstance => Preset::CloudLb.spec().behind(Preset::KubeProxyIptables),
+            // AWS NLB, target-type ip: an L4 pass-through (no HTTP statuses: a refusal or reset
+            // reaches the client), targets are pod IPs with the ALB's long-tailed
+            // registration lag (aws-load-balancer-controller#1064 is an NLB-and-ALB report;
+            // lognormal median 10 s assumption, p99 120 s). Health checks: the controller's
+            // `service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval` 10 and
+            // `-healthcheck-healthy-threshold` 3 (controller docs, service annotations; ELBv2
+            // API default 3 for NLBs), so 30 s. Deregistration delay 300 s, but with
+            // `connection_termination` off (the default) established flows continue after
+            // it: not modelled, so the field is rejected.
+            Preset::AwsNlbIp => BalancerSpec {
+                kind: BalancerKind::L4,
+                lag: Dist::Lognormal {
+                    median: secs(10),
+                    p99: secs(120),
+                },
+                retries: 0,
+                upstream_keepalive: SimDuration::ZERO,
+                upstream_timeout: SimDuration::MAX,
+                connect_timeout: SimDuration::MAX,
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: secs(30),
+                deregistration_delay: None,
+                readiness_gate: false,
+                refused_status: Outcome::Refused,
+                sidecar_refuse_after: None,
+                timeout_status: Outcome::Timeout,
+                ordered_sync: false,
+            },
+            // AWS NLB, target-type instance: each TCP connection goes to a node's NodePort and
+            // that node's kube-proxy picks the pod (externalTrafficPolicy Cluster); the node
+            // targets do not change in a rollout, so for loss this is kube-proxy.
+            Preset::AwsNlbInstance => Preset::KubeProxyIptables.spec(),
+            // GCLB with NEGs (GKE container-native load balancing): targets are pod IPs; GKE
+            // injects the pod readiness gate `cloud.google.com/load-balancer-neg-ready`, so a
+            // new pod counts as ready only once it is in the NEG and healthy (GKE docs,
+            // "Container-native load balancing", Pod readiness). Endpoint programming is slow
+            // and tailed: ingress-gce#2222 shows about a minute of 502s on a rolling restart
+            // (lognormal median 10 s assumption, p99 60 s). Health check defaults of the
+            // Compute Engine API: `checkIntervalSec` 5, `healthyThreshold` 2
+            // (cloud.google.com health checks overview). Connection draining on the backend
+            // service defaults to 0 s, 0-3600 (cloud.google.com enabling-connection-draining):
+            // idle connections closed at detach. The backend service timeout 30 s; the GFE
+            // answers 502 for a refused, reset or unreachable backend (GCLB logging
+            // `statusDetails` failed_to_connect_to_backend, backend_connection_closed_...)
+            // and for its timeout (backend_timeout). Retries: 0 (assumption; the GFE retries
+            // some GETs).
+            Preset::GclbNeg => BalancerSpec {
+                kind: BalancerKind::L7,
+                lag: Dist::Lognormal {
+                    median: secs(10),
+                    p99: secs(60),
+                },
+                retries: 0,
+                upstream_keepalive: secs(600),
+                upstream_timeout: secs(30),
+                connect_timeout: secs(10),
+                terminating_fallback: false,
+                sidecar_drain: None,
+                health_check_delay: secs(10),
+                deregistration_delay: Some(SimDuration::ZERO),
+                readiness_gate: true,
+                refused_status: Outcome::Http502,
+                sidecar_refuse_after: None,
+                timeout_status: Outcome::Http502,
+                ordered_sync: false,
+            },
+        }
+    }
+}
+
+impl BalancerSpec {
+    /// This balancer's outer hop in front of `inner`, which picks the pod: the inner hop's
+    /// endpoint lag, terminating fallback and sync order; the outer hop sees nodes or a
+    /// virtual IP, so its registration, health checks, deregistration delay and readiness
+    /// gate do not act.
+    fn behind(mut self, inner: Preset) -> BalancerSpec {
+        let i = inner.spec();
+        self.lag = i.lag;
+        self.terminating_fallback = i.terminating_fallback;
+        self.ordered_sync = i.ordered_sync;
+        self.health_check_delay = SimDuration::ZERO;
+        self.deregistration_delay = None;
+        self.readiness_gate = false;
+        self
+    }
+}
+
+impl Preset {
+    /// Every preset, in the order the reference lists them.
+    pub const ALL: [Preset; 13] = [
+        Preset::KubeProxyIptables,
+        Preset::KubeProxyNftables,
+        Preset::IngressNginx,
+        Preset::HaproxyIngress,
+        Preset::Traefik,
+        Preset::EnvoySidecar,
+        Preset::LinkerdSidecar,
+        Preset::CloudLb,
+        Preset::AwsAlbIp,
+        Preset::AwsAlbInstance,
+        Preset::AwsNlbIp,
+        Preset::AwsNlbInstance,
+        Preset::GclbNeg,
+    ];
+
+    /// The preset's health checks, `(interval, healthy threshold)`, for a balancer whose
+    /// registration waits for them; `None` for balancers without target health checks.
+    pub fn health_check(self) -> Option<(SimDuration, u32)> {
+        match self {
+            // 2 checks x 15 s: the assumption `cloud_lb` has always made (30 s).
+            Preset::CloudLb | Preset::AwsAlbIp => Some((secs(15), 2)),
+            Preset::AwsNlbIp => Some((secs(10), 3)),
+            Preset::GclbNeg => Some((secs(5), 2)),
+            _ => None,
+        }
+    }
+
+    /// The hop a chain through this preset implies: an instance-mode cloud balancer reaches
+    /// pods through a NodePort, so kube-proxy picks the pod.
+    pub fn implied_via(self) -> Option<Preset> {
+        match self {
+            Preset::AwsAlbInstance => Some(Preset::KubeProxyIptables),
+            _ => None,
         }
     }
 }
@@ -484,6 +789,15 @@ impl Preset {
             Preset::IngressNginx => "ingress_nginx",
             Preset::EnvoySidecar => "envoy_sidecar",
             Preset::CloudLb => "cloud_lb",
+            Preset::KubeProxyNftables => "kube_proxy_nftables",
+            Preset::LinkerdSidecar => "linkerd_sidecar",
+            Preset::HaproxyIngress => "haproxy_ingress",
+            Preset::Traefik => "traefik",
+            Preset::AwsAlbIp => "aws_alb_ip",
+            Preset::AwsAlbInstance => "aws_alb_instance",
+            Preset::AwsNlbIp => "aws_nlb_ip",
+            Preset::AwsNlbInstance => "aws_nlb_instance",
+            Preset::GclbNeg => "gclb_neg",
         }
     }
 
@@ -513,9 +827,43 @@ impl Preset {
                 "upstream_timeout",
                 "connect_timeout",
                 "health_check_delay",
+                "health_check_interval",
+                "healthy_threshold",
                 "deregistration_delay",
                 "readiness_gate",
             ],
+            Preset::KubeProxyNftables | Preset::AwsNlbInstance => &["kind", "terminating_fallback"],
+            Preset::LinkerdSidecar => &[
+                "kind",
+                "retries",
+                "upstream_timeout",
+                "connect_timeout",
+                "wait_before_exit",
+            ],
+            Preset::HaproxyIngress | Preset::Traefik => &[
+                "kind",
+                "retries",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+            ],
+            Preset::AwsAlbIp | Preset::GclbNeg => &[
+                "kind",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+                "health_check_interval",
+                "healthy_threshold",
+                "deregistration_delay",
+                "readiness_gate",
+            ],
+            Preset::AwsAlbInstance => &[
+                "kind",
+                "upstream_keepalive",
+                "upstream_timeout",
+                "connect_timeout",
+            ],
+            Preset::AwsNlbIp => &["kind", "health_check_interval", "healthy_threshold"],
         }
     }
 }
@@ -533,6 +881,12 @@ impl BalancerConfig {
             ("sidecar_drain", self.sidecar_drain.is_some()),
             ("health_check_delay", self.health_check_delay.is_some()),
             ("deregistration_delay", self.deregistration_delay.is_some()),
+            (
+                "health_check_interval",
+                self.health_check_interval.is_some(),
+            ),
+            ("healthy_threshold", self.healthy_threshold.is_some()),
+            ("wait_before_exit", self.wait_before_exit.is_some()),
             ("readiness_gate", self.readiness_gate.is_some()),
         ];
         let uses = self.preset.fields();
@@ -547,14 +901,8 @@ impl BalancerConfig {
     pub fn resolve(&self) -> BalancerSpec {
         let mut s = self.preset.spec();
         if let Some(inner) = self.via {
-            let i = inner.spec();
-            s.lag = i.lag;
-            s.terminating_fallback = i.terminating_fallback;
-            s.ordered_sync = i.ordered_sync;
             // The outer hop sees nodes or a virtual IP, not pods.
-            s.health_check_delay = SimDuration::ZERO;
-            s.deregistration_delay = None;
-            s.readiness_gate = false;
+            s = s.behind(inner);
         }
         if let Some(k) = self.kind {
             s.kind = k;
@@ -579,6 +927,17 @@ impl BalancerConfig {
         }
         if let Some(d) = self.health_check_delay {
             s.health_check_delay = d;
+        }
+        if let Some((interval, threshold)) = self.preset.health_check()
+            && (self.health_check_interval.is_some() || self.healthy_threshold.is_some())
+        {
+            let interval = self.health_check_interval.unwrap_or(interval);
+            let threshold = self.healthy_threshold.unwrap_or(threshold);
+            s.health_check_delay =
+                SimDuration::from_nanos(interval.as_nanos().saturating_mul(u64::from(threshold)));
+        }
+        if let Some(d) = self.wait_before_exit {
+            s.sidecar_refuse_after = Some(d);
         }
         if let Some(d) = self.deregistration_delay {
             s.deregistration_delay = Some(d);
@@ -1068,6 +1427,30 @@ pub struct QueueConfig {
     pub release_on_sigterm: bool,
     /// Side effects carry an idempotency key: a redelivered job's effect is a no-op.
     pub idempotent: bool,
+    /// When the worker acks a job: `after_work` (the default; a job whose worker dies is
+    /// redelivered at lease expiry and may apply twice) or `on_receipt` (acked when fetched:
+    /// never redelivered, so a job whose worker dies before its side effect is lost, and
+    /// `release_on_sigterm` cannot hand it back; it only stops fetching).
+    #[serde(skip_serializing_if = "AckMode::is_after_work")]
+    pub ack: AckMode,
+}
+
+/// `queue.ack`: when the worker acknowledges a job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AckMode {
+    /// After the work (at-least-once delivery).
+    #[default]
+    AfterWork,
+    /// On receipt, before the work (at-most-once delivery).
+    OnReceipt,
+}
+
+impl AckMode {
+    /// `true` for the default, [`AckMode::AfterWork`].
+    pub fn is_after_work(&self) -> bool {
+        *self == AckMode::AfterWork
+    }
 }
 
 impl Default for QueueConfig {
@@ -1080,6 +1463,7 @@ impl Default for QueueConfig {
             workers: 2,
             release_on_sigterm: false,
             idempotent: false,
+            ack: AckMode::AfterWork,
         }
     }
 }
@@ -1224,21 +1608,48 @@ impl Fleet {
             ));
         }
         for field in b.unused_fields() {
+            let hint = if field == "health_check_delay" && b.preset.health_check().is_some() {
+                "; its replacement is health_check_interval and healthy_threshold"
+            } else {
+                ""
+            };
             e.push(ConfigError::new(
                 &format!("balancer.{field}"),
                 format!(
-                    "preset {} has no such setting (it uses: {})",
+                    "preset {} has no such setting (it uses: {}){hint}",
                     b.preset.name(),
                     b.preset.fields().join(", ")
                 ),
             ));
         }
+        if b.health_check_delay.is_some()
+            && (b.health_check_interval.is_some() || b.healthy_threshold.is_some())
+        {
+            e.push(ConfigError::new(
+                "balancer.health_check_delay",
+                "give either health_check_delay or its replacement, health_check_interval and healthy_threshold (delay = threshold x interval), not both",
+            ));
+        }
+        if b.healthy_threshold == Some(0) || b.healthy_threshold.is_some_and(|t| t > 10) {
+            e.push(ConfigError::new("balancer.healthy_threshold", "1 to 10"));
+        }
+        if b.health_check_interval
+            .is_some_and(|d| d.is_zero() || d > secs(300))
+        {
+            e.push(ConfigError::new(
+                "balancer.health_check_interval",
+                "above 0s and at most 300s",
+            ));
+        }
+        if b.wait_before_exit.is_some_and(|d| d > secs(3_600)) {
+            e.push(ConfigError::new("balancer.wait_before_exit", "at most 1h"));
+        }
         if let Some(inner) = b.via {
-            if inner != Preset::KubeProxyIptables {
+            if !matches!(inner, Preset::KubeProxyIptables | Preset::KubeProxyNftables) {
                 e.push(ConfigError::new(
                     "balancer.via",
                     format!(
-                        "{} does not pick pods behind another balancer; only kube_proxy_iptables does",
+                        "{} does not pick pods behind another balancer; only kube_proxy_iptables and kube_proxy_nftables do",
                         inner.name()
                     ),
                 ));
@@ -1254,6 +1665,8 @@ impl Fleet {
             }
             for (field, set) in [
                 ("health_check_delay", b.health_check_delay.is_some()),
+                ("health_check_interval", b.health_check_interval.is_some()),
+                ("healthy_threshold", b.healthy_threshold.is_some()),
                 ("deregistration_delay", b.deregistration_delay.is_some()),
                 ("readiness_gate", b.readiness_gate.is_some()),
             ] {

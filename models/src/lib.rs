@@ -75,7 +75,13 @@
 //!   Envoy apply endpoint changes in order (full-state syncs).
 //!   Presets: [`Preset`] (each number's source is on [`Preset::spec`]); an Envoy sidecar refuses
 //!   new inbound connections at deletion and cuts the rest after `sidecar_drain`; a cloud LB adds
-//!   health checks to registration and can carry a readiness gate.
+//!   health checks to registration and can carry a readiness gate. The proxies users run each
+//!   have one ([`Preset::ALL`]): kube-proxy iptables/nftables, ingress-nginx, HAProxy ingress,
+//!   Traefik, Envoy and Linkerd sidecars (Linkerd refuses new requests at its SIGTERM, after
+//!   `balancer.wait_before_exit`), AWS ALB/NLB in IP and instance mode (instance mode is a
+//!   chain through kube-proxy) and GCLB with NEGs; health-checked ones take
+//!   `health_check_interval` x `healthy_threshold`, and the AWS and GCLB lags are lognormal
+//!   with the minute-long tails the controllers' issues report.
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.
@@ -127,14 +133,17 @@ mod reference;
 mod sim;
 
 pub use config::{
-    AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig, ColdStart,
-    ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet, IntOrPercent,
-    LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
+    AckMode, AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig,
+    ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
+    IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
     PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
     ServerConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
-pub use reference::{FIELDS as FIELD_REFERENCE, FieldRef, bound as field_bound};
+pub use reference::{
+    FIELDS as FIELD_REFERENCE, FieldRef, PRESETS as PRESET_REFERENCE, PresetRef,
+    bound as field_bound,
+};
 pub use sim::{
     EXIT_DRAINED, EXIT_GUARDIAN, EXIT_NOT_DRAINED, EXIT_SIGKILL, Mechanism, PodShutdown, SimError,
     SimOptions, SimRun, simulate,

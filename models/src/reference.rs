@@ -151,7 +151,7 @@ pub const FIELDS: &[FieldRef] = &[
     ),
     f(
         "balancer.preset",
-        "kube_proxy_iptables|ingress_nginx|envoy_sidecar|cloud_lb",
+        "kube_proxy_iptables|kube_proxy_nftables|ingress_nginx|haproxy_ingress|traefik|envoy_sidecar|linkerd_sidecar|cloud_lb|aws_alb_ip|aws_alb_instance|aws_nlb_ip|aws_nlb_instance|gclb_neg",
         "kube_proxy_iptables",
         "each default cited on Preset::spec",
         "stale_lb_view, no_endpoints, status codes",
@@ -218,6 +218,27 @@ pub const FIELDS: &[FieldRef] = &[
         "300s (cloud LB)",
         "AWS target group default (aws-lbc#3270)",
         "idle upstream connections closed",
+    ),
+    f(
+        "balancer.health_check_interval",
+        "duration",
+        "preset (ALB 15s, NLB 10s, GCLB 5s)",
+        "aws-load-balancer-controller annotations; Compute Engine health check defaults",
+        "no_endpoints, slow registration",
+    ),
+    f(
+        "balancer.healthy_threshold",
+        "count",
+        "preset (ALB 2, NLB 3, GCLB 2)",
+        "aws-load-balancer-controller annotations; Compute Engine health check defaults",
+        "no_endpoints, slow registration",
+    ),
+    f(
+        "balancer.wait_before_exit",
+        "duration",
+        "0s (Linkerd)",
+        "Linkerd waitBeforeExitSeconds (proxy-configuration reference)",
+        "stale_lb_view -> 502 at the refusing proxy",
     ),
     f(
         "balancer.readiness_gate",
@@ -487,6 +508,13 @@ pub const FIELDS: &[FieldRef] = &[
         "redelivered_job",
     ),
     f(
+        "queue.ack",
+        "after_work|on_receipt",
+        "after_work",
+        "at-least-once (ack after work) vs at-most-once (ack on receipt)",
+        "redelivered_job (after_work), lost_job (on_receipt)",
+    ),
+    f(
         "levers.<name>",
         "bool",
         "false",
@@ -495,7 +523,7 @@ pub const FIELDS: &[FieldRef] = &[
     ),
     f(
         "balancer.via",
-        "kube_proxy_iptables or absent",
+        "kube_proxy_iptables|kube_proxy_nftables or absent",
         "- (one hop)",
         "ingress-nginx service-upstream; ALB/NLB instance mode -> NodePort",
         "status codes of the outer hop, lag of the inner",
@@ -568,6 +596,9 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("balancer.sidecar_drain", "<= 24h"),
     ("balancer.health_check_delay", "<= 24h"),
     ("balancer.deregistration_delay", "<= 24h"),
+    ("balancer.health_check_interval", "(0, 300s]"),
+    ("balancer.healthy_threshold", "1..=10"),
+    ("balancer.wait_before_exit", "<= 1h"),
     (
         "propagation.endpointslice",
         "parameters <= 24h; draws capped at 24h",
@@ -650,3 +681,84 @@ mod bounds_tests {
         }
     }
 }
+
+/// One balancer preset as the reference lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresetRef {
+    /// The preset.
+    pub preset: crate::Preset,
+    /// What it stands for and the mechanism it brings.
+    pub what: &'static str,
+    /// Its long-tailed or cited defaults in one line (every number's source is on
+    /// [`crate::Preset::spec`]).
+    pub defaults: &'static str,
+}
+
+/// Every balancer preset, in [`crate::Preset::ALL`] order.
+pub const PRESETS: &[PresetRef] = &[
+    PresetRef {
+        preset: crate::Preset::KubeProxyIptables,
+        what: "kube-proxy iptables: L4 pick per connection, pinned by conntrack",
+        defaults: "lag 10ms..1s (minSyncPeriod 1s); terminating fallback (KEP-1669)",
+    },
+    PresetRef {
+        preset: crate::Preset::KubeProxyNftables,
+        what: "kube-proxy nftables (GA 1.33, KEP-3866): as iptables, incremental rule updates",
+        defaults: "lag 10ms..1s (shared minSyncPeriod 1s); terminating fallback",
+    },
+    PresetRef {
+        preset: crate::Preset::IngressNginx,
+        what: "ingress-nginx: L7 pick per request, retries other upstreams",
+        defaults: "lag 0.1..4.3s; 2 retries; 502 refused, 504 timeout; connect 5s",
+    },
+    PresetRef {
+        preset: crate::Preset::HaproxyIngress,
+        what: "HAProxy Kubernetes Ingress: L7, runtime-API endpoint updates",
+        defaults: "lag 0.1..5.1s (sync period, assumption); 1 redispatch; 503 refused/connect timeout; connect 5s, server 50s",
+    },
+    PresetRef {
+        preset: crate::Preset::Traefik,
+        what: "Traefik Kubernetes provider: L7, throttled configuration reloads",
+        defaults: "lag 0.1..2.1s (providersThrottleDuration 2s); retry middleware off; 502 refused, 504 dial timeout; dial 30s",
+    },
+    PresetRef {
+        preset: crate::Preset::EnvoySidecar,
+        what: "Envoy/Istio sidecar: refuses inbound at deletion, cut after terminationDrainDuration",
+        defaults: "lag 0.1..1s; 503 (UF/UC); sidecar_drain 5s; connect 10s",
+    },
+    PresetRef {
+        preset: crate::Preset::LinkerdSidecar,
+        what: "Linkerd proxy: refuses new inbound requests at its SIGTERM, stays until the app exits",
+        defaults: "lag 0.1..1s; wait_before_exit 0s; 502 connection errors; no retries; connect 1s",
+    },
+    PresetRef {
+        preset: crate::Preset::CloudLb,
+        what: "generic cloud LB (ALB-like, ip targets): health checks, deregistration delay",
+        defaults: "lag uniform 5..30s; 2 x 15s health checks; deregistration 300s; 502/504",
+    },
+    PresetRef {
+        preset: crate::Preset::AwsAlbIp,
+        what: "AWS ALB target-type ip: pod targets, optional readiness gate",
+        defaults: "lag lognormal median 10s p99 120s (aws-lbc#1064); 2 x 15s checks; deregistration 300s; 502/504",
+    },
+    PresetRef {
+        preset: crate::Preset::AwsAlbInstance,
+        what: "AWS ALB target-type instance: ALB -> NodePort -> kube-proxy picks the pod",
+        defaults: "kube-proxy's lag and fallback; ALB statuses 502/504 and timeouts",
+    },
+    PresetRef {
+        preset: crate::Preset::AwsNlbIp,
+        what: "AWS NLB target-type ip: L4 pass-through to pod IPs",
+        defaults: "lag lognormal median 10s p99 120s; 3 x 10s checks; refusals reach the client",
+    },
+    PresetRef {
+        preset: crate::Preset::AwsNlbInstance,
+        what: "AWS NLB target-type instance: NLB -> NodePort -> kube-proxy (for loss: kube-proxy)",
+        defaults: "kube-proxy iptables' numbers",
+    },
+    PresetRef {
+        preset: crate::Preset::GclbNeg,
+        what: "GCLB with NEGs (container-native): pod targets, NEG readiness gate on",
+        defaults: "lag lognormal median 10s p99 60s (ingress-gce#2222); 2 x 5s checks; draining 0s; 502",
+    },
+];

@@ -265,11 +265,7 @@ fn the_reference_lists_every_field() {
         }
     }
     walk("", &v, &mut leaves);
-    for p in models::Preset::CloudLb
-        .fields()
-        .iter()
-        .chain(models::Preset::EnvoySidecar.fields())
-    {
+    for p in models::Preset::ALL.iter().flat_map(|p| p.fields()) {
         leaves.push(format!("balancer.{p}"));
     }
     leaves.push("balancer.terminating_fallback".into());
@@ -285,5 +281,23 @@ fn the_reference_lists_every_field() {
             !r.unit.is_empty() && !r.source.is_empty() && !r.feeds.is_empty(),
             "{r:?}"
         );
+    }
+}
+
+#[test]
+fn the_reference_lists_every_preset_with_the_fields_it_takes() {
+    let listed: Vec<Preset> = models::PRESET_REFERENCE.iter().map(|r| r.preset).collect();
+    assert_eq!(listed, Preset::ALL.to_vec());
+    for r in models::PRESET_REFERENCE {
+        assert!(!r.what.is_empty() && !r.defaults.is_empty(), "{r:?}");
+        // Every field a preset takes is a field the reference explains.
+        for field in r.preset.fields() {
+            let path = format!("balancer.{field}");
+            assert!(
+                models::FIELD_REFERENCE.iter().any(|f| f.path == path),
+                "{}: {path}",
+                r.preset.name()
+            );
+        }
     }
 }

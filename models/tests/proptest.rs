@@ -18,7 +18,7 @@ prop_compose! {
         poisson in any::<bool>(),
         keepalive in any::<bool>(),
         pool in 1u32..40,
-        preset in 0usize..4,
+        preset in 0usize..Preset::ALL.len(),
         levers in 0u8..64,
         rotate in 0u32..4,
         surge in 1u32..3,
@@ -59,9 +59,11 @@ prop_compose! {
         f.client.connection = if keepalive { ConnectionStyle::Keepalive } else { ConnectionStyle::New };
         f.client.pool = pool;
         f.client.retry.attempts = retries;
-        f.balancer.preset = [Preset::KubeProxyIptables, Preset::IngressNginx, Preset::EnvoySidecar, Preset::CloudLb][preset];
-        if preset == 3 {
-            f.balancer.health_check_delay = Some(ms(500));
+        f.balancer.preset = Preset::ALL[preset];
+        if f.balancer.preset.health_check().is_some() {
+            // Every health-checked preset, short enough for the property's runs.
+            f.balancer.health_check_interval = Some(ms(250));
+            f.balancer.healthy_threshold = Some(2);
         }
         f.propagation.lag = Some(Dist::Uniform { low: ms(0), high: ms(lag) });
         f.lifecycle.prestop = (prestop > 0).then(|| PreStop::Sleep(ms(prestop)));

@@ -76,8 +76,12 @@ impl World<'_> {
         for job in &self.jobs {
             match job.applied {
                 0 => {
-                    let dead =
-                        job.state == JobState::Leased && self.workers[job.worker as usize].dead;
+                    // Leased to a dead worker, or acked on receipt by one (never redelivered).
+                    let held = job.state == JobState::Leased
+                        || (self.queue.ack == AckMode::OnReceipt
+                            && job.state == JobState::Done
+                            && job.worker != NONE);
+                    let dead = held && self.workers[job.worker as usize].dead;
                     if dead {
                         jobs.lost += 1;
                     } else {

@@ -184,6 +184,15 @@ impl World<'_> {
             );
             self.pods[p as usize].ev_sidecar = Some(ev);
         }
+        if let Some(wait) = self.bal.sidecar_refuse_after {
+            // Linkerd: the proxy gets SIGTERM after its waitBeforeExitSeconds preStop, then
+            // refuses new inbound connections and stays up until the pod's process exits.
+            if wait.is_zero() {
+                self.sidecar_refuse(q, p, now);
+            } else {
+                q.schedule_at(SimTime::from_nanos(now + dur(wait)), Ev::SidecarRefuse(p));
+            }
+        }
         let ep = self.term_ep(p);
         self.slice_set(q, p, ep, now);
         let grace = dur(self.plan.shutdown.grace);
@@ -308,6 +317,17 @@ impl World<'_> {
     }
 
     /// The drain closes keep-alive connection `c`: after its response if busy, now if idle.
+    /// A Linkerd proxy at its SIGTERM: it refuses new connections and new requests (idle
+    /// inbound connections closed, busy ones closed after their response, as an HTTP/2
+    /// GOAWAY), lets in-flight requests finish, and stays up until the pod exits.
+    pub(super) fn sidecar_refuse(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.pods[p as usize].inbound_open = false;
+        let conns = self.pods[p as usize].conns.clone();
+        for c in conns {
+            self.drain_close(q, c, now);
+        }
+    }
+
     pub(super) fn drain_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
         let conn = self.conns[c as usize];
         if !conn.server_open {

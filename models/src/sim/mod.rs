@@ -18,7 +18,7 @@ use sim_core::{
 };
 
 use crate::config::{
-    Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
+    AckMode, Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
     QueueConfig,
 };
 use crate::plan::Plan;
@@ -59,7 +59,8 @@ pub enum Mechanism {
     Unfinished,
     /// A job's side effect applied more than once (a redelivery without idempotency).
     RedeliveredJob,
-    /// A job never applied: still leased to a dead worker when the run ended.
+    /// A job never applied: still leased to a dead worker when the run ended, or acked on
+    /// receipt (`queue.ack = "on_receipt"`) by a worker that died before its side effect.
     LostJob,
 }
 
@@ -322,6 +323,8 @@ enum Ev {
     AppShutdown(u32),
     /// The readiness probe has failed `failure_threshold` times (the app failed readiness).
     ReadinessFailed(u32),
+    /// A Linkerd proxy's waitBeforeExitSeconds is over: it refuses new inbound connections.
+    SidecarRefuse(u32),
 }
 
 impl Event for Ev {
@@ -353,6 +356,7 @@ impl Event for Ev {
             Ev::LoadStop => 23,
             Ev::AppShutdown(_) => 24,
             Ev::ReadinessFailed(_) => 25,
+            Ev::SidecarRefuse(_) => 26,
         }
     }
 }
@@ -880,6 +884,14 @@ impl<'f> World<'f> {
                         self.server_close(c, now);
                         self.free_conn(c);
                     }
+                    // The delay bounds how long the balancer keeps the target: requests still
+                    // in flight on its connections are cut (the balancer's 502).
+                    if self.pods[pod as usize].phase != Phase::Gone
+                        && !self.pods[pod as usize].inflight.is_empty()
+                    {
+                        self.kill_data_path(q, pod, now);
+                        self.try_finish_drain(q, pod, now);
+                    }
                 }
             }
             Ev::JobArrival => self.on_job_arrival(q, now),
@@ -890,6 +902,14 @@ impl<'f> World<'f> {
             Ev::AppShutdown(p) => {
                 self.pods[p as usize].ev_app = None;
                 self.app_shutdown(q, p, now);
+            }
+            Ev::SidecarRefuse(p) => {
+                let pod = &self.pods[p as usize];
+                if pod.phase != Phase::Gone && pod.inbound_open {
+                    self.sidecar_refuse(q, p, now);
+                    let ep = self.term_ep(p);
+                    self.slice_set(q, p, ep, now);
+                }
             }
             Ev::ReadinessFailed(p) => {
                 let pod = &mut self.pods[p as usize];

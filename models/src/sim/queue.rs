@@ -63,15 +63,21 @@ impl World<'_> {
             .sample(&mut self.rng.job_duration)
             .as_nanos();
         let effect = (d as f64 * self.queue.effect_at).round() as u64;
+        let on_receipt = self.queue.ack == AckMode::OnReceipt;
         let job = &mut self.jobs[j as usize];
-        job.state = JobState::Leased;
         job.delivery += 1;
         job.worker = w;
         let delivery = job.delivery;
-        job.lease_ev = Some(q.schedule_at(
-            SimTime::from_nanos(now.saturating_add(lease)),
-            Ev::LeaseExpire { job: j, delivery },
-        ));
+        if on_receipt {
+            // Acked at fetch: the queue forgets it, no lease, no redelivery.
+            job.state = JobState::Done;
+        } else {
+            job.state = JobState::Leased;
+            job.lease_ev = Some(q.schedule_at(
+                SimTime::from_nanos(now.saturating_add(lease)),
+                Ev::LeaseExpire { job: j, delivery },
+            ));
+        }
         let wk = &mut self.workers[w as usize];
         wk.job = j;
         wk.delivery = delivery;
@@ -157,7 +163,8 @@ impl World<'_> {
         for w in ws {
             let wk = self.workers[w as usize];
             self.workers[w as usize].stopped = true;
-            if wk.job == NONE || wk.job_end <= exit_by {
+            if wk.job == NONE || wk.job_end <= exit_by || self.queue.ack == AckMode::OnReceipt {
+                // An acked job cannot be handed back: the worker keeps it.
                 continue;
             }
             // Release: the job goes back to the queue at once.
