@@ -641,7 +641,8 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("nodes.cpu_per_request", "0..=1000000"),
 ];
 
-/// The bound of field `path` (from [`BOUNDS`]), if it has one.
+/// The bound of field `path` (the "bounds" column of `fleetsim scenarios --reference`), if it has
+/// one.
 pub fn bound(path: &str) -> Option<&'static str> {
     BOUNDS.iter().find(|(p, _)| *p == path).map(|&(_, b)| b)
 }
