@@ -631,8 +631,9 @@ pub struct CheckArgs {
     #[arg(long, value_parser = ["new", "keepalive"], default_value = "keepalive")]
     pub connection: String,
     /// The balancer preset for every Deployment, instead of what the manifests suggest:
-    /// kube_proxy_iptables, ingress_nginx, envoy_sidecar or cloud_lb.
-    #[arg(long, value_parser = ["kube_proxy_iptables", "ingress_nginx", "envoy_sidecar", "cloud_lb"])]
+    /// any preset of `fleetsim scenarios --reference` (kube_proxy_iptables, ingress_nginx,
+    /// traefik, aws_alb_ip, ...).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(models::Preset::ALL.map(models::Preset::name)))]
     pub proxy: Option<String>,
     /// Any scenario field, e.g. app.on_sigterm=drain (see `fleetsim scenarios --reference`).
     #[arg(long = "set", value_name = "FIELD=VALUE")]

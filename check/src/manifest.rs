@@ -498,14 +498,7 @@ fn ser_opt_preset<S: serde::Serializer>(p: &Option<Preset>, s: S) -> Result<S::O
 
 /// Parses a preset name as written on the command line or in `--proxy`.
 pub fn parse_preset(s: &str) -> Option<Preset> {
-    [
-        Preset::KubeProxyIptables,
-        Preset::IngressNginx,
-        Preset::EnvoySidecar,
-        Preset::CloudLb,
-    ]
-    .into_iter()
-    .find(|p| p.name() == s)
+    Preset::ALL.into_iter().find(|p| p.name() == s)
 }
 
 fn selects(selector: &[(String, String)], labels: &[(String, String)]) -> bool {
@@ -941,11 +934,15 @@ fn balancer(
         });
     let tpl_meta = dep.path(&["spec", "template", "metadata"]);
     if istio || linkerd {
-        read.preset = Preset::EnvoySidecar;
+        read.preset = if istio {
+            Preset::EnvoySidecar
+        } else {
+            Preset::LinkerdSidecar
+        };
         read.because = if istio {
             "Istio sidecar injection (sidecar.istio.io/inject or the namespace's istio-injection label): the client-side Envoy picks per request, the pod's Envoy drains for terminationDrainDuration".into()
         } else {
-            "Linkerd injection (linkerd.io/inject: enabled): modelled as the envoy_sidecar preset (a per-request proxy with a 0.1-1 s endpoint lag and a 5 s drain); the model has no Linkerd preset, so this is an assumption".into()
+            "Linkerd injection (linkerd.io/inject: enabled): the linkerd_sidecar preset (the proxy refuses new requests at deletion; waitBeforeExitSeconds default 0)".into()
         };
         read.loc = tpl_meta.map(|m| dep.loc(m, "spec.template.metadata"));
         if let Some(cfg) = annotation(pod_annotations, "proxy.istio.io/config") {
@@ -1105,8 +1102,27 @@ fn balancer(
                     loc: Some(loc),
                 };
             }
+            Some(c @ ("traefik" | "haproxy")) => {
+                let preset = if c == "traefik" {
+                    Preset::Traefik
+                } else {
+                    Preset::HaproxyIngress
+                };
+                read = BalancerRead {
+                    preset,
+                    via: None,
+                    deregistration_delay_s: None,
+                    sidecar_drain_s: None,
+                    because: format!(
+                        "{} with ingress class {c:?}: the {} preset{sidecar_note}",
+                        ing.title(),
+                        preset.name()
+                    ),
+                    loc: Some(loc),
+                };
+            }
             Some(c) if opts.proxy.is_none() => {
-                return Err(ing.invalid(class_node, "spec.ingressClassName", format!("ingress class {c:?} has no preset in the model (presets: kube_proxy_iptables, ingress_nginx, envoy_sidecar, cloud_lb); pick the nearest with --proxy PRESET")));
+                return Err(ing.invalid(class_node, "spec.ingressClassName", format!("ingress class {c:?} has no preset in the model (ingress classes read: nginx, traefik, haproxy, alb, gce; presets: `fleetsim scenarios --reference`); pick the nearest with --proxy PRESET")));
             }
             None if annotation(&ann, "nginx.ingress.kubernetes.io/rewrite-target").is_some()
                 || ann

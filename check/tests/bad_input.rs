@@ -200,12 +200,12 @@ fn unknown_prestop_length_and_ingress_class_are_errors_unless_given() {
             .contains("lifecycle.preStop.exec.command: cannot tell how long"),
         "{e}"
     );
-    let ing = "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  ingressClassName: traefik\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 80\n";
+    let ing = "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  ingressClassName: contour\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 80\n";
     let text = format!("{}{SERVICE}{ing}", deployment("", PORT));
     let e = err(&text);
     assert!(
         e.to_string()
-            .contains("ingress class \"traefik\" has no preset"),
+            .contains("ingress class \"contour\" has no preset"),
         "{e}"
     );
     // --proxy names the preset instead.
@@ -255,8 +255,27 @@ fn sidecar_and_load_balancer_annotations_pick_the_preset() {
         "      labels:\n        app: web\n      annotations:\n        linkerd.io/inject: enabled\n    spec:",
     );
     let r = ok(&format!("{linkerd}{SERVICE}"));
-    assert_eq!(r.deployments[0].balancer.preset, Preset::EnvoySidecar);
-    assert!(r.deployments[0].balancer.because.contains("assumption"));
+    assert_eq!(r.deployments[0].balancer.preset, Preset::LinkerdSidecar);
+    assert!(
+        r.deployments[0]
+            .balancer
+            .because
+            .contains("linkerd_sidecar")
+    );
+
+    // Traefik and HAProxy ingress classes pick their own presets.
+    let ing = |class: &str| {
+        format!(
+            "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  ingressClassName: {class}\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 80\n"
+        )
+    };
+    for (class, preset) in [
+        ("traefik", Preset::Traefik),
+        ("haproxy", Preset::HaproxyIngress),
+    ] {
+        let r = ok(&format!("{}{SERVICE}{}", deployment("", PORT), ing(class)));
+        assert_eq!(r.deployments[0].balancer.preset, preset, "{class}");
+    }
 
     let alb = |tt: &str| {
         format!(
