@@ -5,17 +5,9 @@ use std::path::Path;
 use std::process::Command;
 
 use clap::Parser;
-use fleetsim::{Opts, run};
+use fleetsim::Opts;
 
-fn fleetsim(args: &[&str]) -> anyhow::Result<()> {
-    let mut argv = vec!["fleetsim"];
-    argv.extend_from_slice(args);
-    run(Opts::try_parse_from(argv)?)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::{fleetsim, p};
 
 fn dir_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();

@@ -2,14 +2,7 @@
 //! limit is an error naming the limit (the binary exits non-zero), one within them is not.
 //! Traffic goes to a server on loopback only.
 
-use clap::Parser;
-use fleetsim::{Opts, run};
-
-fn fleetsim(args: &[&str]) -> anyhow::Result<()> {
-    let mut argv = vec!["fleetsim"];
-    argv.extend_from_slice(args);
-    run(Opts::try_parse_from(argv)?)
-}
+use crate::fleetsim;
 
 /// The crate's trivial server on a loopback port of its own (lives as long as the test binary).
 fn trivial_server() -> String {

@@ -3,18 +3,7 @@
 
 use std::path::Path;
 
-use clap::Parser;
-use fleetsim::{Opts, run};
-
-fn fleetsim(args: &[&str]) -> anyhow::Result<()> {
-    let mut argv = vec!["fleetsim"];
-    argv.extend_from_slice(args);
-    run(Opts::try_parse_from(argv)?)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+use crate::{fleetsim, p};
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
