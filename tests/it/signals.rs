@@ -29,6 +29,23 @@ fn wait_within(child: &mut Child, limit: Duration) -> (i32, Duration) {
     }
 }
 
+/// Polls `ready` every 10 ms until it holds; panics naming `what` if it does not within `limit`.
+fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The command's signal thread is running (`interrupts::install` starts it before any work):
+/// the process has a second thread.
+fn signal_thread_started(child: &Child) -> bool {
+    std::fs::read_dir(format!("/proc/{}/task", child.id()))
+        .map(|d| d.count() >= 2)
+        .unwrap_or(false)
+}
+
 fn hidden_entries(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .unwrap()
@@ -45,7 +62,9 @@ fn sigint_stops_an_overloaded_load_within_timeout_plus_2s_with_every_record() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     std::thread::spawn(move || loadgen::trivial::serve_blocking(addr));
-    std::thread::sleep(Duration::from_millis(200));
+    wait_for("the trivial server accepts", Duration::from_secs(5), || {
+        std::net::TcpStream::connect(addr).is_ok()
+    });
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("rec.ndjson");
     // 50,000 req/s on one thread, new connection per request: far more than it can send.
@@ -73,7 +92,11 @@ fn sigint_stops_an_overloaded_load_within_timeout_plus_2s_with_every_record() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    // Interrupt it well into the schedule: once more than 1,000 records are on disk.
+    wait_for("1,000 records written", Duration::from_secs(15), || {
+        std::fs::read_to_string(&out)
+            .is_ok_and(|t| t.lines().filter(|l| l.starts_with("{\"t\":\"r\"")).count() > 1000)
+    });
     signal(&child, libc::SIGINT);
     // The promise: --timeout (2 s) + 2 s; a second of slack for a loaded test machine.
     let (code, took) = wait_within(&mut child, Duration::from_secs(5));
@@ -149,7 +172,11 @@ fn run_and_sweep_stop_at_once_and_keep_the_earlier_output() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(700));
+        // Mid-run: its signal thread (started before any work) is up; 100,000 seeds or
+        // 21 x 5,000 take far longer than the test's wait.
+        wait_for("the command's signal thread", Duration::from_secs(10), || {
+            signal_thread_started(&child)
+        });
         signal(&child, sig);
         let (code, took) = wait_within(&mut child, Duration::from_secs(2));
         assert_eq!(code, want, "{args:?}");
@@ -180,7 +207,9 @@ fn analyze_stops_on_sigint() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("analyze's signal thread", Duration::from_secs(5), || {
+        signal_thread_started(&child)
+    });
     signal(&child, libc::SIGINT);
     let (code, _) = wait_within(&mut child, Duration::from_secs(2));
     assert_eq!(code, 130);
