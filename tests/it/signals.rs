@@ -174,9 +174,11 @@ fn run_and_sweep_stop_at_once_and_keep_the_earlier_output() {
             .unwrap();
         // Mid-run: its signal thread (started before any work) is up; 100,000 seeds or
         // 21 x 5,000 take far longer than the test's wait.
-        wait_for("the command's signal thread", Duration::from_secs(10), || {
-            signal_thread_started(&child)
-        });
+        wait_for(
+            "the command's signal thread",
+            Duration::from_secs(10),
+            || signal_thread_started(&child),
+        );
         signal(&child, sig);
         let (code, took) = wait_within(&mut child, Duration::from_secs(2));
         assert_eq!(code, want, "{args:?}");
