@@ -42,12 +42,18 @@ use crate::state::{self, PodEvent, RolloutSpan, SliceEvent, WatchEvent};
 #[derive(Parser, Clone, Debug)]
 #[command(
     name = "live",
-    about = "Roll the real service on a real cluster under open-loop load and write the live summary"
+    about = "Roll a Deployment on a real cluster under open-loop load and write the live summary: \
+             the project's service by overlay, or any Deployment by --namespace/--deployment/--service"
 )]
 pub struct LiveOpts {
-    /// Overlay: a name under --overlays (before, after, pid1, readiness, drain, requeue, surge) or a
-    /// kustomize directory.
-    pub overlay: String,
+    /// Overlay to apply first: a name under --overlays (before, after, pid1, readiness, drain,
+    /// requeue, surge) or a kustomize directory. Without it nothing is applied: the Deployment
+    /// named by --namespace/--deployment is rolled as it runs (any Deployment, not only ours).
+    pub overlay: Option<String>,
+    /// Name of the runs (`OUT/NAME/run-K`, scenarios `NAME-keepalive` / `NAME-new`): by default
+    /// the overlay's folder name, else the Deployment's name.
+    #[arg(long)]
+    pub name: Option<String>,
     /// Directory holding the overlays.
     #[arg(long, default_value = "deploy/k8s/overlays")]
     pub overlays: PathBuf,
@@ -81,9 +87,14 @@ pub struct LiveOpts {
     /// The Service the load goes through (its ClusterIP, from the node).
     #[arg(long, default_value = "fleetsim-service")]
     pub service: String,
-    /// Path and query of the slow endpoint.
-    #[arg(long, default_value = "/work?ms=50")]
-    pub path: String,
+    /// Path and query of the slow endpoint, sent to the Service's ClusterIP (default
+    /// `/work?ms=50`, the project's service; go-httpbin: `/delay/0.1`).
+    #[arg(long, conflicts_with = "url")]
+    pub path: Option<String>,
+    /// Load this URL instead of the Service's ClusterIP (e.g. through an ingress controller:
+    /// `http://INGRESS-IP/delay/0.1`). Only `http://` with a numeric IPv4 address.
+    #[arg(long)]
+    pub url: Option<String>,
     /// Keep-alive clients of the keep-alive generator.
     #[arg(long, default_value_t = 16)]
     pub clients: u64,
@@ -130,6 +141,33 @@ pub struct LiveOpts {
     pub ledger_password: String,
 }
 
+/// The project's slow endpoint, loaded when neither --path nor --url is given.
+const DEFAULT_PATH: &str = "/work?ms=50";
+
+/// Checks a `--url` the generator can load: `http://` and a numeric IPv4 address with a port
+/// or the default 80 (the load goes only to the cluster's own addresses, never by name).
+fn parse_target(url: &str) -> Result<()> {
+    let bad = |reason: &str| LiveError::Setting {
+        field: "url",
+        reason: format!("{url:?}: {reason}"),
+    };
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| bad("only http:// is supported"))?;
+    let host = rest.split('/').next().unwrap_or("");
+    let ip = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if ip.parse::<std::net::Ipv4Addr>().is_err() {
+        return Err(bad(
+            "the host must be a numeric IPv4 address (the ingress's or Service's ClusterIP)",
+        ));
+    }
+    if let Some((_, port)) = host.rsplit_once(':') {
+        port.parse::<u16>()
+            .map_err(|_| bad("the port must be a number from 0 to 65535"))?;
+    }
+    Ok(())
+}
+
 fn epoch_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -157,10 +195,11 @@ pub struct RunSummary {
     /// The figures and the generator's health.
     #[serde(flatten)]
     pub analyzed: LiveSummary,
-    /// The levers the fleet ran with.
-    pub levers: Levers,
-    /// Every old pod logged the shutdown steps its levers require, in order.
-    pub shutdown_order_ok: bool,
+    /// The levers the fleet ran with (`null`: not the project's service, no levers to read).
+    pub levers: Option<Levers>,
+    /// Every old pod logged the shutdown steps its levers require, in order (`null`: not
+    /// checked, the application is not the project's service and logs no such steps).
+    pub shutdown_order_ok: Option<bool>,
     /// The evidence behind the verdicts (the whole run's summary only).
     #[serde(flatten)]
     pub evidence: Option<RunEvidence>,
@@ -199,17 +238,32 @@ pub fn run(opts: LiveOpts) -> Result<Vec<PathBuf>> {
         kubeconfig: opts.kubeconfig.clone(),
         namespace: opts.namespace.clone(),
     };
-    let overlay_dir = if Path::new(&opts.overlay).is_dir() {
-        PathBuf::from(&opts.overlay)
-    } else {
-        opts.overlays.join(&opts.overlay)
+    if let Some(url) = &opts.url {
+        parse_target(url)?;
+    }
+    let overlay_dir = opts.overlay.as_ref().map(|overlay| {
+        if Path::new(overlay).is_dir() {
+            PathBuf::from(overlay)
+        } else {
+            opts.overlays.join(overlay)
+        }
+    });
+    let name = match (&opts.name, &overlay_dir) {
+        (Some(n), _) => n.clone(),
+        (None, Some(dir)) => dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| opts.deployment.clone()),
+        (None, None) => opts.deployment.clone(),
     };
-    let name = overlay_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| opts.overlay.clone());
-    if !opts.no_apply {
-        apply_overlay(&kube, &opts.overlay, &overlay_dir)?;
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(LiveError::Setting {
+            field: "name",
+            reason: format!("{name:?} is not a folder name"),
+        });
+    }
+    if let (Some(overlay), Some(dir), false) = (&opts.overlay, &overlay_dir, opts.no_apply) {
+        apply_overlay(&kube, overlay, dir)?;
     }
     let mut dirs = Vec::new();
     for k in 1..=opts.repeat {
@@ -336,8 +390,10 @@ fn wait_settled(kube: &Kube, opts: &LiveOpts) -> Result<(u32, Vec<String>, Strin
     }
 }
 
-/// The levers the running Deployment has on, read from its image and ConfigMaps.
-fn read_levers(kube: &Kube, opts: &LiveOpts) -> Result<Levers> {
+/// The levers the running Deployment has on, read from its image and ConfigMaps; `None` when the
+/// Deployment is not the project's service (no `FLEETSIM_*` setting in its ConfigMaps and not
+/// its image): a third party's application has no levers to read.
+fn read_levers(kube: &Kube, opts: &LiveOpts) -> Result<Option<Levers>> {
     let dep = kube.json(&["get", "deployment", &opts.deployment])?;
     let spec = &dep["spec"];
     let container = &spec["template"]["spec"]["containers"][0];
@@ -353,16 +409,23 @@ fn read_levers(kube: &Kube, opts: &LiveOpts) -> Result<Levers> {
             }
         }
     }
+    let ours =
+        image.contains("fleetsim/real-service") || env.keys().any(|k| k.starts_with("FLEETSIM_"));
+    if !ours {
+        return Ok(None);
+    }
     let on = |k: &str| env.get(k).is_some_and(|v| v == "true");
     let surge = spec
         .pointer("/strategy/rollingUpdate/maxSurge")
         .is_some_and(|v| v != &json!(0) && v != &json!("0%"));
-    Ok(Levers::NONE
-        .with(Lever::Pid1, !image.ends_with(":shell"))
-        .with(Lever::Readiness, on("FLEETSIM_READINESS_LEVER"))
-        .with(Lever::Drain, on("FLEETSIM_DRAIN_LEVER"))
-        .with(Lever::Requeue, on("FLEETSIM_REQUEUE_LEVER"))
-        .with(Lever::Surge, surge && on("FLEETSIM_JITTER_LEVER")))
+    Ok(Some(
+        Levers::NONE
+            .with(Lever::Pid1, !image.ends_with(":shell"))
+            .with(Lever::Readiness, on("FLEETSIM_READINESS_LEVER"))
+            .with(Lever::Drain, on("FLEETSIM_DRAIN_LEVER"))
+            .with(Lever::Requeue, on("FLEETSIM_REQUEUE_LEVER"))
+            .with(Lever::Surge, surge && on("FLEETSIM_JITTER_LEVER")),
+    ))
 }
 
 /// Children to kill when a run ends (watches, log followers).
@@ -386,7 +449,8 @@ struct Fleet {
     replicas: u32,
     old_templates: Vec<String>,
     selector: String,
-    levers: Levers,
+    /// `None`: not the project's service.
+    levers: Option<Levers>,
     /// The Service's ClusterIP and port.
     addr: SocketAddr,
 }
@@ -655,6 +719,16 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
     let logs = dir.join("logs");
     fs::create_dir_all(&logs).map_err(LiveError::io(&logs))?;
     let fleet = settled_fleet(kube, opts)?;
+    if fleet.levers.is_none() && opts.job_rate > 0.0 {
+        return Err(LiveError::Setting {
+            field: "job-rate",
+            reason: format!(
+                "deployment {}/{} is not the project's service (no FLEETSIM_* settings): it has no \
+                 POST /jobs and no ledger to read; pass --job-rate 0",
+                opts.namespace, opts.deployment
+            ),
+        });
+    }
     let ledger = ledger(kube, opts);
     if opts.job_rate > 0.0 {
         ledger
@@ -668,7 +742,14 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
         dir.join("records-keepalive.ndjson"),
         dir.join("records-new.ndjson"),
     ];
-    let target = format!("http://{}{}", fleet.addr, opts.path);
+    let target = match &opts.url {
+        Some(url) => url.clone(),
+        None => format!(
+            "http://{}{}",
+            fleet.addr,
+            opts.path.as_deref().unwrap_or(DEFAULT_PATH)
+        ),
+    };
     let generators: Vec<JoinHandle<Result<LoadReport, LoadError>>> =
         load_plans(opts, &target, &records, name)
             .into_iter()
@@ -690,10 +771,12 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
     let provenance = provenance(kube, &pods, opts, name);
     let analyses = analyze_run(dir, &records, span, fleet.replicas, name, &provenance)?;
     let evidence = shutdown_evidence(dir, name, &pods, &records, &fleet)?;
-    let order_ok = evidence
-        .shutdown
-        .iter()
-        .all(|s| s.violations.is_empty() && s.missing.is_empty());
+    let order_ok = fleet.levers.map(|_| {
+        evidence
+            .shutdown
+            .iter()
+            .all(|s| s.violations.is_empty() && s.missing.is_empty())
+    });
     write_summaries(
         dir,
         analyses,
@@ -799,26 +882,30 @@ fn shutdown_evidence(
     }
     let path = dir.join("deregistration.csv");
     fs::write(&path, csv).map_err(LiveError::io(&path))?;
-    let levers = fleet.levers;
-    let required = evidence::required_steps(
-        levers.get(Lever::Pid1),
-        levers.get(Lever::Readiness),
-        levers.get(Lever::Drain),
-    );
+    // A third party's application logs none of the project's lifecycle lines: its pods' exits
+    // (the kubelet's exit codes) are still reported, their order is not checked.
+    let required = fleet.levers.map(|levers| {
+        evidence::required_steps(
+            levers.get(Lever::Pid1),
+            levers.get(Lever::Readiness),
+            levers.get(Lever::Drain),
+        )
+    });
     let mut shutdowns = Vec::new();
     for pod in deleted.keys() {
         let text =
             fs::read_to_string(dir.join("logs").join(format!("{pod}.log"))).unwrap_or_default();
         let mut s = evidence::parse_pod_log(pod, &text);
         s.kubelet_exit = kubelet_exit.get(pod).copied();
-        evidence::check(&mut s, &required);
+        if let Some(required) = &required {
+            evidence::check(&mut s, required);
+        }
         shutdowns.push(s);
     }
     let path = dir.join("shutdown.md");
-    fs::write(
-        &path,
-        format!(
-            "# Shutdown evidence: {name}\n\nLevers: Levers {{ {} }}. Required steps: {}.\n\n{}",
+    let header = match (fleet.levers, &required) {
+        (Some(levers), Some(required)) => format!(
+            "Levers: Levers {{ {} }}. Required steps: {}.",
             Lever::ALL
                 .map(|l| format!("{l}: {}", levers.get(l)))
                 .join(", "),
@@ -826,8 +913,17 @@ fn shutdown_evidence(
                 .iter()
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>()
-                .join(", "),
-            evidence::markdown(&shutdowns)
+                .join(", ")
+        ),
+        _ => "Not the project's service: no levers to read and no lifecycle lines to check; \
+              the kubelet's exit code of each old pod is below (137 = SIGKILL)."
+            .to_string(),
+    };
+    fs::write(
+        &path,
+        format!(
+            "# Shutdown evidence: {name}\n\n{header}\n\n{}",
+            evidence::markdown(&shutdowns, required.is_some())
         ),
     )
     .map_err(LiveError::io(&path))?;
@@ -844,8 +940,8 @@ fn write_summaries(
     dir: &Path,
     analyses: Analyses,
     jobs: JobCounts,
-    levers: Levers,
-    order_ok: bool,
+    levers: Option<Levers>,
+    order_ok: Option<bool>,
     evidence: RunEvidence,
     provenance: &BTreeMap<String, String>,
 ) -> Result<()> {
@@ -876,7 +972,7 @@ fn write_summaries(
         .map_err(LiveError::io(&path))?;
     let f = &s.analyzed.summary;
     log(format!(
-        "{}: sent {} failed {} (refused {} reset {} 502 {} timeout {}), p99 window {} ms, jobs {jobs:?}, shutdown order ok: {order_ok}",
+        "{}: sent {} failed {} (refused {} reset {} 502 {} timeout {}), p99 window {} ms, jobs {jobs:?}, shutdown order ok: {}",
         f.scenario,
         f.requests.sent,
         f.failed,
@@ -885,6 +981,7 @@ fn write_summaries(
         f.requests.http_502,
         f.requests.timeout,
         json!(f.latency_ms.window.p99),
+        order_ok.map_or("not checked".to_string(), |ok| ok.to_string()),
     ));
     Ok(())
 }
@@ -1066,6 +1163,20 @@ fn provenance(
         std::env::args().collect::<Vec<_>>().join(" "),
     );
     p.insert("overlay".into(), name.to_string());
+    p.insert(
+        "deployment".into(),
+        format!("{}/{}", opts.namespace, opts.deployment),
+    );
+    p.insert(
+        "target".into(),
+        opts.url.clone().unwrap_or_else(|| {
+            format!(
+                "service {} {}",
+                opts.service,
+                opts.path.as_deref().unwrap_or(DEFAULT_PATH)
+            )
+        }),
+    );
     p.insert("containerd".into(), cmd("containerd", &["--version"]));
     let version = kube.json(&["version"]).ok();
     p.insert(
@@ -1116,6 +1227,48 @@ mod tests {
             .password,
             "s3cret"
         );
+    }
+
+    #[test]
+    fn any_deployment_can_be_named_without_an_overlay() {
+        let o = LiveOpts::parse_from([
+            "live",
+            "--namespace",
+            "fleetsim-httpbin",
+            "--deployment",
+            "httpbin",
+            "--service",
+            "httpbin",
+            "--path",
+            "/delay/0.1",
+            "--job-rate",
+            "0",
+        ]);
+        assert_eq!(o.overlay, None);
+        assert_eq!(o.path.as_deref(), Some("/delay/0.1"));
+        // --path names a path on the Service; --url replaces the whole target: not both.
+        let both = LiveOpts::try_parse_from(["live", "--path", "/a", "--url", "http://10.0.0.1/a"]);
+        assert!(both.unwrap_err().to_string().contains("--url"));
+    }
+
+    #[test]
+    fn a_load_url_must_be_plain_http_to_a_numeric_ipv4_address() {
+        for ok in [
+            "http://10.96.0.7/delay/0.1",
+            "http://10.96.0.7:8080/",
+            "http://10.96.0.7",
+        ] {
+            assert!(parse_target(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("https://10.96.0.7/", "only http://"),
+            ("http://httpbin.example/", "numeric IPv4"),
+            ("http://10.96.0.7:99999/", "port"),
+            ("10.96.0.7/", "only http://"),
+        ] {
+            let e = parse_target(bad).unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains("url"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -93,8 +93,8 @@ fn a_typed_run_summary_writes_the_bytes_of_the_recorded_one() {
         let summary: Summary = serde_json::from_value(v).unwrap();
         let typed = RunSummary {
             analyzed: LiveSummary { summary, live },
-            levers,
-            shutdown_order_ok: order_ok,
+            levers: Some(levers),
+            shutdown_order_ok: Some(order_ok),
             evidence: None,
         };
         assert_eq!(sorted_json(&typed).unwrap() + "\n", text, "{style}");
