@@ -8,6 +8,30 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_fleetsim");
 
+/// A started command that is killed (and reaped) when the test ends, even by a failed assertion:
+/// a panicking test must not leave a `run --seeds 100000` burning the machine's cores.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
     let r = unsafe { libc::kill(child.id() as libc::pid_t, sig) };
@@ -68,30 +92,32 @@ fn sigint_stops_an_overloaded_load_within_timeout_plus_2s_with_every_record() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("rec.ndjson");
     // 50,000 req/s on one thread, new connection per request: far more than it can send.
-    let mut child = Command::new(BIN)
-        .args([
-            "load",
-            "--target",
-            &format!("http://{addr}/"),
-            "--rate",
-            "50000",
-        ])
-        .args([
-            "--mode",
-            "new",
-            "--clients",
-            "64",
-            "--timeout",
-            "2s",
-            "--duration",
-            "60s",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        Command::new(BIN)
+            .args([
+                "load",
+                "--target",
+                &format!("http://{addr}/"),
+                "--rate",
+                "50000",
+            ])
+            .args([
+                "--mode",
+                "new",
+                "--clients",
+                "64",
+                "--timeout",
+                "2s",
+                "--duration",
+                "60s",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     // Interrupt it well into the schedule: once more than 1,000 records are on disk.
     wait_for("1,000 records written", Duration::from_secs(15), || {
         std::fs::read_to_string(&out)
@@ -164,14 +190,16 @@ fn run_and_sweep_stop_at_once_and_keep_the_earlier_output() {
             143,
         ),
     ] {
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .arg("--out")
-            .arg(&out)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = Running(
+            Command::new(BIN)
+                .args(&args)
+                .arg("--out")
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         // Mid-run: its signal thread (started before any work) is up; 100,000 seeds or
         // 21 x 5,000 take far longer than the test's wait.
         wait_for(
@@ -200,15 +228,17 @@ fn analyze_stops_on_sigint() {
             .unwrap()
             .success()
     );
-    let mut child = Command::new(BIN)
-        .arg("analyze")
-        .arg(&fifo)
-        .arg("--out-dir")
-        .arg(d.path().join("a"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        Command::new(BIN)
+            .arg("analyze")
+            .arg(&fifo)
+            .arg("--out-dir")
+            .arg(d.path().join("a"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     wait_for("analyze's signal thread", Duration::from_secs(5), || {
         signal_thread_started(&child)
     });
