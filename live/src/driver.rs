@@ -95,6 +95,12 @@ pub struct LiveOpts {
     /// `http://INGRESS-IP/delay/0.1`). Only `http://` with a numeric IPv4 address.
     #[arg(long)]
     pub url: Option<String>,
+    /// SCHED_FIFO priority (1-99) of the generators' scheduler threads, so that the node's own
+    /// work during the roll (starting pods, kube-proxy syncs) cannot delay a send; 0 = the
+    /// normal policy. Needs root or CAP_SYS_NICE (refused otherwise). The project's live scripts
+    /// use 10.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub generator_priority: u8,
     /// Keep-alive clients of the keep-alive generator.
     #[arg(long, default_value_t = 16)]
     pub clients: u64,
@@ -613,6 +619,7 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         plan.timeout = Duration::from_millis(opts.timeout.as_millis() as u64);
         plan.label = name.to_string();
         plan.signals = false;
+        plan.realtime_priority = opts.generator_priority;
         plan
     })
 }
@@ -1194,6 +1201,13 @@ fn provenance(
         images.into_iter().collect::<Vec<_>>().join(" "),
     );
     p.insert("rate_per_generator".into(), opts.rate.to_string());
+    p.insert(
+        "generator_priority".into(),
+        match opts.generator_priority {
+            0 => "normal policy".to_string(),
+            n => format!("SCHED_FIFO {n}"),
+        },
+    );
     p.insert("duration".into(), format!("{:?}", opts.duration));
     p.insert("baseline".into(), format!("{:?}", opts.baseline));
     p

@@ -148,6 +148,12 @@ pub struct LoadOpts {
     /// Runtime worker threads (1 = single-threaded runtime, the most efficient per core).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// Run the generator's scheduler threads under SCHED_FIFO at this priority (1-99), so that
+    /// a machine busy with other work (a node starting pods during a roll) cannot delay a send.
+    /// Threads they start (the record writer) get the normal policy back. Needs root or
+    /// CAP_SYS_NICE: refused otherwise, never silently dropped. 0 = the normal policy (default).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub realtime_priority: u8,
     /// Free-form label stored in the header (scenario name).
     #[arg(long, default_value = "")]
     pub label: String,
@@ -216,6 +222,7 @@ impl LoadOpts {
             spin: self.spin,
             tick: self.tick,
             threads: self.threads,
+            realtime_priority: self.realtime_priority,
             label: self.label,
             signals: !self.no_signals,
             max_inflight: self.max_inflight,
@@ -328,6 +335,9 @@ pub struct LoadPlan {
     pub tick: Duration,
     /// Runtime worker threads (1 = single-threaded runtime).
     pub threads: usize,
+    /// SCHED_FIFO priority of the scheduler threads (0 = the normal policy); see
+    /// [`LoadOpts::realtime_priority`].
+    pub realtime_priority: u8,
     /// Free-form label stored in the header.
     pub label: String,
     /// Stop cleanly on SIGINT/SIGTERM.
@@ -377,6 +387,7 @@ impl LoadPlan {
             spin: Duration::ZERO,
             tick: Duration::from_micros(250),
             threads: 1,
+            realtime_priority: 0,
             label: String::new(),
             signals: true,
             max_inflight: 10_000,
