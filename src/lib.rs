@@ -663,6 +663,11 @@ pub struct CheckArgs {
     /// Do not search for a fix (faster; findings and predictions only).
     #[arg(long, conflicts_with = "fix")]
     pub no_fix_search: bool,
+    /// Write each Deployment's predicted aggregate (the `summary.json` of `fleetsim run`) to
+    /// `OUT/<name>-<connection>/` in this new folder, for `fleetsim validate --predicted OUT`
+    /// beside `fleetsim live --name <name>`.
+    #[arg(long, value_name = "OUT")]
+    pub predictions: Option<PathBuf>,
     /// A document of a kind the check does not read is an error instead of being skipped.
     #[arg(long)]
     pub strict_kinds: bool,
@@ -733,6 +738,7 @@ impl CheckArgs {
             budget: self.budget,
             search_fix: !self.no_fix_search,
             fix_out: self.fix.clone(),
+            predictions_out: self.predictions.clone(),
             strict_kinds: self.strict_kinds,
             threads: self
                 .threads

@@ -53,6 +53,10 @@ pub struct CheckPlan {
     pub search_fix: bool,
     /// `--fix OUT`: write patched manifests to this new folder.
     pub fix_out: Option<PathBuf>,
+    /// `--predictions OUT`: write each Deployment's predicted aggregate to
+    /// `OUT/<name>-<connection>/summary.json` in this new folder (what `fleetsim validate`
+    /// reads beside `fleetsim live`'s runs named `<name>`).
+    pub predictions_out: Option<PathBuf>,
     /// An unknown kind is an error instead of being skipped.
     pub strict_kinds: bool,
     /// Threads for the seeds (results do not depend on it).
@@ -112,6 +116,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Files `--fix` wrote.
     pub fixed_files: Vec<PathBuf>,
+    /// Files `--predictions` wrote.
+    pub prediction_files: Vec<PathBuf>,
 }
 
 /// The JSON schema name.
@@ -223,6 +229,10 @@ pub fn run(plan: &CheckPlan) -> Result<Report, CheckError> {
         Some(out) => fix::write_fixed(&docs, &patches, out)?,
         None => Vec::new(),
     };
+    let prediction_files = match &plan.predictions_out {
+        Some(out) => write_predictions(&read.serving, &deployments, &a.connection, out)?,
+        None => Vec::new(),
+    };
     Ok(Report {
         schema: SCHEMA,
         budget: plan.budget,
@@ -234,5 +244,77 @@ pub fn run(plan: &CheckPlan) -> Result<Report, CheckError> {
         skipped: read.skipped,
         notes: read.notes,
         fixed_files,
+        prediction_files,
     })
+}
+
+/// Writes `OUT/<name>-<connection>/summary.json` for each Deployment (the aggregate of its
+/// prediction) into a new folder, all or nothing: staged beside it, renamed at the end.
+fn write_predictions(
+    serving: &[Workload],
+    deployments: &[DeploymentReport],
+    connection: &str,
+    out: &std::path::Path,
+) -> Result<Vec<PathBuf>, CheckError> {
+    let werr = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| CheckError::Write { path, source }
+    };
+    if out.exists() {
+        return Err(CheckError::Write {
+            path: out.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "already exists; --predictions writes a new folder",
+            ),
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for w in serving {
+        let name = format!("{}-{connection}", w.object.name);
+        if !names.insert(name.clone()) {
+            return Err(CheckError::Write {
+                path: out.join(&name),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "two Deployments named {} (in different namespaces) would share the \
+                         folder; check them one namespace at a time",
+                        w.object.name
+                    ),
+                ),
+            });
+        }
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let tmp = parent.join(format!(
+        ".{}.partial-{}",
+        out.file_name()
+            .map_or("predictions".into(), |n| n.to_string_lossy().to_string()),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let result = (|| {
+        let mut written = Vec::new();
+        for (w, d) in serving.iter().zip(deployments) {
+            let name = format!("{}-{connection}", w.object.name);
+            let dir = tmp.join(&name);
+            std::fs::create_dir_all(&dir).map_err(werr(&dir))?;
+            let path = dir.join("summary.json");
+            let mut text = serde_json::to_string_pretty(&d.predicted.aggregate)
+                .map_err(|e| werr(&path)(std::io::Error::other(e)))?;
+            text.push('\n');
+            std::fs::write(&path, text).map_err(werr(&path))?;
+            written.push(out.join(name).join("summary.json"));
+        }
+        std::fs::rename(&tmp, out).map_err(werr(out))?;
+        Ok(written)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    result
 }

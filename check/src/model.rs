@@ -196,6 +196,10 @@ pub struct Prediction {
     pub sent: f64,
     /// Seeds whose rollout did not finish within the simulated time cap.
     pub seeds_cut_by_time_cap: usize,
+    /// The whole aggregate over the seeds, in `fleetsim run`'s `summary.json` shape (what
+    /// `--predictions` writes for `fleetsim validate`; not in the check's own output).
+    #[serde(skip)]
+    pub aggregate: measure::Aggregate,
 }
 
 /// The failure classes reported, in the summary's order.
@@ -257,6 +261,7 @@ pub fn predict(
         capacity_dip: stat(Figure::CapacityDip),
         sent: stat(Figure::Sent).map_or(0.0, |s| s.mean),
         seeds_cut_by_time_cap: report.seeds_cut_by_time_cap().len(),
+        aggregate: agg,
     })
 }
 

@@ -151,7 +151,7 @@ fn human(r: &Report) -> String {
     for a in &r.assumed {
         let _ = writeln!(o, "  - {a}");
     }
-    for f in &r.fixed_files {
+    for f in r.fixed_files.iter().chain(&r.prediction_files) {
         let _ = writeln!(o, "wrote {}", f.display());
     }
     o

@@ -118,3 +118,51 @@ fn bad_input_exits_2_and_writes_nothing() {
     let out = check(&["-", "--set", "nonsense"], None);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `--predictions OUT` writes each Deployment's aggregate where `fleetsim validate` looks for it
+/// (`OUT/<name>-<connection>/summary.json`), with the numbers the report states; an existing
+/// OUT is refused (exit 2) and left as it was.
+#[test]
+fn predictions_are_written_for_validate_and_never_over_an_existing_folder() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("predicted");
+    let dir = format!("{}/check/testdata/podinfo", env!("CARGO_MANIFEST_DIR"));
+    let o = out.to_str().unwrap();
+    let run = check(
+        &[
+            &dir,
+            "--format",
+            "json",
+            "--no-fix-search",
+            "--connection",
+            "new",
+            "--predictions",
+            o,
+        ],
+        None,
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let path = out.join("podinfo-new").join("summary.json");
+    let agg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let predicted = &report["deployments"][0]["predicted"]["failed"];
+    assert_eq!(agg["failed"]["mean"], predicted["mean"]);
+    assert_eq!(agg["failed"]["hi"], predicted["hi"]);
+    assert_eq!(report["prediction_files"][0], path.to_str().unwrap());
+    let before = std::fs::read(&path).unwrap();
+    let again = check(&[&dir, "--no-fix-search", "--predictions", o], None);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_eq!(
+        std::fs::read_dir(d.path()).unwrap().count(),
+        1,
+        "no staging folder left"
+    );
+}
