@@ -135,16 +135,47 @@ impl Report {
 }
 
 fn assumed(a: &Assumptions, proxy: Option<models::Preset>) -> Vec<String> {
+    // A default line that --calibration or --set replaces in part says so, naming the fields:
+    // the report never states a default the prediction did not use.
+    let replaced = |fields: &[&str]| -> String {
+        let hit = |k: &str| {
+            fields
+                .iter()
+                .any(|f| k == *f || k.starts_with(&format!("{f}.")))
+        };
+        let mut by: Vec<String> = a
+            .calibration
+            .iter()
+            .filter(|(k, _)| hit(k))
+            .map(|(k, _)| format!("{k} (--calibration)"))
+            .collect();
+        by.extend(
+            a.sets
+                .iter()
+                .filter(|(k, _)| hit(k))
+                .map(|(k, v)| format!("{k}={v} (--set)")),
+        );
+        if by.is_empty() {
+            String::new()
+        } else {
+            format!("; REPLACED by {}", by.join(", "))
+        }
+    };
     let mut v = vec![
         match a.rate {
             Some(r) => format!("load: {r} requests/s per Deployment, open loop (--rate)"),
             None => format!("load: {} requests/s per replica, open loop (default; --rate R sets the total per Deployment)", Assumptions::RATE_PER_REPLICA),
-        },
-        format!("service time: {} ms per request, 8 at once per pod (--service-time)", a.service_time_ms),
-        format!("clients: {} connections (--connection new|keepalive; keepalive = 32 pooled connections)", a.connection),
-        "application on SIGTERM: exits at once, no readiness failure, no extra serving time (model defaults; --set app.on_sigterm=drain, app.keep_serving=5s, app.fail_readiness=true)".into(),
-        "pods: start in 2-4 s, 2x slower for their first 20 s (model defaults; calibrate with fleetsim calibrate)".into(),
-        format!("run: {} s of steady load before the rollout, 5 s after it; seeds {}..{}", a.baseline_s, a.first_seed, a.first_seed + a.seeds.saturating_sub(1)),
+        } + &replaced(&["load"]),
+        format!("service time: {} ms per request, 8 at once per pod (--service-time)", a.service_time_ms)
+            + &replaced(&["pod.service_time", "pod.concurrency"]),
+        format!("clients: {} connections (--connection new|keepalive; keepalive = 32 pooled connections)", a.connection)
+            + &replaced(&["client"]),
+        "application on SIGTERM: exits at once, no readiness failure, no extra serving time (model defaults; --set app.on_sigterm=drain, app.keep_serving=5s, app.fail_readiness=true)".to_string()
+            + &replaced(&["app"]),
+        "pods: start in 2-4 s, 2x slower for their first 20 s (model defaults; calibrate with fleetsim calibrate)".to_string()
+            + &replaced(&["pod.startup", "pod.cold_start"]),
+        format!("run: {} s of steady load before the rollout, 5 s after it; seeds {}..{}", a.baseline_s, a.first_seed, a.first_seed + a.seeds.saturating_sub(1))
+            + &replaced(&["run"]),
     ];
     if let Some(p) = proxy {
         v.push(format!(
@@ -317,4 +348,37 @@ fn write_predictions(
         let _ = std::fs::remove_dir_all(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A default the prediction did not use is never stated as assumed without saying what
+    /// replaced it.
+    #[test]
+    fn assumed_lines_name_what_calibration_and_set_replaced() {
+        let a = Assumptions {
+            calibration: vec![("pod.service_time".into(), toml::Value::String("1ms".into()))],
+            sets: vec![
+                ("app.on_sigterm".into(), "drain".into()),
+                ("client.pool".into(), "16".into()),
+            ],
+            ..Assumptions::default()
+        };
+        let lines = assumed(&a, None);
+        let line = |start: &str| lines.iter().find(|l| l.starts_with(start)).unwrap().clone();
+        assert!(line("service time").ends_with("REPLACED by pod.service_time (--calibration)"));
+        assert!(
+            line("application on SIGTERM").ends_with("REPLACED by app.on_sigterm=drain (--set)")
+        );
+        assert!(line("clients").ends_with("REPLACED by client.pool=16 (--set)"));
+        assert!(!line("pods").contains("REPLACED"));
+        assert!(!line("run").contains("REPLACED"));
+        assert!(
+            assumed(&Assumptions::default(), None)
+                .iter()
+                .all(|l| !l.contains("REPLACED"))
+        );
+    }
 }

@@ -63,6 +63,7 @@ fn plan(p: PathBuf) -> CheckPlan {
         budget: 0.0,
         search_fix: false,
         fix_out: None,
+        predictions_out: None,
         strict_kinds: false,
         threads: 1,
     }

@@ -30,6 +30,7 @@ fn plan(inputs: &[PathBuf], sets: &[(&str, &str)]) -> CheckPlan {
         budget: 0.0,
         search_fix: false,
         fix_out: None,
+        predictions_out: None,
         strict_kinds: false,
         threads: 2,
     }
