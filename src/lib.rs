@@ -279,13 +279,15 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Validate(o) => {
             let out = o.out.clone();
             let checks = live::validate(o)?;
-            let inside = checks.iter().filter(|c| c.all_inside()).count();
-            let judged = checks
-                .iter()
-                .filter(|c| c.predicted.is_some() && !c.observed.is_empty())
-                .count();
+            let sc = live::Score::of(&checks);
             println!(
-                "{inside} of {judged} figures inside their predicted interval; wrote {}",
+                "{} of {} figures inside their predicted interval ({} of {} informative: {} point \
+                 predictions met exactly counted apart); wrote {}",
+                sc.inside,
+                sc.figures,
+                sc.informative_inside,
+                sc.informative,
+                sc.point_met,
                 out.join("validation.md").display()
             );
             Ok(())

@@ -54,6 +54,51 @@ impl FigureCheck {
     pub fn all_inside(&self) -> bool {
         !self.observed.is_empty() && self.inside == self.observed.len()
     }
+
+    /// A point prediction (`lo == hi`, e.g. 0 resets in every seed) that every live run met
+    /// exactly: inside, but it says little (the score counts it apart).
+    pub fn point_met(&self) -> bool {
+        self.predicted.is_some_and(|p| {
+            p.lo == p.hi && self.all_inside() && self.observed.iter().all(|&x| x == p.lo)
+        })
+    }
+}
+
+/// The validation's score, stated twice: over every figure with data, and over the
+/// informative ones only (point predictions met exactly are counted apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Score {
+    /// Figures with a prediction and at least one live value.
+    pub figures: usize,
+    /// Of those, every live value inside the interval.
+    pub inside: usize,
+    /// Point predictions every live run met exactly (inside, uninformative).
+    pub point_met: usize,
+    /// `figures - point_met`.
+    pub informative: usize,
+    /// Informative figures with every live value inside.
+    pub informative_inside: usize,
+}
+
+impl Score {
+    /// The score of `checks`.
+    pub fn of(checks: &[FigureCheck]) -> Score {
+        let with_data: Vec<&FigureCheck> = checks
+            .iter()
+            .filter(|c| !c.observed.is_empty() && c.predicted.is_some())
+            .collect();
+        let point_met = with_data.iter().filter(|c| c.point_met()).count();
+        Score {
+            figures: with_data.len(),
+            inside: with_data.iter().filter(|c| c.all_inside()).count(),
+            point_met,
+            informative: with_data.len() - point_met,
+            informative_inside: with_data
+                .iter()
+                .filter(|c| c.all_inside() && !c.point_met())
+                .count(),
+        }
+    }
 }
 
 /// Compares one scenario's aggregate with its live summaries.
@@ -82,14 +127,14 @@ pub fn check_scenario(
 
 /// A markdown report: one table per scenario, and the count of figures inside.
 pub fn markdown(checks: &[FigureCheck]) -> String {
-    let total = checks
-        .iter()
-        .filter(|c| !c.observed.is_empty() && c.predicted.is_some())
-        .count();
-    let inside = checks.iter().filter(|c| c.all_inside()).count();
+    let sc = Score::of(checks);
     let mut s = format!(
-        "# Observed versus predicted\n\n{inside} of {total} figures inside their predicted interval \
-         (every live run inside the simulator's 2.5-97.5 percentile range over seeds).\n"
+        "# Observed versus predicted\n\n{} of {} figures inside their predicted interval \
+         (every live run inside the simulator's 2.5-97.5 percentile range over seeds).\n\n\
+         Informative figures only: {} of {} inside. The other {} are point predictions (the same \
+         value in every seed, e.g. 0 resets) that every live run met exactly, marked \
+         `inside (point, met exactly)` below.\n",
+        sc.inside, sc.figures, sc.informative_inside, sc.informative, sc.point_met
     );
     let mut scenarios: Vec<&str> = checks.iter().map(|c| c.scenario.as_str()).collect();
     scenarios.dedup();
@@ -112,6 +157,7 @@ pub fn markdown(checks: &[FigureCheck]) -> String {
             };
             let verdict = match (c.predicted, c.observed.is_empty()) {
                 (None, _) | (_, true) => "no data".to_string(),
+                _ if c.point_met() => "inside (point, met exactly)".to_string(),
                 _ if c.all_inside() => "inside".to_string(),
                 _ => format!("OUTSIDE ({}/{} inside)", c.inside, c.observed.len()),
             };
@@ -315,6 +361,37 @@ mod tests {
                 .unwrap()
                 .all_inside()
         );
+    }
+
+    /// A point prediction met exactly is inside but counted apart; the same point missed, or
+    /// an interval met, is informative.
+    #[test]
+    fn the_score_counts_point_predictions_met_exactly_apart() {
+        let predicted = Aggregate::of(&[summary(0, 50.0), summary(0, 60.0)]);
+        let met = check_scenario("after", &predicted, &[summary(0, 55.0)]);
+        let failed = met.iter().find(|c| c.figure == "failed").unwrap();
+        assert!(failed.point_met() && failed.all_inside());
+        let p99 = met
+            .iter()
+            .find(|c| c.figure == "latency_ms.window.p99")
+            .unwrap();
+        assert!(p99.all_inside() && !p99.point_met(), "{p99:?}");
+        let sc = Score::of(&met);
+        assert_eq!(sc.informative + sc.point_met, sc.figures);
+        assert!(sc.informative_inside >= 1 && sc.informative_inside <= sc.inside);
+        let md = markdown(&met);
+        assert!(
+            md.contains("| failed | 0 [0, 0] | 0 | inside (point, met exactly) |"),
+            "{md}"
+        );
+        assert!(md.contains(&format!(
+            "Informative figures only: {} of {} inside",
+            sc.informative_inside, sc.informative
+        )));
+        let missed = check_scenario("after", &predicted, &[summary(3, 55.0)]);
+        let failed = missed.iter().find(|c| c.figure == "failed").unwrap();
+        assert!(!failed.point_met() && !failed.all_inside());
+        assert!(Score::of(&missed).point_met < sc.point_met);
     }
 
     #[test]
