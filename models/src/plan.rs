@@ -76,7 +76,9 @@ impl Fleet {
         Plan {
             max_surge,
             max_unavailable,
-            min_ready: self.rollout.min_ready,
+            // The controller's reaction comes on top of minReadySeconds.
+            min_ready: self.rollout.min_ready
+                + self.rollout.controller_delay.unwrap_or(SimDuration::ZERO),
             probe: self.pod.readiness.clone(),
             mean_service: self.pod.service_time.mean(),
             shutdown: ShutdownPlan {

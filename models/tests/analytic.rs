@@ -258,3 +258,36 @@ fn a_two_hop_chain_with_an_l7_proxy_turns_refused_into_the_proxys_status() {
     let errs = bad.validate().unwrap_err();
     assert!(errs.iter().any(|e| e.path == "balancer.via"), "{errs:?}");
 }
+
+/// kube-proxy's sync limiter (`propagation.min_sync_period`, bounded_frequency_runner.go): with
+/// maxSurge 1 / maxUnavailable 0 each old pod is deleted right after its replacement turns
+/// ready (`rollout.controller_delay` later), so its deletion arrives within the period of the sync that showed the new pod and
+/// waits for the next allowed one: about the whole period, however fast one sync is. Without
+/// the limiter the same fleet loses only what its 10 ms lag allows.
+#[test]
+fn the_sync_limiter_makes_a_deletion_after_a_readiness_change_wait_the_period() {
+    let (rate, n) = (400.0, 4u32);
+    let mut f = lag_fleet(rate, SimDuration::from_millis(10));
+    f.rollout.max_surge = IntOrPercent::Int(1);
+    f.rollout.max_unavailable = IntOrPercent::Int(0);
+    f.rollout.min_ready = SimDuration::ZERO;
+    // The controllers delete the old pod 40 ms after its replacement is ready (28-50 ms on the
+    // host cluster): after the sync that shows the new pod has started.
+    f.rollout.controller_delay = Some(SimDuration::from_millis(40));
+    assert_eq!(f.pod.replicas, n);
+    let lost = |f: &Fleet, seed| {
+        let r = run("sync", f, seed);
+        mech(&r, "stale_lb_view") + mech(&r, "listener_closed") + mech(&r, "unanswered_connect")
+    };
+    let mut limited = f.clone();
+    limited.propagation.min_sync_period = Some(SimDuration::from_secs(1));
+    for seed in [21, 22] {
+        let (free, held) = (lost(&f, seed) as f64, lost(&limited, seed) as f64);
+        // Each of the n deleted pods keeps its R/n share of new connections for about 1 s.
+        assert!(
+            held >= 0.7 * rate,
+            "seed {seed}: {held} lost with the limiter, expected about R x 1 s = {rate}"
+        );
+        assert!(free <= 0.1 * held, "seed {seed}: {free} lost without it");
+    }
+}

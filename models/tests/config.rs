@@ -301,3 +301,42 @@ fn the_reference_lists_every_preset_with_the_fields_it_takes() {
         }
     }
 }
+
+/// The sync limiter and the controllers' delay are absent by default (and then not written
+/// back), act when given, and are refused out of their bounds with their names.
+#[test]
+fn sync_limiter_and_controller_delay_are_opt_in_and_bounded() {
+    let f = parse("").unwrap();
+    assert_eq!(f.propagation.min_sync_period, None);
+    assert_eq!(f.rollout.controller_delay, None);
+    let text = toml::to_string(&f).unwrap();
+    assert!(!text.contains("min_sync_period") && !text.contains("controller_delay"));
+    let f =
+        parse("[propagation]\nmin_sync_period = \"1s\"\n[rollout]\ncontroller_delay = \"40ms\"\n")
+            .unwrap();
+    assert!(f.validate().is_ok());
+    assert_eq!(
+        f.rollout.controller_delay,
+        Some(sim_core::SimDuration::from_millis(40))
+    );
+    for (text, field) in [
+        (
+            "[propagation]\nmin_sync_period = \"0s\"\n",
+            "propagation.min_sync_period",
+        ),
+        (
+            "[propagation]\nmin_sync_period = \"2h\"\n",
+            "propagation.min_sync_period",
+        ),
+        (
+            "[rollout]\ncontroller_delay = \"2h\"\n",
+            "rollout.controller_delay",
+        ),
+    ] {
+        let errs = parse(text).unwrap().validate().unwrap_err();
+        assert!(
+            errs.iter().any(|e| e.to_string().starts_with(field)),
+            "{text}: {errs:?}"
+        );
+    }
+}

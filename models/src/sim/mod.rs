@@ -614,6 +614,10 @@ struct World<'f> {
     load_end: u64,
     /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
     view_clock: u64,
+    /// Start and end of the latest sync scheduled by the sync limiter
+    /// (`propagation.min_sync_period`).
+    sync_start: u64,
+    sync_end: Option<u64>,
     /// Requests in service per node (`[nodes]`; empty without it).
     node_busy: Vec<u32>,
 }
@@ -713,6 +717,8 @@ impl<'f> World<'f> {
             load_stopped: false,
             load_end: 0,
             view_clock: 0,
+            sync_start: 0,
+            sync_end: None,
             node_busy: vec![0; f.nodes.as_ref().map_or(0, |n| n.count as usize)],
         };
 

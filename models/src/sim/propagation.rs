@@ -40,6 +40,21 @@ impl World<'_> {
             d += dur(self.bal.health_check_delay);
         }
         let mut at = now.saturating_add(d);
+        if let Some(period) = self.f.propagation.min_sync_period {
+            // kube-proxy's BoundedFrequencyRunner: a change joins a sync that has not started
+            // yet, else starts one once `period` has passed since the last one ended; the
+            // view shows it when that sync ends (`d`, the sync's own time, after its start).
+            at = match self.sync_end {
+                Some(end) if self.sync_start >= now => end,
+                last => {
+                    let start = last.map_or(now, |end| now.max(end.saturating_add(dur(period))));
+                    self.sync_start = start;
+                    let end = start.saturating_add(d);
+                    self.sync_end = Some(end);
+                    end
+                }
+            };
+        }
         if self.bal.ordered_sync {
             // A full-state sync (kube-proxy's ruleset, nginx's endpoint list, an EDS push)
             // never shows a later EndpointSlice change without the earlier ones.
