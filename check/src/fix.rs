@@ -398,28 +398,7 @@ pub fn write_fixed(
         let path = path.to_path_buf();
         move |source| CheckError::Write { path, source }
     };
-    if out.exists() {
-        return Err(CheckError::Write {
-            path: out.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists; --fix writes a new folder",
-            ),
-        });
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = parent.join(format!(
-        ".{}.partial-{}",
-        out.file_name()
-            .map_or("fix".into(), |n| n.to_string_lossy().to_string()),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(werr(&tmp))?;
-    let result = (|| {
+    crate::folder::write_new_folder(out, "--fix", |tmp| {
         let mut files: Vec<(String, String)> = Vec::new();
         let mut names: BTreeMap<String, usize> = BTreeMap::new();
         for d in docs {
@@ -471,11 +450,6 @@ pub fn write_fixed(
             std::fs::write(&p, text).map_err(werr(&p))?;
             written.push(out.join(fname));
         }
-        std::fs::rename(&tmp, out).map_err(werr(out))?;
         Ok(written)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    })
 }

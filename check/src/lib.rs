@@ -24,6 +24,7 @@
 pub mod error;
 pub mod findings;
 pub mod fix;
+mod folder;
 pub mod manifest;
 pub mod model;
 pub mod output;
@@ -291,15 +292,6 @@ fn write_predictions(
         let path = path.to_path_buf();
         move |source| CheckError::Write { path, source }
     };
-    if out.exists() {
-        return Err(CheckError::Write {
-            path: out.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "already exists; --predictions writes a new folder",
-            ),
-        });
-    }
     let mut names = std::collections::BTreeSet::new();
     for w in serving {
         let name = format!("{}-{connection}", w.object.name);
@@ -317,18 +309,7 @@ fn write_predictions(
             });
         }
     }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = parent.join(format!(
-        ".{}.partial-{}",
-        out.file_name()
-            .map_or("predictions".into(), |n| n.to_string_lossy().to_string()),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&tmp);
-    let result = (|| {
+    folder::write_new_folder(out, "--predictions", |tmp| {
         let mut written = Vec::new();
         for (w, d) in serving.iter().zip(deployments) {
             let name = format!("{}-{connection}", w.object.name);
@@ -341,13 +322,8 @@ fn write_predictions(
             std::fs::write(&path, text).map_err(werr(&path))?;
             written.push(out.join(name).join("summary.json"));
         }
-        std::fs::rename(&tmp, out).map_err(werr(out))?;
         Ok(written)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    result
+    })
 }
 
 #[cfg(test)]
