@@ -10,6 +10,10 @@ use scenarios::{load_file, load_scenario};
 /// The layers: not scenarios on their own, only extended by the scenario files.
 const LAYERS: [&str; 2] = ["cluster.toml", "calibration.toml"];
 
+/// Layers of the cluster's kube-proxy that the third-party loop adds to its calibration
+/// (`scripts/third-party-loop`): not extended by the scenario files here.
+const KUBE_PROXY_LAYERS: [&str; 2] = ["kube-proxy-lag.toml", "kube-proxy-sync.toml"];
+
 fn validation_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("files/validation")
 }
@@ -19,7 +23,12 @@ fn scenario_files() -> Vec<PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .filter(|p| !LAYERS.iter().any(|l| p.ends_with(l)))
+        .filter(|p| {
+            !LAYERS
+                .iter()
+                .chain(&KUBE_PROXY_LAYERS)
+                .any(|l| p.ends_with(l))
+        })
         .collect();
     files.sort();
     files
@@ -53,5 +62,36 @@ fn every_validation_scenario_loads_and_validates() {
             Some(style),
             "{spec}: client.connection"
         );
+    }
+}
+
+/// Each kube-proxy layer stacks on a validation scenario, validates, and sets what it says.
+#[test]
+fn kube_proxy_layers_stack_on_a_validation_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    for layer in KUBE_PROXY_LAYERS {
+        let top = dir.path().join(format!("with-{layer}"));
+        std::fs::write(
+            &top,
+            format!(
+                "name = \"with-layer\"\nextends = [{:?}, {:?}]\n",
+                validation_dir().join("before-new.toml"),
+                validation_dir().join(layer)
+            ),
+        )
+        .unwrap();
+        let scenario =
+            load_scenario(top.to_str().unwrap()).unwrap_or_else(|e| panic!("{layer}: {e}"));
+        let table = load_file(&top).unwrap().table;
+        assert!(table["propagation"]["lag"].is_table(), "{layer}");
+        let sync = table["propagation"]
+            .get("min_sync_period")
+            .and_then(|v| v.as_str());
+        assert_eq!(
+            sync,
+            (layer == "kube-proxy-sync.toml").then_some("1s"),
+            "{layer}"
+        );
+        assert_eq!(scenario.name(), "with-layer");
     }
 }
