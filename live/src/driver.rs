@@ -101,6 +101,11 @@ pub struct LiveOpts {
     /// use 10.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=99))]
     pub generator_priority: u8,
+    /// The keep-alive generator's clients reopen a connection the moment the server closes it
+    /// (HTTP/2- and gRPC-style channels, warm pools) instead of at their next request: what
+    /// makes a drain's closes come back as a reconnect storm.
+    #[arg(long)]
+    pub eager_reconnect: bool,
     /// Keep-alive clients of the keep-alive generator.
     #[arg(long, default_value_t = 16)]
     pub clients: u64,
@@ -620,6 +625,7 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         plan.label = name.to_string();
         plan.signals = false;
         plan.realtime_priority = opts.generator_priority;
+        plan.eager_reconnect = mode == Mode::Keepalive && opts.eager_reconnect;
         plan
     })
 }
@@ -1201,6 +1207,14 @@ fn provenance(
         images.into_iter().collect::<Vec<_>>().join(" "),
     );
     p.insert("rate_per_generator".into(), opts.rate.to_string());
+    p.insert(
+        "keepalive_clients".into(),
+        format!(
+            "{} ({} reconnect)",
+            opts.clients,
+            if opts.eager_reconnect { "eager" } else { "lazy" }
+        ),
+    );
     p.insert(
         "generator_priority".into(),
         match opts.generator_priority {

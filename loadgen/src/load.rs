@@ -228,6 +228,12 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
             reason: "must be >= 1".into(),
         });
     }
+    if plan.eager_reconnect && plan.mode != Mode::Keepalive {
+        return Err(LoadError::Setting {
+            field: "eager-reconnect",
+            reason: "only keep-alive clients keep connections to reopen (--mode keepalive)".into(),
+        });
+    }
     if plan.max_inflight == 0 {
         return Err(LoadError::Setting {
             field: "max-inflight",
@@ -307,6 +313,7 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
         next_conn: AtomicU64::new(1),
         idle: (0..plan.clients).map(|_| Mutex::new(Vec::new())).collect(),
         max_idle: plan.max_idle_per_client.max(1),
+        eager_reconnect: plan.eager_reconnect,
         conn_limits: (plan.mode == Mode::Keepalive && plan.max_conns_per_client > 0).then(|| {
             (0..plan.clients)
                 .map(|_| Arc::new(tokio::sync::Semaphore::new(plan.max_conns_per_client)))
@@ -355,7 +362,7 @@ async fn warm_up(sh: &Arc<Shared>, clients: u64) {
         };
         tasks.spawn(async move {
             let dl = Instant::now() + sh.connect_timeout;
-            if let Ok(c) = sh.connect(dl, true).await {
+            if let Ok(c) = sh.connect(dl, true, Some(client)).await {
                 sh.idle[client].lock().unwrap().push(c);
             }
             drop(permit);
@@ -871,7 +878,14 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     rec.reused = idle.is_some();
     let mut conn = match idle {
         Some(c) => c,
-        None => match sh.connect(deadline, false).await {
+        None => match sh
+            .connect(
+                deadline,
+                false,
+                (sh.mode == Mode::Keepalive).then_some(client),
+            )
+            .await
+        {
             Ok(c) => c,
             Err(cls) => {
                 rec.outcome = cls.outcome;

@@ -78,6 +78,12 @@ pub struct LoadOpts {
     /// Do not open the keep-alive connections before the schedule starts.
     #[arg(long)]
     pub no_warm: bool,
+    /// Keep-alive clients reopen a connection the moment the server closes it (one attempt),
+    /// as HTTP/2 and gRPC channels and warm connection pools do, instead of when their next
+    /// request is due. A drain that closes every keep-alive at once then brings every client
+    /// back at once: the reconnect storm. Keep-alive mode only.
+    #[arg(long)]
+    pub eager_reconnect: bool,
     /// Client deadline per request, from its actual start (connect + send + full response).
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "10s")]
     pub timeout: Duration,
@@ -198,6 +204,7 @@ impl LoadOpts {
             mode: self.mode,
             clients: self.clients,
             max_idle_per_client: self.max_idle_per_client,
+            eager_reconnect: self.eager_reconnect,
             max_conns_per_client: self.max_conns_per_client,
             warm: !self.no_warm,
             timeout: self.timeout,
@@ -301,6 +308,9 @@ pub struct LoadPlan {
     pub clients: u64,
     /// Idle connections a client keeps.
     pub max_idle_per_client: usize,
+    /// Reopen a keep-alive connection as soon as the server closes it; see
+    /// [`LoadOpts::eager_reconnect`].
+    pub eager_reconnect: bool,
     /// Connections a keep-alive client may have at once (0 = no limit).
     pub max_conns_per_client: usize,
     /// Open the keep-alive connections before the schedule starts.
@@ -363,6 +373,7 @@ impl LoadPlan {
             mode: Mode::Keepalive,
             clients: 64,
             max_idle_per_client: 1,
+            eager_reconnect: false,
             max_conns_per_client: 0,
             warm: true,
             timeout: Duration::from_secs(10),

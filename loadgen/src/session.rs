@@ -190,6 +190,8 @@ pub(crate) struct Shared {
     pub idle: Vec<Mutex<Vec<Conn>>>,
     pub conn_limits: Option<Vec<Arc<tokio::sync::Semaphore>>>,
     pub max_idle: usize,
+    /// Reopen a keep-alive connection as soon as the server closes it (`--eager-reconnect`).
+    pub eager_reconnect: bool,
     pub stats: Stats,
     /// Requests handed out by the scheduler and not yet recorded.
     pub inflight: AtomicU64,
@@ -237,10 +239,23 @@ impl Shared {
     }
 
     /// Open a TCP connection and run the HTTP/1 handshake; records `open` / `connect_fail`.
-    pub(crate) async fn connect(
+    /// `client`: the keep-alive client it belongs to, which reopens it at once when the server
+    /// closes it under `--eager-reconnect` (one attempt, put in that client's idle list).
+    pub(crate) fn connect(
         self: &Arc<Self>,
         deadline: Instant,
         warm: bool,
+        client: Option<usize>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Conn, ErrorClass>> + Send + '_>>
+    {
+        Box::pin(self.connect_once(deadline, warm, client))
+    }
+
+    async fn connect_once(
+        self: &Arc<Self>,
+        deadline: Instant,
+        warm: bool,
+        client: Option<usize>,
     ) -> Result<Conn, ErrorClass> {
         let cdl = deadline.min(Instant::now() + self.connect_timeout);
         let stream =
@@ -282,7 +297,16 @@ impl Shared {
                     Err(e) => format!("error:{}", classify_error(&e).outcome.as_str()),
                 },
             };
+            let closed_by_server = why != "client";
             me.conn_event(id, ConnEv::Close, why, false);
+            if let Some(client) = client.filter(|_| me.eager_reconnect && closed_by_server)
+                && !*me.stop.borrow()
+            {
+                let dl = Instant::now() + me.connect_timeout;
+                if let Ok(c) = me.connect(dl, false, Some(client)).await {
+                    me.put_idle(client, c);
+                }
+            }
         });
         Ok(Conn {
             id,

@@ -142,7 +142,7 @@ async fn one_stream(
     ev: &impl Fn(SseEv, String, u64, Option<String>, u64) -> SseEvent,
 ) -> End {
     let deadline = Instant::now() + sh.timeout;
-    let mut conn = match sh.connect(deadline, false).await {
+    let mut conn = match sh.connect(deadline, false, None).await {
         Ok(c) => c,
         Err(c) => return End::Fail(c.outcome.as_str().to_string()),
     };

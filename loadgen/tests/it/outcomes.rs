@@ -272,3 +272,68 @@ fn a_late_send_is_a_generator_fault_and_invalidates_the_run() {
     assert_eq!(rep.footer.generator_faults, 0, "{rep:?}");
     assert!(rep.footer.valid);
 }
+
+/// `--eager-reconnect`: a keep-alive client reopens a connection the server closed at once, so
+/// its next request finds one ready (reused); without it the next request opens its own. A
+/// server that answers once per connection with `Connection: close`.
+#[test]
+fn eager_reconnect_reopens_a_closed_keepalive_at_once_and_lazy_does_not() {
+    let a = serve(|mut s, _| {
+        if read_head(&mut s).is_some() {
+            respond(&mut s, "200 OK", "Connection: close\r\n", "ok");
+        }
+    });
+    let run = |eager: bool| {
+        let target = url(a, "/");
+        let mut args = vec![
+            "--target",
+            &target,
+            "--rate",
+            "50",
+            "--requests",
+            "40",
+            "--clients",
+            "1",
+        ];
+        if eager {
+            args.push("--eager-reconnect");
+        }
+        let (_, lines) = run_load(&args);
+        let r = reqs(&lines);
+        assert_eq!(r.len(), 40);
+        assert!(r.iter().all(|q| q.outcome == Outcome::Ok), "{r:?}");
+        let opens = lines
+            .iter()
+            .filter(|l| {
+                matches!(l, loadgen::record::Line::Conn(c) if c.ev == loadgen::record::ConnEv::Open)
+            })
+            .count();
+        (r.iter().filter(|q| q.reused).count(), opens)
+    };
+    let (lazy_reused, lazy_opens) = run(false);
+    let (eager_reused, eager_opens) = run(true);
+    // Lazy: only the first request finds the warm connection.
+    assert!(lazy_reused <= 1, "lazy: {lazy_reused} of 40 reused");
+    // Eager: each close is followed by a new connection well within the 20 ms to the next send.
+    assert!(eager_reused >= 35, "eager: {eager_reused} of 40 reused");
+    assert!(
+        eager_opens >= 40 && lazy_opens >= 40,
+        "{eager_opens} {lazy_opens}"
+    );
+    // New-connection mode has no connection to reopen: refused by name.
+    let out = tmp_path("eager-new.ndjson");
+    let plan = <loadgen::LoadOpts as clap::Parser>::parse_from([
+        "load",
+        "--target",
+        &url(a, "/"),
+        "--mode",
+        "new",
+        "--eager-reconnect",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .plan()
+    .unwrap();
+    let e = loadgen::run(plan).unwrap_err().to_string();
+    assert!(e.contains("--eager-reconnect"), "{e}");
+}
