@@ -1212,7 +1212,11 @@ fn provenance(
         format!(
             "{} ({} reconnect)",
             opts.clients,
-            if opts.eager_reconnect { "eager" } else { "lazy" }
+            if opts.eager_reconnect {
+                "eager"
+            } else {
+                "lazy"
+            }
         ),
     );
     p.insert(
