@@ -96,7 +96,18 @@ fn handle(sh: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
 }
 
-pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn serve(sh: Arc<Shared>, listener: TcpListener, stop: watch::Receiver<bool>) {
+    serve_http(sh, listener, stop, handle).await
+}
+
+/// Serves HTTP/1 on `listener` with `handle` until the run stops: the accept loop of the
+/// control port and of the Prometheus endpoint.
+pub(crate) async fn serve_http(
+    sh: Arc<Shared>,
+    listener: TcpListener,
+    mut stop: watch::Receiver<bool>,
+    handle: fn(&Shared, &Request<Incoming>) -> Response<Full<Bytes>>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },

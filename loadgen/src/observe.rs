@@ -2,7 +2,6 @@
 //! terminal and not `--quiet`), and the live counters in the Prometheus text exposition format
 //! (`--prometheus ADDR`, loopback only, `GET /metrics`).
 
-use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,8 +11,6 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use measure::Outcome;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -209,30 +206,20 @@ pub(crate) fn prometheus_text(sh: &Shared) -> String {
 pub(crate) async fn serve_prometheus(
     sh: Arc<Shared>,
     listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, _) = tokio::select! {
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => continue },
-            _ = stop.changed() => return,
-        };
-        let sh = sh.clone();
-        tokio::spawn(async move {
-            let svc = service_fn(move |req: Request<Incoming>| {
-                let r = if req.uri().path() == "/metrics" {
-                    Response::builder()
-                        .header("content-type", "text/plain; version=0.0.4")
-                        .body(Full::new(Bytes::from(prometheus_text(&sh))))
-                } else {
-                    Response::builder()
-                        .status(StatusCode::NOT_FOUND)
-                        .body(Full::new(Bytes::from_static(b"GET /metrics\n")))
-                };
-                async move { Ok::<_, Infallible>(r.expect("response")) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), svc)
-                .await;
-        });
-    }
+    crate::control::serve_http(sh, listener, stop, metrics).await
+}
+
+fn metrics(sh: &Shared, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+    let r = if req.uri().path() == "/metrics" {
+        Response::builder()
+            .header("content-type", "text/plain; version=0.0.4")
+            .body(Full::new(Bytes::from(prometheus_text(sh))))
+    } else {
+        Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::from_static(b"GET /metrics\n")))
+    };
+    r.expect("response")
 }
