@@ -148,7 +148,8 @@ pub struct Analysis {
 }
 
 /// Computes the summary, timeline and reconnect curve of one run. The result does not depend on
-/// the order of `samples`.
+/// the order of `samples`. [`StreamingAnalysis`](crate::StreamingAnalysis) computes the same from
+/// samples read one at a time, for inputs too large to hold.
 pub fn analyze(
     samples: &[Sample],
     marks: &RunMarks,
@@ -157,84 +158,210 @@ pub fn analyze(
     label: &RunLabel,
     config: &AnalyzeConfig,
 ) -> Analysis {
-    let window_start = marks.rollout_start_ns;
-    let window_end = marks
-        .rollout_end_ns
-        .saturating_add(config.tail_ns)
-        .min(marks.load_end_ns.max(marks.rollout_end_ns));
-    let baseline_start = marks.load_start_ns.saturating_add(config.warmup_ns);
-    let in_window = |t: u64| t >= window_start && t < window_end;
-    let in_baseline = |t: u64| t >= baseline_start && t < window_start;
-
-    let mut requests = OutcomeCounts::default();
-    let mut window_hist = new_histogram();
-    let mut baseline_hist = new_histogram();
+    let mut tally = Tally::new(marks, config);
     let mut success_ends = Vec::new();
-    let mut generator_faults = 0;
     for s in samples {
-        if s.start_ns.saturating_sub(s.intended_ns) > config.fault_threshold_ns {
-            generator_faults += 1;
-        }
-        if in_window(s.intended_ns) {
-            requests.add(s.outcome);
-            if s.outcome.has_latency() {
-                record(&mut window_hist, s.latency_ns());
-            }
-        } else if in_baseline(s.intended_ns) && s.outcome.has_latency() {
-            record(&mut baseline_hist, s.latency_ns());
-        }
-        if s.outcome == Outcome::Ok && in_window(s.end_ns) {
+        tally.add(s);
+        if tally.is_window_success(s) {
             success_ends.push(s.end_ns);
         }
     }
     success_ends.sort_unstable();
+    let gap = longest_gap(&success_ends, tally.window_start, tally.window_end);
+    let percentiles = bucket_percentiles(samples, tally.buckets(), config.bucket_ns);
+    tally.finish(endpoints, jobs, label, gap, percentiles)
+}
 
-    let failed = requests.failed();
-    let error_rate = if requests.sent == 0 {
-        0.0
-    } else {
-        failed as f64 / requests.sent as f64
-    };
-    let capacity_dip = endpoints.and_then(|e| {
-        let min = e.min_over(window_start, window_end)?;
-        (e.desired > 0).then(|| f64::from(min) / f64::from(e.desired))
-    });
-    let summary = Summary {
-        schema: SUMMARY_SCHEMA.to_string(),
-        source: label.source,
-        scenario: label.scenario.clone(),
-        seed: label.seed,
-        window_s: [window_start as f64 / NS_PER_S, window_end as f64 / NS_PER_S],
-        requests,
-        failed,
-        error_rate,
-        latency_ms: LatencySummary {
-            baseline: percentiles(&baseline_hist),
-            window: percentiles(&window_hist),
-        },
-        capacity_dip,
-        longest_success_gap_ms: longest_gap(&success_ends, window_start, window_end) as f64
-            / NS_PER_MS,
-        jobs,
-        generator_faults,
-        provenance: BTreeMap::new(),
-    };
+/// What one look at each sample gives: the window's counts and latency histograms, the
+/// timeline's counts and the reconnect curve. The timeline's percentiles and the longest
+/// success gap need more than one look; [`analyze`] and
+/// [`StreamingAnalysis`](crate::StreamingAnalysis) each find them their own way and hand them to
+/// [`Tally::finish`].
+pub(crate) struct Tally {
+    pub(crate) window_start: u64,
+    pub(crate) window_end: u64,
+    baseline_start: u64,
+    config: AnalyzeConfig,
+    load_end: u64,
+    requests: OutcomeCounts,
+    window_hist: Histogram<u64>,
+    baseline_hist: Histogram<u64>,
+    generator_faults: u64,
+    /// The latest end or intended start seen.
+    run_end: u64,
+    /// Per timeline bucket: intended requests by outcome, completions, new connections.
+    counts: Vec<OutcomeCounts>,
+    completed: Vec<u64>,
+    new_connections: Vec<u64>,
+    /// New connections per fine bucket.
+    reconnects: Vec<u64>,
+}
 
-    let run_end = samples
-        .iter()
-        .map(|s| s.end_ns.max(s.intended_ns))
-        .max()
-        .unwrap_or(0)
-        .max(marks.load_end_ns);
-    Analysis {
-        summary,
-        timeline: timeline(samples, endpoints, run_end, config.bucket_ns),
-        reconnects: reconnects(samples, run_end, config.fine_bucket_ns),
+/// `v[i] += 1`, growing `v` with zeros as needed.
+fn bump(v: &mut Vec<u64>, i: usize) {
+    if v.len() <= i {
+        v.resize(i + 1, 0);
+    }
+    v[i] += 1;
+}
+
+impl Tally {
+    pub(crate) fn new(marks: &RunMarks, config: &AnalyzeConfig) -> Tally {
+        let window_end = marks
+            .rollout_end_ns
+            .saturating_add(config.tail_ns)
+            .min(marks.load_end_ns.max(marks.rollout_end_ns));
+        Tally {
+            window_start: marks.rollout_start_ns,
+            window_end,
+            baseline_start: marks.load_start_ns.saturating_add(config.warmup_ns),
+            config: AnalyzeConfig {
+                bucket_ns: config.bucket_ns.max(1),
+                fine_bucket_ns: config.fine_bucket_ns.max(1),
+                ..*config
+            },
+            load_end: marks.load_end_ns,
+            requests: OutcomeCounts::default(),
+            window_hist: new_histogram(),
+            baseline_hist: new_histogram(),
+            generator_faults: 0,
+            run_end: 0,
+            counts: Vec::new(),
+            completed: Vec::new(),
+            new_connections: Vec::new(),
+            reconnects: Vec::new(),
+        }
+    }
+
+    fn in_window(&self, t: u64) -> bool {
+        t >= self.window_start && t < self.window_end
+    }
+
+    /// A success that ended inside the window: what the longest success gap is made of.
+    pub(crate) fn is_window_success(&self, s: &Sample) -> bool {
+        s.outcome == Outcome::Ok && self.in_window(s.end_ns)
+    }
+
+    /// The timeline bucket a sample's latency belongs to (by its intended start).
+    pub(crate) fn bucket_of(&self, s: &Sample) -> usize {
+        (s.intended_ns / self.config.bucket_ns) as usize
+    }
+
+    pub(crate) fn add(&mut self, s: &Sample) {
+        if s.start_ns.saturating_sub(s.intended_ns) > self.config.fault_threshold_ns {
+            self.generator_faults += 1;
+        }
+        if self.in_window(s.intended_ns) {
+            self.requests.add(s.outcome);
+            if s.outcome.has_latency() {
+                record(&mut self.window_hist, s.latency_ns());
+            }
+        } else if s.intended_ns >= self.baseline_start
+            && s.intended_ns < self.window_start
+            && s.outcome.has_latency()
+        {
+            record(&mut self.baseline_hist, s.latency_ns());
+        }
+        self.run_end = self.run_end.max(s.end_ns.max(s.intended_ns));
+        let b = self.bucket_of(s);
+        if self.counts.len() <= b {
+            self.counts.resize(b + 1, OutcomeCounts::default());
+        }
+        self.counts[b].add(s.outcome);
+        bump(
+            &mut self.completed,
+            (s.end_ns / self.config.bucket_ns) as usize,
+        );
+        if s.new_conn {
+            bump(
+                &mut self.new_connections,
+                (s.start_ns / self.config.bucket_ns) as usize,
+            );
+            bump(
+                &mut self.reconnects,
+                (s.start_ns / self.config.fine_bucket_ns) as usize,
+            );
+        }
+    }
+
+    /// Timeline buckets over the run: up to the latest end, intended start or load end.
+    pub(crate) fn buckets(&self) -> usize {
+        (self.run_end.max(self.load_end) / self.config.bucket_ns + 1) as usize
+    }
+
+    /// The analysis, given the longest success gap in the window (ns) and each timeline
+    /// bucket's p50 and p99 (ms; `percentiles[i]` for bucket `i`, [`Tally::buckets`] of them).
+    pub(crate) fn finish(
+        self,
+        endpoints: Option<&EndpointSeries>,
+        jobs: JobCounts,
+        label: &RunLabel,
+        longest_gap_ns: u64,
+        percentiles: Vec<(Option<f64>, Option<f64>)>,
+    ) -> Analysis {
+        let n = self.buckets();
+        debug_assert_eq!(percentiles.len(), n);
+        let (window_start, window_end) = (self.window_start, self.window_end);
+        let failed = self.requests.failed();
+        let error_rate = if self.requests.sent == 0 {
+            0.0
+        } else {
+            failed as f64 / self.requests.sent as f64
+        };
+        let capacity_dip = endpoints.and_then(|e| {
+            let min = e.min_over(window_start, window_end)?;
+            (e.desired > 0).then(|| f64::from(min) / f64::from(e.desired))
+        });
+        let summary = Summary {
+            schema: SUMMARY_SCHEMA.to_string(),
+            source: label.source,
+            scenario: label.scenario.clone(),
+            seed: label.seed,
+            window_s: [window_start as f64 / NS_PER_S, window_end as f64 / NS_PER_S],
+            requests: self.requests,
+            failed,
+            error_rate,
+            latency_ms: LatencySummary {
+                baseline: histogram_percentiles(&self.baseline_hist),
+                window: histogram_percentiles(&self.window_hist),
+            },
+            capacity_dip,
+            longest_success_gap_ms: longest_gap_ns as f64 / NS_PER_MS,
+            jobs,
+            generator_faults: self.generator_faults,
+            provenance: BTreeMap::new(),
+        };
+        let bucket_ns = self.config.bucket_ns;
+        let at = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);
+        let timeline = percentiles
+            .into_iter()
+            .enumerate()
+            .map(|(i, (p50_ms, p99_ms))| {
+                let from = i as u64 * bucket_ns;
+                Bucket {
+                    t_s: from as f64 / NS_PER_S,
+                    counts: self.counts.get(i).copied().unwrap_or_default(),
+                    completed: at(&self.completed, i),
+                    p50_ms,
+                    p99_ms,
+                    ready_endpoints: endpoints.and_then(|e| e.min_over(from, from + bucket_ns)),
+                    new_connections: at(&self.new_connections, i),
+                }
+            })
+            .collect();
+        let fine = (self.run_end.max(self.load_end) / self.config.fine_bucket_ns + 1) as usize;
+        let mut reconnects = self.reconnects;
+        reconnects.resize(fine, 0);
+        Analysis {
+            summary,
+            timeline,
+            reconnects,
+        }
     }
 }
 
 /// The longest stretch of `[from, to)` without an entry of `sorted_ends` (all inside it).
-fn longest_gap(sorted_ends: &[u64], from: u64, to: u64) -> u64 {
+pub(crate) fn longest_gap(sorted_ends: &[u64], from: u64, to: u64) -> u64 {
     let mut prev = from;
     let mut longest = 0;
     for &t in sorted_ends.iter().chain(std::iter::once(&to)) {
@@ -244,30 +371,18 @@ fn longest_gap(sorted_ends: &[u64], from: u64, to: u64) -> u64 {
     longest
 }
 
-fn timeline(
+/// Each timeline bucket's p50 and p99 (ms), by selection over the samples grouped by bucket.
+fn bucket_percentiles(
     samples: &[Sample],
-    endpoints: Option<&EndpointSeries>,
-    run_end: u64,
+    n: usize,
     bucket_ns: u64,
-) -> Vec<Bucket> {
+) -> Vec<(Option<f64>, Option<f64>)> {
     let bucket_ns = bucket_ns.max(1);
-    let n = (run_end / bucket_ns + 1) as usize;
-    let mut counts = vec![OutcomeCounts::default(); n];
-    let mut completed = vec![0u64; n];
-    let mut new_connections = vec![0u64; n];
     // Latencies grouped by bucket in one flat array (a counting sort): `starts[b]..starts[b + 1]`
     // holds bucket `b`'s. The first pass counts, the second places.
     let mut starts = vec![0usize; n + 1];
-    for s in samples {
-        let b = (s.intended_ns / bucket_ns) as usize;
-        counts[b].add(s.outcome);
-        if s.outcome.has_latency() {
-            starts[b + 1] += 1;
-        }
-        completed[(s.end_ns / bucket_ns) as usize] += 1;
-        if s.new_conn {
-            new_connections[(s.start_ns / bucket_ns) as usize] += 1;
-        }
+    for s in samples.iter().filter(|s| s.outcome.has_latency()) {
+        starts[(s.intended_ns / bucket_ns) as usize + 1] += 1;
     }
     for i in 0..n {
         starts[i + 1] += starts[i];
@@ -281,24 +396,11 @@ fn timeline(
     }
     let rounding = new_histogram();
     (0..n)
-        .map(|i| {
-            let from = i as u64 * bucket_ns;
-            let (p50_ms, p99_ms) =
-                p50_p99_by_selection(&mut latencies_us[starts[i]..starts[i + 1]], &rounding);
-            Bucket {
-                t_s: from as f64 / NS_PER_S,
-                counts: counts[i],
-                completed: completed[i],
-                p50_ms,
-                p99_ms,
-                ready_endpoints: endpoints.and_then(|e| e.min_over(from, from + bucket_ns)),
-                new_connections: new_connections[i],
-            }
-        })
+        .map(|i| p50_p99_by_selection(&mut latencies_us[starts[i]..starts[i + 1]], &rounding))
         .collect()
 }
 
-/// The p50 and p99 (milliseconds) that [`percentiles`] would report for a histogram holding
+/// The p50 and p99 (milliseconds) that [`histogram_percentiles`] would report for a histogram holding
 /// `values_us`, found by selection instead: the rank is HDR's (`ceil(q * count)`, at least 1)
 /// and the value is rounded up to the highest value equivalent to it at the histogram's
 /// precision, as `Histogram::value_at_quantile` does. Reorders `values_us`.
@@ -321,24 +423,15 @@ fn p50_p99_by_selection(
     (ms(v50), ms(v99))
 }
 
-fn reconnects(samples: &[Sample], run_end: u64, fine_ns: u64) -> Vec<u64> {
-    let fine_ns = fine_ns.max(1);
-    let mut out = vec![0u64; (run_end / fine_ns + 1) as usize];
-    for s in samples.iter().filter(|s| s.new_conn) {
-        out[(s.start_ns / fine_ns) as usize] += 1;
-    }
-    out
-}
-
 /// Latency histograms hold microseconds with three significant digits, resizing as needed.
-fn new_histogram() -> Histogram<u64> {
+pub(crate) fn new_histogram() -> Histogram<u64> {
     let mut h = Histogram::new(3).expect("3 significant digits is a valid precision");
     h.auto(true);
     h
 }
 
 /// A latency as the histograms record it: whole microseconds, at least 1.
-fn latency_us(latency_ns: u64) -> u64 {
+pub(crate) fn latency_us(latency_ns: u64) -> u64 {
     (latency_ns / 1_000).max(1)
 }
 
@@ -347,7 +440,7 @@ fn record(hist: &mut Histogram<u64>, latency_ns: u64) {
         .expect("an auto-resizing histogram accepts any value");
 }
 
-fn percentiles(hist: &Histogram<u64>) -> Percentiles {
+fn histogram_percentiles(hist: &Histogram<u64>) -> Percentiles {
     if hist.is_empty() {
         return Percentiles::default();
     }
@@ -486,7 +579,7 @@ mod tests {
                     values.push(latency_us(latency_ns));
                     record(&mut hist, latency_ns);
                 }
-                let want = percentiles(&hist);
+                let want = histogram_percentiles(&hist);
                 let got = p50_p99_by_selection(&mut values, &rounding);
                 assert_eq!(got, (want.p50, want.p99), "len {len}, spread {spread}");
             }

@@ -34,6 +34,7 @@ mod lever;
 mod outcome;
 mod shard;
 mod shutdown;
+mod stream;
 mod summary;
 
 pub use aggregate::{Aggregate, AggregateBuilder, Stat, quantile_sorted};
@@ -47,6 +48,7 @@ pub use shard::{ParseShardError, Shard};
 pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};
 /// The workspace's one duration parser (it lives with the simulated clock in `sim-core`).
 pub use sim_core::{ParseDurationError, parse_duration, parse_duration_or_secs};
+pub use stream::{GapFinder, RankSelect, StreamingAnalysis};
 pub use summary::{
     AGGREGATE_SCHEMA, HEADLINE_FIGURES, JobCounts, LatencySummary, Percentiles, SUMMARY_SCHEMA,
     Source, Summary,
