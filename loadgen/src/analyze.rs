@@ -14,8 +14,8 @@ use crate::error::AnalyzeError;
 use crate::record::{ConnEv, Footer, Header, Line, Req, SCHEMA, SseEv, SseEvent, parse_line};
 use clap::Parser;
 use measure::{
-    AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source, Summary,
-    parse_duration_or_secs,
+    AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source,
+    StreamingAnalysis, Summary, parse_duration_or_secs,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+mod passes;
 
 /// Options of `fleetsim analyze`.
 #[derive(Parser, Clone, Debug)]
@@ -370,12 +372,7 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
                     }
                 }
                 Line::Footer(f) => m.footers.push(f),
-                Line::Header(_) => {
-                    return Err(AnalyzeError::Records {
-                        path: path.clone(),
-                        reason: "a second header inside one file".into(),
-                    });
-                }
+                Line::Header(_) => unreachable!("visit_file refuses a second header"),
             }
         }
     }
@@ -408,8 +405,8 @@ pub(crate) mod limits {
     pub(crate) const MAX_LINE_BYTES: usize = 1 << 20;
     /// The most lines of one record file.
     pub(crate) const MAX_LINES: u64 = 100_000_000;
-    /// The most request records over the files of one analysis (about 120 bytes each in
-    /// memory: under 2.5 GB).
+    /// The most request records [`read_records`](super::read_records) holds (about 120 bytes
+    /// each in memory: under 2.5 GB). `fleetsim analyze` itself streams and has no such limit.
     pub(crate) const MAX_REQUESTS: u64 = 20_000_000;
     /// Every time in a record is within this of its file's origin (24 h), and the files'
     /// origins are within it of each other.
@@ -418,6 +415,14 @@ pub(crate) mod limits {
     pub(crate) const MAX_BUCKETS: u64 = 200_000;
     /// The most reconnect-curve buckets (the run's length / `--fine-bucket`).
     pub(crate) const MAX_FINE_BUCKETS: u64 = 10_000_000;
+    /// Request indices below this are tracked in a bitmap per schedule (16 MiB at most).
+    pub(crate) const BITMAP_INDICES: u64 = 1 << 27;
+    /// The most request indices at or above [`BITMAP_INDICES`] (each a corrupt record, or a
+    /// run longer than any one analysis reads).
+    pub(crate) const MAX_HIGH_INDICES: usize = 1_000_000;
+    /// The most marks, ready samples and SSE events over the files of one analysis: they are
+    /// kept in memory (about 100 bytes each).
+    pub(crate) const MAX_KEPT_LINES: usize = 5_000_000;
 }
 
 /// The next line of `r` into `buf` (without its newline): `Ok(false)` at the end of the file,
@@ -490,6 +495,23 @@ fn req_out_of_range(r: &Req) -> Option<String> {
 }
 
 fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
+    let mut lines = Vec::new();
+    let header = visit_file(path, true, &mut |_, l| {
+        lines.push(l);
+        Ok(())
+    })?;
+    Ok((path.to_path_buf(), header, lines))
+}
+
+/// Reads one record file line by line: checks the header (returned), then hands every later
+/// line, checked (times in range, no second header), to `on_line` with its line number. Nothing
+/// is kept: memory stays at one line whatever the file's size. `warn`: say on stderr when an
+/// unparsable last line (a killed generator's torn write) is skipped.
+pub(crate) fn visit_file(
+    path: &Path,
+    warn: bool,
+    on_line: &mut dyn FnMut(u64, Line) -> Result<(), AnalyzeError>,
+) -> Result<Header, AnalyzeError> {
     let bad = |reason: String| AnalyzeError::Records {
         path: path.to_path_buf(),
         reason,
@@ -501,7 +523,6 @@ fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
     let mut f =
         BufReader::with_capacity(1 << 20, File::open(path).map_err(AnalyzeError::io(path))?);
     let mut header = None;
-    let mut lines = Vec::new();
     let mut buf = Vec::new();
     // An unparsable line is forgiven only as the last one (a killed generator's torn write).
     let mut torn: Option<(u64, String)> = None;
@@ -558,17 +579,21 @@ fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
                 header = Some(h);
             }
             (1, _) => return Err(bad("first line is not a header".into())),
-            (_, l) => lines.push(l),
+            (_, Line::Header(_)) => {
+                return Err(bad(format!("line {n}: a second header inside one file")));
+            }
+            (_, l) => on_line(n, l)?,
         }
     }
-    if let Some((at, e)) = torn {
+    if let Some((at, e)) = torn
+        && warn
+    {
         eprintln!(
             "warning: {}:{at}: skipped unparsable last line: {e}",
             path.display()
         );
     }
-    let header = header.ok_or_else(|| bad("empty file".into()))?;
-    Ok((path.to_path_buf(), header, lines))
+    header.ok_or_else(|| bad("empty file".into()))
 }
 
 fn to_u64(t: i64) -> u64 {
@@ -577,37 +602,50 @@ fn to_u64(t: i64) -> u64 {
 
 /// Measurement samples of the merged requests.
 pub fn samples(reqs: &[Req]) -> Vec<Sample> {
-    reqs.iter()
-        .map(|r| Sample {
-            intended_ns: to_u64(r.intended),
-            start_ns: to_u64(r.actual.max(r.intended)),
-            end_ns: to_u64(r.end.max(r.actual)),
-            outcome: r.outcome,
-            new_conn: !r.reused,
-        })
-        .collect()
+    reqs.iter().map(sample_of).collect()
+}
+
+/// The measurement sample of one request.
+fn sample_of(r: &Req) -> Sample {
+    Sample {
+        intended_ns: to_u64(r.intended),
+        start_ns: to_u64(r.actual.max(r.intended)),
+        end_ns: to_u64(r.end.max(r.actual)),
+        outcome: r.outcome,
+        new_conn: !r.reused,
+    }
 }
 
 fn mark(m: &Merged, name: &str, pick_max: bool) -> Option<i64> {
-    let it = m.marks.iter().filter(|(_, n)| n == name).map(|(t, _)| *t);
+    find_mark(&m.marks, name, pick_max)
+}
+
+fn find_mark(marks: &[(i64, String)], name: &str, pick_max: bool) -> Option<i64> {
+    let it = marks.iter().filter(|(_, n)| n == name).map(|(t, _)| *t);
     if pick_max { it.max() } else { it.min() }
 }
 
-/// Cut the run: marks from the files, overridden by explicit options.
-pub(crate) fn run_marks(m: &Merged, opts: &AnalyzePlan) -> Result<RunMarks, AnalyzeError> {
-    let load_start = mark(m, "load_start", false)
-        .or_else(|| m.reqs.iter().map(|r| r.intended).min())
+/// Cut the run: marks from the files (else the first intended start and the last end of a
+/// request), overridden by explicit options.
+fn run_marks(
+    marks: &[(i64, String)],
+    first_intended: Option<i64>,
+    last_end: Option<i64>,
+    opts: &AnalyzePlan,
+) -> Result<RunMarks, AnalyzeError> {
+    let load_start = find_mark(marks, "load_start", false)
+        .or(first_intended)
         .unwrap_or(0);
-    let load_end = mark(m, "load_end", true)
-        .or_else(|| m.reqs.iter().map(|r| r.end).max())
+    let load_end = find_mark(marks, "load_end", true)
+        .or(last_end)
         .unwrap_or(load_start);
     let rs = match opts.rollout_start {
         Some(d) => Some(load_start + d.as_nanos() as i64),
-        None => mark(m, "rollout_start", false),
+        None => find_mark(marks, "rollout_start", false),
     };
     let re = match opts.rollout_end {
         Some(d) => Some(load_start + d.as_nanos() as i64),
-        None => mark(m, "rollout_end", true),
+        None => find_mark(marks, "rollout_end", true),
     };
     let (rs, re) = match (rs, re) {
         (Some(s), Some(e)) => (s, e),
@@ -679,11 +717,15 @@ fn read_ready_csv(
     Ok(out)
 }
 
-fn endpoint_series(m: &Merged, opts: &AnalyzePlan) -> Result<Option<EndpointSeries>, AnalyzeError> {
+fn endpoint_series(
+    ready: &[(i64, u32, u32)],
+    origin_epoch_ns: i64,
+    opts: &AnalyzePlan,
+) -> Result<Option<EndpointSeries>, AnalyzeError> {
     let mut pts: Vec<(i64, u32, Option<u32>)> =
-        m.ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
+        ready.iter().map(|&(t, r, d)| (t, r, Some(d))).collect();
     if let Some(p) = &opts.ready {
-        pts.extend(read_ready_csv(p, m.origin_epoch_ns)?);
+        pts.extend(read_ready_csv(p, origin_epoch_ns)?);
     }
     if pts.is_empty() {
         return Ok(None);
@@ -770,77 +812,40 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
     (s, rows)
 }
 
-/// Check that the merged shards cover each schedule exactly once: (duplicates, gaps), summed
-/// over the schedules (`schedule` is parallel to `reqs`).
-fn index_coverage(reqs: &[Req], schedule: &[u32]) -> (u64, u64) {
-    let mut by: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
-    for (r, &s) in reqs.iter().zip(schedule) {
-        by.entry(s).or_default().push(r.i);
-    }
-    by.values().fold((0, 0), |(d, g), is| {
-        let (dup, gap) = coverage_of(is);
-        (d + dup, g + gap)
-    })
-}
-
-/// (duplicates, gaps) of one schedule's indices over `0..=max`. Sorts a copy: memory follows
-/// the number of records, never the value of an index (a record with `"i": 1e12` costs what
-/// any other does).
-fn coverage_of(indices: &[u64]) -> (u64, u64) {
-    let Some(&max) = indices.iter().max() else {
-        return (0, 0);
-    };
-    let mut sorted = indices.to_vec();
-    sorted.sort_unstable();
-    let mut distinct = 0u64;
-    let mut prev = None;
-    for &i in &sorted {
-        if prev != Some(i) {
-            distinct += 1;
-            prev = Some(i);
-        }
-    }
-    let dup = sorted.len() as u64 - distinct;
-    let gaps = u128::from(max) + 1 - u128::from(distinct);
-    (dup, u64::try_from(gaps).unwrap_or(u64::MAX))
-}
-
-/// Analyzes record files and writes the outputs: read and align the files, cut the window,
-/// run the shared analyzer, check the generator's health, record provenance, write.
+/// Analyzes record files and writes the outputs: read the files in passes (see
+/// [`passes`]: memory does not follow the files' size), cut the window, run the shared
+/// analyzer, check the generator's health, record provenance, write.
 pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
-    let m = read_records(&plan.records)?;
-    let marks = run_marks(&m, &plan)?;
-    let endpoints = endpoint_series(&m, &plan)?;
-    let fault_ns = m
-        .headers
-        .iter()
-        .map(|h| h.fault_threshold_ns)
-        .max()
-        .unwrap_or(10_000_000);
-    check_buckets(&m, &marks, &plan)?;
+    let (scan, mut lag) = passes::scan(&plan.records, 0.99)?;
+    let marks = run_marks(&scan.marks, scan.first_intended, scan.last_end, &plan)?;
+    let endpoints = endpoint_series(&scan.ready, scan.origin_epoch_ns, &plan)?;
+    check_buckets(to_u64(scan.run_end), &marks, &plan)?;
     let config = AnalyzeConfig {
         tail_ns: plan.tail.as_nanos() as u64,
         warmup_ns: plan.warmup.as_nanos() as u64,
         bucket_ns: plan.bucket.as_nanos() as u64,
         fine_bucket_ns: plan.fine_bucket.as_nanos() as u64,
-        fault_threshold_ns: fault_ns.max(0) as u64,
+        fault_threshold_ns: scan.fault_ns.max(0) as u64,
     };
     let label = RunLabel {
         source: Source::Live,
-        scenario: scenario_name(&m, &plan),
+        scenario: plan
+            .scenario
+            .clone()
+            .unwrap_or_else(|| label_of(&scan.headers)),
         seed: None,
     };
-    let mut a = measure::analyze(
-        &samples(&m.reqs),
-        &marks,
-        endpoints.as_ref(),
-        JobCounts::default(),
-        &label,
-        &config,
-    );
-    let (live, sse_rows) = generator_health(&m, fault_ns);
+    let mut stream = StreamingAnalysis::new(&marks, &config);
+    passes::remaining_passes(&scan, &mut stream, &mut lag)?;
+    let mut a = stream.finish(endpoints.as_ref(), JobCounts::default(), &label);
+    let (live, sse_rows) = generator_health(&scan, lag.value());
     a.summary.generator_faults = a.summary.generator_faults.max(live.generator_faults);
-    add_provenance(&mut a.summary.provenance, &m, &plan);
+    add_provenance(
+        &mut a.summary.provenance,
+        scan.origin_epoch_ns,
+        &scan.headers,
+        &plan,
+    );
     let summary = LiveSummary {
         summary: a.summary.clone(),
         live,
@@ -850,14 +855,12 @@ pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
 
 /// `--bucket` and `--fine-bucket` against the run's length: at least 1 ms, and at most
 /// [`limits::MAX_BUCKETS`] and [`limits::MAX_FINE_BUCKETS`] buckets.
-fn check_buckets(m: &Merged, marks: &RunMarks, plan: &AnalyzePlan) -> Result<(), AnalyzeError> {
-    let run_end = m
-        .reqs
-        .iter()
-        .map(|r| to_u64(r.end.max(r.intended)))
-        .max()
-        .unwrap_or(0)
-        .max(marks.load_end_ns);
+fn check_buckets(
+    last_request_ns: u64,
+    marks: &RunMarks,
+    plan: &AnalyzePlan,
+) -> Result<(), AnalyzeError> {
+    let run_end = last_request_ns.max(marks.load_end_ns);
     for (flag, width, max) in [
         ("--bucket", plan.bucket, limits::MAX_BUCKETS),
         ("--fine-bucket", plan.fine_bucket, limits::MAX_FINE_BUCKETS),
@@ -883,46 +886,31 @@ fn check_buckets(m: &Merged, marks: &RunMarks, plan: &AnalyzePlan) -> Result<(),
     Ok(())
 }
 
-/// The scenario named in the summary: `--scenario`, else the generator's label, else `live`.
-fn scenario_name(m: &Merged, plan: &AnalyzePlan) -> String {
-    plan.scenario
-        .clone()
-        .or_else(|| {
-            m.headers
-                .iter()
-                .map(|h| h.label.clone())
-                .find(|l| !l.is_empty())
-        })
+/// The scenario named in the summary without `--scenario`: the generator's label, else `live`.
+fn label_of(headers: &[Header]) -> String {
+    headers
+        .iter()
+        .map(|h| h.label.clone())
+        .find(|l| !l.is_empty())
         .unwrap_or_else(|| "live".into())
 }
 
-/// Generator health and merge checks (the summary's `live`), and the SSE rows of `sse.csv`.
-fn generator_health(m: &Merged, fault_ns: i64) -> (LiveInfo, Vec<String>) {
-    let gf = m
-        .reqs
-        .iter()
-        .filter(|r| r.generator_fault || r.send_lag_ns() > fault_ns)
-        .count() as u64;
-    let mut lags: Vec<i64> = m.reqs.iter().map(|r| r.send_lag_ns().max(0)).collect();
-    lags.sort_unstable();
-    let lag_q = |p: f64| {
-        lags.get(((lags.len().max(1) - 1) as f64 * p).round() as usize)
-            .copied()
-            .unwrap_or(0) as f64
-            / 1e6
-    };
-    let (dup, missing) = index_coverage(&m.reqs, &m.schedule);
-    let footers_valid =
-        m.footers.len() == m.headers.len() && m.footers.iter().all(|f| f.valid && !f.stopped_early);
-    let streams: u64 = m.headers.iter().map(|h| h.sse_streams).sum();
-    let (sse, sse_rows) = sse_summary(&m.sse, streams);
+/// Generator health and merge checks (the summary's `live`), and the SSE rows of `sse.csv`,
+/// from the first pass and the send lags' p99 (ns).
+fn generator_health(scan: &passes::Scan, lag_p99_ns: u64) -> (LiveInfo, Vec<String>) {
+    let gf = scan.generator_faults;
+    let (dup, missing) = (scan.duplicate_indices, scan.missing_indices);
+    let footers_valid = scan.footers.len() == scan.headers.len()
+        && scan.footers.iter().all(|f| f.valid && !f.stopped_early);
+    let streams: u64 = scan.headers.iter().map(|h| h.sse_streams).sum();
+    let (sse, sse_rows) = sse_summary(&scan.sse, streams);
     let live = LiveInfo {
-        files: m.headers.len(),
-        shards: m.headers.iter().map(|h| h.shard.clone()).collect(),
-        requests_recorded: m.reqs.len() as u64,
+        files: scan.headers.len(),
+        shards: scan.headers.iter().map(|h| h.shard.clone()).collect(),
+        requests_recorded: scan.requests,
         generator_faults: gf,
-        send_lag_p99_ms: lag_q(0.99),
-        send_lag_max_ms: lags.last().copied().unwrap_or(0) as f64 / 1e6,
+        send_lag_p99_ms: lag_p99_ns as f64 / 1e6,
+        send_lag_max_ms: scan.lag_max_ns.max(0) as f64 / 1e6,
         duplicate_indices: dup,
         missing_indices: missing,
         footers_valid,
@@ -930,16 +918,16 @@ fn generator_health(m: &Merged, fault_ns: i64) -> (LiveInfo, Vec<String>) {
             && dup == 0
             && missing == 0
             && footers_valid
-            && m.count_mismatches.is_empty(),
-        connections_opened: m.conn_opens,
-        footer_mismatches: m.count_mismatches.clone(),
-        sse: (streams > 0 || !m.sse.is_empty()).then_some(sse),
+            && scan.count_mismatches.is_empty(),
+        connections_opened: scan.conn_opens,
+        footer_mismatches: scan.count_mismatches.clone(),
+        sse: (streams > 0 || !scan.sse.is_empty()).then_some(sse),
     };
     if !live.valid {
         eprintln!(
             "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid}"
         );
-        for why in &m.count_mismatches {
+        for why in &scan.count_mismatches {
             eprintln!("warning: run is NOT valid: {why}");
         }
     }
@@ -948,7 +936,12 @@ fn generator_health(m: &Merged, fault_ns: i64) -> (LiveInfo, Vec<String>) {
 
 /// Where the figures came from: the record files, the merged origin, the generator's settings,
 /// and the plan's extra entries.
-fn add_provenance(p: &mut BTreeMap<String, String>, m: &Merged, plan: &AnalyzePlan) {
+fn add_provenance(
+    p: &mut BTreeMap<String, String>,
+    origin_epoch_ns: i64,
+    headers: &[Header],
+    plan: &AnalyzePlan,
+) {
     p.insert(
         "records".into(),
         plan.records
@@ -957,8 +950,8 @@ fn add_provenance(p: &mut BTreeMap<String, String>, m: &Merged, plan: &AnalyzePl
             .collect::<Vec<_>>()
             .join(","),
     );
-    p.insert("origin_epoch_ns".into(), m.origin_epoch_ns.to_string());
-    if let Some(h) = m.headers.first() {
+    p.insert("origin_epoch_ns".into(), origin_epoch_ns.to_string());
+    if let Some(h) = headers.first() {
         p.insert("generator".into(), h.generator.clone());
         p.insert("target".into(), h.target.clone());
         p.insert("rate".into(), h.rate.to_string());
@@ -1044,43 +1037,4 @@ fn write_reconnects(path: &Path, reconnects: &[u64], fine_s: f64) -> std::io::Re
         writeln!(r, "{:.3},{n}", i as f64 * fine_s)?;
     }
     r.flush()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use measure::Outcome;
-
-    fn req(i: u64, is: i64) -> Req {
-        Req {
-            i,
-            intended: is,
-            actual: is,
-            first_byte: None,
-            end: is + 1,
-            conn: 1,
-            reused: true,
-            status: 200,
-            outcome: Outcome::Ok,
-            pod: None,
-            generator_fault: false,
-        }
-    }
-
-    #[test]
-    fn coverage_counts_duplicates_and_gaps() {
-        let r: Vec<Req> = [0, 1, 1, 3].iter().map(|&i| req(i, 0)).collect();
-        assert_eq!(index_coverage(&r, &[0; 4]), (1, 1));
-        assert_eq!(index_coverage(&[], &[]), (0, 0));
-    }
-
-    #[test]
-    fn independent_schedules_are_covered_apart() {
-        // Two generators (say keep-alive and new-connection) each send indices 0..3: no
-        // duplicate; a gap in one is still a gap.
-        let r: Vec<Req> = [0, 1, 2, 0, 2].iter().map(|&i| req(i, 0)).collect();
-        assert_eq!(index_coverage(&r, &[0, 0, 0, 1, 1]), (0, 1));
-        // The same indices in one schedule are duplicates.
-        assert_eq!(index_coverage(&r, &[0; 5]), (2, 0));
-    }
 }
