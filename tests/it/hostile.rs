@@ -136,3 +136,113 @@ fn analyze_bucket_widths_are_bounded() {
     );
     assert!(e.contains("/dev/zero: line 1: longer than"), "{e}");
 }
+
+/// A record file of `n` requests spread over 100 s (10 s baseline, a 20 s rollout from 40 s),
+/// 200 distinct latencies from 1 to 51 ms (so the timeline's per-bucket counts of latency values
+/// are the same size whatever `n`): the shape of a live run at a high rate.
+fn big_records(path: &Path, n: u64) {
+    use std::io::Write;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let s = 1_000_000_000i64;
+    writeln!(w, r#"{{"t":"h","schema":"fleetsim.records/1","origin_epoch_ns":1795585866621612943,"generator":"test","target":"http://127.0.0.1:1/work","mode":"keepalive","clients":4,"arrivals":"constant","seed":1,"rate":50.0,"shard":"0/1","fault_threshold_ns":10000000,"timeout_ns":5000000000,"label":"big","sse_streams":0}}"#).unwrap();
+    writeln!(
+        w,
+        r#"{{"t":"m","at":0,"name":"load_start","src":"generator"}}"#
+    )
+    .unwrap();
+    writeln!(
+        w,
+        r#"{{"t":"m","at":{},"name":"rollout_start","src":"flag"}}"#,
+        40 * s
+    )
+    .unwrap();
+    writeln!(
+        w,
+        r#"{{"t":"m","at":{},"name":"rollout_end","src":"flag"}}"#,
+        60 * s
+    )
+    .unwrap();
+    let gap = 100 * s / n as i64;
+    for i in 0..n {
+        let is = i as i64 * gap;
+        let e = is + 1_000_000 + (i as i64 * 7919) % 200 * 250_000;
+        let o = if i % 997 == 0 { "reset" } else { "ok" };
+        writeln!(
+            w,
+            r#"{{"t":"r","i":{i},"is":{is},"as":{is},"e":{e},"c":{},"ru":{},"st":200,"o":"{o}"}}"#,
+            i % 64,
+            i >= 64
+        )
+        .unwrap();
+    }
+    writeln!(
+        w,
+        r#"{{"t":"m","at":{},"name":"load_end","src":"generator"}}"#,
+        100 * s
+    )
+    .unwrap();
+    writeln!(w, r#"{{"t":"f","at":{},"scheduled":{n},"sent":{n},"recorded":{n},"generator_faults":0,"lag_p50_ns":0,"lag_p99_ns":0,"lag_p999_ns":0,"lag_max_ns":0,"valid":true,"stopped_early":false}}"#, 100 * s).unwrap();
+}
+
+/// Runs `fleetsim analyze FILE` as a process; its peak resident memory, bytes.
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4 below, which also reads its resource usage"
+)]
+fn analyze_peak_rss(records: &Path, out: &Path) -> u64 {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_fleetsim"))
+        .args(["analyze", p(records), "--out-dir", p(out)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(out.with_extension("stderr")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, with valid pointers to locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "analyze failed: {status}: {}",
+        std::fs::read_to_string(out.with_extension("stderr")).unwrap_or_default()
+    );
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Issue 13: a 1.1 GB records file needed 2.4 GB of memory. The analyzer reads in passes: eight
+/// times the requests over the same run (a file eight times the size) cost it less than a tenth
+/// of the extra bytes. (What memory does follow: the run's length over the bucket widths, and
+/// how many distinct latency values each timeline bucket sees, at most about a thousand per
+/// doubling of latency.)
+#[test]
+fn analyze_memory_does_not_follow_the_file_size() {
+    let d = tempfile::tempdir().unwrap();
+    let (small, big) = (d.path().join("small.ndjson"), d.path().join("big.ndjson"));
+    big_records(&small, 50_000);
+    big_records(&big, 400_000);
+    let size = |f: &Path| std::fs::metadata(f).unwrap().len();
+    let rss_small = analyze_peak_rss(&small, &d.path().join("a-small"));
+    let rss_big = analyze_peak_rss(&big, &d.path().join("a-big"));
+    let grown = rss_big.saturating_sub(rss_small);
+    let file_grown = size(&big) - size(&small);
+    assert!(
+        grown < file_grown / 10,
+        "peak memory {rss_small} -> {rss_big} bytes for a file {} -> {} bytes",
+        size(&small),
+        size(&big)
+    );
+    // Same run shape, same figures (requests scale, the window's reset share does not).
+    let summary = |dir: &str| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(d.path().join(dir).join("summary.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let (s, b) = (summary("a-small"), summary("a-big"));
+    assert_eq!(b["live"]["valid"], true);
+    assert_eq!(
+        b["requests"]["sent"].as_u64().unwrap(),
+        8 * s["requests"]["sent"].as_u64().unwrap()
+    );
+}
