@@ -328,19 +328,7 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
                 ));
             }
         }
-        // Saturating: origins far apart are refused below, whatever their values.
-        let off = h.origin_epoch_ns.saturating_sub(origin);
-        if off > limits::MAX_SPAN_NS {
-            return Err(AnalyzeError::Records {
-                path: path.clone(),
-                reason: format!(
-                    "its origin ({} ns) is {:.0} s after the earliest file's ({origin} ns), more than the {} s one run may span: these are not shards of one run",
-                    h.origin_epoch_ns,
-                    off as f64 / 1e9,
-                    limits::MAX_SPAN_NS / 1_000_000_000
-                ),
-            });
-        }
+        let off = origin_offset(&path, &h, origin)?;
         let key = schedule_key(&h);
         let sched = match schedules.iter().position(|k| *k == key) {
             Some(i) => i,
@@ -423,6 +411,24 @@ pub(crate) mod limits {
     /// The most marks, ready samples and SSE events over the files of one analysis: they are
     /// kept in memory (about 100 bytes each).
     pub(crate) const MAX_KEPT_LINES: usize = 5_000_000;
+}
+
+/// How far `h`'s origin lies after the earliest file's, ns; an error if farther than one run may
+/// span (saturating: origins far apart are refused whatever their values).
+pub(crate) fn origin_offset(path: &Path, h: &Header, origin: i64) -> Result<i64, AnalyzeError> {
+    let off = h.origin_epoch_ns.saturating_sub(origin);
+    if off > limits::MAX_SPAN_NS {
+        return Err(AnalyzeError::Records {
+            path: path.to_path_buf(),
+            reason: format!(
+                "its origin ({} ns) is {:.0} s after the earliest file's ({origin} ns), more than the {} s one run may span: these are not shards of one run",
+                h.origin_epoch_ns,
+                off as f64 / 1e9,
+                limits::MAX_SPAN_NS / 1_000_000_000
+            ),
+        });
+    }
+    Ok(off)
 }
 
 /// The next line of `r` into `buf` (without its newline): `Ok(false)` at the end of the file,

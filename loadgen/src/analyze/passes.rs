@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use measure::{RankSelect, StreamingAnalysis};
 
-use super::{limits, sample_of, schedule_key, visit_file};
+use super::{limits, origin_offset, sample_of, schedule_key, visit_file};
 use crate::error::AnalyzeError;
 use crate::record::{ConnEv, Footer, Header, Line, Req, SseEvent};
 
@@ -94,19 +94,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
     };
     let mut lag = RankSelect::new(q);
     for (path, h) in paths.iter().zip(&headers) {
-        // Saturating: origins far apart are refused here, whatever their values.
-        let off = h.origin_epoch_ns.saturating_sub(origin);
-        if off > limits::MAX_SPAN_NS {
-            return Err(AnalyzeError::Records {
-                path: path.clone(),
-                reason: format!(
-                    "its origin ({} ns) is {:.0} s after the earliest file's ({origin} ns), more than the {} s one run may span: these are not shards of one run",
-                    h.origin_epoch_ns,
-                    off as f64 / 1e9,
-                    limits::MAX_SPAN_NS / 1_000_000_000
-                ),
-            });
-        }
+        let off = origin_offset(path, h, origin)?;
         let key = schedule_key(h);
         let sched = match keys.iter().position(|k| *k == key) {
             Some(i) => i,
