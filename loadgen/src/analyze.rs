@@ -819,7 +819,7 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
 }
 
 /// Analyzes record files and writes the outputs: read the files in passes (see
-/// [`passes`]: memory does not follow the files' size), cut the window, run the shared
+/// `passes`: memory does not follow the files' size), cut the window, run the shared
 /// analyzer, check the generator's health, record provenance, write.
 pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
     let (scan, mut lag) = passes::scan(&plan.records, 0.99)?;
