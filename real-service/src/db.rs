@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS fleetsim_jobs (
     enqueued_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
     done_at         TIMESTAMPTZ
 );
+ALTER TABLE fleetsim_jobs ADD COLUMN IF NOT EXISTS effect_ms INTEGER CHECK (effect_ms >= 0 AND effect_ms <= work_ms);
 CREATE INDEX IF NOT EXISTS fleetsim_jobs_claimable ON fleetsim_jobs (id) WHERE state <> 'done';
 CREATE TABLE IF NOT EXISTS fleetsim_ledger (
     id              BIGSERIAL PRIMARY KEY,
@@ -74,16 +75,23 @@ pub(crate) async fn migrate(pool: &Pool) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Enqueue a job; the same idempotency key enqueues once and returns the same id.
-pub(crate) async fn enqueue(pool: &Pool, key: &str, work: Duration) -> Result<i64, DbError> {
+/// Enqueue a job whose side effect is applied `effect` into its `work` (`None`: at the end);
+/// the same idempotency key enqueues once and returns the same id.
+pub(crate) async fn enqueue(
+    pool: &Pool,
+    key: &str,
+    work: Duration,
+    effect: Option<Duration>,
+) -> Result<i64, DbError> {
     let client = pool.get().await?;
-    let ms = i32::try_from(work.as_millis()).unwrap_or(i32::MAX);
+    let ms = |d: Duration| i32::try_from(d.as_millis()).unwrap_or(i32::MAX);
+    let effect_ms = effect.map(ms);
     let row = client
         .query_one(
-            "INSERT INTO fleetsim_jobs (idempotency_key, work_ms) VALUES ($1, $2)
+            "INSERT INTO fleetsim_jobs (idempotency_key, work_ms, effect_ms) VALUES ($1, $2, $3)
              ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
              RETURNING id",
-            &[&key, &ms],
+            &[&key, &ms(work), &effect_ms],
         )
         .await?;
     Ok(row.get(0))
@@ -94,6 +102,8 @@ pub(crate) struct Claimed {
     pub id: i64,
     pub key: String,
     pub work: Duration,
+    /// When the side effect is applied, counted from the start of the work (at most `work`).
+    pub effect: Duration,
     pub delivery: i32,
 }
 
@@ -118,15 +128,22 @@ pub(crate) async fn claim(
                  lease_until = now() + $2::bigint * interval '1 millisecond',
                  deliveries = j.deliveries + 1
              FROM next WHERE j.id = next.id
-             RETURNING j.id, j.idempotency_key, j.work_ms, j.deliveries",
+             RETURNING j.id, j.idempotency_key, j.work_ms, j.deliveries, j.effect_ms",
             &[&owner, &lease_ms],
         )
         .await?;
-    Ok(row.map(|r| Claimed {
-        id: r.get(0),
-        key: r.get(1),
-        work: Duration::from_millis(r.get::<_, i32>(2) as u64),
-        delivery: r.get(3),
+    Ok(row.map(|r| {
+        let work = Duration::from_millis(r.get::<_, i32>(2) as u64);
+        let effect = r
+            .get::<_, Option<i32>>(4)
+            .map_or(work, |ms| Duration::from_millis(ms as u64).min(work));
+        Claimed {
+            id: r.get(0),
+            key: r.get(1),
+            work,
+            effect,
+            delivery: r.get(3),
+        }
     }))
 }
 

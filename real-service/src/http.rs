@@ -524,6 +524,27 @@ async fn enqueue(app: &App, req: Request<Incoming>) -> Response<RespBody> {
         }
         Err(e) => return full(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
     };
+    let effect = match query_param(&req, "effect_ms").map(|v| (v, v.parse::<u64>())) {
+        None => None,
+        Some((_, Ok(ms))) if Duration::from_millis(ms) <= work => Some(Duration::from_millis(ms)),
+        Some((_, Ok(ms))) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!(
+                    "effect_ms={ms} must be at most the job's work, ms={}\n",
+                    work.as_millis()
+                ),
+            );
+        }
+        Some((v, Err(e))) => {
+            return full(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!("effect_ms={v:?}: {e}\n"),
+            );
+        }
+    };
     let key = match query_param(&req, "key") {
         Some(k)
             if !k.is_empty()
@@ -562,7 +583,7 @@ async fn enqueue(app: &App, req: Request<Incoming>) -> Response<RespBody> {
             )
         };
     }
-    match crate::db::enqueue(pool, &key, work).await {
+    match crate::db::enqueue(pool, &key, work, effect).await {
         Ok(id) => {
             app.metrics.job("enqueued");
             full(

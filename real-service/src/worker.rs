@@ -1,4 +1,5 @@
-//! The queue worker: lease a job, do its work, apply the side effect to the ledger, ack.
+//! The queue worker: lease a job, do its work, apply the side effect to the ledger at the job's
+//! effect point (`POST /jobs?effect_ms=N`; by default the end of the work), finish the work, ack.
 //!
 //! With the requeue lever on, the `stop` token fires at SIGTERM: the worker takes no new job, and
 //! the job in hand is finished if it can end by the drain deadline, else released back to the
@@ -49,7 +50,7 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
     // A run of failed claims (the database is down): one line when it starts, a summary at most
     // every SUMMARY_EVERY, one line when a claim works again.
     let mut failing: Option<Episode> = None;
-    while !ctx.stop.is_cancelled() {
+    'jobs: while !ctx.stop.is_cancelled() {
         let claimed = db::claim(&ctx.pool, &ctx.owner, ctx.lease).await;
         if claimed.is_ok()
             && let Some(ep) = failing.take()
@@ -88,51 +89,58 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
                 continue;
             }
         };
-        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "job leased");
-        let end = Instant::now() + job.work;
-        let interrupted = tokio::select! {
-            _ = sleep_until(end) => false,
-            _ = ctx.stop.cancelled() => true,
-        };
-        if interrupted {
-            let now = Instant::now();
-            let fits = ctx
-                .plan
-                .get()
-                .is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
-            if fits {
-                sleep_until(end).await;
+        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, work_ms = job.work.as_millis() as u64, effect_ms = job.effect.as_millis() as u64, "job leased");
+        let begun = Instant::now();
+        let (effect_at, end) = (begun + job.effect, begun + job.work);
+        // The work runs to `effect_at`, the side effect is applied, the work runs on to `end`,
+        // then the ack. SIGTERM (requeue lever) is weighed once, whenever it comes: the job is
+        // kept if it can end within the shutdown budget, else released at once, even after its
+        // side effect (a redelivery then applies it again unless the idempotency key stops it).
+        let mut weighed = false;
+        let mut applied = false;
+        loop {
+            let next = if applied { end } else { effect_at };
+            let interrupted = if weighed {
+                sleep_until(next).await;
+                false
             } else {
-                match db::release(&ctx.pool, &job, &ctx.owner).await {
-                    Ok(true) => {
-                        report.released += 1;
-                        ctx.metrics.job("released");
-                        tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "job released: it cannot finish within the shutdown budget");
-                    }
-                    Ok(false) => {
-                        tracing::warn!(target: "fleetsim::worker", job = job.id, "release found the lease already lost")
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "release failed; the lease will expire")
-                    }
+                tokio::select! {
+                    _ = sleep_until(next) => false,
+                    _ = ctx.stop.cancelled() => true,
                 }
+            };
+            if interrupted {
+                weighed = true;
+                let now = Instant::now();
+                let fits = ctx
+                    .plan
+                    .get()
+                    .is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
+                if fits {
+                    continue;
+                }
+                release(&ctx, &job, &mut report).await;
+                return report;
+            }
+            if applied {
                 break;
             }
-        }
-        match db::apply(&ctx.pool, &job, &ctx.owner, ctx.idempotent).await {
-            Ok(true) => {
-                report.applied += 1;
-                ctx.metrics.job("applied");
-                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
-            }
-            Ok(false) => {
-                report.noops += 1;
-                ctx.metrics.job("noop");
-                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect already applied; recorded as no-op");
-            }
-            Err(e) => {
-                tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
-                continue;
+            applied = true;
+            match db::apply(&ctx.pool, &job, &ctx.owner, ctx.idempotent).await {
+                Ok(true) => {
+                    report.applied += 1;
+                    ctx.metrics.job("applied");
+                    tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
+                }
+                Ok(false) => {
+                    report.noops += 1;
+                    ctx.metrics.job("noop");
+                    tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect already applied; recorded as no-op");
+                }
+                Err(e) => {
+                    tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
+                    continue 'jobs;
+                }
             }
         }
         if let Some(pause) = ctx.pause_after_effect {
@@ -153,4 +161,21 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
         }
     }
     report
+}
+
+/// Hands the job in hand back to the queue at once (requeue lever, the budget too short for it).
+async fn release(ctx: &WorkerCtx, job: &db::Claimed, report: &mut WorkerReport) {
+    match db::release(&ctx.pool, job, &ctx.owner).await {
+        Ok(true) => {
+            report.released += 1;
+            ctx.metrics.job("released");
+            tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, "job released: it cannot finish within the shutdown budget");
+        }
+        Ok(false) => {
+            tracing::warn!(target: "fleetsim::worker", job = job.id, "release found the lease already lost")
+        }
+        Err(e) => {
+            tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "release failed; the lease will expire")
+        }
+    }
 }

@@ -25,21 +25,36 @@ fn worker_env(
     env
 }
 
+/// Where worker A is when it is killed, after the side effect and before the ack.
+#[derive(Clone, Copy, Debug)]
+enum Between {
+    /// A test hook holds A between the effect (at the end of its work) and the ack.
+    EffectAndAck,
+    /// The job's effect comes 50 ms into 2.9 s of work (`effect_ms`): A is still working.
+    EffectAndEndOfWork,
+}
+
 /// SIGKILL the worker after the side effect, before the ack; a second worker gets the job once
 /// the lease expires. Returns (ledger rows, no-op rows, deliveries) for the job.
-fn kill_mid_job(idempotent: bool) -> (i64, i64, i32) {
+fn kill_mid_job(idempotent: bool, at: Between) -> (i64, i64, i32) {
     let pg = Pg::start();
     let key = format!("kill-mid-job-{idempotent}");
-    let mut a = Svc::start(
-        "worker-a",
-        &worker_env(
-            &pg,
-            idempotent,
+    let (extra, path): (&[(&'static str, &str)], String) = match at {
+        Between::EffectAndAck => (
             &[("FLEETSIM_TEST_PAUSE_AFTER_EFFECT", "1h")],
+            format!("/jobs?key={key}"),
         ),
-    );
+        Between::EffectAndEndOfWork => (
+            &[("FLEETSIM_LEASE", "3s")],
+            format!("/jobs?key={key}&ms=2900&effect_ms=50"),
+        ),
+    };
+    let mut env = worker_env(&pg, idempotent, &[]);
+    env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+    env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    let mut a = Svc::start("worker-a", &env);
     a.wait_ready(Duration::from_secs(20));
-    let r = request(a.addr, "POST", &format!("/jobs?key={key}")).unwrap();
+    let r = request(a.addr, "POST", &path).unwrap();
     assert_eq!(r.status, 201, "{r:?}");
     let ledger = format!("SELECT count(*) FROM fleetsim_ledger WHERE idempotency_key = '{key}'");
     wait_for(
@@ -61,7 +76,8 @@ fn kill_mid_job(idempotent: bool) -> (i64, i64, i32) {
         .get(0);
     assert_eq!(state, "leased", "A died between side effect and ack");
 
-    let b = Svc::start("worker-b", &worker_env(&pg, idempotent, &[]));
+    env.retain(|(k, _)| *k != "FLEETSIM_TEST_PAUSE_AFTER_EFFECT");
+    let b = Svc::start("worker-b", &env);
     wait_for(
         "the redelivered job to be acked by B",
         Duration::from_secs(20),
@@ -81,7 +97,7 @@ fn kill_mid_job(idempotent: bool) -> (i64, i64, i32) {
     ))[0]
         .get(0);
     println!(
-        "kill mid-job, idempotency {}: ledger rows {applied}, recorded no-ops {noops}, deliveries {deliveries}",
+        "kill mid-job ({at:?}), idempotency {}: ledger rows {applied}, recorded no-ops {noops}, deliveries {deliveries}",
         if idempotent { "on" } else { "off" }
     );
     drop(b);
@@ -90,12 +106,40 @@ fn kill_mid_job(idempotent: bool) -> (i64, i64, i32) {
 
 #[test]
 fn kill_mid_job_with_idempotency_applies_once() {
-    assert_eq!(kill_mid_job(true), (1, 1, 2));
+    assert_eq!(kill_mid_job(true, Between::EffectAndAck), (1, 1, 2));
 }
 
 #[test]
 fn kill_mid_job_without_idempotency_applies_twice() {
-    assert_eq!(kill_mid_job(false), (2, 0, 2));
+    assert_eq!(kill_mid_job(false, Between::EffectAndAck), (2, 0, 2));
+}
+
+/// A job whose side effect comes early (`effect_ms`) and whose worker dies while still working
+/// after it: redelivered, applied twice without the idempotency key, once with it.
+#[test]
+fn kill_after_an_early_side_effect_applies_twice_without_idempotency() {
+    assert_eq!(kill_mid_job(false, Between::EffectAndEndOfWork), (2, 0, 2));
+    assert_eq!(kill_mid_job(true, Between::EffectAndEndOfWork), (1, 1, 2));
+}
+
+/// `effect_ms` beyond the job's work, or not a number, is refused and creates no job.
+#[test]
+fn an_effect_point_outside_the_work_is_refused() {
+    let pg = Pg::start();
+    let w = Svc::start("effect-refused", &worker_env(&pg, false, &[]));
+    w.wait_ready(Duration::from_secs(20));
+    for (q, says) in [
+        (
+            "ms=100&effect_ms=101",
+            "effect_ms=101 must be at most the job's work, ms=100",
+        ),
+        ("ms=100&effect_ms=-1", "effect_ms=\"-1\""),
+    ] {
+        let r = request(w.addr, "POST", &format!("/jobs?key=refused&{q}")).unwrap();
+        assert_eq!(r.status, 400, "{q}: {r:?}");
+        assert!(r.body.contains(says), "{q}: {}", r.body);
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM fleetsim_jobs"), 0);
 }
 
 /// SIGTERM while a 30 s job is in hand (lease 60 s). Returns the exit code, the
