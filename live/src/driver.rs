@@ -20,7 +20,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -118,6 +118,12 @@ pub struct LiveOpts {
     /// Work time of each job.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "1s")]
     pub job_work: Duration,
+    /// When each job's side effect is applied, as a fraction of its work (0..=1; the
+    /// simulator's `queue.effect_at`). At 1 (the default) the effect comes at the end of the
+    /// work, just before the ack; below 1 a pod killed mid-job may have applied it already,
+    /// so its redelivery applies it again unless the idempotency key stops it.
+    #[arg(long, default_value_t = 1.0)]
+    pub job_effect_at: f64,
     /// Longest wait for the queue to drain after the load.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "90s")]
     pub settle: Duration,
@@ -242,6 +248,21 @@ pub fn run(opts: LiveOpts) -> Result<Vec<PathBuf>> {
         return Err(LiveError::Setting {
             field: "rate",
             reason: "must be above 0".into(),
+        });
+    }
+    if !(opts.job_rate.is_finite() && opts.job_rate >= 0.0) {
+        return Err(LiveError::Setting {
+            field: "job-rate",
+            reason: format!("must be 0 (no jobs) or above (got {})", opts.job_rate),
+        });
+    }
+    if !(opts.job_effect_at.is_finite() && (0.0..=1.0).contains(&opts.job_effect_at)) {
+        return Err(LiveError::Setting {
+            field: "job-effect-at",
+            reason: format!(
+                "is a fraction of the job's work, within 0..=1 (got {})",
+                opts.job_effect_at
+            ),
         });
     }
     let kube = Kube {
@@ -630,49 +651,79 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
     })
 }
 
-/// The steady job publisher: `POST /jobs` at `--job-rate` until stopped.
+/// The steady job publisher: `POST /jobs` at `--job-rate` until stopped. Every attempt is
+/// counted: accepted (2xx) or failed, with the failure's kind.
 struct Publisher {
     stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
+    tally: Arc<Mutex<PublishTally>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the publisher's attempts came to.
+#[derive(Debug, Default, Clone)]
+struct PublishTally {
+    accepted: u64,
+    /// Failed attempts by kind (`status 503`, `connection refused`, ...).
+    failed: BTreeMap<String, u64>,
+}
+
+impl PublishTally {
+    fn failed(&self) -> u64 {
+        self.failed.values().sum()
+    }
 }
 
 fn start_publisher(opts: &LiveOpts, addr: SocketAddr) -> Publisher {
     let stop = Arc::new(AtomicBool::new(false));
-    let sent = Arc::new(AtomicU64::new(0));
+    let tally = Arc::new(Mutex::new(PublishTally::default()));
     let thread = (opts.job_rate > 0.0).then(|| {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        let (gap, work_ms, run_id) = (
-            Duration::from_secs_f64(1.0 / opts.job_rate),
-            opts.job_work.as_millis(),
-            epoch_ns(),
-        );
+        let (stop, tally) = (stop.clone(), tally.clone());
+        let work_ms = opts.job_work.as_millis();
+        let effect_ms = (work_ms as f64 * opts.job_effect_at).round() as u128;
+        let (gap, run_id) = (Duration::from_secs_f64(1.0 / opts.job_rate), epoch_ns());
         thread::spawn(move || {
             let start = Instant::now();
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let due = start + gap * i as u32;
+                let due = start + gap.mul_f64(i as f64);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {
                     thread::sleep(wait);
                 }
-                if post_job(addr, &format!("/jobs?ms={work_ms}&key=live-{run_id:x}-{i}")).is_ok() {
-                    sent.fetch_add(1, Ordering::Relaxed);
+                let path =
+                    format!("/jobs?ms={work_ms}&effect_ms={effect_ms}&key=live-{run_id:x}-{i}");
+                let result = post_job(addr, &path);
+                let mut t = tally.lock().expect("publisher tally");
+                match result {
+                    Ok(()) => t.accepted += 1,
+                    Err(e) => *t.failed.entry(publish_failure_kind(&e)).or_default() += 1,
                 }
                 i += 1;
             }
         })
     });
-    Publisher { stop, sent, thread }
+    Publisher {
+        stop,
+        tally,
+        thread,
+    }
+}
+
+/// A publish failure's kind, for the tally: the status, or the socket error's kind.
+fn publish_failure_kind(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::Other => e.to_string(),
+        kind => kind.to_string(),
+    }
 }
 
 impl Publisher {
-    /// Stops publishing; returns how many jobs were accepted.
-    fn stop(self) -> u64 {
+    /// Stops publishing; returns what the attempts came to.
+    fn stop(self) -> PublishTally {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread {
             let _ = t.join();
         }
-        self.sent.load(Ordering::Relaxed)
+        self.tally.lock().expect("publisher tally").clone()
     }
 }
 
@@ -773,12 +824,20 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
     for g in generators {
         g.join().map_err(|_| LiveError::GeneratorPanicked)??;
     }
-    let jobs_sent = publisher.stop();
+    let published = publisher.stop();
     log(format!(
-        "load done ({jobs_sent} jobs published); letting the last pods exit"
+        "load done ({} jobs published, {} publish attempts failed{}); letting the last pods exit",
+        published.accepted,
+        published.failed(),
+        if published.failed.is_empty() {
+            String::new()
+        } else {
+            format!(": {:?}", published.failed)
+        }
     ));
     let (pods, slices) = watches.close(&fleet.old_templates);
-    let jobs = settle_jobs(&ledger, opts)?;
+    let mut jobs = settle_jobs(&ledger, opts)?;
+    jobs.publish_failed = published.failed();
 
     write_endpoints(dir, &slices, fleet.replicas)?;
     let provenance = provenance(kube, &pods, opts, name);
@@ -1207,6 +1266,15 @@ fn provenance(
         images.into_iter().collect::<Vec<_>>().join(" "),
     );
     p.insert("rate_per_generator".into(), opts.rate.to_string());
+    if opts.job_rate > 0.0 {
+        p.insert(
+            "jobs".into(),
+            format!(
+                "{}/s, {:?} of work each, side effect at {} of the work",
+                opts.job_rate, opts.job_work, opts.job_effect_at
+            ),
+        );
+    }
     p.insert(
         "keepalive_clients".into(),
         format!(

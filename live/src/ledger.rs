@@ -100,6 +100,7 @@ fn parse_counts(out: &str) -> Result<JobCounts> {
         duplicated,
         lost,
         pending,
+        publish_failed: 0,
     })
 }
 

@@ -59,6 +59,15 @@ pub struct JobCounts {
     pub lost: u64,
     /// Jobs still queued or leased when the run ended (neither applied nor given up).
     pub pending: u64,
+    /// Publish attempts (live `POST /jobs`) that got no 2xx answer: refused, reset, timed out or
+    /// answered with an error. Such a job may still exist (a lost answer); the counts above are
+    /// the ledger's, so they include it if it does. Absent (0) in simulated runs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub publish_failed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl JobCounts {

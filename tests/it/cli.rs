@@ -295,3 +295,32 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
         assert!(text.contains(&format!("| {name} ")), "{name}: {text}");
     }
 }
+
+/// `fleetsim live` refuses job settings it cannot honour before it touches a cluster (kubectl
+/// here does not exist, so reaching it would be a different error) and writes nothing.
+#[test]
+fn live_refuses_bad_job_settings_before_touching_the_cluster() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    for (flag, value, says) in [
+        ("--job-effect-at", "1.5", "job-effect-at"),
+        ("--job-effect-at", "NaN", "job-effect-at"),
+        ("--job-rate", "-1", "job-rate"),
+        ("--job-rate", "inf", "job-rate"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let err = crate::fleetsim(&[
+            "live",
+            "before",
+            "--kubectl",
+            "/nonexistent/kubectl",
+            "--out",
+            crate::p(&out),
+            &arg,
+        ])
+        .expect_err(flag);
+        let msg = format!("{err:#}");
+        assert!(msg.contains(says), "{flag} {value}: {msg}");
+        assert!(!out.exists(), "{flag} {value} wrote {}", out.display());
+    }
+}
