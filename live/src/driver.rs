@@ -47,7 +47,7 @@ use crate::state::{self, PodEvent, RolloutSpan, SliceEvent, WatchEvent};
 )]
 pub struct LiveOpts {
     /// Overlay to apply first: a name under --overlays (before, after, pid1, readiness, drain,
-    /// requeue, surge) or a kustomize directory. Without it nothing is applied: the Deployment
+    /// requeue, surge, after-no-LEVER, ladder-readiness, ladder-drain) or a kustomize directory. Without it nothing is applied: the Deployment
     /// named by --namespace/--deployment is rolled as it runs (any Deployment, not only ours).
     pub overlay: Option<String>,
     /// Name of the runs (`OUT/NAME/run-K`, scenarios `NAME-keepalive` / `NAME-new`): by default
