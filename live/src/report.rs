@@ -64,6 +64,54 @@ impl FigureCheck {
     }
 }
 
+/// A live run left out of the score: the generator could not keep its schedule (a late send
+/// or a generator-side error), or its records are incomplete. Shown, never silently dropped.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LeftOut {
+    /// The scenario (`<overlay>-<style>`).
+    pub scenario: String,
+    /// The run's `summary.json`.
+    pub summary: PathBuf,
+    /// Why the run is invalid, from its `live` section.
+    pub reason: String,
+}
+
+/// Why a live summary's run is invalid (`live.valid` false), or `None` when it is valid or
+/// says nothing about it (summaries written before the field existed).
+pub(crate) fn invalid_reason(summary_json: &serde_json::Value) -> Option<String> {
+    let live = summary_json.get("live")?;
+    if live.get("valid")?.as_bool()? {
+        return None;
+    }
+    let n = |k: &str| live.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let mut why = Vec::new();
+    if n("generator_faults") > 0 {
+        why.push(format!(
+            "{} generator faults (late sends or generator-side errors; send lag max {} ms)",
+            n("generator_faults"),
+            live.get("send_lag_max_ms")
+                .and_then(serde_json::Value::as_f64)
+                .map_or("?".to_string(), num)
+        ));
+    }
+    if live
+        .get("footers_valid")
+        .and_then(serde_json::Value::as_bool)
+        == Some(false)
+    {
+        why.push("a records file without a valid footer".to_string());
+    }
+    for k in ["duplicate_indices", "missing_indices"] {
+        if n(k) > 0 {
+            why.push(format!("{} {}", n(k), k.replace('_', " ")));
+        }
+    }
+    if why.is_empty() {
+        why.push("the run marked itself invalid".to_string());
+    }
+    Some(why.join("; "))
+}
+
 /// The validation's score, stated twice: over every figure with data, and over the
 /// informative ones only (point predictions met exactly are counted apart).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -125,8 +173,9 @@ pub fn check_scenario(
         .collect()
 }
 
-/// A markdown report: one table per scenario, and the count of figures inside.
-pub fn markdown(checks: &[FigureCheck]) -> String {
+/// A markdown report: one table per scenario, the count of figures inside, and the runs left
+/// out of the score with their reasons.
+pub fn markdown(checks: &[FigureCheck], left_out: &[LeftOut]) -> String {
     let sc = Score::of(checks);
     let mut s = format!(
         "# Observed versus predicted\n\n{} of {} figures inside their predicted interval \
@@ -136,6 +185,22 @@ pub fn markdown(checks: &[FigureCheck]) -> String {
          `inside (point, met exactly)` below.\n",
         sc.inside, sc.figures, sc.informative_inside, sc.informative, sc.point_met
     );
+    if !left_out.is_empty() {
+        s += &format!(
+            "\n{} live run(s) left out of the score: the generator could not keep its schedule or \
+             the records are incomplete, so the run does not measure the fleet alone.\n\n\
+             | scenario | run | why |\n|---|---|---|\n",
+            left_out.len()
+        );
+        for l in left_out {
+            s += &format!(
+                "| {} | {} | {} |\n",
+                l.scenario,
+                l.summary.display(),
+                l.reason
+            );
+        }
+    }
     let mut scenarios: Vec<&str> = checks.iter().map(|c| c.scenario.as_str()).collect();
     scenarios.dedup();
     for scenario in scenarios {
@@ -218,16 +283,35 @@ fn summaries_below(dir: &Path) -> Result<Vec<PathBuf>> {
 /// `scenario` field names it (live runs name their per-style summaries `<overlay>-<style>`).
 pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
     let mut observed: std::collections::BTreeMap<String, Vec<Summary>> = Default::default();
+    let mut left_out = Vec::new();
     for path in summaries_below(&opts.observed)? {
         let Ok(summary) = read_summary(&path) else {
             continue;
         };
-        if summary.source == measure::Source::Live {
-            observed
-                .entry(summary.scenario.clone())
-                .or_default()
-                .push(summary);
+        if summary.source != measure::Source::Live {
+            continue;
         }
+        let raw: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).map_err(LiveError::io(&path))?)?;
+        if let Some(reason) = invalid_reason(&raw) {
+            eprintln!(
+                "validate: {} left out of the score: {reason}",
+                path.display()
+            );
+            left_out.push(LeftOut {
+                scenario: summary.scenario.clone(),
+                summary: path
+                    .strip_prefix(&opts.observed)
+                    .unwrap_or(&path)
+                    .to_path_buf(),
+                reason,
+            });
+            continue;
+        }
+        observed
+            .entry(summary.scenario.clone())
+            .or_default()
+            .push(summary);
     }
     let mut scenarios: Vec<PathBuf> = fs::read_dir(&opts.predicted)
         .map_err(LiveError::io(&opts.predicted))?
@@ -259,7 +343,7 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
     }
     fs::create_dir_all(&opts.out).map_err(LiveError::io(&opts.out))?;
     let md = opts.out.join("validation.md");
-    fs::write(&md, markdown(&checks)).map_err(LiveError::io(&md))?;
+    fs::write(&md, markdown(&checks, &left_out)).map_err(LiveError::io(&md))?;
     let rows: Vec<plots::PredictedObserved> = checks
         .iter()
         .filter_map(|c| {
@@ -337,7 +421,7 @@ mod tests {
             .find(|c| c.figure == "latency_ms.window.p99")
             .unwrap();
         assert!(p99.all_inside(), "{p99:?}");
-        let md = markdown(&checks);
+        let md = markdown(&checks, &[]);
         assert!(md.contains("OUTSIDE (1/2 inside)"), "{md}");
         assert!(md.contains("## before"));
     }
@@ -379,7 +463,7 @@ mod tests {
         let sc = Score::of(&met);
         assert_eq!(sc.informative + sc.point_met, sc.figures);
         assert!(sc.informative_inside >= 1 && sc.informative_inside <= sc.inside);
-        let md = markdown(&met);
+        let md = markdown(&met, &[]);
         assert!(
             md.contains("| failed | 0 [0, 0] | 0 | inside (point, met exactly) |"),
             "{md}"
@@ -442,6 +526,55 @@ mod tests {
                 .unwrap()
                 .contains("requests.refused")
         );
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    /// A run whose generator fell behind is left out of the score and listed with its reason;
+    /// the valid run of the same scenario is scored alone.
+    #[test]
+    fn an_invalid_run_is_left_out_of_the_score_and_listed() {
+        let tmp =
+            std::env::temp_dir().join(format!("fleetsim-report-invalid-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        let (pred, obs, out) = (tmp.join("pred"), tmp.join("obs"), tmp.join("out"));
+        fs::create_dir_all(pred.join("before")).unwrap();
+        let agg = Aggregate::of(&[summary(10, 100.0), summary(12, 110.0)]);
+        fs::write(
+            pred.join("before/summary.json"),
+            serde_json::to_string(&agg).unwrap(),
+        )
+        .unwrap();
+        for (run, refused, valid, faults) in [("run-1", 11, true, 0), ("run-2", 90, false, 3)] {
+            let mut live = summary(refused, 105.0);
+            live.source = Source::Live;
+            live.generator_faults = faults;
+            let mut v = serde_json::to_value(&live).unwrap();
+            v["live"] = serde_json::json!({
+                "valid": valid, "generator_faults": faults, "send_lag_max_ms": 76.5,
+                "footers_valid": true, "duplicate_indices": 0, "missing_indices": 0
+            });
+            let dir = obs.join("before").join(run).join("new");
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("summary.json"), v.to_string()).unwrap();
+        }
+        let checks = run(ReportOpts {
+            predicted: pred,
+            observed: obs,
+            out: out.clone(),
+        })
+        .unwrap();
+        let refused = checks
+            .iter()
+            .find(|c| c.figure == "requests.refused")
+            .unwrap();
+        assert_eq!(refused.observed, vec![11.0], "run-2 is not scored");
+        let md = fs::read_to_string(out.join("validation.md")).unwrap();
+        assert!(md.contains("1 live run(s) left out of the score"), "{md}");
+        assert!(
+            md.contains("before/run-2/new/summary.json | 3 generator faults"),
+            "{md}"
+        );
+        assert!(md.contains("send lag max 76.50 ms"), "{md}");
         fs::remove_dir_all(&tmp).unwrap();
     }
 }
