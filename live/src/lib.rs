@@ -28,6 +28,6 @@ pub use driver::{Levers, LiveOpts, RunEvidence, RunSummary, reanalyze, run};
 pub use error::{LiveError, Result};
 pub use evidence::{PodShutdown, check as check_evidence, parse_pod_log, required_steps};
 pub use report::{
-    FigureCheck, ReportOpts, Score, check_scenario, markdown as validation_markdown,
+    FigureCheck, LeftOut, ReportOpts, Score, check_scenario, markdown as validation_markdown,
     run as validate,
 };

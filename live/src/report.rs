@@ -94,12 +94,17 @@ pub(crate) fn invalid_reason(summary_json: &serde_json::Value) -> Option<String>
                 .map_or("?".to_string(), num)
         ));
     }
+    // A footer marks its file invalid for the faults above too: named only when no fault does.
     if live
         .get("footers_valid")
         .and_then(serde_json::Value::as_bool)
         == Some(false)
+        && n("generator_faults") == 0
     {
-        why.push("a records file without a valid footer".to_string());
+        why.push(
+            "a records file whose footer is missing, says the run is invalid or that it stopped early"
+                .to_string(),
+        );
     }
     for k in ["duplicate_indices", "missing_indices"] {
         if n(k) > 0 {
@@ -319,6 +324,12 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
         .filter(|p| p.join("summary.json").exists())
         .collect();
     scenarios.sort();
+    // Only runs of a predicted scenario could have been scored: list those left out.
+    left_out.retain(|l| {
+        scenarios
+            .iter()
+            .any(|d| d.file_name().is_some_and(|n| *n == *l.scenario))
+    });
     let mut checks = Vec::new();
     for dir in scenarios {
         let scenario = dir

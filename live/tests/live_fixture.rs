@@ -188,5 +188,5 @@ fn report_marks_the_recorded_run_against_a_prediction() {
         .find(|c| c.figure == "latency_ms.window.p99")
         .unwrap();
     assert!(!p99.all_inside());
-    assert!(live::validation_markdown(&miss).contains("OUTSIDE"));
+    assert!(live::validation_markdown(&miss, &[]).contains("OUTSIDE"));
 }
