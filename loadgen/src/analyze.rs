@@ -408,7 +408,7 @@ pub(crate) mod limits {
     /// The most request indices at or above [`BITMAP_INDICES`] (each a corrupt record, or a
     /// run longer than any one analysis reads).
     pub(crate) const MAX_HIGH_INDICES: usize = 1_000_000;
-    /// The most marks, ready samples and SSE events over the files of one analysis: they are
+    /// The most marks, ready samples, SSE events and connections reopened ahead of a request over the files of one analysis: they are
     /// kept in memory (about 100 bytes each).
     pub(crate) const MAX_KEPT_LINES: usize = 5_000_000;
 }
@@ -575,6 +575,7 @@ pub(crate) fn visit_file(
             Line::Mark(k) => at(k.at, "a mark")?,
             Line::Ready(e) => at(e.at, "a ready sample")?,
             Line::Sse(e) => at(e.at, "an SSE event")?,
+            Line::Conn(c) => at(c.at, "a connection event")?,
             _ => {}
         }
         match (n, parsed) {
@@ -842,6 +843,9 @@ pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
         seed: None,
     };
     let mut stream = StreamingAnalysis::new(&marks, &config);
+    for &t in &scan.opened_ahead {
+        stream.add_connection(to_u64(t));
+    }
     passes::remaining_passes(&scan, &mut stream, &mut lag)?;
     let mut a = stream.finish(endpoints.as_ref(), JobCounts::default(), &label);
     let (live, sse_rows) = generator_health(&scan, lag.value());

@@ -157,6 +157,10 @@ impl Req {
     }
 }
 
+/// The `why` of an `open` record for a connection a keep-alive client reopened ahead of any
+/// request (`--eager-reconnect`).
+pub const OPENED_AHEAD: &str = "eager";
+
 /// One connection event (a `c` line).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ConnEvent {
@@ -168,7 +172,8 @@ pub struct ConnEvent {
     /// What happened to the connection.
     pub ev: ConnEv,
     /// For `close`: `eof` (server closed), `client` (we closed), `error:<class>`.
-    /// For `connect_fail`: the outcome class.
+    /// For `connect_fail`: the outcome class. For `open`: [`OPENED_AHEAD`] when a keep-alive
+    /// client reopened a closed connection ahead of any request (`--eager-reconnect`), else empty.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub why: String,
     /// Opened during warm-up, before the schedule started.

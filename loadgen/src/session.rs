@@ -22,7 +22,7 @@ use tokio::sync::{Notify, oneshot, watch};
 use crate::classify::{ErrorClass, classify_error};
 use crate::error::LoadError;
 use crate::plan::Mode;
-use crate::record::{ConnEv, ConnEvent, Mark, MarkSource, Ready, Req};
+use crate::record::{ConnEv, ConnEvent, Mark, MarkSource, OPENED_AHEAD, Ready, Req};
 use crate::sink::Sink;
 
 /// Where requests go: the resolved address, the `Host` header and the path.
@@ -248,7 +248,19 @@ impl Shared {
         client: Option<usize>,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Conn, ErrorClass>> + Send + '_>>
     {
-        Box::pin(self.connect_once(deadline, warm, client))
+        Box::pin(self.connect_once(deadline, warm, client, false))
+    }
+
+    /// [`Shared::connect`] for a keep-alive client reopening a connection the server closed,
+    /// ahead of any request (`--eager-reconnect`): its `open` record says `why: "eager"`, so the
+    /// analyzer's reconnect curve counts it (no request opened it).
+    fn connect_ahead(
+        self: &Arc<Self>,
+        deadline: Instant,
+        client: usize,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Conn, ErrorClass>> + Send + '_>>
+    {
+        Box::pin(self.connect_once(deadline, false, Some(client), true))
     }
 
     async fn connect_once(
@@ -256,6 +268,7 @@ impl Shared {
         deadline: Instant,
         warm: bool,
         client: Option<usize>,
+        ahead: bool,
     ) -> Result<Conn, ErrorClass> {
         let cdl = deadline.min(Instant::now() + self.connect_timeout);
         let stream =
@@ -285,7 +298,8 @@ impl Shared {
         };
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         self.stats.conns_opened.fetch_add(1, Ordering::Relaxed);
-        self.conn_event(id, ConnEv::Open, String::new(), warm);
+        let why = if ahead { OPENED_AHEAD } else { "" };
+        self.conn_event(id, ConnEv::Open, why.to_string(), warm);
         let (kill, kill_rx) = oneshot::channel::<()>();
         let me = self.clone();
         tokio::spawn(async move {
@@ -303,7 +317,7 @@ impl Shared {
                 && !*me.stop.borrow()
             {
                 let dl = Instant::now() + me.connect_timeout;
-                if let Ok(c) = me.connect(dl, false, Some(client)).await {
+                if let Ok(c) = me.connect_ahead(dl, client).await {
                     me.put_idle(client, c);
                 }
             }

@@ -284,6 +284,20 @@ impl Tally {
         }
     }
 
+    /// A connection opened at `t_ns` by no request (a client reopening one the server closed,
+    /// ahead of its next request): counted in the new connections and the reconnect curve like
+    /// one a request opened.
+    pub(crate) fn add_connection(&mut self, t_ns: u64) {
+        bump(
+            &mut self.new_connections,
+            (t_ns / self.config.bucket_ns) as usize,
+        );
+        bump(
+            &mut self.reconnects,
+            (t_ns / self.config.fine_bucket_ns) as usize,
+        );
+    }
+
     /// Timeline buckets over the run: up to the latest end, intended start or load end.
     pub(crate) fn buckets(&self) -> usize {
         (self.run_end.max(self.load_end) / self.config.bucket_ns + 1) as usize

@@ -92,6 +92,13 @@ impl StreamingAnalysis {
         }
     }
 
+    /// A connection opened at `t_ns` by no request (a keep-alive client reopening ahead of its
+    /// next request): the reconnect curve and the timeline's new connections count it. Call it
+    /// once per such connection, in any pass.
+    pub fn add_connection(&mut self, t_ns: u64) {
+        self.tally.add_connection(t_ns);
+    }
+
     /// Every sample of this pass has been added.
     pub fn end_pass(&mut self) {
         self.passes += 1;

@@ -16,7 +16,7 @@ use measure::{RankSelect, StreamingAnalysis};
 
 use super::{limits, origin_offset, sample_of, schedule_key, visit_file};
 use crate::error::AnalyzeError;
-use crate::record::{ConnEv, Footer, Header, Line, Req, SseEvent};
+use crate::record::{ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, SseEvent};
 
 /// What the first pass found: everything but the requests themselves.
 pub(super) struct Scan {
@@ -31,6 +31,9 @@ pub(super) struct Scan {
     pub(super) ready: Vec<(i64, u32, u32)>,
     pub(super) sse: Vec<SseEvent>,
     pub(super) conn_opens: u64,
+    /// When each connection a client reopened ahead of any request was opened (ns from the
+    /// origin): no request's `new_conn` counts these in the reconnect curve.
+    pub(super) opened_ahead: Vec<i64>,
     /// Files whose footer's `recorded` differs from the request lines read.
     pub(super) count_mismatches: Vec<String>,
     pub(super) requests: u64,
@@ -81,6 +84,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
         ready: Vec::new(),
         sse: Vec::new(),
         conn_opens: 0,
+        opened_ahead: Vec::new(),
         count_mismatches: Vec::new(),
         requests: 0,
         first_intended: None,
@@ -110,7 +114,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
             path: path.clone(),
             reason: format!("line {n}: {reason}"),
         };
-        let kept = |s: &Scan| s.marks.len() + s.ready.len() + s.sse.len();
+        let kept = |s: &Scan| s.marks.len() + s.ready.len() + s.sse.len() + s.opened_ahead.len();
         visit_file(path, true, &mut |n, line| {
             match line {
                 Line::Req(mut r) => {
@@ -136,6 +140,9 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
                 Line::Conn(c) => {
                     if c.ev == ConnEv::Open {
                         s.conn_opens += 1;
+                        if c.why == OPENED_AHEAD && !c.warm {
+                            s.opened_ahead.push(c.at + off);
+                        }
                     }
                 }
                 Line::Footer(f) => footers.push(f),
@@ -145,7 +152,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
                 return Err(bad(
                     n,
                     format!(
-                        "more than {} marks, ready samples and SSE events over the files given, the limit of one analysis",
+                        "more than {} marks, ready samples, SSE events and connections reopened ahead of a request over the files given, the limit of one analysis",
                         limits::MAX_KEPT_LINES
                     ),
                 ));

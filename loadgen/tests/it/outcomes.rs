@@ -298,20 +298,58 @@ fn eager_reconnect_reopens_a_closed_keepalive_at_once_and_lazy_does_not() {
         if eager {
             args.push("--eager-reconnect");
         }
-        let (_, lines) = run_load(&args);
+        let out = tmp_path("eager.ndjson");
+        let out_arg = out.display().to_string();
+        args.extend(["--out", &out_arg, "--no-signals"]);
+        let plan = <loadgen::LoadOpts as clap::Parser>::parse_from(
+            std::iter::once("load").chain(args.iter().copied()),
+        )
+        .plan()
+        .unwrap();
+        loadgen::run(plan).unwrap();
+        let lines = read_lines(&out);
         let r = reqs(&lines);
         assert_eq!(r.len(), 40);
         assert!(r.iter().all(|q| q.outcome == Outcome::Ok), "{r:?}");
-        let opens = lines
+        let opens: Vec<&loadgen::record::ConnEvent> = lines
             .iter()
-            .filter(|l| {
-                matches!(l, loadgen::record::Line::Conn(c) if c.ev == loadgen::record::ConnEv::Open)
+            .filter_map(|l| match l {
+                loadgen::record::Line::Conn(c) if c.ev == loadgen::record::ConnEv::Open => Some(c),
+                _ => None,
             })
+            .collect();
+        let ahead = opens
+            .iter()
+            .filter(|c| c.why == loadgen::record::OPENED_AHEAD)
             .count();
-        (r.iter().filter(|q| q.reused).count(), opens)
+        // The analyzer's reconnect curve: the connections requests opened plus those reopened
+        // ahead of a request (the last reopen, after the last response, may fall past the run).
+        let dir = tmp_path("eager-analysis").display().to_string();
+        let a = loadgen::analyze(
+            <loadgen::AnalyzeOpts as clap::Parser>::parse_from([
+                "analyze",
+                "--out-dir",
+                &dir,
+                &out_arg,
+            ])
+            .plan()
+            .unwrap(),
+        )
+        .unwrap();
+        let curve: u64 = a.analysis.reconnects.iter().sum();
+        let opened_by_requests = r.iter().filter(|q| !q.reused).count() as u64;
+        assert!(
+            curve >= opened_by_requests + ahead.saturating_sub(1) as u64
+                && curve <= opened_by_requests + ahead as u64,
+            "eager {eager}: curve {curve}, requests opened {opened_by_requests}, reopened ahead {ahead}"
+        );
+        (r.iter().filter(|q| q.reused).count(), opens.len(), ahead)
     };
-    let (lazy_reused, lazy_opens) = run(false);
-    let (eager_reused, eager_opens) = run(true);
+    let (lazy_reused, lazy_opens, lazy_ahead) = run(false);
+    let (eager_reused, eager_opens, eager_ahead) = run(true);
+    // Only eager clients open connections ahead of a request, and say so in the records.
+    assert_eq!(lazy_ahead, 0);
+    assert!(eager_ahead >= 35, "eager: {eager_ahead} opened ahead");
     // Lazy: only the first request finds the warm connection.
     assert!(lazy_reused <= 1, "lazy: {lazy_reused} of 40 reused");
     // Eager: each close is followed by a new connection well within the 20 ms to the next send.
