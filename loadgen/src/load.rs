@@ -112,7 +112,60 @@ pub fn run(plan: LoadPlan) -> Result<LoadReport, LoadError> {
         .enable_all()
         .build()
         .map_err(LoadError::io("tokio runtime"))?;
-    rt.block_on(run_async(plan))
+    let ahead = plan
+        .eager_reconnect
+        .then(|| ReconnectThread::start(priority))
+        .transpose()?;
+    let result = rt.block_on(run_with(plan, ahead.as_ref().map(|a| a.handle.clone())));
+    drop(rt);
+    if let Some(a) = ahead {
+        a.stop();
+    }
+    result
+}
+
+/// Under `--eager-reconnect`, the runtime on its own thread (at the scheduler's priority) where
+/// keep-alive clients reopen the connections the server closed: a drain's storm of reconnects
+/// then competes with the schedule for a core, not for the scheduler's own thread.
+struct ReconnectThread {
+    handle: tokio::runtime::Handle,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl ReconnectThread {
+    fn start(priority: u8) -> Result<ReconnectThread, LoadError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(LoadError::io("tokio runtime (reconnects)"))?;
+        let handle = rt.handle().clone();
+        let (shutdown, wait) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("loadgen-reconnect".into())
+            .spawn(move || {
+                if priority > 0
+                    && let Err(e) = set_realtime(priority)
+                {
+                    eprintln!("warning: the reconnect thread: {e}");
+                }
+                rt.block_on(async {
+                    let _ = wait.await;
+                });
+            })
+            .map_err(LoadError::io("spawn the reconnect thread"))?;
+        Ok(ReconnectThread {
+            handle,
+            shutdown,
+            thread,
+        })
+    }
+
+    /// Ends the thread; connections still open on it are closed.
+    fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.thread.join();
+    }
 }
 
 /// Puts the calling thread under SCHED_FIFO at `priority`, with SCHED_RESET_ON_FORK: threads it
@@ -198,11 +251,21 @@ fn install_signal_thread() {
 /// The generator, on the caller's runtime: check the plan, set up the shared state and write
 /// the header, warm the connections, start the helpers, send the schedule, wind down, write the
 /// footer.
+/// Under `--eager-reconnect` the reopening runs on this runtime too ([`run`] gives it a thread
+/// of its own).
 pub async fn run_async(plan: LoadPlan) -> Result<LoadReport, LoadError> {
+    run_with(plan, None).await
+}
+
+/// [`run_async`], with the eager reconnects on `ahead` when given.
+async fn run_with(
+    plan: LoadPlan,
+    ahead: Option<tokio::runtime::Handle>,
+) -> Result<LoadReport, LoadError> {
     INTERRUPTED_BY.store(0, Ordering::SeqCst);
     HARD_STOP_NS.store(i64::MAX, Ordering::SeqCst);
     let rate_m = check(&plan)?;
-    let sh = setup(&plan).await?;
+    let sh = setup(&plan, ahead).await?;
     {
         let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
         running.retain(|w| w.strong_count() > 0);
@@ -271,7 +334,10 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
 }
 
 /// Resolves the target, fixes the clock origin, creates the record file and writes its header.
-async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
+async fn setup(
+    plan: &LoadPlan,
+    ahead: Option<tokio::runtime::Handle>,
+) -> Result<Arc<Shared>, LoadError> {
     let target = resolve_target(&plan.target).await?;
     let clock = match plan.start_at_epoch_ms {
         None => Clock {
@@ -314,6 +380,7 @@ async fn setup(plan: &LoadPlan) -> Result<Arc<Shared>, LoadError> {
         idle: (0..plan.clients).map(|_| Mutex::new(Vec::new())).collect(),
         max_idle: plan.max_idle_per_client.max(1),
         eager_reconnect: plan.eager_reconnect,
+        ahead,
         conn_limits: (plan.mode == Mode::Keepalive && plan.max_conns_per_client > 0).then(|| {
             (0..plan.clients)
                 .map(|_| Arc::new(tokio::sync::Semaphore::new(plan.max_conns_per_client)))

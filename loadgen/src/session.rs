@@ -192,6 +192,8 @@ pub(crate) struct Shared {
     pub max_idle: usize,
     /// Reopen a keep-alive connection as soon as the server closes it (`--eager-reconnect`).
     pub eager_reconnect: bool,
+    /// Where the eager reopening runs (its own thread under [`crate::run`]); `None`: here.
+    pub ahead: Option<tokio::runtime::Handle>,
     pub stats: Stats,
     /// Requests handed out by the scheduler and not yet recorded.
     pub inflight: AtomicU64,
@@ -316,9 +318,16 @@ impl Shared {
             if let Some(client) = client.filter(|_| me.eager_reconnect && closed_by_server)
                 && !*me.stop.borrow()
             {
-                let dl = Instant::now() + me.connect_timeout;
-                if let Ok(c) = me.connect_ahead(dl, client).await {
-                    me.put_idle(client, c);
+                let again = me.clone();
+                let reopen = async move {
+                    let dl = Instant::now() + again.connect_timeout;
+                    if let Ok(c) = again.connect_ahead(dl, client).await {
+                        again.put_idle(client, c);
+                    }
+                };
+                match &me.ahead {
+                    Some(rt) => drop(rt.spawn(reopen)),
+                    None => reopen.await,
                 }
             }
         });
