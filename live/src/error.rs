@@ -81,17 +81,24 @@ pub enum LiveError {
     /// A summary could not be turned into (or read from) JSON.
     #[error("JSON")]
     Json(#[from] serde_json::Error),
-    /// `fleetsim validate` found no scenario with both a prediction and live runs.
+    /// `fleetsim validate` found no scenario with both a prediction and valid live runs.
     #[error(
-        "no scenario has both a prediction under {} and live runs under {}",
+        "no scenario has both a prediction under {} and valid live runs under {}{}",
         predicted.display(),
-        observed.display()
+        observed.display(),
+        if *left_out > 0 {
+            format!(" ({left_out} live summaries of predicted scenarios were left out as invalid: the generator fell behind or the records are incomplete)")
+        } else {
+            String::new()
+        }
     )]
     NothingToCompare {
         /// The predictions folder.
         predicted: PathBuf,
         /// The live runs folder.
         observed: PathBuf,
+        /// Live summaries of predicted scenarios left out as invalid.
+        left_out: usize,
     },
 }
 

@@ -350,6 +350,7 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
         return Err(LiveError::NothingToCompare {
             predicted: opts.predicted.clone(),
             observed: opts.observed.clone(),
+            left_out: left_out.len(),
         });
     }
     fs::create_dir_all(&opts.out).map_err(LiveError::io(&opts.out))?;
@@ -569,8 +570,8 @@ mod tests {
             fs::write(dir.join("summary.json"), v.to_string()).unwrap();
         }
         let checks = run(ReportOpts {
-            predicted: pred,
-            observed: obs,
+            predicted: pred.clone(),
+            observed: obs.clone(),
             out: out.clone(),
         })
         .unwrap();
@@ -586,6 +587,19 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("send lag max 76.50 ms"), "{md}");
+        // With only the invalid run left, nothing is scored, and the error says why.
+        fs::remove_dir_all(obs.join("before/run-1")).unwrap();
+        let e = run(ReportOpts {
+            predicted: pred,
+            observed: obs,
+            out,
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("1 live summaries of predicted scenarios were left out as invalid"),
+            "{e}"
+        );
         fs::remove_dir_all(&tmp).unwrap();
     }
 }
