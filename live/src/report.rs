@@ -299,10 +299,6 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
         let raw: serde_json::Value =
             serde_json::from_str(&fs::read_to_string(&path).map_err(LiveError::io(&path))?)?;
         if let Some(reason) = invalid_reason(&raw) {
-            eprintln!(
-                "validate: {} left out of the score: {reason}",
-                path.display()
-            );
             left_out.push(LeftOut {
                 scenario: summary.scenario.clone(),
                 summary: path
@@ -330,6 +326,13 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
             .iter()
             .any(|d| d.file_name().is_some_and(|n| *n == *l.scenario))
     });
+    for l in &left_out {
+        eprintln!(
+            "validate: {} left out of the score: {}",
+            opts.observed.join(&l.summary).display(),
+            l.reason
+        );
+    }
     let mut checks = Vec::new();
     for dir in scenarios {
         let scenario = dir
