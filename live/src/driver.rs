@@ -109,6 +109,11 @@ pub struct LiveOpts {
     /// Keep-alive clients of the keep-alive generator.
     #[arg(long, default_value_t = 16)]
     pub clients: u64,
+    /// Long-lived server-sent-event streams the keep-alive generator holds open on `/events`
+    /// of the Service (the generator's `--sse`): each drop (a clean end after the service's
+    /// shutdown event, or a reset), failed attempt and reconnect is recorded.
+    #[arg(long, default_value_t = 0)]
+    pub sse: u64,
     /// Client deadline per request.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "5s")]
     pub timeout: Duration,
@@ -647,6 +652,9 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         plan.signals = false;
         plan.realtime_priority = opts.generator_priority;
         plan.eager_reconnect = mode == Mode::Keepalive && opts.eager_reconnect;
+        if mode == Mode::Keepalive {
+            plan.sse.streams = opts.sse;
+        }
         plan
     })
 }
@@ -1266,6 +1274,12 @@ fn provenance(
         images.into_iter().collect::<Vec<_>>().join(" "),
     );
     p.insert("rate_per_generator".into(), opts.rate.to_string());
+    if opts.sse > 0 {
+        p.insert(
+            "sse_streams".into(),
+            format!("{} on the keep-alive generator", opts.sse),
+        );
+    }
     if opts.job_rate > 0.0 {
         p.insert(
             "jobs".into(),
@@ -1388,6 +1402,11 @@ mod tests {
             assert_eq!(p.timeout, Duration::from_secs(5));
             assert_eq!(p.label, "after");
             assert!(!p.signals);
+            assert_eq!(p.sse.streams, 0);
         }
+        // Streams ride on the keep-alive generator only.
+        let o = LiveOpts::parse_from(["live", "after", "--sse", "200"]);
+        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after");
+        assert_eq!((k.sse.streams, n.sse.streams), (200, 0));
     }
 }
