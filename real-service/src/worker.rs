@@ -50,7 +50,7 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
     // A run of failed claims (the database is down): one line when it starts, a summary at most
     // every SUMMARY_EVERY, one line when a claim works again.
     let mut failing: Option<Episode> = None;
-    'jobs: while !ctx.stop.is_cancelled() {
+    while !ctx.stop.is_cancelled() {
         let claimed = db::claim(&ctx.pool, &ctx.owner, ctx.lease).await;
         if claimed.is_ok()
             && let Some(ep) = failing.take()
@@ -93,55 +93,29 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
         let begun = Instant::now();
         let (effect_at, end) = (begun + job.effect, begun + job.work);
         // The work runs to `effect_at`, the side effect is applied, the work runs on to `end`,
-        // then the ack. SIGTERM (requeue lever) is weighed once, whenever it comes: the job is
-        // kept if it can end within the shutdown budget, else released at once, even after its
-        // side effect (a redelivery then applies it again unless the idempotency key stops it).
+        // then the ack.
         let mut weighed = false;
-        let mut applied = false;
-        loop {
-            let next = if applied { end } else { effect_at };
-            let interrupted = if weighed {
-                sleep_until(next).await;
-                false
-            } else {
-                tokio::select! {
-                    _ = sleep_until(next) => false,
-                    _ = ctx.stop.cancelled() => true,
-                }
-            };
-            if interrupted {
-                weighed = true;
-                let now = Instant::now();
-                let fits = ctx
-                    .plan
-                    .get()
-                    .is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
-                if fits {
-                    continue;
-                }
-                release(&ctx, &job, &mut report).await;
-                return report;
+        if !work_until(&ctx, &job, effect_at, end, &mut weighed, &mut report).await {
+            return report;
+        }
+        match db::apply(&ctx.pool, &job, &ctx.owner, ctx.idempotent).await {
+            Ok(true) => {
+                report.applied += 1;
+                ctx.metrics.job("applied");
+                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
             }
-            if applied {
-                break;
+            Ok(false) => {
+                report.noops += 1;
+                ctx.metrics.job("noop");
+                tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect already applied; recorded as no-op");
             }
-            applied = true;
-            match db::apply(&ctx.pool, &job, &ctx.owner, ctx.idempotent).await {
-                Ok(true) => {
-                    report.applied += 1;
-                    ctx.metrics.job("applied");
-                    tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect applied");
-                }
-                Ok(false) => {
-                    report.noops += 1;
-                    ctx.metrics.job("noop");
-                    tracing::info!(target: "fleetsim::worker", job = job.id, key = %job.key, delivery = job.delivery, "side effect already applied; recorded as no-op");
-                }
-                Err(e) => {
-                    tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
-                    continue 'jobs;
-                }
+            Err(e) => {
+                tracing::warn!(target: "fleetsim::worker", job = job.id, error = %e, "apply failed; the lease will expire");
+                continue;
             }
+        }
+        if !work_until(&ctx, &job, end, end, &mut weighed, &mut report).await {
+            return report;
         }
         if let Some(pause) = ctx.pause_after_effect {
             sleep(pause).await;
@@ -161,6 +135,38 @@ pub(crate) async fn run(ctx: WorkerCtx) -> WorkerReport {
         }
     }
     report
+}
+
+/// Works on `job` until `until`. SIGTERM (the requeue lever's `stop`) is weighed once per job
+/// (`weighed`), whenever it comes: the job is kept if it can end (at `end`) within the shutdown
+/// budget, else it is released at once, even after its side effect (a redelivery then applies
+/// it again unless the idempotency key stops it), and `false` is returned.
+async fn work_until(
+    ctx: &WorkerCtx,
+    job: &db::Claimed,
+    until: Instant,
+    end: Instant,
+    weighed: &mut bool,
+    report: &mut WorkerReport,
+) -> bool {
+    if !*weighed {
+        tokio::select! {
+            _ = sleep_until(until) => return true,
+            _ = ctx.stop.cancelled() => {}
+        }
+        *weighed = true;
+        let now = Instant::now();
+        let fits = ctx
+            .plan
+            .get()
+            .is_some_and(|p| p.admits(now, end.saturating_duration_since(now)));
+        if !fits {
+            release(ctx, job, report).await;
+            return false;
+        }
+    }
+    sleep_until(until).await;
+    true
 }
 
 /// Hands the job in hand back to the queue at once (requeue lever, the budget too short for it).
