@@ -341,10 +341,7 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
         for l in lines {
             match l {
                 Line::Req(mut r) => {
-                    r.intended += off;
-                    r.actual += off;
-                    r.end += off;
-                    r.first_byte = r.first_byte.map(|t| t + off);
+                    passes::shift(&mut r, off);
                     m.reqs.push(r);
                     m.schedule.push(sched);
                 }

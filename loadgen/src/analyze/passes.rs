@@ -216,7 +216,8 @@ pub(super) fn remaining_passes(
     Ok(passes)
 }
 
-fn shift(r: &mut Req, off: i64) {
+/// A request's times moved by `off` (its file's origin after the merged one).
+pub(super) fn shift(r: &mut Req, off: i64) {
     r.intended += off;
     r.actual += off;
     r.end += off;
