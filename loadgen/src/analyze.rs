@@ -318,14 +318,8 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
         // The footer's count against the request lines actually read.
         let read = lines.iter().filter(|l| matches!(l, Line::Req(_))).count() as u64;
         for l in &lines {
-            if let Line::Footer(f) = l
-                && f.recorded != read
-            {
-                m.count_mismatches.push(format!(
-                    "{}: the footer says {} requests were recorded, but {read} request lines were read",
-                    path.display(),
-                    f.recorded
-                ));
+            if let Line::Footer(f) = l {
+                m.count_mismatches.extend(footer_mismatch(&path, f, read));
             }
         }
         let off = origin_offset(&path, &h, origin)?;
@@ -408,6 +402,18 @@ pub(crate) mod limits {
     /// The most marks, ready samples, SSE events and connections reopened ahead of a request over the files of one analysis: they are
     /// kept in memory (about 100 bytes each).
     pub(crate) const MAX_KEPT_LINES: usize = 5_000_000;
+}
+
+/// A file's footer whose `recorded` count differs from the `read` request lines, said as the
+/// run's invalidity (records lost or added after the generator wrote them).
+pub(crate) fn footer_mismatch(path: &Path, f: &Footer, read: u64) -> Option<String> {
+    (f.recorded != read).then(|| {
+        format!(
+            "{}: the footer says {} requests were recorded, but {read} request lines were read",
+            path.display(),
+            f.recorded
+        )
+    })
 }
 
 /// How far `h`'s origin lies after the earliest file's, ns; an error if farther than one run may

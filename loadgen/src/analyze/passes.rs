@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use measure::{RankSelect, StreamingAnalysis};
 
-use super::{limits, origin_offset, sample_of, schedule_key, visit_file};
+use super::{footer_mismatch, limits, origin_offset, sample_of, schedule_key, visit_file};
 use crate::error::AnalyzeError;
 use crate::record::{ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, SseEvent};
 
@@ -160,13 +160,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
             Ok(())
         })?;
         for f in &footers {
-            if f.recorded != read {
-                s.count_mismatches.push(format!(
-                    "{}: the footer says {} requests were recorded, but {read} request lines were read",
-                    path.display(),
-                    f.recorded
-                ));
-            }
+            s.count_mismatches.extend(footer_mismatch(path, f, read));
         }
         s.requests += read;
         s.footers.extend(footers);
