@@ -197,8 +197,9 @@ impl GapFinder {
     /// The most cells one pass holds.
     pub const CELLS: usize = 1 << 18;
 
-    /// A search over `[from, to)`; the first pass splits it into 1 ms cells (at most
-    /// [`GapFinder::CELLS`]).
+    /// A search over `[from, to)`; the first pass splits it into [`GapFinder::CELLS`] cells
+    /// (fewer when it is shorter than that many nanoseconds), so gaps longer than a cell settle
+    /// in one pass.
     pub fn new(from: u64, to: u64) -> GapFinder {
         let width = to.saturating_sub(from);
         let mut g = GapFinder {
@@ -209,7 +210,7 @@ impl GapFinder {
             best: 0,
         };
         if width > 0 {
-            let slots = (width / 1_000_000).clamp(1, Self::CELLS as u64) as usize;
+            let slots = width.min(Self::CELLS as u64) as usize;
             g.pending.push(Region {
                 lo: from,
                 hi: to,
@@ -545,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_sparse_window_takes_one_pass() {
-        // 100 points 10 ms apart and one 300 ms gap: 1 ms cells settle it at once.
+        // 100 points 10 ms apart and one 300 ms gap: one pass's cells (about 4 us) settle it.
         let ms = 1_000_000;
         let mut pts: Vec<u64> = (0..100).map(|i| i * 10 * ms).collect();
         pts.retain(|t| !(500 * ms..800 * ms).contains(t));
