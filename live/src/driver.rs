@@ -101,6 +101,13 @@ pub struct LiveOpts {
     /// use 10.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=99))]
     pub generator_priority: u8,
+    /// The generators poll instead of sleeping for the last stretch before each send (their
+    /// `--spin`): a thread that sleeps to the due time wakes up to ~1 ms late on a VM whose idle
+    /// vCPU halts, which is a late send by the 1 ms bar the analysis holds the deploy window
+    /// to. Costs about this much CPU per request (2 ms at 50 req/s per style: a tenth of a
+    /// core). 0 = always sleep. At most 20 ms.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "2ms")]
+    pub generator_spin: Duration,
     /// The keep-alive generator's clients reopen a connection the moment the server closes it
     /// (HTTP/2- and gRPC-style channels, warm pools) instead of at their next request: what
     /// makes a drain's closes come back as a reconnect storm.
@@ -253,6 +260,15 @@ pub fn run(opts: LiveOpts) -> Result<Vec<PathBuf>> {
         return Err(LiveError::Setting {
             field: "rate",
             reason: "must be above 0".into(),
+        });
+    }
+    if opts.generator_spin > Duration::from_millis(20) {
+        return Err(LiveError::Setting {
+            field: "generator-spin",
+            reason: format!(
+                "{:?} is above 20ms: a poll that long holds the generator's core for most of the gap between sends",
+                opts.generator_spin
+            ),
         });
     }
     if !(opts.job_rate.is_finite() && opts.job_rate >= 0.0) {
@@ -651,6 +667,7 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         plan.label = name.to_string();
         plan.signals = false;
         plan.realtime_priority = opts.generator_priority;
+        plan.spin = opts.generator_spin;
         plan.eager_reconnect = mode == Mode::Keepalive && opts.eager_reconnect;
         if mode == Mode::Keepalive {
             plan.sse.streams = opts.sse;
@@ -1307,6 +1324,10 @@ fn provenance(
             0 => "normal policy".to_string(),
             n => format!("SCHED_FIFO {n}"),
         },
+    );
+    p.insert(
+        "generator_spin".into(),
+        format!("{:?}", opts.generator_spin),
     );
     p.insert("duration".into(), format!("{:?}", opts.duration));
     p.insert("baseline".into(), format!("{:?}", opts.baseline));

@@ -106,6 +106,23 @@ pub(crate) fn invalid_reason(summary_json: &serde_json::Value) -> Option<String>
                 .to_string(),
         );
     }
+    if let Some(late) = live.get("late_sends") {
+        let in_window = late
+            .get("window")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if in_window > 0 {
+            why.push(format!(
+                "{in_window} sends more than {} ms late inside the deploy window (latest {} ms)",
+                late.get("threshold_ms")
+                    .and_then(serde_json::Value::as_f64)
+                    .map_or("?".to_string(), num),
+                late.get("window_lag_max_ms")
+                    .and_then(serde_json::Value::as_f64)
+                    .map_or("?".to_string(), num)
+            ));
+        }
+    }
     for k in ["duplicate_indices", "missing_indices"] {
         if n(k) > 0 {
             why.push(format!("{} {}", n(k), k.replace('_', " ")));

@@ -70,6 +70,10 @@ pub struct AnalyzeOpts {
     /// Extra provenance, KEY=VALUE (repeatable): commit, image, kubernetes version...
     #[arg(long = "provenance")]
     pub provenance: Vec<String>,
+    /// A send later than this after its intended start is late: the summary counts late sends
+    /// per window (`live.late_sends`), and any inside the deploy window makes the run invalid.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "1ms")]
+    pub late_threshold: Duration,
 }
 
 impl AnalyzeOpts {
@@ -97,6 +101,7 @@ impl AnalyzeOpts {
             desired: self.desired,
             scenario: self.scenario,
             provenance,
+            late_threshold: self.late_threshold,
         })
     }
 }
@@ -129,6 +134,8 @@ pub struct AnalyzePlan {
     pub scenario: Option<String>,
     /// Extra provenance, in order (a later key replaces an earlier one).
     pub provenance: Vec<(String, String)>,
+    /// A send later than this is late; late sends in the deploy window make the run invalid.
+    pub late_threshold: Duration,
 }
 
 impl AnalyzePlan {
@@ -147,6 +154,7 @@ impl AnalyzePlan {
             desired: None,
             scenario: None,
             provenance: Vec::new(),
+            late_threshold: Duration::from_millis(1),
         }
     }
 }
@@ -183,6 +191,28 @@ pub struct LiveInfo {
     pub footer_mismatches: Vec<String>,
     /// The SSE streams, when the run had any.
     pub sse: Option<SseSummary>,
+    /// Sends later than the analysis' late threshold (`--late-threshold`, 1 ms by default), by
+    /// window: any inside the deploy window makes the run invalid (absent in summaries written
+    /// before the count existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_sends: Option<LateSends>,
+}
+
+/// Sends later than a threshold after their intended start, by where the intended start fell.
+/// A late send delays its request's whole latency, so late sends inside the deploy window
+/// contaminate the very figures a run is for (p99, the success gaps).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LateSends {
+    /// The threshold, ms: a send later than this is late.
+    pub threshold_ms: f64,
+    /// Late sends intended before the deploy window (the baseline and the warm-up).
+    pub before_window: u64,
+    /// Late sends intended inside the deploy window: any makes the run invalid.
+    pub window: u64,
+    /// Late sends intended after the deploy window.
+    pub after_window: u64,
+    /// The largest send lag of a request intended inside the window, ms (0 without any).
+    pub window_lag_max_ms: f64,
 }
 
 /// What the server-sent-event streams saw.
@@ -826,6 +856,9 @@ fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
 /// `passes`: memory does not follow the files' size), cut the window, run the shared
 /// analyzer, check the generator's health, record provenance, write.
 pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
+    if plan.late_threshold.is_zero() {
+        return Err(AnalyzeError::LateThreshold);
+    }
     let (scan, mut lag) = passes::scan(&plan.records, 0.99)?;
     let marks = run_marks(&scan.marks, scan.first_intended, scan.last_end, &plan)?;
     let endpoints = endpoint_series(&scan.ready, scan.origin_epoch_ns, &plan)?;
@@ -849,9 +882,11 @@ pub fn run(plan: AnalyzePlan) -> Result<AnalyzeReport, AnalyzeError> {
     for &t in &scan.opened_ahead {
         stream.add_connection(to_u64(t));
     }
-    passes::remaining_passes(&scan, &mut stream, &mut lag)?;
+    let late_ns = plan.late_threshold.as_nanos().min(u128::from(u64::MAX)) as u64;
+    let mut late = passes::LateCounter::new(late_ns, stream.window_ns());
+    passes::remaining_passes(&scan, &mut stream, &mut lag, &mut late)?;
     let mut a = stream.finish(endpoints.as_ref(), JobCounts::default(), &label);
-    let (live, sse_rows) = generator_health(&scan, lag.value());
+    let (live, sse_rows) = generator_health(&scan, lag.value(), late.finish());
     a.summary.generator_faults = a.summary.generator_faults.max(live.generator_faults);
     add_provenance(
         &mut a.summary.provenance,
@@ -910,7 +945,11 @@ fn label_of(headers: &[Header]) -> String {
 
 /// Generator health and merge checks (the summary's `live`), and the SSE rows of `sse.csv`,
 /// from the first pass and the send lags' p99 (ns).
-fn generator_health(scan: &passes::Scan, lag_p99_ns: u64) -> (LiveInfo, Vec<String>) {
+fn generator_health(
+    scan: &passes::Scan,
+    lag_p99_ns: u64,
+    late: LateSends,
+) -> (LiveInfo, Vec<String>) {
     let gf = scan.generator_faults;
     let (dup, missing) = (scan.duplicate_indices, scan.missing_indices);
     let footers_valid = scan.footers.len() == scan.headers.len()
@@ -931,14 +970,17 @@ fn generator_health(scan: &passes::Scan, lag_p99_ns: u64) -> (LiveInfo, Vec<Stri
             && dup == 0
             && missing == 0
             && footers_valid
-            && scan.count_mismatches.is_empty(),
+            && scan.count_mismatches.is_empty()
+            && late.window == 0,
         connections_opened: scan.conn_opens,
         footer_mismatches: scan.count_mismatches.clone(),
         sse: (streams > 0 || !scan.sse.is_empty()).then_some(sse),
+        late_sends: Some(late.clone()),
     };
     if !live.valid {
         eprintln!(
-            "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid}"
+            "warning: run is NOT valid: generator_faults={gf} duplicate_indices={dup} missing_indices={missing} footers_valid={footers_valid} late_sends_in_window={} (more than {} ms late)",
+            late.window, late.threshold_ms
         );
         for why in &scan.count_mismatches {
             eprintln!("warning: run is NOT valid: {why}");

@@ -109,6 +109,9 @@ pub enum AnalyzeError {
         /// Why.
         reason: String,
     },
+    /// `--late-threshold` is zero: every send would be late.
+    #[error("--late-threshold: must be above 0 (every send is at least a little late)")]
+    LateThreshold,
     /// A `--provenance` entry is not `KEY=VALUE`.
     #[error("--provenance {0:?}: expected KEY=VALUE")]
     Provenance(String),

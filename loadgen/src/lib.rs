@@ -51,7 +51,7 @@ mod timer;
 pub mod trivial;
 
 pub use analyze::{
-    AnalyzeOpts, AnalyzePlan, AnalyzeReport, LiveInfo, LiveSummary, Merged, SseSummary,
+    AnalyzeOpts, AnalyzePlan, AnalyzeReport, LateSends, LiveInfo, LiveSummary, Merged, SseSummary,
     read_records, run as analyze, samples, sorted_json,
 };
 pub use classify::{ErrorClass, classify_errno, classify_error, classify_status};

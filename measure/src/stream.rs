@@ -110,6 +110,12 @@ impl StreamingAnalysis {
         self.passes == 0 || self.gap.needs_pass()
     }
 
+    /// The deploy window `[start, end)` in ns from the origin: the summary's `window_s`. A
+    /// request belongs to it by its intended start.
+    pub fn window_ns(&self) -> (u64, u64) {
+        (self.tally.window_start, self.tally.window_end)
+    }
+
     /// Passes ended so far.
     pub fn passes(&self) -> u32 {
         self.passes

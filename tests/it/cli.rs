@@ -296,7 +296,7 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
     }
 }
 
-/// `fleetsim live` refuses job settings it cannot honour before it touches a cluster (kubectl
+/// `fleetsim live` refuses job and generator settings it cannot honour before it touches a cluster (kubectl
 /// here does not exist, so reaching it would be a different error) and writes nothing.
 #[test]
 fn live_refuses_bad_job_settings_before_touching_the_cluster() {
@@ -307,6 +307,7 @@ fn live_refuses_bad_job_settings_before_touching_the_cluster() {
         ("--job-effect-at", "NaN", "job-effect-at"),
         ("--job-rate", "-1", "job-rate"),
         ("--job-rate", "inf", "job-rate"),
+        ("--generator-spin", "50ms", "generator-spin"),
     ] {
         let arg = format!("{flag}={value}");
         let err = crate::fleetsim(&[

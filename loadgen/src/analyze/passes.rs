@@ -12,11 +12,61 @@
 
 use std::path::{Path, PathBuf};
 
-use measure::{RankSelect, StreamingAnalysis};
+use measure::{RankSelect, Sample, StreamingAnalysis};
 
-use super::{footer_mismatch, limits, origin_offset, sample_of, schedule_key, visit_file};
+use super::{
+    LateSends, footer_mismatch, limits, origin_offset, sample_of, schedule_key, visit_file,
+};
 use crate::error::AnalyzeError;
 use crate::record::{ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, SseEvent};
+
+/// Sends later than a threshold, counted by where their intended start falls against the
+/// deploy window (the summary's windows: a request belongs to the one its intended start is in).
+pub(super) struct LateCounter {
+    threshold_ns: u64,
+    window: (u64, u64),
+    counts: LateSends,
+    window_max_ns: u64,
+}
+
+impl LateCounter {
+    pub(super) fn new(threshold_ns: u64, window: (u64, u64)) -> LateCounter {
+        LateCounter {
+            threshold_ns,
+            window,
+            counts: LateSends {
+                threshold_ms: threshold_ns as f64 / 1e6,
+                ..LateSends::default()
+            },
+            window_max_ns: 0,
+        }
+    }
+
+    fn add(&mut self, s: &Sample) {
+        let lag = s.start_ns.saturating_sub(s.intended_ns);
+        let in_window = s.intended_ns >= self.window.0 && s.intended_ns < self.window.1;
+        if in_window {
+            self.window_max_ns = self.window_max_ns.max(lag);
+        }
+        if lag <= self.threshold_ns {
+            return;
+        }
+        if s.intended_ns < self.window.0 {
+            self.counts.before_window += 1;
+        } else if in_window {
+            self.counts.window += 1;
+        } else {
+            self.counts.after_window += 1;
+        }
+    }
+
+    pub(super) fn finish(self) -> LateSends {
+        LateSends {
+            window_lag_max_ms: self.window_max_ns as f64 / 1e6,
+            ..self.counts
+        }
+    }
+}
 
 /// What the first pass found: everything but the requests themselves.
 pub(super) struct Scan {
@@ -196,12 +246,18 @@ pub(super) fn remaining_passes(
     scan: &Scan,
     stream: &mut StreamingAnalysis,
     lag: &mut RankSelect,
+    late: &mut LateCounter,
 ) -> Result<u32, AnalyzeError> {
     let mut passes = 1;
     while stream.needs_pass() || lag.needs_pass() {
         passes += 1;
+        let first = stream.passes() == 0;
         for_each_req(scan, &mut |r| {
-            stream.add(&sample_of(r));
+            let sample = sample_of(r);
+            if first {
+                late.add(&sample);
+            }
+            stream.add(&sample);
             lag.add(lag_of(r));
         })?;
         stream.end_pass();

@@ -61,3 +61,102 @@ fn the_header_names_fleetsim_loadgen_and_the_analyzer_reads_the_old_name_too() {
     assert_eq!(old.summary.summary.requests, new.summary.summary.requests);
     assert_eq!(old.summary.live, new.summary.live);
 }
+
+/// A run's late sends are counted by window against `--late-threshold`, and any inside the
+/// deploy window makes the run invalid; those outside it are counted but do not.
+#[test]
+fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
+    let a = trivial_server();
+    let out = tmp_path("late-records.ndjson");
+    let opts = loadgen::LoadOpts::parse_from([
+        "load",
+        "--no-signals",
+        "--target",
+        &format!("http://{a}/"),
+        "--rate",
+        "100",
+        "--duration",
+        "2s",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    loadgen::run(opts.plan().unwrap()).unwrap();
+    // Rewrite every send's lag: 0.2 ms, except chosen ones. Window 0.5-1.0 s after the load
+    // start with no tail: 50 requests before it, 50 in it, 100 after it (10 ms apart).
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lag_of = |i: u64| -> i64 {
+        match i {
+            10 => 1_500_000,        // before the window, late
+            60 => 1_500_000,        // in the window, late
+            61 => 900_000,          // in the window, not late at 1 ms
+            150 | 190 => 3_000_000, // after the window, late
+            _ => 200_000,
+        }
+    };
+    let mut rewritten = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["t"] == "r" {
+            let i = v["i"].as_u64().unwrap();
+            let is = v["is"].as_i64().unwrap();
+            let actual = is + lag_of(i);
+            v["as"] = actual.into();
+            for k in ["fb", "e"] {
+                if let Some(t) = v[k].as_i64() {
+                    v[k] = (t.max(actual + 1)).into();
+                }
+            }
+        }
+        rewritten.push_str(&v.to_string());
+        rewritten.push('\n');
+    }
+    let file = tmp_path("late-rewritten.ndjson");
+    std::fs::write(&file, rewritten).unwrap();
+    let run = |threshold: &str| {
+        let out_dir = tmp_path("late-analysis").display().to_string();
+        let f = file.display().to_string();
+        let opts = AnalyzeOpts::parse_from([
+            "analyze",
+            "--out-dir",
+            &out_dir,
+            "--rollout-start",
+            "0.5s",
+            "--rollout-end",
+            "1s",
+            "--tail",
+            "0s",
+            "--late-threshold",
+            threshold,
+            &f,
+        ]);
+        loadgen::analyze(opts.plan().unwrap())
+    };
+    let r = run("1ms").unwrap();
+    let late = r
+        .summary
+        .live
+        .late_sends
+        .clone()
+        .expect("late sends counted");
+    assert_eq!(
+        (late.before_window, late.window, late.after_window),
+        (1, 1, 2),
+        "{late:?}"
+    );
+    assert_eq!(late.threshold_ms, 1.0);
+    assert!((late.window_lag_max_ms - 1.5).abs() < 1e-9, "{late:?}");
+    assert_eq!(r.summary.live.generator_faults, 0, "none is 10 ms late");
+    assert!(!r.summary.live.valid, "a late send in the window");
+
+    // At 2 ms only the sends after the window are late: the run is valid.
+    let r = run("2ms").unwrap();
+    let late = r.summary.live.late_sends.clone().unwrap();
+    assert_eq!(
+        (late.before_window, late.window, late.after_window),
+        (0, 0, 2)
+    );
+    assert!(r.summary.live.valid, "{:?}", r.summary.live);
+
+    let err = run("0s").expect_err("a zero threshold");
+    assert!(err.to_string().contains("--late-threshold"), "{err}");
+}
