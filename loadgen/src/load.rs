@@ -276,7 +276,11 @@ async fn run_with(
     }
     let schedule_start_ns = schedule_start(&sh.clock, plan.start_at_epoch_ms);
     let (stop_rx, helpers, sse_tasks) = start_helpers(&sh, &plan, schedule_start_ns).await?;
-    let sent = send_schedule(&sh, &plan, rate_m, schedule_start_ns, stop_rx.clone()).await?;
+    let sent = if plan.closed_loop {
+        send_closed_loop(&sh, &plan, schedule_start_ns, stop_rx.clone()).await
+    } else {
+        send_schedule(&sh, &plan, rate_m, schedule_start_ns, stop_rx.clone()).await?
+    };
     let load_end = wind_down(&sh, &plan, schedule_start_ns, stop_rx, helpers, sse_tasks).await;
     finish(&sh, &plan, sent, schedule_start_ns, load_end)
 }
@@ -296,6 +300,20 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
             field: "eager-reconnect",
             reason: "only keep-alive clients keep connections to reopen (--mode keepalive)".into(),
         });
+    }
+    if plan.closed_loop {
+        for (field, set) in [
+            ("poisson", plan.poisson),
+            ("shard", plan.shard != measure::Shard::ALL),
+            ("start-at-epoch-ms", plan.start_at_epoch_ms.is_some()),
+        ] {
+            if set {
+                return Err(LoadError::Setting {
+                    field,
+                    reason: "belongs to a schedule; a closed loop (--closed-loop) has none".into(),
+                });
+            }
+        }
     }
     if plan.max_inflight == 0 {
         return Err(LoadError::Setting {
@@ -400,13 +418,16 @@ async fn setup(
         target: plan.target.clone(),
         mode: plan.mode.as_str().to_string(),
         clients: plan.clients,
-        arrivals: if plan.poisson {
+        arrivals: if plan.closed_loop {
+            "closed".into()
+        } else if plan.poisson {
             "poisson".into()
         } else {
             "constant".into()
         },
         seed: plan.seed,
-        rate: plan.rate,
+        // A closed loop has no intended rate.
+        rate: if plan.closed_loop { 0.0 } else { plan.rate },
         shard: plan.shard.to_string(),
         fault_threshold_ns: plan.fault_threshold.as_nanos() as i64,
         timeout_ns: plan.timeout.as_nanos() as i64,
@@ -746,6 +767,57 @@ async fn send_schedule(
         n += 1;
     }
     Ok(Sent { scheduled, unsent })
+}
+
+/// The closed loop: one task per client, each sending its next request the moment its previous
+/// one ends, until the duration has passed (or `requests` were handed out). A request's intended
+/// start is the moment its client was free, so no send is ever late; indices are handed out in
+/// start order.
+async fn send_closed_loop(
+    sh: &Arc<Shared>,
+    plan: &LoadPlan,
+    schedule_start_ns: i64,
+    stop_rx: watch::Receiver<bool>,
+) -> Sent {
+    let clock = sh.clock;
+    let timer = PreciseTimer::new().ok();
+    let start = clock.at(schedule_start_ns);
+    match &timer {
+        Some(t) => {
+            let _ = t.sleep_until(start).await;
+        }
+        None => tokio::time::sleep_until(start.into()).await,
+    }
+    sh.mark(schedule_start_ns, "load_start", MarkSource::Generator);
+    let end = start + plan.duration;
+    let max_req = plan.requests.unwrap_or(u64::MAX);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for client in 0..plan.clients as usize {
+        let (sh, next, stop) = (sh.clone(), next.clone(), stop_rx.clone());
+        tasks.spawn(async move {
+            while !*stop.borrow()
+                && !sh.stopped_early.load(Ordering::Relaxed)
+                && Instant::now() < end
+            {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= max_req {
+                    break;
+                }
+                let intended = sh.clock.now_ns();
+                let inflight = sh.inflight.fetch_add(1, Ordering::AcqRel) + 1;
+                sh.stats
+                    .peak_inflight
+                    .fetch_max(inflight, Ordering::Relaxed);
+                one_request(sh.clone(), i, intended, client).await;
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    Sent {
+        scheduled: next.load(Ordering::Relaxed).min(max_req),
+        unsent: 0,
+    }
 }
 
 /// Keeps SSE streams open to the end of the duration, waits for the requests in flight, marks

@@ -57,6 +57,13 @@ pub struct LoadOpts {
     /// Poisson arrivals instead of a constant rate.
     #[arg(long)]
     pub poisson: bool,
+    /// Closed loop instead of a schedule: each of the --clients clients sends its next request
+    /// the moment its previous one ends, for --duration (or --requests), as oha -c, wrk and ab
+    /// do. No request is ever late, so latency is the service time alone and hides the queueing
+    /// an open loop would see (coordinated omission): a throughput test, not a deploy
+    /// measurement. With --mode new each client opens a new connection per request.
+    #[arg(long, conflicts_with_all = ["rate", "poisson", "shard", "spin", "tick", "max_inflight", "start_at_epoch_ms"])]
+    pub closed_loop: bool,
     /// Seed of the Poisson schedule (and of SSE backoff jitter).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -200,6 +207,7 @@ impl LoadOpts {
             duration: self.duration,
             requests: self.requests,
             poisson: self.poisson,
+            closed_loop: self.closed_loop,
             seed: self.seed,
             mode: self.mode,
             clients: self.clients,
@@ -300,6 +308,10 @@ pub struct LoadPlan {
     pub requests: Option<u64>,
     /// Poisson arrivals instead of a constant rate.
     pub poisson: bool,
+    /// Closed loop: each client sends its next request when the previous one ends (no
+    /// schedule; `rate`, `poisson`, `shard`, `spin`, `tick` and `max_inflight` must keep their
+    /// defaults). See [`LoadOpts::closed_loop`].
+    pub closed_loop: bool,
     /// Seed of the Poisson schedule and of SSE backoff jitter.
     pub seed: u64,
     /// Connection style.
@@ -369,6 +381,7 @@ impl LoadPlan {
             duration: Duration::from_secs(10),
             requests: None,
             poisson: false,
+            closed_loop: false,
             seed: 1,
             mode: Mode::Keepalive,
             clients: 64,

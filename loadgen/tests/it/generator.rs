@@ -418,3 +418,91 @@ fn tick_coalesces_wakeups_but_keeps_the_schedule() {
         starts.len()
     );
 }
+
+/// `--closed-loop`: each client sends its next request the moment its previous one ends. No
+/// request waits for a schedule (intended start = actual start), a client never has two in
+/// flight, every index is sent once, and the analyzer reads the file like any other.
+#[test]
+fn closed_loop_clients_send_back_to_back_and_are_recorded_once() {
+    let a = trivial_server();
+    let (report, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--closed-loop",
+        "--clients",
+        "4",
+        "--duration",
+        "500ms",
+    ]);
+    let Some(Line::Header(h)) = lines.first() else {
+        panic!("no header")
+    };
+    assert_eq!((h.arrivals.as_str(), h.rate), ("closed", 0.0));
+    let rs = reqs(&lines);
+    assert!(rs.len() > 100, "only {} requests in 0.5 s", rs.len());
+    assert_eq!(report.footer.sent, rs.len() as u64);
+    assert_eq!(report.footer.scheduled, report.footer.sent);
+    assert!(report.footer.valid, "{:?}", report.footer);
+    let mut idx: Vec<u64> = rs.iter().map(|r| r.i).collect();
+    idx.sort();
+    assert_eq!(
+        idx,
+        (0..rs.len() as u64).collect::<Vec<_>>(),
+        "indices 0..n once each"
+    );
+    // Four warmed connections carry everything; on each, a request starts only after the
+    // previous one ended, and starts when intended.
+    let mut by_conn: std::collections::BTreeMap<u64, Vec<&loadgen::record::Req>> =
+        Default::default();
+    for r in &rs {
+        assert_eq!(r.outcome, Outcome::Ok);
+        assert!(r.actual - r.intended < 1_000_000, "{r:?}");
+        by_conn.entry(r.conn).or_default().push(r);
+    }
+    assert_eq!(by_conn.len(), 4, "one connection per client");
+    for reqs in by_conn.values_mut() {
+        reqs.sort_by_key(|r| r.intended);
+        for w in reqs.windows(2) {
+            assert!(w[1].intended >= w[0].end, "overlap on a client: {w:?}");
+        }
+    }
+    let out = tmp_path("closed-analysis");
+    let a = analyze([
+        "analyze".to_string(),
+        "--out-dir".into(),
+        out.display().to_string(),
+        report.out.display().to_string(),
+    ]);
+    assert_eq!(a.summary.summary.requests.sent, rs.len() as u64);
+    assert!(a.summary.live.valid, "{:?}", a.summary.live);
+}
+
+/// A closed loop has no schedule: the schedule's flags are refused with it, by name.
+#[test]
+fn closed_loop_refuses_the_schedule_flags() {
+    for flag in [
+        ["--rate", "10"],
+        ["--poisson", ""],
+        ["--shard", "0/2"],
+        ["--tick", "1ms"],
+    ] {
+        let mut argv = vec![
+            "load",
+            "--target",
+            "http://127.0.0.1:1/",
+            "--out",
+            "/nonexistent/x",
+            "--closed-loop",
+            flag[0],
+        ];
+        if !flag[1].is_empty() {
+            argv.push(flag[1]);
+        }
+        let err = loadgen::LoadOpts::try_parse_from(&argv).expect_err(flag[0]);
+        let msg = err.to_string();
+        assert!(
+            msg.contains(flag[0].trim_start_matches("--")),
+            "{flag:?}: {msg}"
+        );
+    }
+}
