@@ -104,10 +104,12 @@ pub struct LiveOpts {
     /// The generators poll instead of sleeping for the last stretch before each send (their
     /// `--spin`): a thread that sleeps to the due time wakes up to ~1 ms late on a VM whose idle
     /// vCPU halts, which is a late send by the 1 ms bar the analysis holds the deploy window
-    /// to. Costs about this much CPU per request (2 ms at 50 req/s per style: a tenth of a
-    /// core). 0 = always sleep. At most 20 ms.
-    #[arg(long, value_parser = parse_duration_or_secs, default_value = "2ms")]
-    pub generator_spin: Duration,
+    /// to. `auto` (the default) polls for 2 ms, or a quarter of the gap between sends when that
+    /// is shorter (a SCHED_FIFO thread that never sleeps is throttled by the kernel), costing
+    /// about a tenth of a core per style at 50 req/s. 0 = always sleep. At most 20 ms, and at
+    /// most half the gap between sends.
+    #[arg(long, value_parser = GeneratorSpin::parse, default_value = "auto")]
+    pub generator_spin: GeneratorSpin,
     /// The keep-alive generator's clients reopen a connection the moment the server closes it
     /// (HTTP/2- and gRPC-style channels, warm pools) instead of at their next request: what
     /// makes a drain's closes come back as a reconnect storm.
@@ -262,14 +264,17 @@ pub fn run(opts: LiveOpts) -> Result<Vec<PathBuf>> {
             reason: "must be above 0".into(),
         });
     }
-    if opts.generator_spin > Duration::from_millis(20) {
-        return Err(LiveError::Setting {
-            field: "generator-spin",
-            reason: format!(
-                "{:?} is above 20ms: a poll that long holds the generator's core for most of the gap between sends",
-                opts.generator_spin
-            ),
-        });
+    if let GeneratorSpin::Poll(spin) = opts.generator_spin {
+        let gap = Duration::from_secs_f64(1.0 / opts.rate.max(1e-9)).min(Duration::from_secs(3600));
+        if spin > Duration::from_millis(20) || spin > gap / 2 {
+            return Err(LiveError::Setting {
+                field: "generator-spin",
+                reason: format!(
+                    "{spin:?} is above 20ms or half the {gap:?} between sends at --rate {}: the generator would poll most of the time (under SCHED_FIFO the kernel throttles a thread that never sleeps); use auto",
+                    opts.rate
+                ),
+            });
+        }
     }
     if !(opts.job_rate.is_finite() && opts.job_rate >= 0.0) {
         return Err(LiveError::Setting {
@@ -667,13 +672,47 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         plan.label = name.to_string();
         plan.signals = false;
         plan.realtime_priority = opts.generator_priority;
-        plan.spin = opts.generator_spin;
+        plan.spin = generator_spin(opts);
         plan.eager_reconnect = mode == Mode::Keepalive && opts.eager_reconnect;
         if mode == Mode::Keepalive {
             plan.sse.streams = opts.sse;
         }
         plan
     })
+}
+
+/// `--generator-spin`: how long the generators poll before each send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GeneratorSpin {
+    /// 2 ms, or a quarter of the gap between sends when that is shorter.
+    Auto,
+    /// This long (0 = always sleep).
+    Poll(Duration),
+}
+
+impl GeneratorSpin {
+    /// `auto`, or a duration.
+    fn parse(s: &str) -> std::result::Result<GeneratorSpin, String> {
+        if s == "auto" {
+            Ok(GeneratorSpin::Auto)
+        } else {
+            parse_duration_or_secs(s)
+                .map(GeneratorSpin::Poll)
+                .map_err(|e| format!("{e} (or auto)"))
+        }
+    }
+}
+
+/// The spin each generator gets: as given, or for `auto` 2 ms or a quarter of the gap between
+/// sends, whichever is shorter (whole microseconds).
+fn generator_spin(opts: &LiveOpts) -> Duration {
+    match opts.generator_spin {
+        GeneratorSpin::Poll(d) => d,
+        GeneratorSpin::Auto => {
+            let quarter_gap_us = (250_000.0 / opts.rate.max(1e-9)).min(2_000.0);
+            Duration::from_micros(quarter_gap_us as u64)
+        }
+    }
 }
 
 /// The steady job publisher: `POST /jobs` at `--job-rate` until stopped. Every attempt is
@@ -1327,7 +1366,7 @@ fn provenance(
     );
     p.insert(
         "generator_spin".into(),
-        format!("{:?}", opts.generator_spin),
+        format!("{:?}", generator_spin(opts)),
     );
     p.insert("duration".into(), format!("{:?}", opts.duration));
     p.insert("baseline".into(), format!("{:?}", opts.baseline));
@@ -1340,6 +1379,24 @@ fn humantime_date() -> String {
 
 #[cfg(test)]
 mod tests {
+    /// `--generator-spin auto` polls 2 ms before each send, or a quarter of the gap between
+    /// sends when that is shorter; an explicit value is kept.
+    #[test]
+    fn generator_spin_auto_is_two_ms_or_a_quarter_of_the_gap() {
+        let spin = |args: &[&str]| {
+            let mut argv = vec!["live", "after"];
+            argv.extend(args);
+            generator_spin(&LiveOpts::parse_from(argv))
+        };
+        assert_eq!(spin(&[]), Duration::from_millis(2));
+        assert_eq!(spin(&["--rate", "400"]), Duration::from_micros(625));
+        assert_eq!(spin(&["--generator-spin", "0"]), Duration::ZERO);
+        assert_eq!(
+            spin(&["--rate", "400", "--generator-spin", "1ms"]),
+            Duration::from_millis(1)
+        );
+    }
+
     use super::*;
 
     #[test]

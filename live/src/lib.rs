@@ -24,7 +24,7 @@ mod state;
 pub use calibrate::{
     CalibrateOpts, Measured, measure_run, render as calibration_layer, run as calibrate,
 };
-pub use driver::{Levers, LiveOpts, RunEvidence, RunSummary, reanalyze, run};
+pub use driver::{GeneratorSpin, Levers, LiveOpts, RunEvidence, RunSummary, reanalyze, run};
 pub use error::{LiveError, Result};
 pub use evidence::{PodShutdown, check as check_evidence, parse_pod_log, required_steps};
 pub use report::{

@@ -308,6 +308,7 @@ fn live_refuses_bad_job_settings_before_touching_the_cluster() {
         ("--job-rate", "-1", "job-rate"),
         ("--job-rate", "inf", "job-rate"),
         ("--generator-spin", "50ms", "generator-spin"),
+        ("--generator-spin", "15ms", "generator-spin"),
     ] {
         let arg = format!("{flag}={value}");
         let err = crate::fleetsim(&[
