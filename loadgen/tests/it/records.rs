@@ -67,20 +67,9 @@ fn the_header_names_fleetsim_loadgen_and_the_analyzer_reads_the_old_name_too() {
 #[test]
 fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
     let a = trivial_server();
-    let out = tmp_path("late-records.ndjson");
-    let opts = loadgen::LoadOpts::parse_from([
-        "load",
-        "--no-signals",
-        "--target",
-        &format!("http://{a}/"),
-        "--rate",
-        "100",
-        "--duration",
-        "2s",
-        "--out",
-        &out.display().to_string(),
-    ]);
-    loadgen::run(opts.plan().unwrap()).unwrap();
+    let target = format!("http://{a}/");
+    let (report, _) = run_load(&["--target", &target, "--rate", "100", "--duration", "2s"]);
+    let out = report.out;
     // Rewrite every send's lag: 0.2 ms, except chosen ones. Window 0.5-1.0 s after the load
     // start with no tail: 50 requests before it, 50 in it, 100 after it (10 ms apart).
     let text = std::fs::read_to_string(&out).unwrap();
