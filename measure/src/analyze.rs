@@ -158,7 +158,26 @@ pub fn analyze(
     label: &RunLabel,
     config: &AnalyzeConfig,
 ) -> Analysis {
+    analyze_with_connections(samples, &[], marks, endpoints, jobs, label, config)
+}
+
+/// [`analyze`], plus connections opened by no request at the given times (ns from the origin):
+/// keep-alive clients reopening ahead of their next request, counted in the reconnect curve and
+/// the timeline's new connections as [`StreamingAnalysis::add_connection`](crate::StreamingAnalysis::add_connection)
+/// counts the live generator's `why: "eager"` opens. With none it is [`analyze`].
+pub fn analyze_with_connections(
+    samples: &[Sample],
+    opened_ahead_ns: &[u64],
+    marks: &RunMarks,
+    endpoints: Option<&EndpointSeries>,
+    jobs: JobCounts,
+    label: &RunLabel,
+    config: &AnalyzeConfig,
+) -> Analysis {
     let mut tally = Tally::new(marks, config);
+    for &t in opened_ahead_ns {
+        tally.add_connection(t);
+    }
     let mut success_ends = Vec::new();
     for s in samples {
         tally.add(s);

@@ -40,6 +40,7 @@ mod summary;
 pub use aggregate::{Aggregate, AggregateBuilder, Stat, quantile_sorted};
 pub use analyze::{
     Analysis, AnalyzeConfig, Bucket, EndpointSeries, RunLabel, RunMarks, Sample, analyze,
+    analyze_with_connections,
 };
 pub use figure::{Better, Figure, Unit, UnknownFigure};
 pub use lever::{Lever, LeverSet, UnknownLever};

@@ -185,6 +185,19 @@ pub struct ClientConfig {
     pub connect_timeout: SimDuration,
     /// Client retries after a failed attempt (`[client.retry]`); off by default.
     pub retry: RetryConfig,
+    /// Keep-alive only, off by default: a client whose connection the server closes (a drain,
+    /// an idle timeout, a pod's exit) reopens it at once, ahead of its next request, as the live
+    /// generator's `fleetsim load --eager-reconnect` does: one attempt the moment the client sees
+    /// the FIN or reset (one hop after the server closed it), no backoff, no retry; a refused or
+    /// unanswered reopen is simply not there (the next request connects as usual). The reopened
+    /// connection joins the client's idle list only if that list is empty, and a connection the
+    /// server closed stays on the list until a request looks at it (the generator's
+    /// `--max-idle-per-client 1`): so a reopen of an idle connection is closed by the client at
+    /// once, and the next request opens its own. The reconnect curve counts every reopen that
+    /// connected, at the time its handshake completed (the `why: "eager"` `open` records the
+    /// analyzer counts). Not serialized when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub eager_reconnect: bool,
 }
 
 impl Default for ClientConfig {
@@ -196,6 +209,7 @@ impl Default for ClientConfig {
             rtt: SimDuration::from_micros(500),
             connect_timeout: secs(2),
             retry: RetryConfig::default(),
+            eager_reconnect: false,
         }
     }
 }
@@ -1620,6 +1634,22 @@ impl Fleet {
 
         let b = &self.balancer;
         let preset_kind = b.preset.spec().kind;
+        if c.eager_reconnect {
+            if c.connection != ConnectionStyle::Keepalive {
+                e.push(ConfigError::new(
+                    "client.eager_reconnect",
+                    "only keep-alive clients keep connections to reopen (client.connection = \"keepalive\"); a new-connection client opens one per request",
+                ));
+            } else if b.kind.unwrap_or(preset_kind) == BalancerKind::L7 {
+                e.push(ConfigError::new(
+                    "client.eager_reconnect",
+                    format!(
+                        "balancer preset {} is an L7 proxy: the clients' keep-alive connections end at the proxy, which a pod's drain does not close, so there is nothing to reopen (the model has no client-to-proxy connections)",
+                        b.preset.name()
+                    ),
+                ));
+            }
+        }
         if let Some(k) = b.kind
             && k != preset_kind
         {

@@ -129,6 +129,13 @@ pub const FIELDS: &[FieldRef] = &[
         "unanswered_connect (timeout)",
     ),
     f(
+        "client.eager_reconnect",
+        "bool (keepalive only; an error with new or an L7 preset)",
+        "false",
+        "fleetsim load --eager-reconnect (loadgen/src/session.rs): one reopen at once, no backoff, no retry",
+        "reconnect curve (storm of reopens at a drain or idle timeout), keepalive_race",
+    ),
+    f(
         "client.retry.attempts",
         "count",
         "0",

@@ -123,7 +123,7 @@ impl World<'_> {
         let k = self.reqs[r as usize].client as usize;
         let c = self.client_idle[k];
         if c != NONE {
-            self.server_idle_close(c, now);
+            self.server_idle_close(q, c, now);
             let conn = self.conns[c as usize];
             let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
             let timed_out =
@@ -152,6 +152,7 @@ impl World<'_> {
             None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),
             Some(p) => {
                 let c = self.new_conn(p, false);
+                self.conns[c as usize].client = self.reqs[r as usize].client;
                 let req = &mut self.reqs[r as usize];
                 req.conn = c;
                 req.pod = p;
@@ -184,7 +185,7 @@ impl World<'_> {
         while i > 0 {
             i -= 1;
             let c = self.pods[p as usize].up_idle[i];
-            self.server_idle_close(c, now);
+            self.server_idle_close(q, c, now);
             let conn = self.conns[c as usize];
             let known_closed = conn.closed_at != NEVER && conn.closed_at + self.ow <= now;
             let timed_out = conn.free_at <= now && now - conn.free_at > keepalive;
@@ -225,6 +226,7 @@ impl World<'_> {
             free_at: NEVER,
             opened_at: 0,
             served: 0,
+            client: NONE,
         };
         match self.free_conns.pop() {
             Some(i) => {
@@ -250,7 +252,7 @@ impl World<'_> {
     /// `server.idle_timeout`: the server closed idle connection `c` when it had been idle that
     /// long (evaluated lazily, when the connection is next looked at). The server's idle time
     /// starts when it sent the last response, one hop before the client had it (`free_at`).
-    pub(super) fn server_idle_close(&mut self, c: u32, now: u64) {
+    pub(super) fn server_idle_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
         let Some(idle) = self.plan.server.idle_timeout else {
             return;
         };
@@ -264,6 +266,7 @@ impl World<'_> {
             .saturating_add(dur(idle));
         if closed <= now {
             self.server_close(c, closed);
+            self.eager_after_close(q, c, closed.max(q.now().as_nanos()));
         }
     }
 
@@ -295,5 +298,126 @@ impl World<'_> {
             self.server_close(c, now);
         }
         self.free_conn(c);
+    }
+}
+
+impl World<'_> {
+    /// Connection `c` is still the one scheduled as `generation`.
+    pub(super) fn conn_is(&self, c: u32, generation: u32) -> bool {
+        let conn = &self.conns[c as usize];
+        conn.live && conn.generation == generation
+    }
+
+    /// `client.eager_reconnect`: the server closed (or reset) keep-alive connection `c` at
+    /// `now`. Its client sees the FIN one hop later and reopens at once, as the live
+    /// generator's connection driver does on `eof` or `error:*` (never after its own close).
+    /// Nothing happens once the load has stopped (the generator's stop flag).
+    pub(super) fn eager_after_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
+        if !self.f.client.eager_reconnect || self.load_stopped {
+            return;
+        }
+        let conn = &self.conns[c as usize];
+        if conn.upstream || conn.client == NONE {
+            return;
+        }
+        let client = conn.client;
+        q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(self.ow)),
+            Ev::EagerReopen { client },
+        );
+    }
+
+    /// One reopen attempt: the balancer picks a pod as for any new connection. No endpoint
+    /// (kube-proxy rejects) is a failed reopen: not retried, not counted.
+    pub(super) fn on_eager_reopen(&mut self, q: &mut Scheduler<Ev>, client: u32, now: u64) {
+        if self.load_stopped {
+            return;
+        }
+        let Some(p) = self.pick(NONE) else {
+            return;
+        };
+        let c = self.new_conn(p, false);
+        self.conns[c as usize].client = client;
+        let generation = self.conns[c as usize].generation;
+        q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(self.ow)),
+            Ev::EagerConnArrive {
+                conn: c,
+                generation,
+            },
+        );
+    }
+
+    /// The reopen's SYN reaches its pod: accepted (the handshake completes at the client one
+    /// hop later) or refused / unanswered (a failed reopen: the generator records
+    /// `connect_fail` and does not retry; the next request connects as usual).
+    pub(super) fn on_eager_conn_arrive(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
+        let p = self.conns[c as usize].pod;
+        let pod = &mut self.pods[p as usize];
+        if !pod.accepts_new() {
+            self.client_drop(c, now);
+            return;
+        }
+        let idx = pod.conns.len() as u32;
+        pod.conns.push(c);
+        let conn = &mut self.conns[c as usize];
+        conn.server_open = true;
+        conn.pod_idx = idx;
+        conn.opened_at = now;
+        let generation = conn.generation;
+        q.schedule_at(
+            SimTime::from_nanos(now.saturating_add(self.ow)),
+            Ev::EagerOpened {
+                conn: c,
+                generation,
+            },
+        );
+    }
+
+    /// The reopen's handshake completed at the client at `now`: counted in the reconnect curve
+    /// (the `open` record with `why: "eager"`). It joins the client's idle list only if the
+    /// list is empty (`put_idle` with one idle connection per client); a list still holding the
+    /// connection the server closed (the client drops that one only when a request looks at
+    /// it) or one a request has returned meanwhile is full, and the client closes the reopened
+    /// connection at once.
+    pub(super) fn on_eager_opened(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
+        self.eager_opens.push(now);
+        let conn = self.conns[c as usize];
+        if !conn.server_open {
+            // The server closed it during the handshake: that close scheduled the next reopen.
+            self.free_conn(c);
+            return;
+        }
+        let k = conn.client as usize;
+        if self.client_idle[k] != NONE {
+            self.server_close(c, now);
+            self.free_conn(c);
+            return;
+        }
+        self.client_idle[k] = c;
+        self.conns[c as usize].free_at = now;
+        // The server's idle time starts at its accept (it waits for the first request).
+        self.schedule_idle_check(q, c, conn.opened_at);
+    }
+
+    /// With `client.eager_reconnect` and `server.idle_timeout`, the server's idle close of a
+    /// client connection idle since `idle_since` (server time) is an event, so that its client
+    /// sees it when it happens (without eager reconnects the model finds it lazily, when the
+    /// connection is next looked at, with the same result).
+    pub(super) fn schedule_idle_check(&mut self, q: &mut Scheduler<Ev>, c: u32, idle_since: u64) {
+        if !self.f.client.eager_reconnect {
+            return;
+        }
+        let Some(idle) = self.plan.server.idle_timeout else {
+            return;
+        };
+        let generation = self.conns[c as usize].generation;
+        q.schedule_at(
+            SimTime::from_nanos(idle_since.saturating_add(dur(idle))),
+            Ev::EagerIdleCheck {
+                conn: c,
+                generation,
+            },
+        );
     }
 }

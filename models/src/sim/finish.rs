@@ -117,8 +117,9 @@ impl World<'_> {
             scenario: scenario.to_string(),
             seed: Some(opts.seed),
         };
-        let analysis = analyze(
+        let analysis = analyze_with_connections(
             &self.samples,
+            &self.eager_opens,
             &marks,
             Some(&self.endpoints),
             jobs,

@@ -337,6 +337,7 @@ impl World<'_> {
             self.conns[c as usize].close_after = true;
         } else {
             self.server_close(c, now);
+            self.eager_after_close(q, c, now);
             if conn.upstream {
                 // The proxy sees the FIN on an idle upstream connection and drops it when it
                 // next looks (lazily, in `l7_forward`).
@@ -422,6 +423,7 @@ impl World<'_> {
             if c != NONE {
                 self.conns[c as usize].at_server = false;
                 self.reqs[r as usize].conn = NONE;
+                self.eager_after_close(q, c, now);
                 self.client_drop(c, now);
             }
             self.attempt_failed(
@@ -437,6 +439,7 @@ impl World<'_> {
         // its way is a keep-alive race).
         while let Some(&c) = self.pods[p as usize].conns.last() {
             self.server_close(c, now);
+            self.eager_after_close(q, c, now);
         }
     }
 

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use measure::{
     Analysis, AnalyzeConfig, EndpointSeries, JobCounts, Outcome, RunLabel, RunMarks, Sample,
-    ShutdownStep, Source, analyze,
+    ShutdownStep, Source, analyze_with_connections,
 };
 use serde::{Deserialize, Serialize};
 use sim_core::{
@@ -325,6 +325,27 @@ enum Ev {
     ReadinessFailed(u32),
     /// A Linkerd proxy's waitBeforeExitSeconds is over: it refuses new inbound connections.
     SidecarRefuse(u32),
+    /// `client.eager_reconnect`: keep-alive client `client` has seen the server close one of
+    /// its connections and reopens at once (the SYN leaves now).
+    EagerReopen {
+        client: u32,
+    },
+    /// The SYN of an eager reopen reaches its pod.
+    EagerConnArrive {
+        conn: u32,
+        generation: u32,
+    },
+    /// The handshake of an eager reopen has completed at the client.
+    EagerOpened {
+        conn: u32,
+        generation: u32,
+    },
+    /// `client.eager_reconnect` with `server.idle_timeout`: the server's idle timer of a
+    /// client connection may fire now (a no-op if the connection was used since).
+    EagerIdleCheck {
+        conn: u32,
+        generation: u32,
+    },
 }
 
 impl Event for Ev {
@@ -357,6 +378,10 @@ impl Event for Ev {
             Ev::AppShutdown(_) => 24,
             Ev::ReadinessFailed(_) => 25,
             Ev::SidecarRefuse(_) => 26,
+            Ev::EagerReopen { .. } => 27,
+            Ev::EagerConnArrive { .. } => 28,
+            Ev::EagerOpened { .. } => 29,
+            Ev::EagerIdleCheck { .. } => 30,
         }
     }
 }
@@ -413,6 +438,8 @@ struct Conn {
     opened_at: u64,
     /// Responses the server has sent on it (for `server.max_requests`).
     served: u32,
+    /// The keep-alive client it belongs to (NONE: a new-connection request or upstream).
+    client: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -620,6 +647,9 @@ struct World<'f> {
     sync_end: Option<u64>,
     /// Requests in service per node (`[nodes]`; empty without it).
     node_busy: Vec<u32>,
+    /// `client.eager_reconnect`: when each reopen that connected completed its handshake at
+    /// the client (the reconnect curve counts these, as the analyzer counts `why: "eager"`).
+    eager_opens: Vec<u64>,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -720,6 +750,7 @@ impl<'f> World<'f> {
             sync_start: 0,
             sync_end: None,
             node_busy: vec![0; f.nodes.as_ref().map_or(0, |n| n.count as usize)],
+            eager_opens: Vec::new(),
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
@@ -871,6 +902,22 @@ impl<'f> World<'f> {
                     pod.steps.push((ShutdownStep::GuardianFired, now));
                 }
                 self.exit(q, p, now, EXIT_GUARDIAN);
+            }
+            Ev::EagerReopen { client } => self.on_eager_reopen(q, client, now),
+            Ev::EagerConnArrive { conn, generation } => {
+                if self.conn_is(conn, generation) {
+                    self.on_eager_conn_arrive(q, conn, now);
+                }
+            }
+            Ev::EagerOpened { conn, generation } => {
+                if self.conn_is(conn, generation) {
+                    self.on_eager_opened(q, conn, now);
+                }
+            }
+            Ev::EagerIdleCheck { conn, generation } => {
+                if self.conn_is(conn, generation) {
+                    self.server_idle_close(q, conn, now);
+                }
             }
             Ev::JitterClose { conn, generation } => {
                 let c = self.conns[conn as usize];

@@ -155,6 +155,9 @@ impl World<'_> {
                     .is_some_and(|a| now.saturating_sub(conn.opened_at) >= dur(a));
             if conn.close_after || !conn.server_open || rotate {
                 // `Connection: close`: the peer closes it on receipt; no race.
+                if conn.server_open {
+                    self.eager_after_close(q, c, now);
+                }
                 self.server_close(c, now);
                 self.free_conn(c);
             } else if conn.upstream {
@@ -163,6 +166,7 @@ impl World<'_> {
             } else if self.client_idle[k] == NONE {
                 self.conns[c as usize].free_at = arrive;
                 self.client_idle[k] = c;
+                self.schedule_idle_check(q, c, now);
             } else {
                 // The client already holds an idle connection: this extra one is closed after
                 // use (the generator's `--max-idle-per-client 1`).
