@@ -12,6 +12,7 @@
 //! | one headline figure across scenarios, mean and interval | [`before_after_bars`] | one `Aggregate` per scenario |
 //! | one figure over a two-parameter sweep | [`sweep_heatmap`] | a [`Heatmap`] |
 //! | new connections per 10 ms | [`reconnect_curve`] | `Analysis::reconnects` |
+//! | several reconnect curves on the same axes (predicted beside live) | [`reconnect_curves`] | `Analysis::reconnects` of each run |
 //! | predicted interval against observed values, inside or outside | [`predicted_vs_observed`] | [`PredictedObserved`] rows |
 //!
 //! The output format follows the file extension ([`Format::from_path`]): `.svg` (and no
@@ -71,5 +72,7 @@ pub use error_timeline::error_timeline;
 pub use heatmap::{Heatmap, sweep_heatmap};
 pub use p99_timeline::p99_timeline;
 pub use predicted::{PredictedObserved, predicted_vs_observed, predicted_vs_observed_size};
-pub use reconnect::{RECONNECT_TITLE, reconnect_curve, reconnect_curve_titled};
+pub use reconnect::{
+    NamedCurve, RECONNECT_TITLE, reconnect_curve, reconnect_curve_titled, reconnect_curves,
+};
 pub use render::{Format, SIZE};

@@ -153,3 +153,152 @@ impl Chart for ReconnectCurve<'_> {
         )
     }
 }
+
+/// One curve of [`reconnect_curves`]: a name for the legend and new connections per 10 ms
+/// (bucket `i` starting at `i * 10 ms`), as `Analysis::reconnects` holds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedCurve<'a> {
+    /// The legend's name (`live run 1`, `predicted, seed 1`).
+    pub name: &'a str,
+    /// New connections per 10 ms bucket.
+    pub per_10ms: &'a [u64],
+}
+
+/// Several reconnect curves on the same axes (a prediction beside live runs): each drawn as a
+/// step line in its own colour, the deploy window `window_s` shaded, the x axis over `range_s`
+/// (seconds since the run started; `None`: every bucket of every curve). The subtitle names each
+/// curve's peak and total inside the range. Curves are drawn at full 10 ms resolution inside the
+/// range (at most 3,000 buckets wide, else the peak of each group, as [`reconnect_curve`]).
+pub fn reconnect_curves(
+    curves: &[NamedCurve<'_>],
+    window_s: [f64; 2],
+    range_s: Option<[f64; 2]>,
+    title: &str,
+    out: impl AsRef<Path>,
+) -> Result<(), PlotError> {
+    let out = out.as_ref();
+    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
+        path: out.to_path_buf(),
+        reason,
+    })?;
+    if let Some(r) = range_s {
+        let empty = (r[1] <= r[0]).then(|| format!("range_s {r:?} is empty"));
+        if let Some(reason) = check_window(r).err().or(empty) {
+            return Err(PlotError::InvalidInput {
+                path: out.to_path_buf(),
+                reason,
+            });
+        }
+    }
+    render(
+        &ReconnectCurves {
+            curves,
+            window_s,
+            range_s,
+            title,
+        },
+        out,
+    )
+}
+
+struct ReconnectCurves<'a> {
+    curves: &'a [NamedCurve<'a>],
+    window_s: [f64; 2],
+    range_s: Option<[f64; 2]>,
+    title: &'a str,
+}
+
+const CURVE_COLOURS: [RGBColor; 6] = [
+    crate::style::RED,
+    BLUE,
+    crate::style::GREEN,
+    crate::style::ORANGE,
+    crate::style::PURPLE,
+    crate::style::BROWN,
+];
+
+impl Chart for ReconnectCurves<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let longest = self.curves.iter().map(|c| c.per_10ms.len()).max();
+        let Some(longest) = longest.filter(|&n| n > 0) else {
+            return empty_state(root, self.title, "no reconnect curve has buckets");
+        };
+        let [x0, x1] = self
+            .range_s
+            .unwrap_or([0.0, longest as f64 * FINE_S]);
+        let (b0, b1) = ((x0 / FINE_S).floor().max(0.0) as usize, (x1 / FINE_S).ceil() as usize);
+        let inside = |c: &NamedCurve<'_>| -> &[u64] {
+            let hi = b1.min(c.per_10ms.len());
+            c.per_10ms.get(b0.min(hi)..hi).unwrap_or(&[])
+        };
+        let mut top = 0u64;
+        let mut parts = Vec::new();
+        for c in self.curves {
+            let s = inside(c);
+            let (pi, peak) = s
+                .iter()
+                .enumerate()
+                .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
+                .map(|(i, &n)| (i, n))
+                .unwrap_or((0, 0));
+            top = top.max(peak);
+            parts.push(format!(
+                "{}: peak {peak} at {} s, {} in all",
+                c.name,
+                fmt_seconds((b0 + pi) as f64 * FINE_S),
+                s.iter().sum::<u64>()
+            ));
+        }
+        let subtitle = format!(
+            "new connections per 10 ms, {} to {} s. {}",
+            fmt_seconds(x0),
+            fmt_seconds(x1),
+            parts.join("; ")
+        );
+        let body = header(root, self.title, &subtitle)?;
+        let (w, _) = body.dim_in_pixel();
+        let (plot, legend_area) = body.split_horizontally(w - LEGEND_W);
+        let y_top = (top.max(1) as f64 * 1.12).ceil();
+        let mut chart = ChartBuilder::on(&plot)
+            .margin_left(12)
+            .margin_right(24)
+            .margin_top(8)
+            .margin_bottom(12)
+            .x_label_area_size(54)
+            .y_label_area_size(78)
+            .build_cartesian_2d(x0..x1, 0f64..y_top)?;
+        chart
+            .configure_mesh()
+            .x_desc("time since the run started (s)")
+            .y_desc("new connections per 10 ms")
+            .x_label_formatter(&|v| fmt_num(*v))
+            .y_labels((y_top as usize + 1).min(11))
+            .y_label_formatter(&|v| fmt_num(*v))
+            .label_style(text(15, &TEXT))
+            .axis_desc_style(text(17, &TEXT))
+            .max_light_lines(2)
+            .light_line_style(GRID.mix(0.5))
+            .bold_line_style(GRID)
+            .draw()?;
+        shade_window(&mut chart, self.window_s, (0.0, y_top))?;
+        let mut entries = vec![(
+            Swatch::Shade(WINDOW_SHADE, WINDOW_EDGE),
+            window_label(self.window_s),
+        )];
+        for (k, c) in self.curves.iter().enumerate() {
+            let colour = CURVE_COLOURS[k % CURVE_COLOURS.len()];
+            let s = inside(c);
+            let group = drawn_group(s.len());
+            let mut points = Vec::with_capacity(s.len().div_ceil(group) * 2);
+            for (g, chunk) in s.chunks(group).enumerate() {
+                let t = (b0 + g * group) as f64 * FINE_S;
+                let peak = chunk.iter().copied().max().unwrap_or(0) as f64;
+                points.push((t, peak));
+                points.push((t + chunk.len() as f64 * FINE_S, peak));
+            }
+            chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
+            entries.push((Swatch::Line(colour, 2), c.name.to_string()));
+        }
+        legend(&legend_area, &entries)
+    }
+}

@@ -183,6 +183,40 @@ fn reconnect_curve_names_its_peak() {
 }
 
 #[test]
+fn reconnect_curves_share_axes_and_name_each_peak_in_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut live = vec![1u64; 400];
+    live[251] = 147;
+    let mut predicted = vec![0u64; 350];
+    predicted[250] = 695;
+    predicted[10] = 900; // outside the range: not the peak named
+    let curves = [
+        plots::NamedCurve {
+            name: "predicted",
+            per_10ms: &predicted,
+        },
+        plots::NamedCurve {
+            name: "live",
+            per_10ms: &live,
+        },
+    ];
+    let path = dir.path().join("curves.svg");
+    plots::reconnect_curves(&curves, [2.0, 3.3], Some([2.0, 3.5]), "Storm", &path).unwrap();
+    let svg = read_svg(&path, "Storm");
+    assert!(svg.contains("predicted: peak 695 at 2.5 s, 695 in all"), "{svg:.0}");
+    assert!(svg.contains("live: peak 147 at 2.51 s"), "{svg:.0}");
+    let png = dir.path().join("curves.png");
+    plots::reconnect_curves(&curves, [2.0, 3.3], None, "Storm", &png).unwrap();
+    read_png(&png, SIZE);
+    let empty = dir.path().join("empty.svg");
+    plots::reconnect_curves(&[], [2.0, 3.3], None, "Nothing", &empty).unwrap();
+    assert!(
+        plots::reconnect_curves(&curves, [2.0, 3.3], Some([4.0, 1.0]), "x", &empty).is_err(),
+        "a reversed range is invalid input"
+    );
+}
+
+#[test]
 fn predicted_vs_observed_marks_points_inside_and_outside() {
     let dir = tempfile::tempdir().unwrap();
     let rows = vec![
