@@ -217,7 +217,7 @@ const CURVE_COLOURS: [RGBColor; 6] = [
     crate::style::BROWN,
 ];
 
-impl Chart for ReconnectCurves<'_> {
+impl<'a> Chart for ReconnectCurves<'a> {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let longest = self.curves.iter().map(|c| c.per_10ms.len()).max();
         let Some(longest) = longest.filter(|&n| n > 0) else {
@@ -227,10 +227,11 @@ impl Chart for ReconnectCurves<'_> {
             .range_s
             .unwrap_or([0.0, longest as f64 * FINE_S]);
         let (b0, b1) = ((x0 / FINE_S).floor().max(0.0) as usize, (x1 / FINE_S).ceil() as usize);
-        let inside = |c: &NamedCurve<'_>| -> &[u64] {
-            let hi = b1.min(c.per_10ms.len());
-            c.per_10ms.get(b0.min(hi)..hi).unwrap_or(&[])
-        };
+        fn within(c: &[u64], b0: usize, b1: usize) -> &[u64] {
+            let hi = b1.min(c.len());
+            c.get(b0.min(hi)..hi).unwrap_or(&[])
+        }
+        let inside = |c: &NamedCurve<'a>| -> &'a [u64] { within(c.per_10ms, b0, b1) };
         let mut top = 0u64;
         let mut parts = Vec::new();
         for c in self.curves {
