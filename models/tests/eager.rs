@@ -144,7 +144,11 @@ fn eager_reconnect_is_refused_where_there_is_nothing_to_reopen() {
     let mut f = storm_fleet(true);
     f.client.connection = ConnectionStyle::New;
     let e = f.validate().unwrap_err();
-    let e = e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+    let e = e
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
     assert!(
         e.contains("client.eager_reconnect") && e.contains("keep-alive"),
         "{e}"
@@ -153,7 +157,11 @@ fn eager_reconnect_is_refused_where_there_is_nothing_to_reopen() {
     let mut f = storm_fleet(true);
     f.balancer.preset = Preset::Traefik;
     let e = f.validate().unwrap_err();
-    let e = e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ");
+    let e = e
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
     assert!(
         e.contains("client.eager_reconnect") && e.contains("L7 proxy"),
         "{e}"

@@ -65,10 +65,7 @@ fn main() -> ExitCode {
         }
         let list: Vec<plots::NamedCurve<'_>> = named
             .iter()
-            .map(|(name, v)| plots::NamedCurve {
-                name,
-                per_10ms: v,
-            })
+            .map(|(name, v)| plots::NamedCurve { name, per_10ms: v })
             .collect();
         plots::reconnect_curves(&list, pair(window)?, range, title, out).map_err(|e| e.to_string())
     };

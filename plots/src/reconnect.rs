@@ -223,10 +223,11 @@ impl<'a> Chart for ReconnectCurves<'a> {
         let Some(longest) = longest.filter(|&n| n > 0) else {
             return empty_state(root, self.title, "no reconnect curve has buckets");
         };
-        let [x0, x1] = self
-            .range_s
-            .unwrap_or([0.0, longest as f64 * FINE_S]);
-        let (b0, b1) = ((x0 / FINE_S).floor().max(0.0) as usize, (x1 / FINE_S).ceil() as usize);
+        let [x0, x1] = self.range_s.unwrap_or([0.0, longest as f64 * FINE_S]);
+        let (b0, b1) = (
+            (x0 / FINE_S).floor().max(0.0) as usize,
+            (x1 / FINE_S).ceil() as usize,
+        );
         fn within(c: &[u64], b0: usize, b1: usize) -> &[u64] {
             let hi = b1.min(c.len());
             c.get(b0.min(hi)..hi).unwrap_or(&[])

@@ -203,7 +203,10 @@ fn reconnect_curves_share_axes_and_name_each_peak_in_the_range() {
     let path = dir.path().join("curves.svg");
     plots::reconnect_curves(&curves, [2.0, 3.3], Some([2.0, 3.5]), "Storm", &path).unwrap();
     let svg = read_svg(&path, "Storm");
-    assert!(svg.contains("predicted: peak 695 at 2.5 s, 695 in all"), "{svg:.0}");
+    assert!(
+        svg.contains("predicted: peak 695 at 2.5 s, 695 in all"),
+        "{svg:.0}"
+    );
     assert!(svg.contains("live: peak 147 at 2.51 s"), "{svg:.0}");
     let png = dir.path().join("curves.png");
     plots::reconnect_curves(&curves, [2.0, 3.3], None, "Storm", &png).unwrap();
