@@ -791,15 +791,10 @@ async fn send_closed_loop(
     schedule_start_ns: i64,
     stop_rx: watch::Receiver<bool>,
 ) -> Sent {
-    let clock = sh.clock;
-    let timer = PreciseTimer::new().ok();
-    let start = clock.at(schedule_start_ns);
-    match &timer {
-        Some(t) => {
-            let _ = t.sleep_until(start).await;
-        }
-        None => tokio::time::sleep_until(start.into()).await,
-    }
+    // The start needs no sub-millisecond precision: each request's intended start is stamped
+    // when its client is free.
+    let start = sh.clock.at(schedule_start_ns);
+    tokio::time::sleep_until(start.into()).await;
     sh.mark(schedule_start_ns, "load_start", MarkSource::Generator);
     let end = start + plan.duration;
     let max_req = plan.requests.unwrap_or(u64::MAX);

@@ -292,14 +292,7 @@ impl Tally {
             (s.end_ns / self.config.bucket_ns) as usize,
         );
         if s.new_conn {
-            bump(
-                &mut self.new_connections,
-                (s.start_ns / self.config.bucket_ns) as usize,
-            );
-            bump(
-                &mut self.reconnects,
-                (s.start_ns / self.config.fine_bucket_ns) as usize,
-            );
+            self.add_connection(s.start_ns);
         }
     }
 

@@ -139,16 +139,20 @@ fn eager_runs_are_deterministic() {
     assert_eq!(a.analysis, b.analysis, "seed 5");
 }
 
+/// The fleet's validation errors, joined; panics if it validates.
+fn validation_errors(f: &Fleet) -> String {
+    let e = f.validate().unwrap_err();
+    e.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[test]
 fn eager_reconnect_is_refused_where_there_is_nothing_to_reopen() {
     let mut f = storm_fleet(true);
     f.client.connection = ConnectionStyle::New;
-    let e = f.validate().unwrap_err();
-    let e = e
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let e = validation_errors(&f);
     assert!(
         e.contains("client.eager_reconnect") && e.contains("keep-alive"),
         "{e}"
@@ -156,12 +160,7 @@ fn eager_reconnect_is_refused_where_there_is_nothing_to_reopen() {
 
     let mut f = storm_fleet(true);
     f.balancer.preset = Preset::Traefik;
-    let e = f.validate().unwrap_err();
-    let e = e
-        .iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let e = validation_errors(&f);
     assert!(
         e.contains("client.eager_reconnect") && e.contains("L7 proxy"),
         "{e}"

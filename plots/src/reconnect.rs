@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::PlotError;
@@ -23,6 +24,55 @@ const MAX_DRAWN: usize = 3_000;
 fn fmt_seconds(t: f64) -> String {
     let s = format!("{t:.2}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// The axes both reconnect charts draw on: seconds since the run started against new
+/// connections per 10 ms, up to `y_top`.
+fn axes<'a, DB: DrawingBackend>(
+    plot: &'a DrawingArea<DB, Shift>,
+    x: std::ops::Range<f64>,
+    y_top: f64,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    DrawingAreaErrorKind<DB::ErrorType>,
+> {
+    let mut chart = ChartBuilder::on(plot)
+        .margin_left(12)
+        .margin_right(24)
+        .margin_top(8)
+        .margin_bottom(12)
+        .x_label_area_size(54)
+        .y_label_area_size(78)
+        .build_cartesian_2d(x, 0f64..y_top)?;
+    chart
+        .configure_mesh()
+        .x_desc("time since the run started (s)")
+        .y_desc("new connections per 10 ms")
+        .x_label_formatter(&|v| fmt_num(*v))
+        .y_labels((y_top as usize + 1).min(11))
+        .y_label_formatter(&|v| fmt_num(*v))
+        .label_style(text(15, &TEXT))
+        .axis_desc_style(text(17, &TEXT))
+        .max_light_lines(2)
+        .light_line_style(GRID.mix(0.5))
+        .bold_line_style(GRID)
+        .draw()?;
+    Ok(chart)
+}
+
+/// A curve as steps, bucket `first + i` of `counts` spanning its 10 ms, so a single busy bucket
+/// stays 10 ms wide at any zoom; a long curve is drawn as the peak of each group of buckets
+/// ([`drawn_group`]), which keeps every spike and the file small.
+fn steps(counts: &[u64], first: usize) -> Vec<(f64, f64)> {
+    let group = drawn_group(counts.len());
+    let mut points = Vec::with_capacity(counts.len().div_ceil(group) * 2);
+    for (g, chunk) in counts.chunks(group).enumerate() {
+        let t = (first + g * group) as f64 * FINE_S;
+        let peak = chunk.iter().copied().max().unwrap_or(0) as f64;
+        points.push((t, peak));
+        points.push((t + chunk.len() as f64 * FINE_S, peak));
+    }
+    points
 }
 
 /// How many buckets one drawn step covers.
@@ -103,41 +153,10 @@ impl Chart for ReconnectCurve<'_> {
         let x0 = self.window_s[0].min(0.0);
         let x1 = self.window_s[1].max(end);
         let y_top = (peak.max(1) as f64 * 1.12).ceil();
-        let mut chart = ChartBuilder::on(&plot)
-            .margin_left(12)
-            .margin_right(24)
-            .margin_top(8)
-            .margin_bottom(12)
-            .x_label_area_size(54)
-            .y_label_area_size(78)
-            .build_cartesian_2d(x0..x1, 0f64..y_top)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run started (s)")
-            .y_desc("new connections per 10 ms")
-            .x_label_formatter(&|v| fmt_num(*v))
-            .y_labels((y_top as usize + 1).min(11))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .label_style(text(15, &TEXT))
-            .axis_desc_style(text(17, &TEXT))
-            .max_light_lines(2)
-            .light_line_style(GRID.mix(0.5))
-            .bold_line_style(GRID)
-            .draw()?;
+        let mut chart = axes(&plot, x0..x1, y_top)?;
         shade_window(&mut chart, self.window_s, (0.0, y_top))?;
-
-        // A step per bucket, so a single busy 10 ms stays 10 ms wide at any zoom; a long run is
-        // drawn as the peak of each group of buckets, which keeps every spike and the file small.
-        let group = drawn_group(self.counts.len());
-        let mut points = Vec::with_capacity(self.counts.len().div_ceil(group) * 2);
-        for (g, chunk) in self.counts.chunks(group).enumerate() {
-            let t = (g * group) as f64 * FINE_S;
-            let peak = chunk.iter().copied().max().unwrap_or(0) as f64;
-            points.push((t, peak));
-            points.push((t + chunk.len() as f64 * FINE_S, peak));
-        }
         chart.draw_series(
-            AreaSeries::new(points, 0.0, BLUE.mix(0.25).filled())
+            AreaSeries::new(steps(&self.counts, 0), 0.0, BLUE.mix(0.25).filled())
                 .border_style(BLUE.stroke_width(1)),
         )?;
 
@@ -261,27 +280,7 @@ impl<'a> Chart for ReconnectCurves<'a> {
         let (w, _) = body.dim_in_pixel();
         let (plot, legend_area) = body.split_horizontally(w - LEGEND_W);
         let y_top = (top.max(1) as f64 * 1.12).ceil();
-        let mut chart = ChartBuilder::on(&plot)
-            .margin_left(12)
-            .margin_right(24)
-            .margin_top(8)
-            .margin_bottom(12)
-            .x_label_area_size(54)
-            .y_label_area_size(78)
-            .build_cartesian_2d(x0..x1, 0f64..y_top)?;
-        chart
-            .configure_mesh()
-            .x_desc("time since the run started (s)")
-            .y_desc("new connections per 10 ms")
-            .x_label_formatter(&|v| fmt_num(*v))
-            .y_labels((y_top as usize + 1).min(11))
-            .y_label_formatter(&|v| fmt_num(*v))
-            .label_style(text(15, &TEXT))
-            .axis_desc_style(text(17, &TEXT))
-            .max_light_lines(2)
-            .light_line_style(GRID.mix(0.5))
-            .bold_line_style(GRID)
-            .draw()?;
+        let mut chart = axes(&plot, x0..x1, y_top)?;
         shade_window(&mut chart, self.window_s, (0.0, y_top))?;
         let mut entries = vec![(
             Swatch::Shade(WINDOW_SHADE, WINDOW_EDGE),
@@ -289,16 +288,10 @@ impl<'a> Chart for ReconnectCurves<'a> {
         )];
         for (k, c) in self.curves.iter().enumerate() {
             let colour = CURVE_COLOURS[k % CURVE_COLOURS.len()];
-            let s = inside(c);
-            let group = drawn_group(s.len());
-            let mut points = Vec::with_capacity(s.len().div_ceil(group) * 2);
-            for (g, chunk) in s.chunks(group).enumerate() {
-                let t = (b0 + g * group) as f64 * FINE_S;
-                let peak = chunk.iter().copied().max().unwrap_or(0) as f64;
-                points.push((t, peak));
-                points.push((t + chunk.len() as f64 * FINE_S, peak));
-            }
-            chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
+            chart.draw_series(LineSeries::new(
+                steps(inside(c), b0),
+                colour.stroke_width(2),
+            ))?;
             entries.push((Swatch::Line(colour, 2), c.name.to_string()));
         }
         legend(&legend_area, &entries)
