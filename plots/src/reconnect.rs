@@ -26,16 +26,16 @@ fn fmt_seconds(t: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
+/// A chart over seconds (x) and new connections per 10 ms (y).
+type Axes<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// The axes both reconnect charts draw on: seconds since the run started against new
 /// connections per 10 ms, up to `y_top`.
 fn axes<'a, DB: DrawingBackend>(
     plot: &'a DrawingArea<DB, Shift>,
     x: std::ops::Range<f64>,
     y_top: f64,
-) -> Result<
-    ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
-    DrawingAreaErrorKind<DB::ErrorType>,
-> {
+) -> Result<Axes<'a, DB>, DrawingAreaErrorKind<DB::ErrorType>> {
     let mut chart = ChartBuilder::on(plot)
         .margin_left(12)
         .margin_right(24)
@@ -156,7 +156,7 @@ impl Chart for ReconnectCurve<'_> {
         let mut chart = axes(&plot, x0..x1, y_top)?;
         shade_window(&mut chart, self.window_s, (0.0, y_top))?;
         chart.draw_series(
-            AreaSeries::new(steps(&self.counts, 0), 0.0, BLUE.mix(0.25).filled())
+            AreaSeries::new(steps(self.counts, 0), 0.0, BLUE.mix(0.25).filled())
                 .border_style(BLUE.stroke_width(1)),
         )?;
 
