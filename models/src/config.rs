@@ -328,6 +328,13 @@ pub struct BalancerConfig {
     /// Health-check-driven balancers: consecutive passing checks before a new target is
     /// healthy.
     pub healthy_threshold: Option<u32>,
+    /// Health-check-driven balancers: consecutive failed checks before a target whose pod
+    /// stopped answering them (failed readiness, closed its listener, exited) is unhealthy and
+    /// gets no new traffic, even while the controller has not deregistered it yet. Defaults:
+    /// ALB 2 (`alb.ingress.kubernetes.io/unhealthy-threshold-count`), NLB 3
+    /// (`service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold`),
+    /// GCLB 2 (Compute Engine `unhealthyThreshold`).
+    pub unhealthy_threshold: Option<u32>,
     /// Linkerd: `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`, a preStop delay on
     /// the proxy container: the proxy keeps accepting this long after deletion, then refuses
     /// new requests.
@@ -365,6 +372,7 @@ impl Default for BalancerConfig {
             deregistration_delay: None,
             health_check_interval: None,
             healthy_threshold: None,
+            unhealthy_threshold: None,
             wait_before_exit: None,
             readiness_gate: None,
             via: None,
@@ -413,6 +421,16 @@ pub struct BalancerSpec {
     /// the earlier ones. A cloud LB registers and deregisters targets by separate API calls
     /// with their own health checks: unordered.
     pub ordered_sync: bool,
+    /// Health-checked balancers: `(interval, unhealthy threshold)`. A target whose pod stops
+    /// answering the health check (the app failed readiness, stopped listening or exited; the
+    /// check is taken to hit the readiness path) is marked unhealthy after the first failed
+    /// check (a uniform phase within one interval) and `threshold - 1` more: from then no new
+    /// request (L7) or connection (L4) is routed to it, whatever the controller's
+    /// deregistration lag. When every target is unhealthy the balancer fails open and routes
+    /// to all of them (AWS ELB docs, "Health checks for your target groups"). `None` for
+    /// balancers without target health checks, and for an instance-mode outer hop (its
+    /// targets are nodes).
+    pub unhealthy_check: Option<(SimDuration, u32)>,
 }
 
 impl Preset {
@@ -446,6 +464,7 @@ impl Preset {
                 // change is what the live validation calibrated (docs/results/2026-12-02-cluster):
                 // kept unordered until a live run re-checks the ordered form.
                 ordered_sync: false,
+                unhealthy_check: None,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
             // `--sync-rate-limit`), i.e. up to 3.33 s; each Lua worker polls the endpoints every
@@ -476,6 +495,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
+                unhealthy_check: None,
             },
             // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
             // connection failure, including a connect timeout) and UC (upstream connection
@@ -507,6 +527,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
+                unhealthy_check: None,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
             // 0-3600 (AWS ELB docs "Edit target group attributes"; aws-load-balancer-controller
@@ -535,6 +556,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: false,
+                unhealthy_check: Some((secs(15), 2)),
             },
             // kube-proxy nftables mode (alpha 1.29, beta 1.31, GA 1.33: KEP-3866 kep.yaml;
             // iptables stays the default mode). Same control loop as iptables: the shared
@@ -579,6 +601,7 @@ impl Preset {
                 sidecar_refuse_after: Some(SimDuration::ZERO),
                 timeout_status: Outcome::Http502,
                 ordered_sync: true,
+                unhealthy_check: None,
             },
             // HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress): the
             // controller applies endpoint changes through the runtime API on its sync loop
@@ -609,6 +632,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
+                unhealthy_check: None,
             },
             // Traefik, Kubernetes provider: it watches EndpointSlices and rebuilds its dynamic
             // configuration, throttled by `providers.providersThrottleDuration`, default 2 s
@@ -641,6 +665,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
+                unhealthy_check: None,
             },
             // AWS ALB, target-type ip (aws-load-balancer-controller). Deregistration delay
             // 300 s, range 0-3600 (AWS ELB docs "Target group attributes";
@@ -695,6 +720,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Timeout,
                 ordered_sync: false,
+                unhealthy_check: Some((secs(10), 3)),
             },
             // AWS NLB, target-type instance: each TCP connection goes to a node's NodePort and
             // that node's kube-proxy picks the pod (externalTrafficPolicy Cluster); the node
@@ -733,6 +759,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http502,
                 ordered_sync: false,
+                unhealthy_check: Some((secs(5), 2)),
             },
         }
     }
@@ -751,6 +778,7 @@ impl BalancerSpec {
         self.health_check_delay = SimDuration::ZERO;
         self.deregistration_delay = None;
         self.readiness_gate = false;
+        self.unhealthy_check = None;
         self
     }
 }
@@ -843,6 +871,7 @@ impl Preset {
                 "health_check_delay",
                 "health_check_interval",
                 "healthy_threshold",
+                "unhealthy_threshold",
                 "deregistration_delay",
                 "readiness_gate",
             ],
@@ -868,6 +897,7 @@ impl Preset {
                 "connect_timeout",
                 "health_check_interval",
                 "healthy_threshold",
+                "unhealthy_threshold",
                 "deregistration_delay",
                 "readiness_gate",
             ],
@@ -877,7 +907,12 @@ impl Preset {
                 "upstream_timeout",
                 "connect_timeout",
             ],
-            Preset::AwsNlbIp => &["kind", "health_check_interval", "healthy_threshold"],
+            Preset::AwsNlbIp => &[
+                "kind",
+                "health_check_interval",
+                "healthy_threshold",
+                "unhealthy_threshold",
+            ],
         }
     }
 }
@@ -900,6 +935,7 @@ impl BalancerConfig {
                 self.health_check_interval.is_some(),
             ),
             ("healthy_threshold", self.healthy_threshold.is_some()),
+            ("unhealthy_threshold", self.unhealthy_threshold.is_some()),
             ("wait_before_exit", self.wait_before_exit.is_some()),
             ("readiness_gate", self.readiness_gate.is_some()),
         ];
@@ -949,6 +985,12 @@ impl BalancerConfig {
             let threshold = self.healthy_threshold.unwrap_or(threshold);
             s.health_check_delay =
                 SimDuration::from_nanos(interval.as_nanos().saturating_mul(u64::from(threshold)));
+        }
+        if let Some((interval, threshold)) = s.unhealthy_check {
+            s.unhealthy_check = Some((
+                self.health_check_interval.unwrap_or(interval),
+                self.unhealthy_threshold.unwrap_or(threshold),
+            ));
         }
         if let Some(d) = self.wait_before_exit {
             s.sidecar_refuse_after = Some(d);
@@ -1688,6 +1730,9 @@ impl Fleet {
         if b.healthy_threshold == Some(0) || b.healthy_threshold.is_some_and(|t| t > 10) {
             e.push(ConfigError::new("balancer.healthy_threshold", "1 to 10"));
         }
+        if b.unhealthy_threshold == Some(0) || b.unhealthy_threshold.is_some_and(|t| t > 10) {
+            e.push(ConfigError::new("balancer.unhealthy_threshold", "1 to 10"));
+        }
         if b.health_check_interval
             .is_some_and(|d| d.is_zero() || d > secs(300))
         {
@@ -1722,6 +1767,7 @@ impl Fleet {
                 ("health_check_delay", b.health_check_delay.is_some()),
                 ("health_check_interval", b.health_check_interval.is_some()),
                 ("healthy_threshold", b.healthy_threshold.is_some()),
+                ("unhealthy_threshold", b.unhealthy_threshold.is_some()),
                 ("deregistration_delay", b.deregistration_delay.is_some()),
                 ("readiness_gate", b.readiness_gate.is_some()),
             ] {

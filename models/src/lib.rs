@@ -80,8 +80,11 @@
 //!   Traefik, Envoy and Linkerd sidecars (Linkerd refuses new requests at its SIGTERM, after
 //!   `balancer.wait_before_exit`), AWS ALB/NLB in IP and instance mode (instance mode is a
 //!   chain through kube-proxy) and GCLB with NEGs; health-checked ones take
-//!   `health_check_interval` x `healthy_threshold`, and the AWS and GCLB lags are lognormal
-//!   with the minute-long tails the controllers' issues report.
+//!   `health_check_interval` x `healthy_threshold` to route to a new target, and stop routing
+//!   to one whose pod stopped answering (failed readiness, closed its listener, exited) after
+//!   `unhealthy_threshold` failed checks, whatever the controller's lag (failing open when
+//!   every target is unhealthy); the AWS and GCLB lags are lognormal with the minute-long
+//!   tails the controllers' issues report.
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.

@@ -241,6 +241,13 @@ pub const FIELDS: &[FieldRef] = &[
         "no_endpoints, slow registration",
     ),
     f(
+        "balancer.unhealthy_threshold",
+        "count",
+        "preset (ALB 2, NLB 3, GCLB 2)",
+        "aws-load-balancer-controller annotations (unhealthy-threshold-count; service healthcheck-unhealthy-threshold); Compute Engine health check defaults",
+        "stale_lb_view ends: a target that stops answering checks gets no new traffic",
+    ),
+    f(
         "balancer.wait_before_exit",
         "duration",
         "0s (Linkerd)",
@@ -619,6 +626,7 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("balancer.deregistration_delay", "<= 24h"),
     ("balancer.health_check_interval", "(0, 300s]"),
     ("balancer.healthy_threshold", "1..=10"),
+    ("balancer.unhealthy_threshold", "1..=10"),
     ("balancer.wait_before_exit", "<= 1h"),
     (
         "propagation.endpointslice",

@@ -407,3 +407,65 @@ fn ack_on_receipt_loses_the_jobs_a_kill_interrupts_where_ack_after_work_redelive
     );
     assert!(lost > 0, "on_receipt lost nothing");
 }
+
+#[test]
+fn failed_health_checks_end_a_long_deregistration_lag() {
+    // An ALB in IP mode whose controller takes 15 s to deregister a deleted pod; the pods exit
+    // at SIGTERM. Without health checks reaching a verdict within the lag, each deleted pod
+    // gets R/n of the requests for the whole lag: R x L stale-view failures in all. With
+    // checks every 2 s and 2 failures to mark a target unhealthy, the ALB stops routing to a
+    // pod 2-4 s after it stops answering (the first failing check falls within one interval,
+    // the second one interval later): about R x I x (T - 1/2) = 300, at most R x I x T = 400.
+    let (rate, lag) = (100.0, secs(15));
+    let mut f = lag_fleet(Preset::AwsAlbIp, rate, lag);
+    f.balancer.health_check_interval = Some(secs(2));
+    // Each step of the roll starts once the previous one has settled (the new pod registered
+    // and healthy: 1 s start + 15 s lag + 2 x 2 s checks), so every deleted pod shares the
+    // view with three others; the load runs on until the last one has left every view.
+    f.rollout.min_ready = secs(30);
+    f.run.tail = secs(20);
+    let mut slow = f.clone();
+    // 10 checks: a verdict 18-20 s after the pod stops answering, after the lag: the checks
+    // change nothing.
+    slow.balancer.unhealthy_threshold = Some(10);
+    f.balancer.unhealthy_threshold = Some(2);
+    for seed in [81, 82, 83] {
+        let checked = run("alb-checks", &f, seed);
+        let unchecked = run("alb-slow-checks", &slow, seed);
+        let (c, u) = (
+            mech(&checked, "stale_lb_view"),
+            mech(&unchecked, "stale_lb_view"),
+        );
+        assert!(
+            (1_350..=1_650).contains(&u),
+            "seed {seed}: R x L = 1500 expected without a verdict in time, got {u}"
+        );
+        assert!(
+            (200..=420).contains(&c),
+            "seed {seed}: R x I x (T - 1/2) = 300 expected (at most 400), got {c}"
+        );
+        // The ALB answers 502 for a refused target either way.
+        assert_eq!(
+            checked.analysis.summary.requests.http_502, checked.analysis.summary.failed,
+            "seed {seed}"
+        );
+    }
+    // The threshold is a knob of health-checked presets only, and 1 to 10.
+    let mut bad = f.clone();
+    bad.balancer.preset = Preset::IngressNginx;
+    bad.balancer.health_check_interval = None;
+    let errs = bad.validate().unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.path == "balancer.unhealthy_threshold"
+            && e.reason.contains("ingress_nginx")),
+        "{errs:?}"
+    );
+    let mut zero = f.clone();
+    zero.balancer.unhealthy_threshold = Some(0);
+    let errs = zero.validate().unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "balancer.unhealthy_threshold"),
+        "{errs:?}"
+    );
+}

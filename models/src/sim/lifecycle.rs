@@ -229,6 +229,10 @@ impl World<'_> {
             return;
         }
         let (fail, keep, prestop) = (sp.fail_readiness, sp.keep_serving, sp.prestop);
+        if fail {
+            // A health-checked balancer's own checks see the failing endpoint from now.
+            self.health_fails(q, p, now);
+        }
         let pod = &mut self.pods[p as usize];
         pod.steps.push((ShutdownStep::SigtermReceived, now));
         if fail {

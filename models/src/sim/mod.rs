@@ -319,6 +319,9 @@ enum Ev {
         delivery: u32,
     },
     LoadStop,
+    /// A health-checked balancer has seen `unhealthy_threshold` failed checks of this pod: it
+    /// routes nothing new to it.
+    Unhealthy(u32),
     /// The application's `keep_serving` after SIGTERM is over: its `on_sigterm` acts.
     AppShutdown(u32),
     /// The readiness probe has failed `failure_threshold` times (the app failed readiness).
@@ -382,6 +385,7 @@ impl Event for Ev {
             Ev::EagerConnArrive { .. } => 28,
             Ev::EagerOpened { .. } => 29,
             Ev::EagerIdleCheck { .. } => 30,
+            Ev::Unhealthy(_) => 31,
         }
     }
 }
@@ -460,6 +464,12 @@ struct Pod {
     inbound_open: bool,
     probe_ready: bool,
     readiness_failed: bool,
+    /// The pod has stopped answering a health-checked balancer's checks (its `Unhealthy` is
+    /// scheduled).
+    health_failed: bool,
+    /// A health-checked balancer has marked it unhealthy: no new traffic, unless every target
+    /// is (fail open).
+    lb_unhealthy: bool,
     successes: u32,
     available: bool,
     deleted: bool,
@@ -505,6 +515,8 @@ impl Pod {
             inbound_open: true,
             probe_ready: false,
             readiness_failed: false,
+            health_failed: false,
+            lb_unhealthy: false,
             successes: 0,
             available: false,
             deleted: false,
@@ -581,6 +593,8 @@ struct Rngs {
     jitter: Stream,
     job_arrivals: Stream,
     job_duration: Stream,
+    /// The phase of a health-checked balancer's checks against a pod that stops answering.
+    health: Stream,
 }
 
 struct Samplers {
@@ -689,6 +703,7 @@ impl<'f> World<'f> {
             jitter: streams.stream("drain.jitter"),
             job_arrivals: streams.stream("queue.arrivals"),
             job_duration: streams.stream("queue.duration"),
+            health: streams.stream("balancer.health"),
         };
         let ties = if opts.shuffle_ties {
             TieOrder::Shuffled(Box::new(streams.stream("scheduler.ties")))
@@ -963,6 +978,10 @@ impl<'f> World<'f> {
                     let ep = self.term_ep(p);
                     self.slice_set(q, p, ep, now);
                 }
+            }
+            Ev::Unhealthy(p) => {
+                self.pods[p as usize].lb_unhealthy = true;
+                self.rebuild_views();
             }
             Ev::ReadinessFailed(p) => {
                 let pod = &mut self.pods[p as usize];

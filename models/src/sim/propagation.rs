@@ -5,6 +5,9 @@ use super::*;
 
 impl World<'_> {
     pub(super) fn slice_set(&mut self, q: &mut Scheduler<Ev>, p: u32, ep: Ep, now: u64) {
+        if matches!(ep, Ep::TermNotServing | Ep::Absent) {
+            self.health_fails(q, p, now);
+        }
         let pod = &mut self.pods[p as usize];
         pod.ver += 1;
         let ver = pod.ver;
@@ -95,14 +98,48 @@ impl World<'_> {
         self.rebuild_views();
     }
 
+    /// Pod `p` stops answering health checks now (it failed readiness, closed its listener or
+    /// exited): a health-checked balancer marks it unhealthy after its next check, uniform
+    /// within one interval, and `threshold - 1` more. Once per pod; nothing without checks.
+    pub(super) fn health_fails(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        let Some((interval, threshold)) = self.bal.unhealthy_check else {
+            return;
+        };
+        let pod = &mut self.pods[p as usize];
+        if pod.health_failed {
+            return;
+        }
+        pod.health_failed = true;
+        let i = dur(interval);
+        let first = self.rng.health.below(i.max(1));
+        let at = now
+            .saturating_add(first)
+            .saturating_add(i.saturating_mul(u64::from(threshold.saturating_sub(1))));
+        q.schedule_at(SimTime::from_nanos(at), Ev::Unhealthy(p));
+    }
+
     pub(super) fn rebuild_views(&mut self) {
         self.ready_view.clear();
         self.fallback_view.clear();
+        let mut unhealthy = false;
         for (i, pod) in self.pods.iter().enumerate() {
+            if pod.lb_unhealthy {
+                unhealthy = true;
+                continue;
+            }
             match pod.view {
                 Ep::Ready => self.ready_view.push(i as u32),
                 Ep::TermServing => self.fallback_view.push(i as u32),
                 _ => {}
+            }
+        }
+        if unhealthy && self.ready_view.is_empty() {
+            // Every registered target is unhealthy: the balancer fails open and routes to
+            // all of them (AWS ELB docs, "Health checks for your target groups").
+            for (i, pod) in self.pods.iter().enumerate() {
+                if pod.view == Ep::Ready {
+                    self.ready_view.push(i as u32);
+                }
             }
         }
     }
