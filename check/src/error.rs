@@ -32,7 +32,9 @@ pub enum CheckError {
     },
     /// A document is YAML but not a manifest the check can map: a field has the wrong type or
     /// a value Kubernetes would reject, a Service selects a Deployment with no container port,
-    /// an ingress class has no preset.
+    /// an ingress class has no preset, an annotation the check reads (a load balancer
+    /// controller's, `field` = `metadata.annotations[NAME]`) has a value that does not parse
+    /// or that its controller or the model does not take.
     #[error("{file}:{line}: {document}: {field}: {reason}")]
     Invalid {
         /// The file.

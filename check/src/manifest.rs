@@ -473,17 +473,43 @@ pub struct BalancerRead {
     /// The preset (`kube_proxy_iptables` when only a ClusterIP Service selects the pods).
     #[serde(serialize_with = "ser_preset")]
     pub preset: Preset,
-    /// `Some(kube_proxy_iptables)` for a cloud LB in instance mode (targets are NodePorts).
+    /// The hop that picks the pod behind the balancer: `Some(kube_proxy_iptables)` for
+    /// ingress-nginx with `service-upstream` and for a `cloud_lb` with NodePort targets.
+    /// `None` for `aws_alb_instance`, whose preset implies the kube-proxy hop.
     #[serde(serialize_with = "ser_opt_preset")]
     pub via: Option<Preset>,
-    /// A cloud LB's deregistration delay from target-group attributes.
+    /// A cloud LB's deregistration delay (`deregistration_delay.timeout_seconds` of the
+    /// target-group attributes, or the AWS default 300 s for an ALB with IP targets); only for
+    /// presets with that knob and pod targets.
     pub deregistration_delay_s: Option<u64>,
+    /// Seconds between health checks of a target, from the controller's annotation (`None`:
+    /// the preset's default); only for presets with that knob and pod targets.
+    pub health_check_interval_s: Option<u64>,
+    /// Consecutive passing health checks before a new target gets traffic, from the
+    /// controller's annotation (`None`: the preset's default); as `health_check_interval_s`.
+    pub healthy_threshold: Option<u32>,
     /// An Istio sidecar's terminationDrainDuration.
     pub sidecar_drain_s: Option<f64>,
     /// Why this preset: which object or annotation decided it.
     pub because: String,
     /// Where that was written.
     pub loc: Option<Loc>,
+}
+
+impl BalancerRead {
+    /// `preset` with nothing else read (no hop behind it, no overrides, no reason yet).
+    pub fn new(preset: Preset) -> BalancerRead {
+        BalancerRead {
+            preset,
+            via: None,
+            deregistration_delay_s: None,
+            health_check_interval_s: None,
+            healthy_threshold: None,
+            sidecar_drain_s: None,
+            because: String::new(),
+            loc: None,
+        }
+    }
 }
 
 fn ser_preset<S: serde::Serializer>(p: &Preset, s: S) -> Result<S::Ok, S::Error> {
@@ -852,7 +878,15 @@ pub fn read(
             dep_notes.push(format!("{base}.command is not set: the image's ENTRYPOINT decides whether SIGTERM reaches the application; exec form assumed (--set container.entrypoint=shell if the image uses the shell form)"));
         }
 
-        let balancer = balancer(dep, &services, objects, &annotations, &labels, opts)?;
+        let balancer = balancer(
+            dep,
+            &services,
+            objects,
+            &annotations,
+            &labels,
+            opts,
+            &mut dep_notes,
+        )?;
         serving.push(Workload {
             object: dep.clone(),
             id,
@@ -891,6 +925,429 @@ fn annotation<'a>(a: &'a [(String, String)], key: &str) -> Option<&'a str> {
     a.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
+// The AWS Load Balancer Controller's annotations. Names, values and defaults from its docs,
+// kubernetes-sigs.github.io/aws-load-balancer-controller: "Ingress annotations"
+// (docs/guide/ingress/annotations.md) and "Service annotations"
+// (docs/guide/service/annotations.md) in kubernetes-sigs/aws-load-balancer-controller.
+/// `instance` (the default) or `ip`; on the Ingress or the backend Service.
+const ALB_TARGET_TYPE: &str = "alb.ingress.kubernetes.io/target-type";
+/// Seconds between health checks of a target (default 15).
+const ALB_HC_INTERVAL: &str = "alb.ingress.kubernetes.io/healthcheck-interval-seconds";
+/// Passing checks before a target is healthy (default 2).
+const ALB_HEALTHY_THRESHOLD: &str = "alb.ingress.kubernetes.io/healthy-threshold-count";
+/// Target-group attributes, `k1=v1,k2=v2`.
+const ALB_TG_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/target-group-attributes";
+/// `external` or `nlb-ip` (deprecated, IP targets): the controller makes an NLB. Any other
+/// value leaves the Service to the legacy cloud provider ("Legacy Cloud Provider"), whose
+/// `nlb` is an NLB with instance targets.
+const NLB_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-type";
+/// `instance` or `ip`; the controller's default target type is instance (its
+/// `--default-target-type`; "default `instance` in case of LoadBalancerClass").
+const NLB_TARGET_TYPE: &str = "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type";
+/// Seconds between health checks (default 10).
+const NLB_HC_INTERVAL: &str = "service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval";
+/// Passing checks before a target is healthy (default 3).
+const NLB_HEALTHY_THRESHOLD: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-healthy-threshold";
+/// Target-group attributes, `k1=v1,k2=v2`.
+const NLB_TG_ATTRIBUTES: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
+/// `spec.loadBalancerClass` of a Service the AWS Load Balancer Controller reconciles.
+const LBC_CLASS: &str = "service.k8s.aws/nlb";
+/// The target-group attribute of the deregistration delay (0-3600 s; AWS default 300).
+const DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
+/// GKE: `{"ingress": true}` makes an Ingress use network endpoint groups (pod IPs as targets;
+/// cloud.google.com/kubernetes-engine/docs/how-to/container-native-load-balancing).
+const GKE_NEG: &str = "cloud.google.com/neg";
+
+/// An annotation as written: the object that has it and the node (for the line).
+#[derive(Clone, Copy)]
+struct Ann<'a> {
+    key: &'static str,
+    value: &'a str,
+    obj: &'a Object,
+    node: &'a Node,
+}
+
+impl<'a> Ann<'a> {
+    /// `key` on the first of `objs` that has it (the controller's order of precedence).
+    fn find(objs: &[&'a Object], key: &'static str) -> Result<Option<Ann<'a>>, CheckError> {
+        for &obj in objs {
+            let Some(node) = obj
+                .path(&["metadata", "annotations"])
+                .and_then(|a| a.get(key))
+            else {
+                continue;
+            };
+            let value = node.scalar().ok_or_else(|| {
+                obj.invalid(
+                    Some(node),
+                    &format!("metadata.annotations[{key}]"),
+                    format!("an annotation is a string, not a {}", node.type_name()),
+                )
+            })?;
+            return Ok(Some(Ann {
+                key,
+                value: value.trim(),
+                obj,
+                node,
+            }));
+        }
+        Ok(None)
+    }
+
+    fn field(&self) -> String {
+        format!("metadata.annotations[{}]", self.key)
+    }
+
+    /// `key: value on Kind/name`, for the reasons printed.
+    fn said(&self) -> String {
+        format!("{}: {} on {}", self.key, self.value, self.obj.title())
+    }
+
+    fn invalid(&self, reason: impl Into<String>) -> CheckError {
+        self.obj.invalid(Some(self.node), &self.field(), reason)
+    }
+
+    fn loc(&self) -> Loc {
+        self.obj.loc(self.node, &self.field())
+    }
+
+    /// A whole number from `lo` to `hi` (the model's bounds for the field it goes into).
+    fn int(&self, lo: u64, hi: u64, unit: &str) -> Result<u64, CheckError> {
+        match self.value.parse::<u64>() {
+            Ok(v) if (lo..=hi).contains(&v) => Ok(v),
+            Ok(v) => Err(self.invalid(format!("{v} {unit}: the model takes {lo} to {hi}"))),
+            Err(_) => {
+                Err(self.invalid(format!("{:?} is not a whole number of {unit}", self.value)))
+            }
+        }
+    }
+
+    /// `deregistration_delay.timeout_seconds` of a target-group attributes map
+    /// (`k1=v1,k2=v2`), 0 to 3600 s.
+    fn deregistration_delay(&self) -> Result<Option<u64>, CheckError> {
+        let mut delay = None;
+        for kv in self
+            .value
+            .split(',')
+            .map(str::trim)
+            .filter(|kv| !kv.is_empty())
+        {
+            let Some((k, v)) = kv.split_once('=') else {
+                return Err(self.invalid(format!(
+                    "{kv:?} is not key=value (target-group attributes are k1=v1,k2=v2)"
+                )));
+            };
+            if k.trim() == DEREGISTRATION {
+                let v = v.trim();
+                delay = Some(match v.parse::<u64>() {
+                    Ok(d) if d <= 3_600 => d,
+                    _ => {
+                        return Err(self.invalid(format!(
+                            "{DEREGISTRATION}={v:?} is not a whole number of seconds from 0 to 3600"
+                        )));
+                    }
+                });
+            }
+        }
+        Ok(delay)
+    }
+}
+
+/// `Kind/name or Kind/name`.
+fn titles(objs: &[&Object]) -> String {
+    objs.iter()
+        .map(|o| o.title())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// An Ingress of class `alb` (AWS Load Balancer Controller): `target-type: ip` ->
+/// `aws_alb_ip`; `instance` or absent (the controller's default) -> `aws_alb_instance`, whose
+/// preset implies the kube-proxy hop (no `via` is set). With IP targets the health-check
+/// annotations and the deregistration delay go into the model; with instance targets they act
+/// on the nodes, which a rollout does not change, and a note says so. The controller reads
+/// these annotations on the Ingress and on the backend Service, the Service's first
+/// ("Annotations applied to Service have higher priority over annotations applied to
+/// Ingress", the controller's Ingress annotations page).
+fn alb_ingress(
+    ing: &Object,
+    backends: &[&Object],
+    class_loc: Loc,
+    notes: &mut Vec<String>,
+) -> Result<BalancerRead, CheckError> {
+    let mut from: Vec<&Object> = backends.to_vec();
+    from.push(ing);
+    let tt = Ann::find(&from, ALB_TARGET_TYPE)?;
+    let ip = match tt {
+        Some(a) if a.value == "ip" => true,
+        Some(a) if a.value == "instance" => false,
+        Some(a) => return Err(a.invalid(format!("{:?}: ip or instance", a.value))),
+        None => false,
+    };
+    let preset = if ip {
+        Preset::AwsAlbIp
+    } else {
+        Preset::AwsAlbInstance
+    };
+    let decided = match tt {
+        Some(a) => a.said(),
+        None => format!(
+            "no {ALB_TARGET_TYPE} on {}: the controller's default, instance",
+            titles(&from)
+        ),
+    };
+    let mut read = BalancerRead {
+        because: format!(
+            "{} with ingress class \"alb\" (AWS Load Balancer Controller), {decided}: the {} preset, {}",
+            ing.title(),
+            preset.name(),
+            if ip {
+                "pod IPs are the targets"
+            } else {
+                "the targets are the nodes' NodePorts and kube-proxy on the node picks the pod (the preset implies that hop)"
+            }
+        ),
+        loc: Some(tt.map_or(class_loc, |a| a.loc())),
+        ..BalancerRead::new(preset)
+    };
+    let interval = Ann::find(&from, ALB_HC_INTERVAL)?;
+    let threshold = Ann::find(&from, ALB_HEALTHY_THRESHOLD)?;
+    let attrs = Ann::find(&from, ALB_TG_ATTRIBUTES)?;
+    let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
+    let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
+    let delay = attrs
+        .map(|a| a.deregistration_delay())
+        .transpose()?
+        .flatten();
+    if ip {
+        read.health_check_interval_s = interval_s;
+        read.healthy_threshold = threshold_n.map(|n| n as u32);
+        read.deregistration_delay_s = Some(delay.unwrap_or(300));
+        for a in [interval, threshold].into_iter().flatten() {
+            read.because.push_str(&format!("; {}", a.said()));
+        }
+        match (delay, attrs) {
+            (Some(d), Some(a)) => read.because.push_str(&format!(
+                "; deregistration delay {d} s ({DEREGISTRATION} in {ALB_TG_ATTRIBUTES} on {})",
+                a.obj.title()
+            )),
+            _ => read.because.push_str(&format!(
+                "; deregistration delay 300 s (the AWS default: no {DEREGISTRATION} in {ALB_TG_ATTRIBUTES})"
+            )),
+        }
+    } else {
+        let nodes = "in instance mode the ALB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
+        for a in [interval, threshold].into_iter().flatten() {
+            notes.push(format!("{}: {nodes}", a.said()));
+        }
+        if let (Some(d), Some(a)) = (delay, attrs) {
+            notes.push(format!(
+                "{DEREGISTRATION}={d} ({ALB_TG_ATTRIBUTES} on {}): {nodes}",
+                a.obj.title()
+            ));
+        }
+    }
+    Ok(read)
+}
+
+/// An Ingress of class `gce` (GKE): container-native load balancing (network endpoint groups,
+/// pod IPs as targets) when a backend Service has `cloud.google.com/neg: '{"ingress": true}'`
+/// -> `gclb_neg`; else instance groups (NodePorts, kube-proxy picks the pod) -> `cloud_lb` via
+/// `kube_proxy_iptables`, as the model has no GCLB instance-group preset.
+fn gce_ingress(
+    ing: &Object,
+    backends: &[&Object],
+    class_loc: Loc,
+) -> Result<BalancerRead, CheckError> {
+    let mut neg = None;
+    let mut without = None;
+    for s in backends {
+        let Some(a) = Ann::find(&[s], GKE_NEG)? else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(a.value).map_err(|e| {
+            a.invalid(format!(
+                "{:?} is not JSON ({e}); GKE reads an object such as {{\"ingress\": true}}",
+                a.value
+            ))
+        })?;
+        if !v.is_object() {
+            return Err(a.invalid(format!(
+                "{:?}: GKE reads a JSON object such as {{\"ingress\": true}}",
+                a.value
+            )));
+        }
+        match v.get("ingress") {
+            Some(serde_json::Value::Bool(true)) => {
+                neg = Some(a);
+                break;
+            }
+            None | Some(serde_json::Value::Bool(false)) => without = Some(a),
+            Some(other) => {
+                return Err(a.invalid(format!("\"ingress\": {other}: true or false")));
+            }
+        }
+    }
+    let ing_title = ing.title();
+    Ok(match neg {
+        Some(a) => BalancerRead {
+            because: format!(
+                "{ing_title} with ingress class \"gce\" (GKE), {}: container-native load balancing, pod IPs are the targets: the gclb_neg preset (health checks and connection draining are the preset's: a BackendConfig is not read; --set balancer.health_check_interval, balancer.healthy_threshold, balancer.deregistration_delay say yours)",
+                a.said()
+            ),
+            loc: Some(a.loc()),
+            ..BalancerRead::new(Preset::GclbNeg)
+        },
+        None => BalancerRead {
+            via: Some(Preset::KubeProxyIptables),
+            because: format!(
+                "{ing_title} with ingress class \"gce\" (GKE), {}: instance groups, the targets are the nodes' NodePorts and kube-proxy picks the pod; the model has no preset for GCLB with instance groups, so cloud_lb via kube_proxy_iptables: the outer hop's statuses and timeouts are cloud_lb's (AWS ALB's), an assumption for Google's load balancer (on VPC-native clusters GKE may use NEGs by default, which the manifest cannot show: add {GKE_NEG}: '{{\"ingress\": true}}' to the Service to say so)",
+                match without {
+                    Some(a) => format!("{} does not ask for NEGs for Ingress", a.said()),
+                    None => format!("no {GKE_NEG} on {}", titles(backends)),
+                }
+            ),
+            loc: Some(class_loc),
+            ..BalancerRead::new(Preset::CloudLb)
+        },
+    })
+}
+
+/// A Service of type LoadBalancer. An NLB of the AWS Load Balancer Controller
+/// (`aws-load-balancer-type: external` with `nlb-target-type`, or `nlb-ip`, or
+/// `spec.loadBalancerClass: service.k8s.aws/nlb`): IP targets -> `aws_nlb_ip` (with its
+/// health-check annotations), instance targets (the default) -> `aws_nlb_instance`. The legacy
+/// cloud provider's `aws-load-balancer-type: nlb` -> `aws_nlb_instance`. Anything else: a
+/// cloud load balancer with NodePort targets, `cloud_lb` via kube-proxy, printed as assumed.
+fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<BalancerRead, CheckError> {
+    let from = [s];
+    let lb_type = Ann::find(&from, NLB_TYPE)?;
+    let target_type = Ann::find(&from, NLB_TARGET_TYPE)?;
+    let class_node = s.path(&["spec", "loadBalancerClass"]);
+    let class = class_node.and_then(Node::scalar);
+    let type_node = s.path(&["spec", "type"]).unwrap_or(&s.doc.root);
+    let title = s.title();
+    // Who makes the load balancer, and whether its targets are pod IPs; `loc` is where the
+    // deciding setting is written.
+    let mut decided = Vec::new();
+    let mut loc = lb_type.map(|a| a.loc());
+    let ip = match lb_type {
+        Some(a) if a.value == "nlb-ip" => {
+            decided.push(format!("{} (deprecated: IP targets)", a.said()));
+            Some(true)
+        }
+        Some(a) if a.value == "external" => {
+            decided.push(a.said());
+            None
+        }
+        Some(a) if a.value == "nlb" => {
+            decided.push(format!(
+                "{} (the legacy cloud provider's NLB: instance targets; {NLB_TARGET_TYPE} is the AWS Load Balancer Controller's)",
+                a.said()
+            ));
+            Some(false)
+        }
+        Some(a) => {
+            return Err(a.invalid(format!(
+                "{:?}: external or nlb-ip (the AWS Load Balancer Controller makes an NLB) or nlb (the legacy cloud provider's NLB); another value leaves the Service to the legacy cloud provider, a Classic ELB the check has no preset for",
+                a.value
+            )));
+        }
+        None if class == Some(LBC_CLASS) => {
+            decided.push(format!("spec.loadBalancerClass: {LBC_CLASS} on {title}"));
+            loc = class_node.map(|n| s.loc(n, "spec.loadBalancerClass"));
+            None
+        }
+        None if target_type.is_some() => {
+            decided.push(format!(
+                "no {NLB_TYPE}: external and no spec.loadBalancerClass: {LBC_CLASS}, so the AWS Load Balancer Controller is assumed to make the NLB (as the cluster's default LoadBalancer class)"
+            ));
+            None
+        }
+        None => {
+            let class_said = class.map_or(String::new(), |c| {
+                format!(" (spec.loadBalancerClass {c:?} names no preset)")
+            });
+            return Ok(BalancerRead {
+                via: Some(Preset::KubeProxyIptables),
+                because: format!(
+                    "{title} is type LoadBalancer with no annotation that names its load balancer ({NLB_TYPE}: external or nlb-ip, {NLB_TARGET_TYPE}, or spec.loadBalancerClass: {LBC_CLASS}){class_said}: the cluster's cloud provider makes it, which the manifest does not say; assumed: a cloud load balancer with the nodes' NodePorts as targets, kube-proxy picks the pod: cloud_lb via kube_proxy_iptables (the outer hop's statuses and timeouts are cloud_lb's, an L7 ALB's; for an L4 balancer such as an NLB say --proxy aws_nlb_instance)"
+                ),
+                loc: Some(s.loc(type_node, "spec.type")),
+                ..BalancerRead::new(Preset::CloudLb)
+            });
+        }
+    };
+    let ip = match (ip, target_type) {
+        (Some(ip), _) => ip,
+        (None, Some(a)) if a.value == "ip" || a.value == "instance" => {
+            decided.push(a.said());
+            loc = Some(a.loc());
+            a.value == "ip"
+        }
+        (None, Some(a)) => return Err(a.invalid(format!("{:?}: ip or instance", a.value))),
+        (None, None) => {
+            decided.push(format!(
+                "no {NLB_TARGET_TYPE}: the controller's default, instance"
+            ));
+            false
+        }
+    };
+    let preset = if ip {
+        Preset::AwsNlbIp
+    } else {
+        Preset::AwsNlbInstance
+    };
+    let mut read = BalancerRead {
+        because: format!(
+            "{title} is type LoadBalancer, {}: an NLB, the {} preset, {}",
+            decided.join(", "),
+            preset.name(),
+            if ip {
+                "pod IPs are the targets (L4 pass-through: a refused or reset connection reaches the client)"
+            } else {
+                "the targets are the nodes' NodePorts and kube-proxy on the node picks the pod (for a rollout, kube-proxy's numbers)"
+            }
+        ),
+        loc: Some(loc.unwrap_or_else(|| s.loc(type_node, "spec.type"))),
+        ..BalancerRead::new(preset)
+    };
+    let interval = Ann::find(&from, NLB_HC_INTERVAL)?;
+    let threshold = Ann::find(&from, NLB_HEALTHY_THRESHOLD)?;
+    let attrs = Ann::find(&from, NLB_TG_ATTRIBUTES)?;
+    let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
+    let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
+    let delay = attrs
+        .map(|a| a.deregistration_delay())
+        .transpose()?
+        .flatten();
+    if ip {
+        read.health_check_interval_s = interval_s;
+        read.healthy_threshold = threshold_n.map(|n| n as u32);
+        for a in [interval, threshold].into_iter().flatten() {
+            read.because.push_str(&format!("; {}", a.said()));
+        }
+        if let Some(d) = delay {
+            notes.push(format!(
+                "{DEREGISTRATION}={d} ({NLB_TG_ATTRIBUTES} on {title}): the aws_nlb_ip preset has no deregistration delay (with connection termination off, the NLB's default, established flows go on after it), so it does not enter the prediction"
+            ));
+        }
+    } else {
+        let nodes = "with instance targets the NLB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
+        for a in [interval, threshold].into_iter().flatten() {
+            notes.push(format!("{}: {nodes}", a.said()));
+        }
+        if let Some(d) = delay {
+            notes.push(format!(
+                "{DEREGISTRATION}={d} ({NLB_TG_ATTRIBUTES} on {title}): {nodes}"
+            ));
+        }
+    }
+    Ok(read)
+}
+
 fn balancer(
     dep: &Object,
     services: &[&Object],
@@ -898,18 +1355,19 @@ fn balancer(
     pod_annotations: &[(String, String)],
     pod_labels: &[(String, String)],
     opts: &MapOptions,
+    dep_notes: &mut Vec<String>,
 ) -> Result<BalancerRead, CheckError> {
     let mut read = BalancerRead {
-        preset: Preset::KubeProxyIptables,
-        via: None,
-        deregistration_delay_s: None,
-        sidecar_drain_s: None,
         because: format!(
             "{} (ClusterIP): kube-proxy picks a pod per connection",
             services[0].title()
         ),
         loc: Some(services[0].loc(&services[0].doc.root, "kind")),
+        ..BalancerRead::new(Preset::KubeProxyIptables)
     };
+    // Notes on what the manifests say about the balancer that the prediction does not use;
+    // dropped when --proxy replaces the balancer.
+    let mut notes = Vec::new();
     // Sidecar injection: pod annotation or label, else the namespace's label.
     let ns = objects
         .iter()
@@ -1002,6 +1460,12 @@ fn balancer(
         if !backends.iter().any(|b| names.contains(&b.as_str())) {
             continue;
         }
+        // The Services this Ingress sends to that select the Deployment.
+        let backend_services: Vec<&Object> = services
+            .iter()
+            .copied()
+            .filter(|s| backends.contains(&s.name))
+            .collect();
         let ann = string_map(ing.path(&["metadata", "annotations"]));
         let class_node = ing.path(&["spec", "ingressClassName"]);
         let class = class_node
@@ -1017,15 +1481,12 @@ fn balancer(
         match class.as_deref() {
             Some(c) if c.contains("nginx") => {
                 read = BalancerRead {
-                    preset: Preset::IngressNginx,
-                    via: None,
-                    deregistration_delay_s: None,
-                    sidecar_drain_s: None,
                     because: format!(
                         "{} with ingress class {c:?}: ingress-nginx{sidecar_note}",
                         ing.title()
                     ),
                     loc: Some(loc),
+                    ..BalancerRead::new(Preset::IngressNginx)
                 };
                 if annotation(&ann, "nginx.ingress.kubernetes.io/service-upstream") == Some("true")
                 {
@@ -1034,73 +1495,12 @@ fn balancer(
                 }
             }
             Some("alb") => {
-                let tt =
-                    annotation(&ann, "alb.ingress.kubernetes.io/target-type").unwrap_or("instance");
-                read = BalancerRead {
-                    preset: Preset::CloudLb,
-                    via: None,
-                    deregistration_delay_s: None,
-                    sidecar_drain_s: None,
-                    because: format!(
-                        "{} with ingress class \"alb\" (AWS Load Balancer Controller), target-type {tt}{sidecar_note}",
-                        ing.title()
-                    ),
-                    loc: Some(loc),
-                };
-                let attrs = annotation(&ann, "alb.ingress.kubernetes.io/target-group-attributes")
-                    .unwrap_or("");
-                let delay = attrs.split(',').find_map(|kv| kv.trim().strip_prefix("deregistration_delay.timeout_seconds=")).map(|v| {
-                    v.trim().parse::<u64>().map_err(|_| ing.invalid(ing.path(&["metadata", "annotations"]), "metadata.annotations[alb.ingress.kubernetes.io/target-group-attributes]", format!("deregistration_delay.timeout_seconds={v:?} is not a whole number of seconds")))
-                }).transpose()?;
-                match tt {
-                    "ip" => read.deregistration_delay_s = Some(delay.unwrap_or(300)),
-                    "instance" => {
-                        read.via = Some(Preset::KubeProxyIptables);
-                        read.because.push_str(
-                            " (the default): targets are NodePorts, kube-proxy picks the pod",
-                        );
-                        if let Some(d) = delay {
-                            read.because.push_str(&format!("; deregistration_delay.timeout_seconds={d} acts on nodes, which a rollout does not change, so it does not enter the prediction"));
-                        }
-                    }
-                    other => {
-                        return Err(ing.invalid(
-                            ing.path(&["metadata", "annotations"]),
-                            "metadata.annotations[alb.ingress.kubernetes.io/target-type]",
-                            format!("{other:?}: ip or instance"),
-                        ));
-                    }
-                }
+                read = alb_ingress(ing, &backend_services, loc, &mut notes)?;
+                read.because.push_str(sidecar_note);
             }
             Some("gce") => {
-                // GKE Ingress: container-native load balancing (NEG, pod IPs as endpoints) when
-                // the Service says so (`cloud.google.com/neg` with "ingress": true; GKE's
-                // default on VPC-native clusters, which the manifest cannot show), else
-                // instance groups (NodePorts, kube-proxy picks the pod).
-                let neg = services.iter().any(|s| {
-                    string_map(s.path(&["metadata", "annotations"]))
-                        .iter()
-                        .any(|(k, v)| {
-                            k == "cloud.google.com/neg"
-                                && v.replace(' ', "").contains("\"ingress\":true")
-                        })
-                });
-                read = BalancerRead {
-                    preset: Preset::CloudLb,
-                    via: (!neg).then_some(Preset::KubeProxyIptables),
-                    deregistration_delay_s: None,
-                    sidecar_drain_s: None,
-                    because: format!(
-                        "{} with ingress class \"gce\" (GKE): {}; the cloud_lb preset's numbers are AWS ALB's (lag 5-30 s, health checks 30 s; connection draining from the preset), an assumption for Google's load balancer",
-                        ing.title(),
-                        if neg {
-                            "NEG (cloud.google.com/neg ingress: true), pod IPs as endpoints"
-                        } else {
-                            "no NEG annotation on the Service: instance groups, NodePorts, kube-proxy picks the pod (on VPC-native clusters GKE may use NEGs by default: add the annotation to say so)"
-                        }
-                    ),
-                    loc: Some(loc),
-                };
+                read = gce_ingress(ing, &backend_services, loc)?;
+                read.because.push_str(sidecar_note);
             }
             Some(c @ ("traefik" | "haproxy")) => {
                 let preset = if c == "traefik" {
@@ -1109,16 +1509,13 @@ fn balancer(
                     Preset::HaproxyIngress
                 };
                 read = BalancerRead {
-                    preset,
-                    via: None,
-                    deregistration_delay_s: None,
-                    sidecar_drain_s: None,
                     because: format!(
                         "{} with ingress class {c:?}: the {} preset{sidecar_note}",
                         ing.title(),
                         preset.name()
                     ),
                     loc: Some(loc),
+                    ..BalancerRead::new(preset)
                 };
             }
             Some(c) if opts.proxy.is_none() => {
@@ -1130,15 +1527,12 @@ fn balancer(
                     .any(|(k, _)| k.starts_with("nginx.ingress.kubernetes.io/")) =>
             {
                 read = BalancerRead {
-                    preset: Preset::IngressNginx,
-                    via: None,
-                    deregistration_delay_s: None,
-                    sidecar_drain_s: None,
                     because: format!(
                         "{} names no ingress class (the cluster's default class serves it); its nginx.ingress.kubernetes.io annotations suggest ingress-nginx: assumed{sidecar_note}",
                         ing.title()
                     ),
                     loc: Some(loc),
+                    ..BalancerRead::new(Preset::IngressNginx)
                 };
             }
             None if opts.proxy.is_none() => {
@@ -1155,30 +1549,7 @@ fn balancer(
                 .and_then(Node::scalar)
                 .unwrap_or("ClusterIP");
             if ty == "LoadBalancer" {
-                let ann = string_map(s.path(&["metadata", "annotations"]));
-                let ip = annotation(
-                    &ann,
-                    "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type",
-                ) == Some("ip");
-                read = BalancerRead {
-                    preset: Preset::CloudLb,
-                    via: (!ip).then_some(Preset::KubeProxyIptables),
-                    deregistration_delay_s: ip.then_some(300),
-                    sidecar_drain_s: None,
-                    because: format!(
-                        "{} is type LoadBalancer: a cloud load balancer in front ({}); the model's cloud_lb preset is an L7 balancer (ALB-like), an NLB is L4, so this is an assumption",
-                        s.title(),
-                        if ip {
-                            "IP targets"
-                        } else {
-                            "NodePort targets, kube-proxy picks the pod"
-                        }
-                    ),
-                    loc: Some(s.loc(
-                        s.path(&["spec", "type"]).unwrap_or(&s.doc.root),
-                        "spec.type",
-                    )),
-                };
+                read = load_balancer_service(s, &mut notes)?;
                 break;
             }
         }
@@ -1187,19 +1558,17 @@ fn balancer(
         && p != read.preset
     {
         read = BalancerRead {
-            preset: p,
-            via: None,
-            deregistration_delay_s: None,
-            sidecar_drain_s: None,
             because: format!(
                 "--proxy {} (the manifests suggested {}: {})",
                 p.name(),
                 read.preset.name(),
                 read.because
             ),
-            loc: None,
+            ..BalancerRead::new(p)
         };
+        notes.clear();
     }
+    dep_notes.extend(notes);
     Ok(read)
 }
 

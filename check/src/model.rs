@@ -79,11 +79,21 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
         ..LifecycleConfig::default()
     };
     f.container.entrypoint = w.entrypoint.form;
+    // The balancer the manifests name, with the settings they give for it. The mapping sets a
+    // setting only where the preset has the knob and it acts (pod targets: no `via` hop); the
+    // guards keep a fleet the model would reject from being built here all the same.
     let b = &w.balancer;
     f.balancer.preset = b.preset;
     f.balancer.via = b.via;
-    if b.preset == Preset::CloudLb && b.via.is_none() {
+    let knob = |field: &str| b.via.is_none() && b.preset.fields().contains(&field);
+    if knob("deregistration_delay") {
         f.balancer.deregistration_delay = b.deregistration_delay_s.map(SimDuration::from_secs);
+    }
+    if knob("health_check_interval") {
+        f.balancer.health_check_interval = b.health_check_interval_s.map(SimDuration::from_secs);
+    }
+    if knob("healthy_threshold") {
+        f.balancer.healthy_threshold = b.healthy_threshold;
     }
     if b.preset == Preset::EnvoySidecar {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);

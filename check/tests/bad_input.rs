@@ -287,22 +287,27 @@ fn sidecar_and_load_balancer_annotations_pick_the_preset() {
     let b = &r.deployments[0].balancer;
     assert_eq!(
         (b.preset, b.via, b.deregistration_delay_s),
-        (Preset::CloudLb, None, Some(30))
+        (Preset::AwsAlbIp, None, Some(30))
     );
     let r = ok(&format!(
         "{}{SERVICE}{}",
         deployment("", PORT),
         alb("instance")
     ));
-    let b = &r.deployments[0].balancer;
+    let d = &r.deployments[0];
+    let b = &d.balancer;
+    // The preset implies the kube-proxy hop; the deregistration delay acts on nodes.
     assert_eq!(
         (b.preset, b.via, b.deregistration_delay_s),
-        (Preset::CloudLb, Some(Preset::KubeProxyIptables), None)
+        (Preset::AwsAlbInstance, None, None)
     );
     assert!(
-        b.because.contains("does not enter the prediction"),
-        "{}",
-        b.because
+        d.notes
+            .iter()
+            .any(|n| n.contains("deregistration_delay.timeout_seconds=30")
+                && n.contains("does not enter the prediction")),
+        "{:?}",
+        d.notes
     );
 }
 
@@ -370,6 +375,6 @@ fn gke_ingress_with_and_without_neg() {
     );
     let r = ok(&format!("{}{neg}{ing}", deployment("", PORT)));
     let b = &r.deployments[0].balancer;
-    assert_eq!((b.preset, b.via), (Preset::CloudLb, None));
-    assert!(b.because.contains("NEG"), "{}", b.because);
+    assert_eq!((b.preset, b.via), (Preset::GclbNeg, None));
+    assert!(b.because.contains("cloud.google.com/neg"), "{}", b.because);
 }

@@ -149,11 +149,23 @@ fn aws_alb_ip_targets() {
     let d = &r.deployments[0];
     assert_eq!(d.deployment, "game-2048/deployment-2048");
     assert_eq!(d.replicas, 5);
-    assert_eq!(d.balancer.preset, Preset::CloudLb);
+    assert_eq!(d.balancer.preset, Preset::AwsAlbIp);
     assert_eq!(d.balancer.via, None);
     assert_eq!(d.balancer.deregistration_delay_s, Some(300));
+    assert!(
+        d.balancer
+            .because
+            .contains("alb.ingress.kubernetes.io/target-type: ip on Ingress/ingress-2048"),
+        "{}",
+        d.balancer.because
+    );
     assert_eq!(ids(&r, "game-2048/deployment-2048"), ["FS001", "FS003"]);
-    assert!(d.findings[0].inequality.contains("cloud_lb 29.80 s"));
+    // The aws_alb_ip lag: lognormal, p99 120 s, + the EndpointSlice's 50 ms.
+    assert!(
+        d.findings[0].inequality.contains("aws_alb_ip 120.05 s"),
+        "{}",
+        d.findings[0].inequality
+    );
     // The Namespace document is read (no sidecar labels), nothing is skipped.
     assert!(r.skipped.is_empty());
 }
