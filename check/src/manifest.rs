@@ -488,6 +488,10 @@ pub struct BalancerRead {
     /// Consecutive passing health checks before a new target gets traffic, from the
     /// controller's annotation (`None`: the preset's default); as `health_check_interval_s`.
     pub healthy_threshold: Option<u32>,
+    /// Consecutive failed health checks before a target that stopped answering gets no new
+    /// traffic, from the controller's annotation (`None`: the preset's default); as
+    /// `health_check_interval_s`.
+    pub unhealthy_threshold: Option<u32>,
     /// An Istio sidecar's terminationDrainDuration.
     pub sidecar_drain_s: Option<f64>,
     /// Why this preset: which object or annotation decided it.
@@ -505,6 +509,7 @@ impl BalancerRead {
             deregistration_delay_s: None,
             health_check_interval_s: None,
             healthy_threshold: None,
+            unhealthy_threshold: None,
             sidecar_drain_s: None,
             because: String::new(),
             loc: None,
@@ -935,6 +940,8 @@ const ALB_TARGET_TYPE: &str = "alb.ingress.kubernetes.io/target-type";
 const ALB_HC_INTERVAL: &str = "alb.ingress.kubernetes.io/healthcheck-interval-seconds";
 /// Passing checks before a target is healthy (default 2).
 const ALB_HEALTHY_THRESHOLD: &str = "alb.ingress.kubernetes.io/healthy-threshold-count";
+/// Failed checks before a target is unhealthy (default 2).
+const ALB_UNHEALTHY_THRESHOLD: &str = "alb.ingress.kubernetes.io/unhealthy-threshold-count";
 /// Target-group attributes, `k1=v1,k2=v2`.
 const ALB_TG_ATTRIBUTES: &str = "alb.ingress.kubernetes.io/target-group-attributes";
 /// `external` or `nlb-ip` (deprecated, IP targets): the controller makes an NLB. Any other
@@ -949,6 +956,9 @@ const NLB_HC_INTERVAL: &str = "service.beta.kubernetes.io/aws-load-balancer-heal
 /// Passing checks before a target is healthy (default 3).
 const NLB_HEALTHY_THRESHOLD: &str =
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-healthy-threshold";
+/// Failed checks before a target is unhealthy (default 3).
+const NLB_UNHEALTHY_THRESHOLD: &str =
+    "service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold";
 /// Target-group attributes, `k1=v1,k2=v2`.
 const NLB_TG_ATTRIBUTES: &str =
     "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes";
@@ -1114,9 +1124,11 @@ fn alb_ingress(
     };
     let interval = Ann::find(&from, ALB_HC_INTERVAL)?;
     let threshold = Ann::find(&from, ALB_HEALTHY_THRESHOLD)?;
+    let unhealthy = Ann::find(&from, ALB_UNHEALTHY_THRESHOLD)?;
     let attrs = Ann::find(&from, ALB_TG_ATTRIBUTES)?;
     let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
     let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
+    let unhealthy_n = unhealthy.map(|a| a.int(1, 10, "checks")).transpose()?;
     let delay = attrs
         .map(|a| a.deregistration_delay())
         .transpose()?
@@ -1124,8 +1136,9 @@ fn alb_ingress(
     if ip {
         read.health_check_interval_s = interval_s;
         read.healthy_threshold = threshold_n.map(|n| n as u32);
+        read.unhealthy_threshold = unhealthy_n.map(|n| n as u32);
         read.deregistration_delay_s = Some(delay.unwrap_or(300));
-        for a in [interval, threshold].into_iter().flatten() {
+        for a in [interval, threshold, unhealthy].into_iter().flatten() {
             read.because.push_str(&format!("; {}", a.said()));
         }
         match (delay, attrs) {
@@ -1139,7 +1152,7 @@ fn alb_ingress(
         }
     } else {
         let nodes = "in instance mode the ALB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
-        for a in [interval, threshold].into_iter().flatten() {
+        for a in [interval, threshold, unhealthy].into_iter().flatten() {
             notes.push(format!("{}: {nodes}", a.said()));
         }
         if let (Some(d), Some(a)) = (delay, attrs) {
@@ -1316,9 +1329,11 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
     };
     let interval = Ann::find(&from, NLB_HC_INTERVAL)?;
     let threshold = Ann::find(&from, NLB_HEALTHY_THRESHOLD)?;
+    let unhealthy = Ann::find(&from, NLB_UNHEALTHY_THRESHOLD)?;
     let attrs = Ann::find(&from, NLB_TG_ATTRIBUTES)?;
     let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
     let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
+    let unhealthy_n = unhealthy.map(|a| a.int(1, 10, "checks")).transpose()?;
     let delay = attrs
         .map(|a| a.deregistration_delay())
         .transpose()?
@@ -1326,7 +1341,8 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
     if ip {
         read.health_check_interval_s = interval_s;
         read.healthy_threshold = threshold_n.map(|n| n as u32);
-        for a in [interval, threshold].into_iter().flatten() {
+        read.unhealthy_threshold = unhealthy_n.map(|n| n as u32);
+        for a in [interval, threshold, unhealthy].into_iter().flatten() {
             read.because.push_str(&format!("; {}", a.said()));
         }
         if let Some(d) = delay {
@@ -1336,7 +1352,7 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
         }
     } else {
         let nodes = "with instance targets the NLB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
-        for a in [interval, threshold].into_iter().flatten() {
+        for a in [interval, threshold, unhealthy].into_iter().flatten() {
             notes.push(format!("{}: {nodes}", a.said()));
         }
         if let Some(d) = delay {

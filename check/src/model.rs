@@ -95,6 +95,9 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
     if knob("healthy_threshold") {
         f.balancer.healthy_threshold = b.healthy_threshold;
     }
+    if knob("unhealthy_threshold") {
+        f.balancer.unhealthy_threshold = b.unhealthy_threshold;
+    }
     if b.preset == Preset::EnvoySidecar {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);
     }

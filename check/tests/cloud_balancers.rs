@@ -115,7 +115,7 @@ fn secs(s: u64) -> SimDuration {
 
 #[test]
 fn alb_target_type_ip_is_aws_alb_ip_with_its_health_checks() {
-    let ann = "    alb.ingress.kubernetes.io/target-type: ip\n    alb.ingress.kubernetes.io/healthcheck-interval-seconds: '5'\n    alb.ingress.kubernetes.io/healthy-threshold-count: '4'\n    alb.ingress.kubernetes.io/target-group-attributes: stickiness.enabled=false, deregistration_delay.timeout_seconds=45\n";
+    let ann = "    alb.ingress.kubernetes.io/target-type: ip\n    alb.ingress.kubernetes.io/healthcheck-interval-seconds: '5'\n    alb.ingress.kubernetes.io/healthy-threshold-count: '4'\n    alb.ingress.kubernetes.io/unhealthy-threshold-count: '3'\n    alb.ingress.kubernetes.io/target-group-attributes: stickiness.enabled=false, deregistration_delay.timeout_seconds=45\n";
     let parts = [service("NodePort", ""), ingress("alb", ann)];
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let r = ok(&parts);
@@ -135,6 +135,7 @@ fn alb_target_type_ip_is_aws_alb_ip_with_its_health_checks() {
         "alb.ingress.kubernetes.io/target-type: ip on Ingress/web",
         "alb.ingress.kubernetes.io/healthcheck-interval-seconds: 5 on Ingress/web",
         "alb.ingress.kubernetes.io/healthy-threshold-count: 4 on Ingress/web",
+        "alb.ingress.kubernetes.io/unhealthy-threshold-count: 3 on Ingress/web",
         "deregistration delay 45 s",
     ] {
         assert!(b.because.contains(said), "{said:?} not in {}", b.because);
@@ -155,6 +156,9 @@ fn alb_target_type_ip_is_aws_alb_ip_with_its_health_checks() {
     let spec = f.balancer.resolve();
     assert_eq!(spec.health_check_delay, secs(20));
     assert_eq!(spec.deregistration_delay, Some(secs(45)));
+    // ... and 3 failed checks x 5 s to stop routing to a pod that stopped answering.
+    assert_eq!(b.unhealthy_threshold, Some(3));
+    assert_eq!(spec.unhealthy_check, Some((secs(5), 3)));
 
     // The controller reads the annotation on the backend Service first.
     let r = ok(&[
@@ -254,7 +258,7 @@ fn alb_without_target_type_is_the_default_instance_mode() {
 
 #[test]
 fn nlb_ip_targets_are_aws_nlb_ip_with_its_health_checks() {
-    let ann = "    service.beta.kubernetes.io/aws-load-balancer-type: external\n    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip\n    service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval: \"20\"\n    service.beta.kubernetes.io/aws-load-balancer-healthcheck-healthy-threshold: \"2\"\n";
+    let ann = "    service.beta.kubernetes.io/aws-load-balancer-type: external\n    service.beta.kubernetes.io/aws-load-balancer-nlb-target-type: ip\n    service.beta.kubernetes.io/aws-load-balancer-healthcheck-interval: \"20\"\n    service.beta.kubernetes.io/aws-load-balancer-healthcheck-healthy-threshold: \"2\"\n    service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold: \"4\"\n";
     let parts = [service("LoadBalancer", ann)];
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     let r = ok(&parts);
@@ -279,6 +283,7 @@ fn nlb_ip_targets_are_aws_nlb_ip_with_its_health_checks() {
     let f = fleet(&parts);
     assert_eq!(f.balancer.preset, Preset::AwsNlbIp);
     assert_eq!(f.balancer.resolve().health_check_delay, secs(40));
+    assert_eq!(f.balancer.resolve().unhealthy_check, Some((secs(20), 4)));
 
     // The deprecated nlb-ip type means IP targets too.
     let r = ok(&[&service(
