@@ -319,8 +319,17 @@ pub struct BalancerConfig {
     /// routed to it, requests in flight may finish, and when this delay ends the balancer
     /// closes its connections to it (idle ones; requests still in flight are cut, the
     /// balancer's 502, `killed_in_flight`). AWS target group `deregistration_delay.timeout_seconds`;
-    /// GCLB connection draining timeout.
+    /// GCLB connection draining timeout. On an NLB (`aws_nlb_ip`) it acts only with
+    /// `connection_termination = true`: then the NLB resets the flows still open to the target
+    /// when it ends.
     pub deregistration_delay: Option<SimDuration>,
+    /// NLB (`aws_nlb_ip`): the target group attribute
+    /// `deregistration_delay.connection_termination.enabled` (default false). Off, established
+    /// flows to a deregistered target go on after the deregistration delay (for loss, nothing
+    /// happens then); on, the NLB resets them when the delay ends: requests in flight on them
+    /// are reset (`killed_in_flight`) and idle keep-alive connections closed (AWS ELB docs,
+    /// "Edit target group attributes for your Network Load Balancer", Deregistration delay).
+    pub connection_termination: Option<bool>,
     /// Health-check-driven balancers: seconds between health checks of a target. With
     /// `healthy_threshold` it replaces `health_check_delay` (a new target is routed to after
     /// `healthy_threshold x health_check_interval`).
@@ -373,6 +382,7 @@ impl Default for BalancerConfig {
             health_check_interval: None,
             healthy_threshold: None,
             unhealthy_threshold: None,
+            connection_termination: None,
             wait_before_exit: None,
             readiness_gate: None,
             via: None,
@@ -700,7 +710,8 @@ impl Preset {
             // `-healthcheck-healthy-threshold` 3 (controller docs, service annotations; ELBv2
             // API default 3 for NLBs), so 30 s. Deregistration delay 300 s, but with
             // `connection_termination` off (the default) established flows continue after
-            // it: not modelled, so the field is rejected.
+            // it, so it does not act unless `connection_termination = true` (then the flows
+            // still open are reset when it ends).
             Preset::AwsNlbIp => BalancerSpec {
                 kind: BalancerKind::L4,
                 lag: Dist::Lognormal {
@@ -912,6 +923,8 @@ impl Preset {
                 "health_check_interval",
                 "healthy_threshold",
                 "unhealthy_threshold",
+                "deregistration_delay",
+                "connection_termination",
             ],
         }
     }
@@ -936,6 +949,10 @@ impl BalancerConfig {
             ),
             ("healthy_threshold", self.healthy_threshold.is_some()),
             ("unhealthy_threshold", self.unhealthy_threshold.is_some()),
+            (
+                "connection_termination",
+                self.connection_termination.is_some(),
+            ),
             ("wait_before_exit", self.wait_before_exit.is_some()),
             ("readiness_gate", self.readiness_gate.is_some()),
         ];
@@ -997,6 +1014,10 @@ impl BalancerConfig {
         }
         if let Some(d) = self.deregistration_delay {
             s.deregistration_delay = Some(d);
+        }
+        if self.connection_termination == Some(true) {
+            // The NLB resets the target's flows when the delay ends (default 300 s).
+            s.deregistration_delay = Some(self.deregistration_delay.unwrap_or(secs(300)));
         }
         if let Some(g) = self.readiness_gate {
             s.readiness_gate = g;
@@ -1729,6 +1750,15 @@ impl Fleet {
         }
         if b.healthy_threshold == Some(0) || b.healthy_threshold.is_some_and(|t| t > 10) {
             e.push(ConfigError::new("balancer.healthy_threshold", "1 to 10"));
+        }
+        if b.preset == Preset::AwsNlbIp
+            && b.deregistration_delay.is_some()
+            && b.connection_termination != Some(true)
+        {
+            e.push(ConfigError::new(
+                "balancer.deregistration_delay",
+                "on an NLB it acts only with connection_termination = true: with it off (the NLB's default) established flows go on after the delay and nothing changes",
+            ));
         }
         if b.unhealthy_threshold == Some(0) || b.unhealthy_threshold.is_some_and(|t| t > 10) {
             e.push(ConfigError::new("balancer.unhealthy_threshold", "1 to 10"));

@@ -84,7 +84,9 @@
 //!   to one whose pod stopped answering (failed readiness, closed its listener, exited) after
 //!   `unhealthy_threshold` failed checks, whatever the controller's lag (failing open when
 //!   every target is unhealthy); the AWS and GCLB lags are lognormal with the minute-long
-//!   tails the controllers' issues report.
+//!   tails the controllers' issues report. A cloud L7 balancer's `deregistration_delay` lets
+//!   requests in flight finish and cuts what is left when it ends; an NLB's does so only with
+//!   `connection_termination = true` (then it resets the target's open flows).
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.

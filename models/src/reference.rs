@@ -248,6 +248,13 @@ pub const FIELDS: &[FieldRef] = &[
         "stale_lb_view ends: a target that stops answering checks gets no new traffic",
     ),
     f(
+        "balancer.connection_termination",
+        "bool",
+        "false (NLB)",
+        "AWS NLB target group attribute deregistration_delay.connection_termination.enabled",
+        "killed_in_flight: flows still open when the deregistration delay ends are reset",
+    ),
+    f(
         "balancer.wait_before_exit",
         "duration",
         "0s (Linkerd)",

@@ -469,3 +469,72 @@ fn failed_health_checks_end_a_long_deregistration_lag() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn an_nlb_resets_open_flows_at_the_deregistration_delay_only_with_connection_termination() {
+    // As the ALB test above, on an NLB (L4, IP targets): 10 s requests, each on its own
+    // connection; the deleted pod's app serves on for 60 s (preStop). Once the view drops the
+    // pod (1 s) no new connection goes there. With connection termination off (the NLB's
+    // default) the flows in flight finish: no failure. On, with a 2 s delay, the NLB resets
+    // the flows still open when the delay ends: their requests fail as resets
+    // (killed_in_flight); with a 30 s delay they have all finished by then.
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    f.queue = None;
+    f.load.rate = 20.0;
+    f.load.deadline = secs(60);
+    f.run.baseline = secs(20);
+    f.pod.service_time = Dist::constant(secs(10));
+    f.lifecycle.prestop = Some(PreStop::Sleep(secs(60)));
+    f.lifecycle.grace_period = secs(90);
+    f.propagation.lag = Some(Dist::constant(secs(1)));
+    f.balancer.preset = Preset::AwsNlbIp;
+    f.balancer.health_check_interval = Some(secs(1));
+    f.balancer.healthy_threshold = Some(1);
+    let off = f.clone();
+    let mut long = f.clone();
+    long.balancer.connection_termination = Some(true);
+    long.balancer.deregistration_delay = Some(secs(30));
+    let mut short = long.clone();
+    short.balancer.deregistration_delay = Some(secs(2));
+    for seed in [91, 92] {
+        for (name, fleet) in [("nlb-no-termination", &off), ("nlb-termination-30s", &long)] {
+            let r = run(name, fleet, seed);
+            assert_eq!(
+                r.analysis.summary.failed, 0,
+                "{name} seed {seed}: {:?}",
+                r.analysis.summary.requests
+            );
+        }
+        let s = run("nlb-termination-2s", &short, seed);
+        let cut = mech(&s, "killed_in_flight");
+        assert!(
+            (20..=200).contains(&cut),
+            "seed {seed}: killed_in_flight {cut}"
+        );
+        assert_eq!(s.analysis.summary.requests.reset, cut, "seed {seed}");
+    }
+    // A deregistration delay without connection termination would change nothing: an error
+    // naming the field and the setting it needs.
+    let mut inert = f.clone();
+    inert.balancer.deregistration_delay = Some(secs(30));
+    let errs = inert.validate().unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "balancer.deregistration_delay"
+                && e.reason.contains("connection_termination")),
+        "{errs:?}"
+    );
+    // ... and connection termination is an NLB setting.
+    let mut alb = f.clone();
+    alb.balancer.preset = Preset::AwsAlbIp;
+    alb.balancer.connection_termination = Some(true);
+    let errs = alb.validate().unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.path == "balancer.connection_termination"
+            && e.reason.contains("aws_alb_ip")),
+        "{errs:?}"
+    );
+}

@@ -953,9 +953,12 @@ impl<'f> World<'f> {
                         self.free_conn(c);
                     }
                     // The delay bounds how long the balancer keeps the target: requests still
-                    // in flight on its connections are cut (the balancer's 502).
-                    if self.pods[pod as usize].phase != Phase::Gone
-                        && !self.pods[pod as usize].inflight.is_empty()
+                    // in flight on its connections are cut (the balancer's 502). An NLB with
+                    // connection termination resets every flow to the target, idle ones too.
+                    let l4 = self.bal.kind == BalancerKind::L4;
+                    let pod_ref = &self.pods[pod as usize];
+                    if pod_ref.phase != Phase::Gone
+                        && (!pod_ref.inflight.is_empty() || (l4 && !pod_ref.conns.is_empty()))
                     {
                         self.kill_data_path(q, pod, now);
                         self.try_finish_drain(q, pod, now);
