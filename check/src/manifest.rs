@@ -492,6 +492,9 @@ pub struct BalancerRead {
     /// traffic, from the controller's annotation (`None`: the preset's default); as
     /// `health_check_interval_s`.
     pub unhealthy_threshold: Option<u32>,
+    /// An NLB's `deregistration_delay.connection_termination.enabled` (target-group
+    /// attributes): `Some(true)` when on; then `deregistration_delay_s` acts.
+    pub connection_termination: Option<bool>,
     /// An Istio sidecar's terminationDrainDuration.
     pub sidecar_drain_s: Option<f64>,
     /// Why this preset: which object or annotation decided it.
@@ -510,6 +513,7 @@ impl BalancerRead {
             health_check_interval_s: None,
             healthy_threshold: None,
             unhealthy_threshold: None,
+            connection_termination: None,
             sidecar_drain_s: None,
             because: String::new(),
             loc: None,
@@ -966,6 +970,10 @@ const NLB_TG_ATTRIBUTES: &str =
 const LBC_CLASS: &str = "service.k8s.aws/nlb";
 /// The target-group attribute of the deregistration delay (0-3600 s; AWS default 300).
 const DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
+/// NLB target-group attribute: reset the flows still open when the deregistration delay ends
+/// (default false; AWS ELB docs, "Edit target group attributes for your Network Load
+/// Balancer").
+const TERMINATION: &str = "deregistration_delay.connection_termination.enabled";
 /// GKE: `{"ingress": true}` makes an Ingress use network endpoint groups (pod IPs as targets;
 /// cloud.google.com/kubernetes-engine/docs/how-to/container-native-load-balancing).
 const GKE_NEG: &str = "cloud.google.com/neg";
@@ -1062,6 +1070,23 @@ impl<'a> Ann<'a> {
             }
         }
         Ok(delay)
+    }
+
+    /// `deregistration_delay.connection_termination.enabled` in a target-group attributes
+    /// annotation (`None` when absent).
+    fn connection_termination(&self) -> Result<Option<bool>, CheckError> {
+        for kv in self.value.split(',').map(str::trim) {
+            if let Some((k, v)) = kv.split_once('=')
+                && k.trim() == TERMINATION
+            {
+                return match v.trim() {
+                    "true" => Ok(Some(true)),
+                    "false" => Ok(Some(false)),
+                    v => Err(self.invalid(format!("{TERMINATION}={v:?}: true or false"))),
+                };
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -1345,9 +1370,20 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
         for a in [interval, threshold, unhealthy].into_iter().flatten() {
             read.because.push_str(&format!("; {}", a.said()));
         }
-        if let Some(d) = delay {
+        let termination = attrs
+            .map(|a| a.connection_termination())
+            .transpose()?
+            .flatten();
+        if termination == Some(true) {
+            read.connection_termination = Some(true);
+            read.deregistration_delay_s = delay;
+            read.because.push_str(&format!(
+                "; {TERMINATION}=true ({NLB_TG_ATTRIBUTES} on {title}): the flows still open when the deregistration delay ({} s) ends are reset",
+                delay.unwrap_or(300)
+            ));
+        } else if let Some(d) = delay {
             notes.push(format!(
-                "{DEREGISTRATION}={d} ({NLB_TG_ATTRIBUTES} on {title}): the aws_nlb_ip preset has no deregistration delay (with connection termination off, the NLB's default, established flows go on after it), so it does not enter the prediction"
+                "{DEREGISTRATION}={d} ({NLB_TG_ATTRIBUTES} on {title}): with connection termination off (the NLB's default; {TERMINATION}) established flows go on after the delay, so it does not enter the prediction"
             ));
         }
     } else {

@@ -98,6 +98,9 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
     if knob("unhealthy_threshold") {
         f.balancer.unhealthy_threshold = b.unhealthy_threshold;
     }
+    if knob("connection_termination") {
+        f.balancer.connection_termination = b.connection_termination;
+    }
     if b.preset == Preset::EnvoySidecar {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);
     }

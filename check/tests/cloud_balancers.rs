@@ -293,6 +293,46 @@ fn nlb_ip_targets_are_aws_nlb_ip_with_its_health_checks() {
     let b = &r.deployments[0].balancer;
     assert_eq!(b.preset, Preset::AwsNlbIp);
     assert!(b.because.contains("nlb-ip on Service/web"), "{}", b.because);
+
+    // The deregistration delay acts only with connection termination on: then the model
+    // resets the flows still open when it ends; off, it is a note and not in the model.
+    let nlb = "    service.beta.kubernetes.io/aws-load-balancer-type: nlb-ip\n    service.beta.kubernetes.io/aws-load-balancer-target-group-attributes: ";
+    let on = format!(
+        "{nlb}deregistration_delay.timeout_seconds=20,deregistration_delay.connection_termination.enabled=true\n"
+    );
+    let parts = [service("LoadBalancer", &on)];
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let r = ok(&parts);
+    let b = &r.deployments[0].balancer;
+    assert_eq!(
+        (b.connection_termination, b.deregistration_delay_s),
+        (Some(true), Some(20))
+    );
+    assert!(
+        b.because.contains("connection_termination.enabled=true"),
+        "{}",
+        b.because
+    );
+    let f = fleet(&parts);
+    assert_eq!(f.balancer.connection_termination, Some(true));
+    assert_eq!(f.balancer.resolve().deregistration_delay, Some(secs(20)));
+    let off = format!("{nlb}deregistration_delay.timeout_seconds=20\n");
+    let parts = [service("LoadBalancer", &off)];
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let r = ok(&parts);
+    assert!(
+        r.deployments[0]
+            .notes
+            .iter()
+            .any(|n| n.contains("connection termination off")),
+        "{:?}",
+        r.deployments[0].notes
+    );
+    let f = fleet(&parts);
+    assert_eq!(f.balancer.resolve().deregistration_delay, None);
+    let bad = format!("{nlb}deregistration_delay.connection_termination.enabled=yes\n");
+    let e = err(&[&service("LoadBalancer", &bad)]).to_string();
+    assert!(e.contains("connection_termination.enabled"), "{e}");
 }
 
 #[test]
