@@ -495,6 +495,10 @@ pub struct BalancerRead {
     /// An NLB's `deregistration_delay.connection_termination.enabled` (target-group
     /// attributes): `Some(true)` when on; then `deregistration_delay_s` acts.
     pub connection_termination: Option<bool>,
+    /// The pods' own inbound proxy behind a balancer that is not the mesh's (Istio's Envoy
+    /// behind an ingress or a cloud load balancer).
+    #[serde(serialize_with = "ser_opt_sidecar")]
+    pub sidecar: Option<models::Sidecar>,
     /// An Istio sidecar's terminationDrainDuration.
     pub sidecar_drain_s: Option<f64>,
     /// Why this preset: which object or annotation decided it.
@@ -514,10 +518,21 @@ impl BalancerRead {
             healthy_threshold: None,
             unhealthy_threshold: None,
             connection_termination: None,
+            sidecar: None,
             sidecar_drain_s: None,
             because: String::new(),
             loc: None,
         }
+    }
+}
+
+fn ser_opt_sidecar<S: serde::Serializer>(
+    p: &Option<models::Sidecar>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(models::Sidecar::Envoy) => s.serialize_some("envoy"),
+        None => s.serialize_none(),
     }
 }
 
@@ -1475,6 +1490,7 @@ fn balancer(
             }
         }
     }
+    let mesh_drain = read.sidecar_drain_s;
     // An Ingress or a LoadBalancer Service in front wins: it is where outside clients enter.
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for ing in objects
@@ -1525,18 +1541,10 @@ fn balancer(
             .or(annotation(&ann, "kubernetes.io/ingress.class"))
             .map(str::to_string);
         let loc = ing.loc(class_node.unwrap_or(&ing.doc.root), "spec.ingressClassName");
-        let sidecar_note = if read.preset == Preset::EnvoySidecar {
-            " (the pods' mesh sidecar is not modelled behind it: the model has one pod-picking hop)"
-        } else {
-            ""
-        };
         match class.as_deref() {
             Some(c) if c.contains("nginx") => {
                 read = BalancerRead {
-                    because: format!(
-                        "{} with ingress class {c:?}: ingress-nginx{sidecar_note}",
-                        ing.title()
-                    ),
+                    because: format!("{} with ingress class {c:?}: ingress-nginx", ing.title()),
                     loc: Some(loc),
                     ..BalancerRead::new(Preset::IngressNginx)
                 };
@@ -1548,11 +1556,9 @@ fn balancer(
             }
             Some("alb") => {
                 read = alb_ingress(ing, &backend_services, loc, &mut notes)?;
-                read.because.push_str(sidecar_note);
             }
             Some("gce") => {
                 read = gce_ingress(ing, &backend_services, loc)?;
-                read.because.push_str(sidecar_note);
             }
             Some(c @ ("traefik" | "haproxy")) => {
                 let preset = if c == "traefik" {
@@ -1562,7 +1568,7 @@ fn balancer(
                 };
                 read = BalancerRead {
                     because: format!(
-                        "{} with ingress class {c:?}: the {} preset{sidecar_note}",
+                        "{} with ingress class {c:?}: the {} preset",
                         ing.title(),
                         preset.name()
                     ),
@@ -1580,7 +1586,7 @@ fn balancer(
             {
                 read = BalancerRead {
                     because: format!(
-                        "{} names no ingress class (the cluster's default class serves it); its nginx.ingress.kubernetes.io annotations suggest ingress-nginx: assumed{sidecar_note}",
+                        "{} names no ingress class (the cluster's default class serves it); its nginx.ingress.kubernetes.io annotations suggest ingress-nginx: assumed",
                         ing.title()
                     ),
                     loc: Some(loc),
@@ -1619,6 +1625,22 @@ fn balancer(
             ..BalancerRead::new(p)
         };
         notes.clear();
+    }
+    // Istio pods behind an entry balancer that is not the mesh: the chain is that balancer ->
+    // the pod's Envoy -> the app.
+    if istio && !matches!(read.preset, Preset::EnvoySidecar | Preset::LinkerdSidecar) {
+        read.sidecar = Some(models::Sidecar::Envoy);
+        read.sidecar_drain_s = mesh_drain;
+        read.because.push_str(&format!(
+            "; the pods' Istio sidecar sits behind it (sidecar = \"envoy\": it refuses new connections at deletion, drains for terminationDrainDuration {}, and answers 503 for requests the app cuts)",
+            mesh_drain.map_or("5 s, the default".to_string(), |d| format!("{d} s"))
+        ));
+    }
+    if linkerd && !istio && read.preset != Preset::LinkerdSidecar {
+        notes.push(format!(
+            "Linkerd injection: the pods' Linkerd proxy behind {} is not in the prediction (the model composes an Envoy sidecar behind another balancer, not Linkerd's), so its refusal of new requests at deletion is left out",
+            read.preset.name()
+        ));
     }
     dep_notes.extend(notes);
     Ok(read)

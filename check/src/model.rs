@@ -101,7 +101,8 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
     if knob("connection_termination") {
         f.balancer.connection_termination = b.connection_termination;
     }
-    if b.preset == Preset::EnvoySidecar {
+    f.balancer.sidecar = b.sidecar;
+    if b.preset == Preset::EnvoySidecar || b.sidecar == Some(models::Sidecar::Envoy) {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);
     }
     let sets: Vec<(String, toml::Value)> = a

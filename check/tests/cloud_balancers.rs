@@ -628,3 +628,43 @@ fn alb_health_check_annotations_change_the_prediction() {
         predict(instance).predicted.failed
     );
 }
+
+#[test]
+fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
+    // The same Deployment with Istio's sidecar injected, behind an ALB in IP mode: the ALB
+    // picks the pod and the pod's Envoy sits between it and the app (sidecar = "envoy", with
+    // the terminationDrainDuration the pod's proxy config gives).
+    let istio = DEPLOYMENT.replace(
+        "      labels:\n        app: web\n    spec:",
+        "      labels:\n        app: web\n      annotations:\n        sidecar.istio.io/inject: \"true\"\n        proxy.istio.io/config: |\n          terminationDrainDuration: 20s\n    spec:",
+    );
+    assert_ne!(istio, DEPLOYMENT);
+    let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
+    let svc = service("NodePort", "");
+    let (_d, p) = write(&format!("{istio}{svc}{alb}"));
+    let r = check::run(&plan(p.clone())).unwrap();
+    let b = &r.deployments[0].balancer;
+    assert_eq!(
+        (b.preset, b.sidecar, b.sidecar_drain_s),
+        (Preset::AwsAlbIp, Some(models::Sidecar::Envoy), Some(20.0))
+    );
+    assert!(
+        b.because.contains("Istio sidecar sits behind it"),
+        "{}",
+        b.because
+    );
+    let docs = check::manifest::read_inputs(&[p]).unwrap();
+    let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
+    let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
+        .unwrap()
+        .serving
+        .remove(0);
+    let f = check::model::fleet_for(&w, &Assumptions::default()).unwrap();
+    assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Envoy));
+    assert_eq!(f.balancer.resolve().sidecar_drain, Some(secs(20)));
+    // Without an entry balancer in front, the mesh preset stays (its own sidecar).
+    let (_d, p) = write(&format!("{istio}{}", service("ClusterIP", "")));
+    let r = check::run(&plan(p)).unwrap();
+    let b = &r.deployments[0].balancer;
+    assert_eq!((b.preset, b.sidecar), (Preset::EnvoySidecar, None));
+}

@@ -252,6 +252,17 @@ pub enum BalancerKind {
     L7,
 }
 
+/// An inbound proxy in each pod, between whatever picks the pod and the application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sidecar {
+    /// Istio's Envoy: at pod deletion it stops accepting new inbound connections and exits
+    /// after `terminationDrainDuration` (`sidecar_drain`, default 5 s), cutting what is left;
+    /// a request it has accepted that the application then fails (the app exits under it) is
+    /// answered 503 (response flag UC), not reset.
+    Envoy,
+}
+
 /// The proxies users actually run, each with its documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -310,8 +321,14 @@ pub struct BalancerConfig {
     /// L4: with no ready endpoint, use serving-terminating ones (ProxyTerminatingEndpoints).
     pub terminating_fallback: Option<bool>,
     /// Envoy sidecar: on pod deletion the sidecar refuses new inbound connections at once and
-    /// exits after this (`terminationDrainDuration`), cutting what is left.
+    /// exits after this (`terminationDrainDuration`), cutting what is left. With the
+    /// `envoy_sidecar` preset, or `sidecar = "envoy"`.
     pub sidecar_drain: Option<SimDuration>,
+    /// An inbound sidecar proxy in each pod behind this balancer (the chain `preset -> sidecar
+    /// -> app`, e.g. kube-proxy -> Envoy -> app for a client outside the mesh, or an ALB in IP
+    /// mode in front of Istio pods). The mesh presets have theirs (`envoy_sidecar`,
+    /// `linkerd_sidecar`); for them this is an error.
+    pub sidecar: Option<Sidecar>,
     /// Cloud LB: time a newly registered target needs to pass health checks
     /// (healthy threshold x interval), added to the registration lag.
     pub health_check_delay: Option<SimDuration>,
@@ -377,6 +394,7 @@ impl Default for BalancerConfig {
             connect_timeout: None,
             terminating_fallback: None,
             sidecar_drain: None,
+            sidecar: None,
             health_check_delay: None,
             deregistration_delay: None,
             health_check_interval: None,
@@ -441,6 +459,11 @@ pub struct BalancerSpec {
     /// balancers without target health checks, and for an instance-mode outer hop (its
     /// targets are nodes).
     pub unhealthy_check: Option<(SimDuration, u32)>,
+    /// The status an inbound sidecar answers for a request it accepted whose application then
+    /// failed under it (Envoy's 503 UC), where the next hop would otherwise see a reset; `None`
+    /// without a composed sidecar (the `envoy_sidecar` preset's caller-side Envoy sees the cut
+    /// as a reset and answers its own 503).
+    pub sidecar_status: Option<Outcome>,
 }
 
 impl Preset {
@@ -474,6 +497,7 @@ impl Preset {
                 // change is what the live validation calibrated (docs/results/2026-12-02-cluster):
                 // kept unordered until a live run re-checks the ordered form.
                 ordered_sync: false,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
@@ -505,6 +529,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
@@ -537,6 +562,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
@@ -566,6 +592,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: false,
+                sidecar_status: None,
                 unhealthy_check: Some((secs(15), 2)),
             },
             // kube-proxy nftables mode (alpha 1.29, beta 1.31, GA 1.33: KEP-3866 kep.yaml;
@@ -611,6 +638,7 @@ impl Preset {
                 sidecar_refuse_after: Some(SimDuration::ZERO),
                 timeout_status: Outcome::Http502,
                 ordered_sync: true,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress): the
@@ -642,6 +670,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // Traefik, Kubernetes provider: it watches EndpointSlices and rebuilds its dynamic
@@ -675,6 +704,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
+                sidecar_status: None,
                 unhealthy_check: None,
             },
             // AWS ALB, target-type ip (aws-load-balancer-controller). Deregistration delay
@@ -731,6 +761,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Timeout,
                 ordered_sync: false,
+                sidecar_status: None,
                 unhealthy_check: Some((secs(10), 3)),
             },
             // AWS NLB, target-type instance: each TCP connection goes to a node's NodePort and
@@ -770,6 +801,7 @@ impl Preset {
                 sidecar_refuse_after: None,
                 timeout_status: Outcome::Http502,
                 ordered_sync: false,
+                sidecar_status: None,
                 unhealthy_check: Some((secs(5), 2)),
             },
         }
@@ -941,6 +973,7 @@ impl BalancerConfig {
             ("connect_timeout", self.connect_timeout.is_some()),
             ("terminating_fallback", self.terminating_fallback.is_some()),
             ("sidecar_drain", self.sidecar_drain.is_some()),
+            ("sidecar", self.sidecar.is_some()),
             ("health_check_delay", self.health_check_delay.is_some()),
             ("deregistration_delay", self.deregistration_delay.is_some()),
             (
@@ -957,9 +990,16 @@ impl BalancerConfig {
             ("readiness_gate", self.readiness_gate.is_some()),
         ];
         let uses = self.preset.fields();
+        // A composed Envoy sidecar brings its drain.
+        let envoy = self.sidecar == Some(Sidecar::Envoy);
         given
             .into_iter()
-            .filter(|(f, set)| *set && !uses.contains(f))
+            .filter(|(f, set)| {
+                *set && !uses.contains(f)
+                    && !(envoy && *f == "sidecar_drain")
+                    // `sidecar` is checked on its own (any preset but the mesh ones).
+                    && *f != "sidecar"
+            })
             .map(|(f, _)| f)
             .collect()
     }
@@ -988,6 +1028,11 @@ impl BalancerConfig {
         }
         if let Some(b) = self.terminating_fallback {
             s.terminating_fallback = b;
+        }
+        if self.sidecar == Some(Sidecar::Envoy) {
+            // Istio's terminationDrainDuration default (as the envoy_sidecar preset).
+            s.sidecar_drain = Some(secs(5));
+            s.sidecar_status = Some(Outcome::Http503);
         }
         if let Some(d) = self.sidecar_drain {
             s.sidecar_drain = Some(d);
@@ -1750,6 +1795,16 @@ impl Fleet {
         }
         if b.healthy_threshold == Some(0) || b.healthy_threshold.is_some_and(|t| t > 10) {
             e.push(ConfigError::new("balancer.healthy_threshold", "1 to 10"));
+        }
+        if b.sidecar.is_some() && matches!(b.preset, Preset::EnvoySidecar | Preset::LinkerdSidecar)
+        {
+            e.push(ConfigError::new(
+                "balancer.sidecar",
+                format!(
+                    "preset {} already has its sidecar proxy in each pod",
+                    b.preset.name()
+                ),
+            ));
         }
         if b.preset == Preset::AwsNlbIp
             && b.deregistration_delay.is_some()

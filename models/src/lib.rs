@@ -74,7 +74,10 @@
 //!   the outer hop's statuses and retries, the inner hop's lag and pick. ingress-nginx and
 //!   Envoy apply endpoint changes in order (full-state syncs).
 //!   Presets: [`Preset`] (each number's source is on [`Preset::spec`]); an Envoy sidecar refuses
-//!   new inbound connections at deletion and cuts the rest after `sidecar_drain`; a cloud LB adds
+//!   new inbound connections at deletion and cuts the rest after `sidecar_drain`;
+//!   `balancer.sidecar = "envoy"` puts that sidecar in each pod behind any other preset (the
+//!   chain balancer -> Envoy -> app), where it also answers 503 for the requests the app cuts
+//!   under it (the next hop sees a response, not a reset); a cloud LB adds
 //!   health checks to registration and can carry a readiness gate. The proxies users run each
 //!   have one ([`Preset::ALL`]): kube-proxy iptables/nftables, ingress-nginx, HAProxy ingress,
 //!   Traefik, Envoy and Linkerd sidecars (Linkerd refuses new requests at its SIGTERM, after
@@ -142,7 +145,7 @@ pub use config::{
     ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
     IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
     PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
-    ServerConfig, limits, resolve_fenceposts,
+    ServerConfig, Sidecar, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
 pub use reference::{

@@ -248,6 +248,13 @@ pub const FIELDS: &[FieldRef] = &[
         "stale_lb_view ends: a target that stops answering checks gets no new traffic",
     ),
     f(
+        "balancer.sidecar",
+        "\"envoy\"",
+        "none (the mesh presets have theirs)",
+        "Istio sidecar: terminationDrainDuration 5 s; Envoy response flags UC/UF (503)",
+        "killed_in_flight answered 503 by the sidecar; refused at deletion (inbound closed)",
+    ),
+    f(
         "balancer.connection_termination",
         "bool",
         "false (NLB)",

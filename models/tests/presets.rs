@@ -538,3 +538,83 @@ fn an_nlb_resets_open_flows_at_the_deregistration_delay_only_with_connection_ter
         "{errs:?}"
     );
 }
+
+#[test]
+fn an_envoy_sidecar_composes_with_any_picker_and_answers_503_for_what_the_app_cuts() {
+    // kube-proxy -> Envoy -> app: 2 s requests, pods that exit at SIGTERM (pid1, no preStop),
+    // each request on its own connection. Without a sidecar the requests in flight at the
+    // exit are reset (the client sees the RST). With `sidecar = "envoy"` the sidecar holds
+    // the client's connection and answers 503 (UC) for them instead; nothing is reset.
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    f.queue = None;
+    f.load.rate = 50.0;
+    f.pod.service_time = Dist::constant(secs(2));
+    f.propagation.lag = Some(Dist::constant(secs(1)));
+    let plain = f.clone();
+    let mut envoy = f.clone();
+    envoy.balancer.sidecar = Some(models::Sidecar::Envoy);
+    for seed in [101, 102] {
+        let p = run("kube-proxy", &plain, seed).analysis.summary.requests;
+        let e_run = run("kube-proxy-envoy", &envoy, seed);
+        let e = e_run.analysis.summary.requests;
+        assert!(p.reset > 0 && p.http_503 == 0, "seed {seed}: {p:?}");
+        let killed = mech(&e_run, "killed_in_flight");
+        assert!(killed > 0, "seed {seed}: {e:?}");
+        assert_eq!((e.reset, e.http_503), (0, killed), "seed {seed}: {e:?}");
+    }
+    // Behind an L7 proxy the sidecar's 503 is a response: passed through, not retried; the
+    // same kills without the sidecar are resets the proxy answers 502 (after its retries).
+    let mut nginx = f.clone();
+    nginx.balancer.preset = Preset::IngressNginx;
+    let mut nginx_envoy = nginx.clone();
+    nginx_envoy.balancer.sidecar = Some(models::Sidecar::Envoy);
+    let n = run("nginx", &nginx, 103);
+    let ne = run("nginx-envoy", &nginx_envoy, 103);
+    assert_eq!(
+        n.analysis.summary.requests.http_503, 0,
+        "{:?}",
+        n.analysis.summary.requests
+    );
+    assert!(mech(&n, "killed_in_flight") > 0);
+    assert_eq!(
+        ne.analysis.summary.requests.http_503,
+        mech(&ne, "killed_in_flight"),
+        "{:?}",
+        ne.analysis.summary.requests
+    );
+    assert!(ne.analysis.summary.requests.http_503 > 0);
+    // The sidecar's drain acts with any picker: an app that serves on for 10 s (preStop)
+    // loses the requests in flight when a 1 s drain ends and the sidecar exits (reset: the
+    // sidecar itself is gone); a 30 s drain outlasts them.
+    let mut serving = envoy.clone();
+    serving.lifecycle.prestop = Some(PreStop::Sleep(secs(10)));
+    let mut short = serving.clone();
+    short.balancer.sidecar_drain = Some(secs(1));
+    let mut long = serving.clone();
+    long.balancer.sidecar_drain = Some(secs(30));
+    let s = run("envoy-drain-1s", &short, 104).analysis.summary.requests;
+    let l = run("envoy-drain-30s", &long, 104).analysis.summary.requests;
+    assert!(s.reset > 0, "{s:?}");
+    assert_eq!(l.reset, 0, "{l:?}");
+    // A drain without a sidecar, or a second sidecar on a mesh preset: errors naming them.
+    let mut no_sidecar = f.clone();
+    no_sidecar.balancer.sidecar_drain = Some(secs(1));
+    let errs = no_sidecar.validate().unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.path == "balancer.sidecar_drain"
+            && e.reason.contains("kube_proxy_iptables")),
+        "{errs:?}"
+    );
+    let mut mesh = f.clone();
+    mesh.balancer.preset = Preset::LinkerdSidecar;
+    mesh.balancer.sidecar = Some(models::Sidecar::Envoy);
+    let errs = mesh.validate().unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "balancer.sidecar" && e.reason.contains("linkerd_sidecar")),
+        "{errs:?}"
+    );
+}

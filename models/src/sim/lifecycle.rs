@@ -354,7 +354,7 @@ impl World<'_> {
     pub(super) fn on_drain_deadline(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
         self.pods[p as usize].drain_expired = true;
         // Past the drain timeout: what is still in flight or open is cut.
-        self.kill_data_path(q, p, now);
+        self.kill_data_path(q, p, now, Cut::ByApp);
         self.try_finish_drain(q, p, now);
     }
 
@@ -404,8 +404,9 @@ impl World<'_> {
         self.exit(q, p, now, EXIT_DRAINED);
     }
 
-    /// Resets every request in flight at pod `p` and closes its connections.
-    pub(super) fn kill_data_path(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+    /// Resets every request in flight at pod `p` and closes its connections; `by` says who
+    /// cuts them (a composed sidecar answers for what the application cuts).
+    pub(super) fn kill_data_path(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64, by: Cut) {
         let inflight = std::mem::take(&mut self.pods[p as usize].inflight);
         {
             let pod = &mut self.pods[p as usize];
@@ -422,6 +423,12 @@ impl World<'_> {
             }
             self.reqs[r as usize].pod_idx = NONE;
         }
+        // A composed sidecar still up (it exits on its own event) answers the requests the
+        // application fails under it: an HTTP status to the next hop, not a reset.
+        let sidecar_answer = self
+            .bal
+            .sidecar_status
+            .filter(|_| by == Cut::ByApp && self.pods[p as usize].ev_sidecar.is_some());
         for &r in &inflight {
             let c = self.reqs[r as usize].conn;
             if c != NONE {
@@ -430,13 +437,31 @@ impl World<'_> {
                 self.eager_after_close(q, c, now);
                 self.client_drop(c, now);
             }
-            self.attempt_failed(
-                q,
-                r,
-                Outcome::Reset,
-                Mechanism::KilledInFlight,
-                now + self.ow,
-            );
+            match sidecar_answer {
+                Some(status) => {
+                    // The sidecar's response reaches the client one hop back, or two through
+                    // an L7 proxy, which passes a response through (no retry).
+                    let hops = if self.bal.kind == BalancerKind::L7 {
+                        2
+                    } else {
+                        1
+                    };
+                    self.finish(
+                        q,
+                        r,
+                        status,
+                        Some(Mechanism::KilledInFlight),
+                        now + hops * self.ow,
+                    );
+                }
+                None => self.attempt_failed(
+                    q,
+                    r,
+                    Outcome::Reset,
+                    Mechanism::KilledInFlight,
+                    now + self.ow,
+                ),
+            }
         }
         debug_assert!(self.pods[p as usize].inflight.is_empty());
         // Idle connections: the client learns of the close one hop later (a request already on
@@ -457,7 +482,7 @@ impl World<'_> {
             pod.steps.push((ShutdownStep::Exited, now));
             pod.exit_code = Some(code);
         }
-        self.kill_data_path(q, p, now);
+        self.kill_data_path(q, p, now, Cut::ByApp);
         self.kill_workers(q, p);
         let teardown = dur(self.plan.shutdown.sandbox_teardown);
         let pod = &mut self.pods[p as usize];

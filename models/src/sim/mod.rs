@@ -390,6 +390,17 @@ impl Event for Ev {
     }
 }
 
+/// Who cuts a pod's data path (`kill_data_path`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// The application: it exits or its drain times out.
+    ByApp,
+    /// The pod's sidecar proxy exits.
+    BySidecar,
+    /// The balancer drops the target (its deregistration delay ends).
+    ByBalancer,
+}
+
 /// An endpoint's conditions, in the EndpointSlice or in a balancer's view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ep {
@@ -942,7 +953,7 @@ impl<'f> World<'f> {
             }
             Ev::SidecarExit(p) => {
                 self.pods[p as usize].ev_sidecar = None;
-                self.kill_data_path(q, p, now);
+                self.kill_data_path(q, p, now, Cut::BySidecar);
                 self.try_finish_drain(q, p, now);
             }
             Ev::DeregClose { pod, ver } => {
@@ -960,7 +971,7 @@ impl<'f> World<'f> {
                     if pod_ref.phase != Phase::Gone
                         && (!pod_ref.inflight.is_empty() || (l4 && !pod_ref.conns.is_empty()))
                     {
-                        self.kill_data_path(q, pod, now);
+                        self.kill_data_path(q, pod, now, Cut::ByBalancer);
                         self.try_finish_drain(q, pod, now);
                     }
                 }
