@@ -313,6 +313,13 @@ pub struct BalancerConfig {
     pub retries: Option<u32>,
     /// L7: idle timeout of upstream keep-alive connections.
     pub upstream_keepalive: Option<SimDuration>,
+    /// L7: requests after which the proxy closes an upstream keep-alive connection and opens a
+    /// new one (ingress-nginx `upstream-keepalive-requests`, default 10000; Envoy
+    /// `max_requests_per_connection`, default none).
+    pub upstream_max_requests: Option<u32>,
+    /// L7: age after which the proxy closes an upstream keep-alive connection (ingress-nginx
+    /// `upstream-keepalive-time`, default 1h; Envoy `max_connection_duration`, default none).
+    pub upstream_max_age: Option<SimDuration>,
     /// L7: answer 504 when the upstream has not answered within this.
     pub upstream_timeout: Option<SimDuration>,
     /// L7: give up on an upstream connection nobody answers after this (then the next upstream
@@ -390,6 +397,8 @@ impl Default for BalancerConfig {
             kind: None,
             retries: None,
             upstream_keepalive: None,
+            upstream_max_requests: None,
+            upstream_max_age: None,
             upstream_timeout: None,
             connect_timeout: None,
             terminating_fallback: None,
@@ -464,6 +473,12 @@ pub struct BalancerSpec {
     /// without a composed sidecar (the `envoy_sidecar` preset's caller-side Envoy sees the cut
     /// as a reset and answers its own 503).
     pub sidecar_status: Option<Outcome>,
+    /// L7: the proxy closes an upstream keep-alive connection after this many requests
+    /// (`None`: no limit).
+    pub upstream_max_requests: Option<u32>,
+    /// L7: the proxy closes an upstream keep-alive connection once it is this old, after the
+    /// response in progress (`None`: no limit).
+    pub upstream_max_age: Option<SimDuration>,
 }
 
 impl Preset {
@@ -498,6 +513,8 @@ impl Preset {
                 // kept unordered until a live run re-checks the ordered form.
                 ordered_sync: false,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: None,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
@@ -530,6 +547,11 @@ impl Preset {
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
                 sidecar_status: None,
+                // ingress-nginx ConfigMap `upstream-keepalive-requests` 10000 and
+                // `upstream-keepalive-time` 1h (nginx `keepalive_requests`/`keepalive_time` in the
+                // upstream block; the defaults as gitlab-org/charts/gitlab MR 3090 lists them).
+                upstream_max_requests: Some(10_000),
+                upstream_max_age: Some(secs(3_600)),
                 unhealthy_check: None,
             },
             // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
@@ -563,6 +585,8 @@ impl Preset {
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: None,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
@@ -593,6 +617,8 @@ impl Preset {
                 timeout_status: Outcome::Http504,
                 ordered_sync: false,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: Some((secs(15), 2)),
             },
             // kube-proxy nftables mode (alpha 1.29, beta 1.31, GA 1.33: KEP-3866 kep.yaml;
@@ -639,6 +665,8 @@ impl Preset {
                 timeout_status: Outcome::Http502,
                 ordered_sync: true,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: None,
             },
             // HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress): the
@@ -671,6 +699,8 @@ impl Preset {
                 timeout_status: Outcome::Http503,
                 ordered_sync: true,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: None,
             },
             // Traefik, Kubernetes provider: it watches EndpointSlices and rebuilds its dynamic
@@ -705,6 +735,8 @@ impl Preset {
                 timeout_status: Outcome::Http504,
                 ordered_sync: true,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: None,
             },
             // AWS ALB, target-type ip (aws-load-balancer-controller). Deregistration delay
@@ -762,6 +794,8 @@ impl Preset {
                 timeout_status: Outcome::Timeout,
                 ordered_sync: false,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: Some((secs(10), 3)),
             },
             // AWS NLB, target-type instance: each TCP connection goes to a node's NodePort and
@@ -802,6 +836,8 @@ impl Preset {
                 timeout_status: Outcome::Http502,
                 ordered_sync: false,
                 sidecar_status: None,
+                upstream_max_requests: None,
+                upstream_max_age: None,
                 unhealthy_check: Some((secs(5), 2)),
             },
         }
@@ -895,6 +931,8 @@ impl Preset {
                 "kind",
                 "retries",
                 "upstream_keepalive",
+                "upstream_max_requests",
+                "upstream_max_age",
                 "upstream_timeout",
                 "connect_timeout",
             ],
@@ -902,6 +940,8 @@ impl Preset {
                 "kind",
                 "retries",
                 "upstream_keepalive",
+                "upstream_max_requests",
+                "upstream_max_age",
                 "upstream_timeout",
                 "connect_timeout",
                 "sidecar_drain",
@@ -969,6 +1009,11 @@ impl BalancerConfig {
             ("kind", self.kind.is_some()),
             ("retries", self.retries.is_some()),
             ("upstream_keepalive", self.upstream_keepalive.is_some()),
+            (
+                "upstream_max_requests",
+                self.upstream_max_requests.is_some(),
+            ),
+            ("upstream_max_age", self.upstream_max_age.is_some()),
             ("upstream_timeout", self.upstream_timeout.is_some()),
             ("connect_timeout", self.connect_timeout.is_some()),
             ("terminating_fallback", self.terminating_fallback.is_some()),
@@ -1019,6 +1064,12 @@ impl BalancerConfig {
         }
         if let Some(d) = self.upstream_keepalive {
             s.upstream_keepalive = d;
+        }
+        if let Some(n) = self.upstream_max_requests {
+            s.upstream_max_requests = Some(n);
+        }
+        if let Some(d) = self.upstream_max_age {
+            s.upstream_max_age = Some(d);
         }
         if let Some(d) = self.upstream_timeout {
             s.upstream_timeout = d;
@@ -1813,6 +1864,20 @@ impl Fleet {
             e.push(ConfigError::new(
                 "balancer.deregistration_delay",
                 "on an NLB it acts only with connection_termination = true: with it off (the NLB's default) established flows go on after the delay and nothing changes",
+            ));
+        }
+        if b.upstream_max_requests == Some(0) {
+            e.push(ConfigError::new(
+                "balancer.upstream_max_requests",
+                "at least 1 (absent: the preset's limit, or none)",
+            ));
+        }
+        if b.upstream_max_age
+            .is_some_and(|d| d.is_zero() || d > secs(86_400))
+        {
+            e.push(ConfigError::new(
+                "balancer.upstream_max_age",
+                "above 0s and at most 24h",
             ));
         }
         if b.unhealthy_threshold == Some(0) || b.unhealthy_threshold.is_some_and(|t| t > 10) {

@@ -68,7 +68,9 @@
 //!   established connections stay on their pod; no ready endpoint: serving-terminating ones, else
 //!   refused. L7: a pick per request, upstream keep-alives, 502 on refuse/reset after
 //!   `balancer.retries` other upstreams, 503 with no endpoint, 504 after `upstream_timeout`.
-//!   The 502/504 are the proxy's own statuses: Envoy answers 503 (UF/UC) instead. A preset
+//!   The 502/504 are the proxy's own statuses: Envoy answers 503 (UF/UC) instead. The proxy's
+//!   upstream pool has its own keep-alive limits (`upstream_keepalive` idle timeout,
+//!   `upstream_max_requests`, `upstream_max_age`: ingress-nginx 60 s / 10000 / 1 h). A preset
 //!   rejects `[balancer]` fields it has no knob for. `balancer.via = "kube_proxy_iptables"` makes
 //!   a two-hop chain (ingress-nginx service-upstream, a cloud LB in instance mode -> NodePort):
 //!   the outer hop's statuses and retries, the inner hop's lag and pick. ingress-nginx and

@@ -248,6 +248,20 @@ pub const FIELDS: &[FieldRef] = &[
         "stale_lb_view ends: a target that stops answering checks gets no new traffic",
     ),
     f(
+        "balancer.upstream_max_requests",
+        "count",
+        "10000 (ingress-nginx); none (Envoy)",
+        "ingress-nginx upstream-keepalive-requests; Envoy max_requests_per_connection",
+        "upstream connections rotated: fewer long-lived keep-alives for a drain to race",
+    ),
+    f(
+        "balancer.upstream_max_age",
+        "duration",
+        "1h (ingress-nginx); none (Envoy)",
+        "ingress-nginx upstream-keepalive-time; Envoy max_connection_duration",
+        "upstream connections rotated: fewer long-lived keep-alives for a drain to race",
+    ),
+    f(
         "balancer.sidecar",
         "\"envoy\"",
         "none (the mesh presets have theirs)",
@@ -641,6 +655,8 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("balancer.health_check_interval", "(0, 300s]"),
     ("balancer.healthy_threshold", "1..=10"),
     ("balancer.unhealthy_threshold", "1..=10"),
+    ("balancer.upstream_max_requests", ">= 1"),
+    ("balancer.upstream_max_age", "(0, 24h]"),
     ("balancer.wait_before_exit", "<= 1h"),
     (
         "propagation.endpointslice",

@@ -618,3 +618,51 @@ fn an_envoy_sidecar_composes_with_any_picker_and_answers_503_for_what_the_app_cu
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_proxys_upstream_request_limit_rotates_its_connections() {
+    // ingress-nginx in front, keep-alive upstream connections, a 20 ms round trip. With the
+    // preset's limit (10,000 requests per upstream connection) a steady baseline reuses the
+    // warm connections: almost no request pays the upstream handshake. With a limit of 1 the
+    // proxy closes each connection after its response, so every request opens a new one and
+    // its latency grows by the handshake's round trip.
+    let mut f = small(Levers::ALL);
+    f.queue = None;
+    f.balancer.preset = Preset::IngressNginx;
+    f.client.rtt = ms(20);
+    f.pod.service_time = Dist::constant(ms(10));
+    assert_eq!(f.balancer.resolve().upstream_max_requests, Some(10_000));
+    let mut one = f.clone();
+    one.balancer.upstream_max_requests = Some(1);
+    let p50 = |f: &Fleet| {
+        let r = run("nginx-rotation", f, 111);
+        assert_eq!(
+            r.analysis.summary.failed, 0,
+            "{:?}",
+            r.analysis.summary.requests
+        );
+        r.analysis.summary.latency_ms.baseline.p50.unwrap()
+    };
+    let (warm, rotated) = (p50(&f), p50(&one));
+    assert!(
+        (rotated - warm - 20.0).abs() <= 2.0,
+        "p50 {warm} ms with warm upstream connections, {rotated} ms opening one per request: expected one 20 ms handshake more"
+    );
+    // The limit is a knob of the proxies that have it.
+    let mut traefik = one.clone();
+    traefik.balancer.preset = Preset::Traefik;
+    let errs = traefik.validate().unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "balancer.upstream_max_requests" && e.reason.contains("traefik")),
+        "{errs:?}"
+    );
+    let mut zero = f.clone();
+    zero.balancer.upstream_max_requests = Some(0);
+    assert!(
+        zero.validate()
+            .unwrap_err()
+            .iter()
+            .any(|e| e.path == "balancer.upstream_max_requests")
+    );
+}

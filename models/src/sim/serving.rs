@@ -149,10 +149,14 @@ impl World<'_> {
             let k = req.client as usize;
             // The server's own keep-alive limits put `Connection: close` on this response.
             let sv = &self.plan.server;
+            let age = now.saturating_sub(conn.opened_at);
             let rotate = sv.max_requests.is_some_and(|m| conn.served >= m)
-                || sv
-                    .max_age
-                    .is_some_and(|a| now.saturating_sub(conn.opened_at) >= dur(a));
+                || sv.max_age.is_some_and(|a| age >= dur(a))
+                // The proxy's own limits on its upstream connections: it closes this one
+                // after the response (no race: it never sends on it again).
+                || (conn.upstream
+                    && (self.bal.upstream_max_requests.is_some_and(|m| conn.served >= m)
+                        || self.bal.upstream_max_age.is_some_and(|a| age >= dur(a))));
             if conn.close_after || !conn.server_open || rotate {
                 // `Connection: close`: the peer closes it on receipt; no race.
                 if conn.server_open {
