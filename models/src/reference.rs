@@ -139,7 +139,7 @@ pub const FIELDS: &[FieldRef] = &[
         "client.eager_reopen_rate",
         "conn/s",
         "- (no cost: every reopen at once); only with client.eager_reconnect = true, an error without it",
-        "measured: the generator's reopen path on loopback, loadgen/examples/connect-burst.rs (one reconnect thread, each connect paid in CPU); ~24000 on the dev machine (docs/results/2026-12-03-storm-smoke/eager-2026-12-04/predicted-with-connect-cost/README.md)",
+        "measured: the generator's own reopen path on loopback, loadgen/examples/connect-burst.rs (one reconnect thread, each connect paid in CPU): 23130 (median of 9 bursts of 2000; 11000-25500 per burst on 2 shared cores), docs/results/2026-12-03-storm-smoke/eager-2026-12-04/predicted-with-connect-cost/README.md",
         "reconnect curve: the eager storm's peak, at most 10 ms x rate + 1 per 10 ms bucket, the reopens queued behind one serial opener",
     ),
     f(
