@@ -56,7 +56,7 @@ pub use analyze::{
 };
 pub use classify::{ErrorClass, classify_errno, classify_error, classify_status};
 pub use error::{AnalyzeError, LoadError};
-pub use load::{LoadReport, run, run_async};
+pub use load::{LoadReport, connect_bursts, run, run_async};
 pub use measure::Outcome;
 pub use plan::{FlagMark, LoadOpts, LoadPlan, Mode, SsePlan};
 pub use schedule::{Arrivals, Schedule, rate_milli};

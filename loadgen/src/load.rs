@@ -124,6 +124,59 @@ pub fn run(plan: LoadPlan) -> Result<LoadReport, LoadError> {
     result
 }
 
+/// Measures how fast the eager reopening opens connections (issue 18; the `connect-burst`
+/// example prints it). Warms `plan.clients` keep-alive connections, one per client, as a run's
+/// warm-up does, so that every client's idle list is full, as it is when a drain closes idle
+/// connections. Then, `bursts` times, hands one reopen per client at once to the reopening
+/// thread ([`ReconnectThread`], normal scheduling policy), as the connection drivers do when
+/// the server closes their connections: the generator's own reopen (TCP connect, HTTP/1
+/// handshake, the `open` record with `why: "eager"`, `put_idle`, which closes the fresh
+/// connection at once because the list is full: the `close` record `why: "client"`). Waits for
+/// every reopen of the burst to end, then `settle`. The record file (`plan.out`) holds every
+/// `open` and `close`; returns each burst's start on its clock (ns). `plan.mode` and
+/// `plan.eager_reconnect` are set here; the schedule's settings are not used.
+pub fn connect_bursts(
+    mut plan: LoadPlan,
+    bursts: usize,
+    settle: Duration,
+) -> Result<Vec<i64>, LoadError> {
+    plan.mode = Mode::Keepalive;
+    plan.eager_reconnect = true;
+    check(&plan)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(LoadError::io("tokio runtime"))?;
+    let ahead = ReconnectThread::start(0)?;
+    let handle = ahead.handle.clone();
+    let starts = rt.block_on(async {
+        let sh = setup(&plan, Some(handle.clone())).await?;
+        warm_up(&sh, plan.clients).await;
+        let mut starts = Vec::with_capacity(bursts);
+        for _ in 0..bursts {
+            starts.push(sh.clock.now_ns());
+            let reopens: Vec<_> = (0..plan.clients as usize)
+                .map(|client| handle.spawn(sh.clone().reopen(client)))
+                .collect();
+            for r in reopens {
+                let _ = r.await;
+            }
+            tokio::time::sleep(settle).await;
+        }
+        for list in &sh.idle {
+            list.lock().unwrap().clear();
+        }
+        tokio::time::sleep(settle).await;
+        sh.sink
+            .finish()
+            .map_err(LoadError::io(format!("write {}", plan.out.display())))?;
+        Ok::<_, LoadError>(starts)
+    });
+    drop(rt);
+    ahead.stop();
+    starts
+}
+
 /// The reopening thread's SCHED_FIFO priority: one below the schedulers' (the same at 1, none
 /// at 0), so that a scheduler waking for a send preempts a storm of reopens on its core instead
 /// of waiting for it (a storm of 2,000 reopens at one priority made sends 7-14 ms late).

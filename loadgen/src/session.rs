@@ -318,13 +318,7 @@ impl Shared {
             if let Some(client) = client.filter(|_| me.eager_reconnect && closed_by_server)
                 && !*me.stop.borrow()
             {
-                let again = me.clone();
-                let reopen = async move {
-                    let dl = Instant::now() + again.connect_timeout;
-                    if let Ok(c) = again.connect_ahead(dl, client).await {
-                        again.put_idle(client, c);
-                    }
-                };
+                let reopen = me.clone().reopen(client);
                 match &me.ahead {
                     Some(rt) => drop(rt.spawn(reopen)),
                     None => reopen.await,
@@ -336,6 +330,16 @@ impl Shared {
             tx,
             _kill: kill,
         })
+    }
+
+    /// The eager reopen of `client`'s connection after the server closed it
+    /// (`--eager-reconnect`): one attempt at once, no retry; the connection goes to the client's
+    /// idle list, where [`Shared::put_idle`] closes it at once when the list is full.
+    pub(crate) async fn reopen(self: Arc<Self>, client: usize) {
+        let dl = Instant::now() + self.connect_timeout;
+        if let Ok(c) = self.connect_ahead(dl, client).await {
+            self.put_idle(client, c);
+        }
     }
 
     /// A usable idle connection of this client, discarding ones the server has closed.

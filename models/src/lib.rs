@@ -64,6 +64,11 @@
 //!   `client.pool` virtual clients as the live generator runs them (request n to client n % K,
 //!   reuse the idle connection or open one at once). Retries (`client.retry`) are off by default
 //!   and counted in [`SimRun::retries`]. Closed loop with `load.clients > 0`.
+//!   `client.eager_reconnect` (keep-alive, L4): a client reopens a connection the server closed
+//!   the moment it sees the FIN, as `fleetsim load --eager-reconnect` does; with
+//!   `client.eager_reopen_rate` those reopens queue behind one serial opener (the generator's
+//!   one reconnect thread, which pays each connect in CPU), one per `1 / rate` s, so a drain's
+//!   storm of reopens is at most 10 ms x rate + 1 per 10 ms; absent, they all go at once.
 //! - L4 (kube-proxy): a uniform pick among ready endpoints of its view per new connection;
 //!   established connections stay on their pod; no ready endpoint: serving-terminating ones, else
 //!   refused. L7: a pick per request, upstream keep-alives, 502 on refuse/reset after

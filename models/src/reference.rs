@@ -136,6 +136,13 @@ pub const FIELDS: &[FieldRef] = &[
         "reconnect curve (storm of reopens at a drain or idle timeout), keepalive_race",
     ),
     f(
+        "client.eager_reopen_rate",
+        "conn/s",
+        "- (no cost: every reopen at once); only with client.eager_reconnect = true, an error without it",
+        "measured: the generator's own reopen path on loopback, loadgen/examples/connect-burst.rs (one reconnect thread, each connect paid in CPU): 23130 (median of 9 bursts of 2000; 11000-25500 per burst on 2 shared cores), docs/results/2026-12-03-storm-smoke/eager-2026-12-04/predicted-with-connect-cost/README.md",
+        "reconnect curve: the eager storm's peak, at most 10 ms x rate + 1 per 10 ms bucket, the reopens queued behind one serial opener",
+    ),
+    f(
         "client.retry.attempts",
         "count",
         "0",
@@ -643,6 +650,10 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("client.idle_timeout", "<= 24h"),
     ("client.rtt", "<= 1h"),
     ("client.connect_timeout", "(0, 1h]"),
+    (
+        "client.eager_reopen_rate",
+        "(0, 1000000000]; only with client.eager_reconnect",
+    ),
     ("client.retry.attempts", "<= 10"),
     ("client.retry.backoff", "<= 1h"),
     ("balancer.retries", "<= 10"),
@@ -720,6 +731,7 @@ mod bounds_tests {
             "distribution",
             "count",
             "req/s",
+            "conn/s",
             "ratio",
             "fraction",
             "cores",

@@ -176,3 +176,92 @@ fn eager_reconnect_is_serialized_only_when_on() {
     let on = serde_json::to_string(&storm_fleet(true)).unwrap();
     assert!(on.contains("\"eager_reconnect\":true"), "{on}");
 }
+
+/// `client.eager_reopen_rate`: the reopens queue behind one serial opener, so a drain that
+/// closes ~150 idle connections at once (jitter off) gets them back at most 10 ms x rate (+1)
+/// per 10 ms bucket, and every reopen still happens: the total is the same, run for run.
+#[test]
+fn a_reopen_rate_bounds_the_storm_and_keeps_every_reopen() {
+    for (seed, rate) in [(101, 2_000.0), (102, 5_000.0), (103, 1_000.0)] {
+        let free = storm_fleet(true);
+        let mut paced = free.clone();
+        paced.client.eager_reopen_rate = Some(rate);
+        paced.validate().unwrap();
+        let (f, p) = (run("free", &free, seed), run("paced", &paced, seed));
+        let bound = (0.010 * rate) as u64 + 1;
+        eprintln!(
+            "seed {seed}, rate {rate}/s: peak per 10 ms free {}, paced {} (bound {bound}); \
+             total free {}, paced {}",
+            peak(&f),
+            peak(&p),
+            total(&f),
+            total(&p)
+        );
+        // Without the cost the storm is far above the bound (the test can fail).
+        assert!(peak(&f) > 2 * bound, "seed {seed}: free peak {}", peak(&f));
+        // The curve also counts opens by requests (60 req/s, ~0.6 per bucket, nearly all
+        // reusing their connection): none shares a storm bucket in these seeds.
+        assert!(
+            peak(&p) <= bound,
+            "seed {seed}: paced peak {} per 10 ms above 10 ms x {rate}/s + 1 = {bound}",
+            peak(&p)
+        );
+        assert_eq!(
+            total(&p),
+            total(&f),
+            "seed {seed}: the pacing moved reopens, it must not add or lose any"
+        );
+        // The storm lasts at least K / rate: the bucket count holding reopens grows.
+        let busy = |r: &SimRun| window_buckets(r).iter().filter(|&&n| n > 2).count();
+        assert!(
+            busy(&p) > busy(&f),
+            "seed {seed}: paced storm spread over {} buckets, free over {}",
+            busy(&p),
+            busy(&f)
+        );
+    }
+}
+
+/// The opener's queue is world state: runs with it are as deterministic as without.
+#[test]
+fn paced_runs_are_deterministic() {
+    let mut f = storm_fleet(true);
+    f.client.eager_reopen_rate = Some(3_000.0);
+    let (a, b) = (run("paced", &f, 7), run("paced", &f, 7));
+    assert_eq!(a.digest, b.digest, "seed 7");
+    assert_eq!(a.analysis, b.analysis, "seed 7");
+}
+
+#[test]
+fn eager_reopen_rate_needs_eager_reconnect_and_a_positive_rate() {
+    let mut f = storm_fleet(false);
+    f.client.eager_reopen_rate = Some(24_000.0);
+    let e = validation_errors(&f);
+    assert!(
+        e.contains("client.eager_reopen_rate") && e.contains("client.eager_reconnect"),
+        "{e}"
+    );
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 2e9] {
+        let mut f = storm_fleet(true);
+        f.client.eager_reopen_rate = Some(bad);
+        let e = validation_errors(&f);
+        assert!(e.contains("client.eager_reopen_rate"), "{bad}: {e}");
+    }
+    let mut f = storm_fleet(true);
+    f.client.eager_reopen_rate = Some(24_000.0);
+    f.validate().unwrap();
+}
+
+/// Absent, the field is not serialized (every earlier result reads as before); set, it is, and
+/// a scenario file sets it.
+#[test]
+fn eager_reopen_rate_is_serialized_only_when_set() {
+    let off = serde_json::to_string(&storm_fleet(true)).unwrap();
+    assert!(!off.contains("eager_reopen_rate"), "{off}");
+    let mut f = storm_fleet(true);
+    f.client.eager_reopen_rate = Some(24_000.0);
+    let on = serde_json::to_string(&f).unwrap();
+    assert!(on.contains("\"eager_reopen_rate\":24000.0"), "{on}");
+    let back: Fleet = serde_json::from_str(&on).unwrap();
+    assert_eq!(back.client.eager_reopen_rate, Some(24_000.0));
+}

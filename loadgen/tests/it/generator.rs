@@ -506,3 +506,53 @@ fn closed_loop_refuses_the_schedule_flags() {
         );
     }
 }
+
+/// `connect_bursts` (the connect-burst measurement) reopens through the generator's own path:
+/// per burst one `open` with `why: "eager"` per client, each closed by the client at once
+/// (`put_idle` finds the warm connection in the list), after the burst's start; the warm
+/// connections are opened first and closed at the end.
+#[test]
+fn connect_bursts_reopen_every_client_through_the_eager_path() {
+    let a = trivial_server();
+    let out = tmp_path("bursts.ndjson");
+    let mut plan = loadgen::LoadPlan::new(url(a, "/"), out.clone());
+    plan.clients = 40;
+    plan.signals = false;
+    let starts = loadgen::connect_bursts(plan, 3, Duration::from_millis(100)).unwrap();
+    assert_eq!(starts.len(), 3);
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let conns: Vec<_> = text
+        .lines()
+        .filter_map(|l| match loadgen::record::parse_line(l).unwrap() {
+            Line::Conn(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    use loadgen::record::{ConnEv, OPENED_AHEAD};
+    let warm = conns
+        .iter()
+        .filter(|c| c.ev == ConnEv::Open && c.warm)
+        .count();
+    assert_eq!(warm, 40);
+    for (i, &start) in starts.iter().enumerate() {
+        let end = starts.get(i + 1).copied().unwrap_or(i64::MAX);
+        let eager: Vec<u64> = conns
+            .iter()
+            .filter(|c| {
+                c.ev == ConnEv::Open && c.why == OPENED_AHEAD && (start..end).contains(&c.at)
+            })
+            .map(|c| c.conn)
+            .collect();
+        assert_eq!(eager.len(), 40, "burst {i}");
+        for id in eager {
+            assert!(
+                conns
+                    .iter()
+                    .any(|c| c.conn == id && c.ev == ConnEv::Close && c.why == "client"),
+                "burst {i}: reopened connection {id} was not closed by the client"
+            );
+        }
+    }
+    assert!(!conns.iter().any(|c| c.ev == ConnEv::ConnectFail), "{text}");
+}

@@ -312,6 +312,9 @@ impl World<'_> {
     /// `now`. Its client sees the FIN one hop later and reopens at once, as the live
     /// generator's connection driver does on `eof` or `error:*` (never after its own close).
     /// Nothing happens once the load has stopped (the generator's stop flag).
+    /// With `client.eager_reopen_rate`, the reopen goes through the one serial opener: it
+    /// starts when the client has seen the close and the opener has finished the reopens handed
+    /// to it before (first come, first served), and its SYN leaves one cost later.
     pub(super) fn eager_after_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
         if !self.f.client.eager_reconnect || self.load_stopped {
             return;
@@ -321,10 +324,16 @@ impl World<'_> {
             return;
         }
         let client = conn.client;
-        q.schedule_at(
-            SimTime::from_nanos(now.saturating_add(self.ow)),
-            Ev::EagerReopen { client },
-        );
+        let seen = now.saturating_add(self.ow);
+        let at = match self.reopen_cost {
+            None => seen,
+            Some(cost) => {
+                let done = seen.max(self.opener_free).saturating_add(cost);
+                self.opener_free = done;
+                done
+            }
+        };
+        q.schedule_at(SimTime::from_nanos(at), Ev::EagerReopen { client });
     }
 
     /// One reopen attempt: the balancer picks a pod as for any new connection. No endpoint

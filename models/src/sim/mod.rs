@@ -675,6 +675,10 @@ struct World<'f> {
     /// `client.eager_reconnect`: when each reopen that connected completed its handshake at
     /// the client (the reconnect curve counts these, as the analyzer counts `why: "eager"`).
     eager_opens: Vec<u64>,
+    /// `client.eager_reopen_rate`: the serial opener's cost per reopen (ns, `1e9 / rate`
+    /// rounded up, so the rate is never exceeded), and when it is next free.
+    reopen_cost: Option<u64>,
+    opener_free: u64,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -777,6 +781,11 @@ impl<'f> World<'f> {
             sync_end: None,
             node_busy: vec![0; f.nodes.as_ref().map_or(0, |n| n.count as usize)],
             eager_opens: Vec::new(),
+            reopen_cost: f
+                .client
+                .eager_reopen_rate
+                .map(|rate| ((1e9 / rate).ceil() as u64).max(1)),
+            opener_free: 0,
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
