@@ -327,9 +327,11 @@ pub struct BalancerConfig {
     /// L7: requests after which the proxy closes an upstream keep-alive connection and opens a
     /// new one (ingress-nginx `upstream-keepalive-requests`, default 10000; Envoy
     /// `max_requests_per_connection`, default none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_max_requests: Option<u32>,
     /// L7: age after which the proxy closes an upstream keep-alive connection (ingress-nginx
     /// `upstream-keepalive-time`, default 1h; Envoy `max_connection_duration`, default none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_max_age: Option<SimDuration>,
     /// L7: answer 504 when the upstream has not answered within this.
     pub upstream_timeout: Option<SimDuration>,
@@ -346,6 +348,7 @@ pub struct BalancerConfig {
     /// -> app`, e.g. kube-proxy -> Envoy -> app for a client outside the mesh, or an ALB in IP
     /// mode in front of Istio pods). The mesh presets have theirs (`envoy_sidecar`,
     /// `linkerd_sidecar`); for them this is an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sidecar: Option<Sidecar>,
     /// Cloud LB: time a newly registered target needs to pass health checks
     /// (healthy threshold x interval), added to the registration lag.
@@ -364,6 +367,7 @@ pub struct BalancerConfig {
     /// happens then); on, the NLB resets them when the delay ends: requests in flight on them
     /// are reset (`killed_in_flight`) and idle keep-alive connections closed (AWS ELB docs,
     /// "Edit target group attributes for your Network Load Balancer", Deregistration delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connection_termination: Option<bool>,
     /// Health-check-driven balancers: seconds between health checks of a target. With
     /// `healthy_threshold` it replaces `health_check_delay` (a new target is routed to after
@@ -378,6 +382,7 @@ pub struct BalancerConfig {
     /// ALB 2 (`alb.ingress.kubernetes.io/unhealthy-threshold-count`), NLB 3
     /// (`service.beta.kubernetes.io/aws-load-balancer-healthcheck-unhealthy-threshold`),
     /// GCLB 2 (Compute Engine `unhealthyThreshold`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unhealthy_threshold: Option<u32>,
     /// Linkerd: `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`, a preStop delay on
     /// the proxy container: the proxy keeps accepting this long after deletion, then refuses
@@ -1460,6 +1465,15 @@ pub struct DrainConfig {
     pub jitter_window: SimDuration,
     /// Guardian budget from SIGTERM to a forced exit (25 s).
     pub guardian: SimDuration,
+    /// Without jitter only: the most idle keep-alive connections per second the drain closes.
+    /// The server works through its connections one after another, each close costing CPU (the
+    /// FIN, the connection task's wake-up and teardown), so a drain that closes K connections
+    /// "at once" spreads them over K / rate seconds. Absent (the default): every close in one
+    /// instant. Measured with the real service on loopback
+    /// (`docs/results/2026-12-03-storm-smoke/eager-2026-12-04/predicted-with-close-cost/`). Not
+    /// serialized when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_rate: Option<f64>,
 }
 
 impl Default for DrainConfig {
@@ -1468,6 +1482,7 @@ impl Default for DrainConfig {
             timeout: secs(10),
             jitter_window: SimDuration::ZERO,
             guardian: secs(25),
+            close_rate: None,
         }
     }
 }
@@ -2050,6 +2065,28 @@ impl Fleet {
                     d.jitter_window, d.timeout
                 ),
             ));
+        }
+        if let Some(rate) = d.close_rate {
+            if !d.jitter_window.is_zero() {
+                e.push(ConfigError::new(
+                    "drain.close_rate",
+                    "paces a drain that closes its keep-alives at once; with drain.jitter_window the closes are already spread (set one or the other)",
+                ));
+            }
+            if self.app.on_sigterm != OnSigterm::Drain {
+                e.push(ConfigError::new(
+                    "drain.close_rate",
+                    "paces the drain's closes, and the application does not drain (app.on_sigterm is not \"drain\")",
+                ));
+            }
+            if !(rate.is_finite() && rate > 0.0 && rate <= 1e9) {
+                e.push(ConfigError::new(
+                    "drain.close_rate",
+                    format!(
+                        "closes per second: must be a finite number above 0 and at most 1000000000 (got {rate})"
+                    ),
+                ));
+            }
         }
         let sv = &self.server;
         if sv.idle_timeout.is_some_and(|d| d.is_zero()) {

@@ -69,6 +69,8 @@
 //!   `client.eager_reopen_rate` those reopens queue behind one serial opener (the generator's
 //!   one reconnect thread, which pays each connect in CPU), one per `1 / rate` s, so a drain's
 //!   storm of reopens is at most 10 ms x rate + 1 per 10 ms; absent, they all go at once.
+//!   On the server's side, `drain.close_rate` makes a drain without jitter close its idle
+//!   connections one after another, one per `1 / rate` s, instead of in one instant.
 //! - L4 (kube-proxy): a uniform pick among ready endpoints of its view per new connection;
 //!   established connections stay on their pod; no ready endpoint: serving-terminating ones, else
 //!   refused. L7: a pick per request, upstream keep-alives, 502 on refuse/reset after

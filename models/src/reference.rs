@@ -493,6 +493,13 @@ pub const FIELDS: &[FieldRef] = &[
         "reconnect storm",
     ),
     f(
+        "drain.close_rate",
+        "closes/s",
+        "none (all at once)",
+        "measured: real service on loopback (predicted-with-close-cost)",
+        "reconnect storm: its height",
+    ),
+    f(
         "drain.guardian",
         "duration",
         "25s",
@@ -696,6 +703,10 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("server.max_age", "(0, 24h]"),
     ("drain.timeout", "<= 1h"),
     ("drain.jitter_window", "<= drain.timeout (drain), <= 1h"),
+    (
+        "drain.close_rate",
+        "(0, 1000000000]; only without drain.jitter_window, with app.on_sigterm = \"drain\"",
+    ),
     ("drain.guardian", "<= 1h"),
     ("rollout.max_surge", "0..=1000 or 0%..=100%; not both 0"),
     (

@@ -265,3 +265,52 @@ fn eager_reopen_rate_is_serialized_only_when_set() {
     let back: Fleet = serde_json::from_str(&on).unwrap();
     assert_eq!(back.client.eager_reopen_rate, Some(24_000.0));
 }
+
+/// `drain.close_rate`: the drain works through its idle connections one after another, so a
+/// drain that closes ~150 at once (jitter off) closes at most 10 ms x rate (+1) per 10 ms, and
+/// eager clients, reopening each as it closes, come back no faster.
+#[test]
+fn a_close_rate_spreads_the_drain_and_the_storm_with_it() {
+    for (seed, rate) in [(121, 2_000.0), (122, 5_000.0)] {
+        let free = storm_fleet(true);
+        let mut paced = free.clone();
+        paced.drain.close_rate = Some(rate);
+        paced.validate().unwrap();
+        let (f, p) = (run("free", &free, seed), run("closes-paced", &paced, seed));
+        let bound = (0.010 * rate) as u64 + 1;
+        assert!(peak(&f) > 2 * bound, "seed {seed}: free peak {}", peak(&f));
+        // One reopen per close, plus at most one request's open in the same bucket.
+        assert!(
+            peak(&p) <= bound + 1,
+            "seed {seed}: peak {} per 10 ms above 10 ms x {rate}/s + 1 = {bound} (+1)",
+            peak(&p)
+        );
+        // Every closed connection is still reopened; pacing moves the closes in time, so a
+        // few requests meet their connection before or after its close and open one
+        // differently: the totals agree within 1%.
+        let (tp, tf) = (total(&p) as f64, total(&f) as f64);
+        assert!(
+            (tp - tf).abs() <= 0.01 * tf,
+            "seed {seed}: {tp} new connections paced, {tf} free"
+        );
+    }
+    // Deterministic, and only where the closes are not already jittered, only for a draining
+    // application, only a positive rate: errors naming the field.
+    let mut f = storm_fleet(true);
+    f.drain.close_rate = Some(4_000.0);
+    let (a, b) = (run("closes-paced", &f, 7), run("closes-paced", &f, 7));
+    assert_eq!(a.digest, b.digest, "seed 7");
+    let mut jittered = f.clone();
+    jittered.drain.jitter_window = secs(2);
+    assert!(validation_errors(&jittered).contains("drain.close_rate"));
+    let mut exits = f.clone();
+    exits.app.on_sigterm = models::OnSigterm::Exit;
+    assert!(validation_errors(&exits).contains("drain.close_rate"));
+    for bad in [0.0, -5.0, f64::NAN] {
+        let mut g = f.clone();
+        g.drain.close_rate = Some(bad);
+        assert!(validation_errors(&g).contains("drain.close_rate"), "{bad}");
+    }
+    let json = serde_json::to_string(&storm_fleet(true)).unwrap();
+    assert!(!json.contains("close_rate"), "{json}");
+}

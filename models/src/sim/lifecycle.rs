@@ -298,8 +298,25 @@ impl World<'_> {
         self.slice_set(q, p, ep, now);
         let conns = self.pods[p as usize].conns.clone();
         let w = dur(jitter);
-        for c in conns {
-            if w > 0 {
+        // `drain.close_rate`: the k-th connection closes k / rate s after the first.
+        let close_every = self
+            .f
+            .drain
+            .close_rate
+            .map(|r| (1e9 / r).ceil().max(1.0) as u64);
+        for (k, c) in conns.into_iter().enumerate() {
+            if let Some(every) = close_every
+                && k > 0
+            {
+                let generation = self.conns[c as usize].generation;
+                q.schedule_at(
+                    SimTime::from_nanos(now.saturating_add(every.saturating_mul(k as u64))),
+                    Ev::JitterClose {
+                        conn: c,
+                        generation,
+                    },
+                );
+            } else if w > 0 {
                 let at = now + self.rng.jitter.below(w + 1);
                 let generation = self.conns[c as usize].generation;
                 q.schedule_at(
