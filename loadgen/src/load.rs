@@ -128,7 +128,7 @@ pub fn run(plan: LoadPlan) -> Result<LoadReport, LoadError> {
 /// example prints it). Warms `plan.clients` keep-alive connections, one per client, as a run's
 /// warm-up does, so that every client's idle list is full, as it is when a drain closes idle
 /// connections. Then, `bursts` times, hands one reopen per client at once to the reopening
-/// thread ([`ReconnectThread`], normal scheduling policy), as the connection drivers do when
+/// thread (`ReconnectThread`, normal scheduling policy), as the connection drivers do when
 /// the server closes their connections: the generator's own reopen (TCP connect, HTTP/1
 /// handshake, the `open` record with `why: "eager"`, `put_idle`, which closes the fresh
 /// connection at once because the list is full: the `close` record `why: "client"`). Waits for

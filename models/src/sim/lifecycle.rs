@@ -371,7 +371,7 @@ impl World<'_> {
     pub(super) fn on_drain_deadline(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
         self.pods[p as usize].drain_expired = true;
         // Past the drain timeout: what is still in flight or open is cut.
-        self.kill_data_path(q, p, now, Cut::ByApp);
+        self.kill_data_path(q, p, now, CutBy::App);
         self.try_finish_drain(q, p, now);
     }
 
@@ -423,7 +423,7 @@ impl World<'_> {
 
     /// Resets every request in flight at pod `p` and closes its connections; `by` says who
     /// cuts them (a composed sidecar answers for what the application cuts).
-    pub(super) fn kill_data_path(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64, by: Cut) {
+    pub(super) fn kill_data_path(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64, by: CutBy) {
         let inflight = std::mem::take(&mut self.pods[p as usize].inflight);
         {
             let pod = &mut self.pods[p as usize];
@@ -445,7 +445,7 @@ impl World<'_> {
         let sidecar_answer = self
             .bal
             .sidecar_status
-            .filter(|_| by == Cut::ByApp && self.pods[p as usize].ev_sidecar.is_some());
+            .filter(|_| by == CutBy::App && self.pods[p as usize].ev_sidecar.is_some());
         for &r in &inflight {
             let c = self.reqs[r as usize].conn;
             if c != NONE {
@@ -499,7 +499,7 @@ impl World<'_> {
             pod.steps.push((ShutdownStep::Exited, now));
             pod.exit_code = Some(code);
         }
-        self.kill_data_path(q, p, now, Cut::ByApp);
+        self.kill_data_path(q, p, now, CutBy::App);
         self.kill_workers(q, p);
         let teardown = dur(self.plan.shutdown.sandbox_teardown);
         let pod = &mut self.pods[p as usize];

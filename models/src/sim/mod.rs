@@ -392,13 +392,13 @@ impl Event for Ev {
 
 /// Who cuts a pod's data path (`kill_data_path`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cut {
+enum CutBy {
     /// The application: it exits or its drain times out.
-    ByApp,
+    App,
     /// The pod's sidecar proxy exits.
-    BySidecar,
+    Sidecar,
     /// The balancer drops the target (its deregistration delay ends).
-    ByBalancer,
+    Balancer,
 }
 
 /// An endpoint's conditions, in the EndpointSlice or in a balancer's view.
@@ -962,7 +962,7 @@ impl<'f> World<'f> {
             }
             Ev::SidecarExit(p) => {
                 self.pods[p as usize].ev_sidecar = None;
-                self.kill_data_path(q, p, now, Cut::BySidecar);
+                self.kill_data_path(q, p, now, CutBy::Sidecar);
                 self.try_finish_drain(q, p, now);
             }
             Ev::DeregClose { pod, ver } => {
@@ -980,7 +980,7 @@ impl<'f> World<'f> {
                     if pod_ref.phase != Phase::Gone
                         && (!pod_ref.inflight.is_empty() || (l4 && !pod_ref.conns.is_empty()))
                     {
-                        self.kill_data_path(q, pod, now, Cut::ByBalancer);
+                        self.kill_data_path(q, pod, now, CutBy::Balancer);
                         self.try_finish_drain(q, pod, now);
                     }
                 }
