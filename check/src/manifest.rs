@@ -1105,6 +1105,72 @@ impl<'a> Ann<'a> {
     }
 }
 
+/// A cloud balancer controller's health-check annotations and target-group attributes, as
+/// read from the objects in its order of precedence.
+struct HealthChecks<'a> {
+    interval: Option<Ann<'a>>,
+    healthy: Option<Ann<'a>>,
+    unhealthy: Option<Ann<'a>>,
+    attrs: Option<Ann<'a>>,
+    /// `deregistration_delay.timeout_seconds` in the attributes.
+    delay: Option<u64>,
+}
+
+impl<'a> HealthChecks<'a> {
+    /// Reads `[interval, healthy threshold, unhealthy threshold, target-group attributes]`;
+    /// a value that does not parse is an error naming its annotation.
+    fn find(objs: &[&'a Object], keys: [&'static str; 4]) -> Result<Self, CheckError> {
+        let [interval, healthy, unhealthy, attrs] = keys;
+        let hc = HealthChecks {
+            interval: Ann::find(objs, interval)?,
+            healthy: Ann::find(objs, healthy)?,
+            unhealthy: Ann::find(objs, unhealthy)?,
+            attrs: Ann::find(objs, attrs)?,
+            delay: None,
+        };
+        for (a, lo, hi, unit) in [
+            (&hc.interval, 1, 300, "seconds"),
+            (&hc.healthy, 1, 10, "checks"),
+            (&hc.unhealthy, 1, 10, "checks"),
+        ] {
+            if let Some(a) = a {
+                a.int(lo, hi, unit)?;
+            }
+        }
+        let delay = hc
+            .attrs
+            .as_ref()
+            .map(|a| a.deregistration_delay())
+            .transpose()?
+            .flatten();
+        Ok(HealthChecks { delay, ..hc })
+    }
+
+    /// With pod targets: the checks go into the model, and each annotation into the reason.
+    fn apply(&self, read: &mut BalancerRead) {
+        let n = |a: &Option<Ann>, lo, hi| a.as_ref().and_then(|a| a.int(lo, hi, "").ok());
+        read.health_check_interval_s = n(&self.interval, 1, 300);
+        read.healthy_threshold = n(&self.healthy, 1, 10).map(|n| n as u32);
+        read.unhealthy_threshold = n(&self.unhealthy, 1, 10).map(|n| n as u32);
+        for a in [&self.interval, &self.healthy, &self.unhealthy]
+            .into_iter()
+            .flatten()
+        {
+            read.because.push_str(&format!("; {}", a.said()));
+        }
+    }
+
+    /// With node targets: each annotation given is a note saying why it does not act.
+    fn note_inert(&self, notes: &mut Vec<String>, why: &str) {
+        for a in [&self.interval, &self.healthy, &self.unhealthy]
+            .into_iter()
+            .flatten()
+        {
+            notes.push(format!("{}: {why}", a.said()));
+        }
+    }
+}
+
 /// `Kind/name or Kind/name`.
 fn titles(objs: &[&Object]) -> String {
     objs.iter()
@@ -1162,25 +1228,19 @@ fn alb_ingress(
         loc: Some(tt.map_or(class_loc, |a| a.loc())),
         ..BalancerRead::new(preset)
     };
-    let interval = Ann::find(&from, ALB_HC_INTERVAL)?;
-    let threshold = Ann::find(&from, ALB_HEALTHY_THRESHOLD)?;
-    let unhealthy = Ann::find(&from, ALB_UNHEALTHY_THRESHOLD)?;
-    let attrs = Ann::find(&from, ALB_TG_ATTRIBUTES)?;
-    let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
-    let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
-    let unhealthy_n = unhealthy.map(|a| a.int(1, 10, "checks")).transpose()?;
-    let delay = attrs
-        .map(|a| a.deregistration_delay())
-        .transpose()?
-        .flatten();
+    let hc = HealthChecks::find(
+        &from,
+        [
+            ALB_HC_INTERVAL,
+            ALB_HEALTHY_THRESHOLD,
+            ALB_UNHEALTHY_THRESHOLD,
+            ALB_TG_ATTRIBUTES,
+        ],
+    )?;
+    let (delay, attrs) = (hc.delay, hc.attrs);
     if ip {
-        read.health_check_interval_s = interval_s;
-        read.healthy_threshold = threshold_n.map(|n| n as u32);
-        read.unhealthy_threshold = unhealthy_n.map(|n| n as u32);
+        hc.apply(&mut read);
         read.deregistration_delay_s = Some(delay.unwrap_or(300));
-        for a in [interval, threshold, unhealthy].into_iter().flatten() {
-            read.because.push_str(&format!("; {}", a.said()));
-        }
         match (delay, attrs) {
             (Some(d), Some(a)) => read.because.push_str(&format!(
                 "; deregistration delay {d} s ({DEREGISTRATION} in {ALB_TG_ATTRIBUTES} on {})",
@@ -1192,9 +1252,7 @@ fn alb_ingress(
         }
     } else {
         let nodes = "in instance mode the ALB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
-        for a in [interval, threshold, unhealthy].into_iter().flatten() {
-            notes.push(format!("{}: {nodes}", a.said()));
-        }
+        hc.note_inert(notes, nodes);
         if let (Some(d), Some(a)) = (delay, attrs) {
             notes.push(format!(
                 "{DEREGISTRATION}={d} ({ALB_TG_ATTRIBUTES} on {}): {nodes}",
@@ -1367,24 +1425,18 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
         loc: Some(loc.unwrap_or_else(|| s.loc(type_node, "spec.type"))),
         ..BalancerRead::new(preset)
     };
-    let interval = Ann::find(&from, NLB_HC_INTERVAL)?;
-    let threshold = Ann::find(&from, NLB_HEALTHY_THRESHOLD)?;
-    let unhealthy = Ann::find(&from, NLB_UNHEALTHY_THRESHOLD)?;
-    let attrs = Ann::find(&from, NLB_TG_ATTRIBUTES)?;
-    let interval_s = interval.map(|a| a.int(1, 300, "seconds")).transpose()?;
-    let threshold_n = threshold.map(|a| a.int(1, 10, "checks")).transpose()?;
-    let unhealthy_n = unhealthy.map(|a| a.int(1, 10, "checks")).transpose()?;
-    let delay = attrs
-        .map(|a| a.deregistration_delay())
-        .transpose()?
-        .flatten();
+    let hc = HealthChecks::find(
+        &from,
+        [
+            NLB_HC_INTERVAL,
+            NLB_HEALTHY_THRESHOLD,
+            NLB_UNHEALTHY_THRESHOLD,
+            NLB_TG_ATTRIBUTES,
+        ],
+    )?;
+    let (delay, attrs) = (hc.delay, hc.attrs);
     if ip {
-        read.health_check_interval_s = interval_s;
-        read.healthy_threshold = threshold_n.map(|n| n as u32);
-        read.unhealthy_threshold = unhealthy_n.map(|n| n as u32);
-        for a in [interval, threshold, unhealthy].into_iter().flatten() {
-            read.because.push_str(&format!("; {}", a.said()));
-        }
+        hc.apply(&mut read);
         let termination = attrs
             .map(|a| a.connection_termination())
             .transpose()?
@@ -1403,9 +1455,7 @@ fn load_balancer_service(s: &Object, notes: &mut Vec<String>) -> Result<Balancer
         }
     } else {
         let nodes = "with instance targets the NLB's targets are the nodes, which a rollout does not change, so it does not act on the pods and does not enter the prediction";
-        for a in [interval, threshold, unhealthy].into_iter().flatten() {
-            notes.push(format!("{}: {nodes}", a.said()));
-        }
+        hc.note_inert(notes, nodes);
         if let Some(d) = delay {
             notes.push(format!(
                 "{DEREGISTRATION}={d} ({NLB_TG_ATTRIBUTES} on {title}): {nodes}"

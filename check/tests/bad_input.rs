@@ -2,9 +2,12 @@
 //! mapping of the annotations that change the data path. Inputs are written by the tests into
 //! temporary folders.
 
+mod common;
+
+use common::{plan, write};
 use std::path::PathBuf;
 
-use check::{Assumptions, CheckError, CheckPlan, Report};
+use check::{Assumptions, CheckError, Report};
 use models::Preset;
 
 const SERVICE: &str = "---
@@ -44,30 +47,6 @@ spec:
 }
 
 const PORT: &str = "        ports:\n        - containerPort: 8080\n";
-
-fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("m.yaml");
-    std::fs::write(&p, text).unwrap();
-    (dir, p)
-}
-
-fn plan(p: PathBuf) -> CheckPlan {
-    CheckPlan {
-        inputs: vec![p],
-        assumptions: Assumptions {
-            seeds: 2,
-            ..Assumptions::default()
-        },
-        proxy: None,
-        budget: 0.0,
-        search_fix: false,
-        fix_out: None,
-        predictions_out: None,
-        strict_kinds: false,
-        threads: 1,
-    }
-}
 
 fn err(text: &str) -> CheckError {
     let (_d, p) = write(text);

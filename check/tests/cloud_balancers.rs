@@ -3,9 +3,11 @@
 //! the object and annotation that decided it, and every value that does not parse an error
 //! naming the annotation. Inputs are written by the tests into temporary folders.
 
-use std::path::PathBuf;
+mod common;
 
-use check::{Assumptions, CheckError, CheckPlan, Report};
+use common::{plan, write};
+
+use check::{Assumptions, CheckError, Report};
 use models::Preset;
 use sim_core::SimDuration;
 
@@ -61,30 +63,6 @@ fn ingress(class: &str, annotations: &str) -> String {
     format!(
         "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n{ann}spec:\n  ingressClassName: {class}\n  rules:\n  - http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: web\n            port:\n              number: 80\n"
     )
-}
-
-fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("m.yaml");
-    std::fs::write(&p, text).unwrap();
-    (dir, p)
-}
-
-fn plan(p: PathBuf) -> CheckPlan {
-    CheckPlan {
-        inputs: vec![p],
-        assumptions: Assumptions {
-            seeds: 2,
-            ..Assumptions::default()
-        },
-        proxy: None,
-        budget: 0.0,
-        search_fix: false,
-        fix_out: None,
-        predictions_out: None,
-        strict_kinds: false,
-        threads: 1,
-    }
 }
 
 fn ok(parts: &[&str]) -> Report {

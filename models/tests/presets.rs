@@ -322,13 +322,10 @@ fn long_tailed_presets_draw_minute_long_lags() {
     assert_eq!(f.plan().lag, Preset::AwsAlbIp.spec().lag);
 }
 
-#[test]
-fn the_deregistration_delay_lets_in_flight_requests_finish_and_then_cuts_them() {
-    // Slow requests (10 s) on a cloud LB; the deleted pod's app serves on for 60 s (preStop),
-    // so only the balancer ends them. Once the view drops the pod (1 s), no new request goes
-    // there; its in-flight requests finish if the deregistration delay outlasts them (30 s: no
-    // failure), and are cut when it ends first (2 s: the ones with more than 2 s to go,
-    // answered 502 as killed_in_flight).
+/// 10 s requests at 20/s behind a health-checked cloud `preset` (checks 1 s x 1), pods whose
+/// app serves on for 60 s after deletion (preStop, grace 90 s), a 1 s lag: only the balancer
+/// can end a request in flight at a deleted pod.
+fn slow_requests_fleet(preset: Preset) -> Fleet {
     let mut f = small(Levers {
         pid1: true,
         ..Levers::NONE
@@ -341,9 +338,20 @@ fn the_deregistration_delay_lets_in_flight_requests_finish_and_then_cuts_them() 
     f.lifecycle.prestop = Some(PreStop::Sleep(secs(60)));
     f.lifecycle.grace_period = secs(90);
     f.propagation.lag = Some(Dist::constant(secs(1)));
-    f.balancer.preset = Preset::CloudLb;
+    f.balancer.preset = preset;
     f.balancer.health_check_interval = Some(secs(1));
     f.balancer.healthy_threshold = Some(1);
+    f
+}
+
+#[test]
+fn the_deregistration_delay_lets_in_flight_requests_finish_and_then_cuts_them() {
+    // Slow requests (10 s) on a cloud LB; the deleted pod's app serves on for 60 s (preStop),
+    // so only the balancer ends them. Once the view drops the pod (1 s), no new request goes
+    // there; its in-flight requests finish if the deregistration delay outlasts them (30 s: no
+    // failure), and are cut when it ends first (2 s: the ones with more than 2 s to go,
+    // answered 502 as killed_in_flight).
+    let f = slow_requests_fleet(Preset::CloudLb);
     let mut long = f.clone();
     long.balancer.deregistration_delay = Some(secs(30));
     let mut short = f.clone();
@@ -478,21 +486,7 @@ fn an_nlb_resets_open_flows_at_the_deregistration_delay_only_with_connection_ter
     // default) the flows in flight finish: no failure. On, with a 2 s delay, the NLB resets
     // the flows still open when the delay ends: their requests fail as resets
     // (killed_in_flight); with a 30 s delay they have all finished by then.
-    let mut f = small(Levers {
-        pid1: true,
-        ..Levers::NONE
-    });
-    f.queue = None;
-    f.load.rate = 20.0;
-    f.load.deadline = secs(60);
-    f.run.baseline = secs(20);
-    f.pod.service_time = Dist::constant(secs(10));
-    f.lifecycle.prestop = Some(PreStop::Sleep(secs(60)));
-    f.lifecycle.grace_period = secs(90);
-    f.propagation.lag = Some(Dist::constant(secs(1)));
-    f.balancer.preset = Preset::AwsNlbIp;
-    f.balancer.health_check_interval = Some(secs(1));
-    f.balancer.healthy_threshold = Some(1);
+    let f = slow_requests_fleet(Preset::AwsNlbIp);
     let off = f.clone();
     let mut long = f.clone();
     long.balancer.connection_termination = Some(true);
