@@ -1106,6 +1106,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     let mut first_byte = None;
     let mut head: Option<(u16, bool, Option<String>, bool)> = None;
     let res = tokio::time::timeout_at(deadline.into(), async {
+        conn.use_for_request();
         conn.tx.ready().await?;
         let resp = conn.tx.send_request(req).await?;
         first_byte = Some(sh.clock.now_ns());

@@ -104,7 +104,17 @@ pub(crate) fn epoch_ns_now() -> i64 {
 pub(crate) struct Conn {
     pub id: u64,
     pub tx: http1::SendRequest<Empty<Bytes>>,
+    /// A request has been handed to this connection (see [`Conn::use_for_request`]).
+    used: Arc<AtomicBool>,
     _kill: oneshot::Sender<()>,
+}
+
+impl Conn {
+    /// Marks the connection as carrying a request, before it is sent: a server close after
+    /// this is judged by hyper's own reading of it (mid-request: an error).
+    pub(crate) fn use_for_request(&self) {
+        self.used.store(true, Ordering::Release);
+    }
 }
 
 /// The run's counters, read by the footer, the progress line, the control port's `/status` and
@@ -303,6 +313,8 @@ impl Shared {
         let why = if ahead { OPENED_AHEAD } else { "" };
         self.conn_event(id, ConnEv::Open, why.to_string(), warm);
         let (kill, kill_rx) = oneshot::channel::<()>();
+        let used = Arc::new(AtomicBool::new(false));
+        let used_here = used.clone();
         let me = self.clone();
         tokio::spawn(async move {
             let why = tokio::select! {
@@ -310,6 +322,13 @@ impl Shared {
                 _ = kill_rx => "client".to_string(),
                 r = conn => match r {
                     Ok(()) => "eof".to_string(),
+                    // hyper's client reports the server's orderly close of a connection that
+                    // never carried a request as an incomplete message (its keep-alive state
+                    // is not idle until a first exchange completes): nothing was cut, it is
+                    // an end of file like any idle close.
+                    Err(e) if e.is_incomplete_message() && !used_here.load(Ordering::Acquire) => {
+                        "eof".to_string()
+                    }
                     Err(e) => format!("error:{}", classify_error(&e).outcome.as_str()),
                 },
             };
@@ -328,6 +347,7 @@ impl Shared {
         Ok(Conn {
             id,
             tx,
+            used,
             _kill: kill,
         })
     }

@@ -153,6 +153,7 @@ async fn one_stream(
         .body(Empty::<Bytes>::new())
         .expect("sse request");
     let resp = tokio::time::timeout_at(deadline.into(), async {
+        conn.use_for_request();
         conn.tx.ready().await?;
         conn.tx.send_request(req).await
     })

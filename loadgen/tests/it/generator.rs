@@ -556,3 +556,53 @@ fn connect_bursts_reopen_every_client_through_the_eager_path() {
     }
     assert!(!conns.iter().any(|c| c.ev == ConnEv::ConnectFail), "{text}");
 }
+
+/// A server that closes idle keep-alive connections cleanly (FIN, nothing unread) before any
+/// request used them: each close is recorded as `eof`, not as an error (hyper's client reports
+/// it as an incomplete message, since the connection never completed an exchange). The request
+/// that one connection carried when it was cut fails in its own record.
+#[test]
+fn a_clean_close_of_a_never_used_connection_is_an_eof() {
+    let a = serve(|s, _| {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(s);
+    });
+    let (_, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--clients",
+        "4",
+        "--rate",
+        "1",
+        "--duration",
+        "1s",
+        "--timeout",
+        "2s",
+        "--quiet",
+    ]);
+    use loadgen::record::ConnEv;
+    let carried: std::collections::BTreeSet<u64> = reqs(&lines).iter().map(|r| r.conn).collect();
+    let closes: Vec<(u64, String)> = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::Conn(c) if c.ev == ConnEv::Close => Some((c.conn, c.why.clone())),
+            _ => None,
+        })
+        .collect();
+    let idle: Vec<&(u64, String)> = closes
+        .iter()
+        .filter(|(c, _)| !carried.contains(c))
+        .collect();
+    assert!(idle.len() >= 2, "{closes:?}");
+    assert!(
+        idle.iter().all(|(_, why)| why == "eof"),
+        "never-used connections closed cleanly must be eof: {closes:?}"
+    );
+    // The request cut by the close is the request's own failure, in its record.
+    let rs = reqs(&lines);
+    assert!(
+        rs.iter().any(|r| r.outcome != Outcome::Ok),
+        "{:?}",
+        rs.iter().map(|r| r.outcome).collect::<Vec<_>>()
+    );
+}

@@ -90,6 +90,11 @@ fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
             let is = v["is"].as_i64().unwrap();
             let actual = is + lag_of(i);
             v["as"] = actual.into();
+            // The rewritten lags are all under 10 ms: none is a generator fault, whatever the
+            // real run's machine did (a busy machine can make one).
+            if let Some(o) = v.as_object_mut() {
+                o.remove("gf");
+            }
             for k in ["fb", "e"] {
                 if let Some(t) = v[k].as_i64() {
                     v[k] = (t.max(actual + 1)).into();
