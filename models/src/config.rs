@@ -1422,6 +1422,13 @@ pub struct AppConfig {
     /// After SIGTERM the application keeps serving this long (readiness failed when
     /// `fail_readiness`) before `on_sigterm` acts: an in-application preStop. Default 0 s.
     pub keep_serving: SimDuration,
+    /// While draining, a request that cannot finish before the drain's deadline (its service
+    /// time runs past `drain.timeout`, or the guardian) is refused at once with 503 +
+    /// `Retry-After` (outcome `shed`: refused on purpose, not lost) instead of being started
+    /// and cut (real-service's requeue lever does this for `/work`; the lever patch
+    /// `requeue` sets it). Default false. Not serialized when off.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub shed_unfinishable: bool,
 }
 
 impl Default for AppConfig {
@@ -1430,6 +1437,7 @@ impl Default for AppConfig {
             on_sigterm: OnSigterm::Exit,
             fail_readiness: false,
             keep_serving: SimDuration::ZERO,
+            shed_unfinishable: false,
         }
     }
 }

@@ -105,10 +105,13 @@
 //! - Node CPU (`[nodes]`, optional): pods round-robin on nodes with `cores`; a request starting
 //!   on a node whose demand (requests in service x `cpu_per_request`) exceeds its cores is
 //!   served `demand / cores` slower (processor sharing, taken at the request's start).
-//! - Not modelled: chains of more than two hops or with per-hop pools,
+//! - Not modelled: chains beyond a balancer, an optional kube-proxy hop behind it and an
+//!   optional Envoy sidecar in the pod (each with its own lag, statuses and limits above),
 //!   per-node views (one view stands for every kube-proxy), readiness-probe failures
-//!   of pods that are not being deleted, 503 + Retry-After shedding by the requeue lever (so
-//!   `shed` is always 0).
+//!   of pods that are not being deleted, long-lived streams.
+//! - Shedding (`app.shed_unfinishable`, set by the requeue lever): a draining pod refuses a
+//!   request whose service time would run past the drain's deadline with 503 + Retry-After
+//!   (outcome `shed`, not a failure) instead of starting it and cutting it.
 //! - An exited pod: refused (RST from its network namespace) for `lifecycle.sandbox_teardown`
 //!   after the exit, then its IP is gone and a connection routed there gets no answer until
 //!   `client.connect_timeout` (L4: outcome `timeout`) or the proxy's `balancer.connect_timeout`

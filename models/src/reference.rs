@@ -451,6 +451,13 @@ pub const FIELDS: &[FieldRef] = &[
         "serving condition (terminating fallback)",
     ),
     f(
+        "app.shed_unfinishable",
+        "bool",
+        "false (the requeue lever patch: true)",
+        "real-service requeue lever: /work that cannot finish in the budget gets 503 + Retry-After",
+        "shed (not a failure) instead of killed_in_flight at the drain's deadline",
+    ),
+    f(
         "app.keep_serving",
         "duration",
         "0s",

@@ -99,6 +99,7 @@ impl Levers {
             let q = f.queue.as_mut().unwrap();
             q.release_on_sigterm = true;
             q.idempotent = true;
+            f.app.shed_unfinishable = true;
         }
         if self.surge {
             f.rollout.max_surge = IntOrPercent::Int(1);

@@ -366,3 +366,43 @@ fn node_cpu_sharing_moves_p99_and_more_cores_bring_it_back() {
     let base = run("plain", &plain, 21);
     assert!(base.analysis.summary.latency_ms.baseline.p99.unwrap() < 200.0);
 }
+
+/// `app.shed_unfinishable` (the requeue lever's HTTP half): 20 s operations on keep-alive
+/// connections, a drain of 8 s. Without it the operations still running at the drain's deadline
+/// are cut (killed_in_flight) and those that arrive on still-open connections during the drain
+/// are started and cut too; with it a draining pod refuses what cannot finish (503 +
+/// Retry-After: `shed`, not a failure), so fewer are cut and none of the refused counts as lost.
+#[test]
+fn a_draining_pod_sheds_what_cannot_finish_instead_of_cutting_it() {
+    let mut f = small_keepalive(Levers::ALL);
+    f.queue = None;
+    f.load.rate = 6.0;
+    f.load.deadline = secs(60);
+    f.pod.service_time = sim_core::Dist::constant(secs(20));
+    f.drain.timeout = secs(8);
+    f.drain.guardian = secs(12);
+    f.lifecycle.grace_period = secs(20);
+    f.run.baseline = secs(30);
+    let mut cut = f.clone();
+    cut.app.shed_unfinishable = false;
+    assert!(f.app.shed_unfinishable, "the requeue lever sets it");
+    for seed in [131, 132] {
+        let shed = run("shed", &f, seed).analysis.summary;
+        let plain = run("cut", &cut, seed).analysis.summary;
+        assert_eq!(plain.requests.shed, 0, "seed {seed}: {:?}", plain.requests);
+        assert!(shed.requests.shed > 0, "seed {seed}: {:?}", shed.requests);
+        // A shed request is answered, not lost.
+        assert_eq!(
+            shed.failed,
+            shed.requests.sent - shed.requests.ok - shed.requests.shed,
+            "seed {seed}: {:?}",
+            shed.requests
+        );
+        assert!(
+            shed.failed < plain.failed,
+            "seed {seed}: {} failed shedding, {} cutting",
+            shed.failed,
+            plain.failed
+        );
+    }
+}

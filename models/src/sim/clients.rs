@@ -37,6 +37,7 @@ impl World<'_> {
             l7_tries: 0,
             new_conn: false,
             new_up: false,
+            shed: false,
             upstream_sent: now,
             done: None,
             client: self.next_client,

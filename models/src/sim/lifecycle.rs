@@ -332,6 +332,7 @@ impl World<'_> {
         }
         let pod = &mut self.pods[p as usize];
         let deadline = now.saturating_add(dur(timeout));
+        pod.drain_deadline = deadline.min(exit_by);
         pod.ev_drain = Some(q.schedule_at(SimTime::from_nanos(deadline), Ev::DrainDeadline(p)));
         pod.ev_guardian = Some(q.schedule_at(SimTime::from_nanos(exit_by), Ev::Guardian(p)));
         self.try_finish_drain(q, p, now);

@@ -428,6 +428,8 @@ struct Req {
     l7_tries: u8,
     new_conn: bool,
     new_up: bool,
+    /// Refused by a draining pod that could not finish it (`app.shed_unfinishable`).
+    shed: bool,
     upstream_sent: u64,
     done: Option<EventId>,
 }
@@ -487,6 +489,8 @@ struct Pod {
     draining: bool,
     drain_expired: bool,
     exit_deadline: u64,
+    /// While draining: the drain's deadline (`drain.timeout` or the guardian, the sooner).
+    drain_deadline: u64,
     busy: u32,
     /// The node it runs on (`[nodes]`), round-robin in creation order.
     node: u32,
@@ -534,6 +538,7 @@ impl Pod {
             draining: false,
             drain_expired: false,
             exit_deadline: NEVER,
+            drain_deadline: NEVER,
             busy: 0,
             node: 0,
             queue: VecDeque::new(),

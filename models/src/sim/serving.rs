@@ -66,6 +66,7 @@ impl World<'_> {
     }
 
     pub(super) fn enqueue(&mut self, q: &mut Scheduler<Ev>, p: u32, r: u32, now: u64) {
+        self.reqs[r as usize].shed = false;
         let c = self.reqs[r as usize].conn;
         if c != NONE {
             self.conns[c as usize].at_server = true;
@@ -95,6 +96,16 @@ impl World<'_> {
             }
         }
         let pod = &mut self.pods[p as usize];
+        if self.f.app.shed_unfinishable
+            && pod.draining
+            && now.saturating_add(d) > pod.drain_deadline
+        {
+            // Refused at once (503 + Retry-After): no work, the answer goes back now.
+            self.reqs[r as usize].shed = true;
+            self.reqs[r as usize].done =
+                Some(q.schedule_at(SimTime::from_nanos(now), Ev::ServiceDone(r)));
+            return;
+        }
         let cold = &self.f.pod.cold_start;
         if !pod.warm && cold.factor > 1.0 && !cold.duration.is_zero() {
             let age = now.saturating_sub(pod.started_at) as f64;
@@ -131,12 +142,17 @@ impl World<'_> {
         if let Some(next) = pod.queue.pop_front() {
             self.start_service(q, p, next, now);
         }
-        self.respond_ok(q, r, now);
+        let answer = if self.reqs[r as usize].shed {
+            Outcome::Shed
+        } else {
+            Outcome::Ok
+        };
+        self.respond(q, r, now, answer);
         self.try_finish_drain(q, p, now);
     }
 
-    /// The pod answered `r` at `now`.
-    pub(super) fn respond_ok(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
+    /// The pod answered `r` at `now` with `answer` (`Ok`, or `Shed` for a refusal).
+    pub(super) fn respond(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64, answer: Outcome) {
         let req = self.reqs[r as usize];
         let rtt = self.rtt;
         let hs = move |new: bool| if new { rtt } else { 0 };
@@ -180,7 +196,7 @@ impl World<'_> {
         }
         match self.bal.kind {
             BalancerKind::L4 => {
-                self.finish(q, r, Outcome::Ok, None, arrive + hs(req.new_conn));
+                self.finish(q, r, answer, None, arrive + hs(req.new_conn));
             }
             BalancerKind::L7 => {
                 let timeout = dur(self.bal.upstream_timeout);
@@ -190,7 +206,7 @@ impl World<'_> {
                     self.finish(q, r, Outcome::Http504, Some(Mechanism::UpstreamTimeout), at);
                 } else {
                     let end = arrive + hs(req.new_up) + self.ow + hs(req.new_conn);
-                    self.finish(q, r, Outcome::Ok, None, end);
+                    self.finish(q, r, answer, None, end);
                 }
             }
         }
