@@ -10,7 +10,8 @@
 //!   merged first, in order, then this file on top. Merging is deep for tables, and a later value
 //!   wins. One exception: a table with a `kind` key (a distribution such as
 //!   `{ kind = "uniform", low = "1s", high = "2s" }`) replaces the earlier value whole, so a
-//!   lever file can swap a distribution's kind without leftover fields.
+//!   lever file can swap a distribution's kind without leftover fields. The optional sections
+//!   `[queue]` and `[nodes]` take `kind = "none"` to remove what a lower layer set.
 //!
 //! The metadata of extended files is dropped: only the top file names the scenario.
 
@@ -25,6 +26,9 @@ use crate::shipped;
 
 /// The prefix that names a shipped file in `extends` from any folder: `shipped:after`.
 pub(crate) const SHIPPED_PREFIX: &str = "shipped:";
+
+/// The fleet's optional sections, which `kind = "none"` removes (`Fleet::queue`, `Fleet::nodes`).
+const OPTIONAL_SECTIONS: &[&str] = &["queue", "nodes"];
 
 /// Deepest `extends` chain accepted (a guard against runaway recursion, not a design limit).
 const MAX_DEPTH: usize = 16;
@@ -605,6 +609,7 @@ impl Source {
             }
         }
         let Some(levers) = table.remove("levers") else {
+            self.drop_none_sections(&mut table, &mut errors);
             return if errors.is_empty() {
                 Ok(table)
             } else {
@@ -692,10 +697,58 @@ impl Source {
                 set_path(&mut table, &path, value);
             }
         }
+        self.drop_none_sections(&mut table, &mut errors);
         if errors.is_empty() {
             Ok(table)
         } else {
             Err(self.field_errors(errors))
+        }
+    }
+
+    /// The optional sections a file can remove again with `kind = "none"` (a layer below set
+    /// them, and `extends` cannot unset a table): `queue = { kind = "none" }` is a fleet
+    /// without a job queue, `nodes = { kind = "none" }` one without node CPU. The section goes
+    /// with whatever lever patches put into it (without a queue, the requeue lever's queue
+    /// settings have nothing to act on); a setting a file writes beside `kind = "none"` is an
+    /// error, and so is any other `kind`.
+    fn drop_none_sections(&self, table: &mut Table, errors: &mut Vec<(String, String)>) {
+        for &section in OPTIONAL_SECTIONS {
+            let Some(Value::Table(t)) = table.get(section) else {
+                continue;
+            };
+            match t.get("kind") {
+                None => continue,
+                Some(Value::String(k)) if k == "none" => {}
+                Some(other) => {
+                    errors.push((
+                        format!("{section}.kind"),
+                        format!(
+                            "{other} is not a kind of [{section}]: kind = \"none\" removes the section, and it has no other"
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            // Settings below the file that says `kind = "none"` are what it removes; one written
+            // in that file or a file above it would act on nothing.
+            let rank = |file: &str| self.files.iter().position(|f| f == file);
+            let none_at = self
+                .origins
+                .get(&format!("{section}.kind"))
+                .and_then(|o| rank(&o.file));
+            for key in t.keys().filter(|k| *k != "kind") {
+                let path = format!("{section}.{key}");
+                let written_at = self.origins.get(&path).and_then(|o| rank(&o.file));
+                if matches!((written_at, none_at), (Some(w), Some(n)) if w >= n) {
+                    errors.push((
+                        path,
+                        format!(
+                            "[{section}] has kind = \"none\" (no {section}), so this setting would act on nothing; remove one of them"
+                        ),
+                    ));
+                }
+            }
+            table.remove(section);
         }
     }
 

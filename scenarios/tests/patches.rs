@@ -151,3 +151,54 @@ fn a_file_can_restate_a_levers_patch_with_its_own_values() {
     .unwrap_err();
     assert!(e.to_string().contains("patch.drian"), "{e}");
 }
+
+/// `extends` cannot unset a table a lower layer set: `queue = { kind = "none" }` removes the
+/// job queue again (and the requeue lever's queue settings with it), `nodes = { kind = "none" }`
+/// the node CPU; a setting written beside it, or another kind, is an error naming it.
+#[test]
+fn kind_none_removes_an_optional_section_a_lower_layer_set() {
+    let with_queue = fleet("extends = [\"after.toml\"]\n");
+    assert!(with_queue.queue.is_some(), "after.toml's base has a queue");
+    let without = fleet("extends = [\"after.toml\"]\nqueue = { kind = \"none\" }\n");
+    assert_eq!(without.queue, None);
+    // Everything else is the same fleet.
+    assert_eq!(
+        Fleet {
+            queue: None,
+            ..with_queue.clone()
+        },
+        without
+    );
+    // The requeue lever's HTTP half still acts without a queue.
+    assert!(without.app.shed_unfinishable);
+    // Node CPU set by a lower layer, removed by the file above it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cpu.toml"),
+        "[nodes]\ncount = 2\ncores = 4.0\n",
+    )
+    .unwrap();
+    let top = dir.path().join("top.toml");
+    std::fs::write(
+        &top,
+        "extends = [\"cpu.toml\"]\nnodes = { kind = \"none\" }\n",
+    )
+    .unwrap();
+    let path = top.display().to_string();
+    assert_eq!(load_scenario(&path).unwrap().fleet.nodes, None);
+    std::fs::write(&top, "extends = [\"cpu.toml\"]\n").unwrap();
+    assert!(load_scenario(&path).unwrap().fleet.nodes.is_some());
+    for (text, path) in [
+        (
+            "extends = [\"after.toml\"]\n[queue]\nkind = \"none\"\nrate = 2.0\n",
+            "queue.rate",
+        ),
+        (
+            "extends = [\"after.toml\"]\nqueue = { kind = \"empty\" }\n",
+            "queue.kind",
+        ),
+    ] {
+        let e = parse_scenario("t.toml", text).unwrap_err().to_string();
+        assert!(e.contains(path), "{path}: {e}");
+    }
+}
