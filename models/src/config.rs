@@ -1013,6 +1013,7 @@ impl Preset {
                 "unhealthy_threshold",
                 "deregistration_delay",
                 "connection_termination",
+                "readiness_gate",
             ],
         }
     }

@@ -120,3 +120,17 @@ fn istio_7665_failures_are_envoys_503s() {
     let fixed = run("istio-7665.toml", &[("lifecycle.prestop", d("5s"))]);
     assert!(fixed.failed <= t.failed, "{fixed:?} vs {t:?}");
 }
+
+#[test]
+fn istio_35964_nlb_default_drain_loses_and_a_303s_drain_does_not() {
+    let default = run("istio-35964.toml", &[]);
+    let fixed = run(
+        "istio-35964.toml",
+        &[
+            ("app.keep_serving", d("303s")),
+            ("lifecycle.grace_period", d("310s")),
+        ],
+    );
+    assert!(default.failed > 0, "{default:?}");
+    assert_eq!(fixed.failed, 0, "{fixed:?}");
+}
