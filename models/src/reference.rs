@@ -840,8 +840,8 @@ pub const PRESETS: &[PresetRef] = &[
     },
     PresetRef {
         preset: crate::Preset::AwsNlbIp,
-        what: "AWS NLB target-type ip: L4 pass-through to pod IPs",
-        defaults: "lag lognormal median 10s p99 120s; 3 x 10s checks; refusals reach the client",
+        what: "AWS NLB target-type ip: L4 pass-through to pod IPs, optional readiness gate",
+        defaults: "lag lognormal median 10s p99 120s; 3 x 10s checks (3 to fail); refusals reach the client; deregistration delay acts with connection termination",
     },
     PresetRef {
         preset: crate::Preset::AwsNlbInstance,
