@@ -563,8 +563,24 @@ fn connect_bursts_reopen_every_client_through_the_eager_path() {
 /// that one connection carried when it was cut fails in its own record.
 #[test]
 fn a_clean_close_of_a_never_used_connection_is_an_eof() {
-    let a = serve(|s, _| {
-        std::thread::sleep(Duration::from_millis(300));
+    // Every connection is closed (FIN) once the first request has reached the server: the one
+    // that carried it is read and closed without an answer, the others were never used. (The
+    // second request, 1 s later, keeps the run going past those closes: the generator's own
+    // closes at its end would otherwise race them.)
+    let request_seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = request_seen.clone();
+    let a = serve(move |mut s, _| {
+        use std::sync::atomic::Ordering::SeqCst;
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 1024];
+        while !seen.load(SeqCst) && Instant::now() < deadline {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => seen.store(true, SeqCst),
+                Err(_) => {} // no bytes yet: look again
+            }
+        }
         drop(s);
     });
     let (_, lines) = run_load(&[
@@ -575,7 +591,7 @@ fn a_clean_close_of_a_never_used_connection_is_an_eof() {
         "--rate",
         "1",
         "--duration",
-        "1s",
+        "2s",
         "--timeout",
         "2s",
         "--quiet",
