@@ -13,7 +13,7 @@ use crate::PlotError;
 use crate::render::{Chart, DrawResult, render};
 use crate::style::{
     FAILURE_CLASSES, GREEN, GRID, LEGEND_W, MUTED, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE,
-    anchored, check_window, empty_state, fmt_num, header, legend, text, window_label,
+    anchored, check_window_for, empty_state, fmt_num, header, legend, text, window_label,
 };
 use crate::timeline::{bucket_width, runs, shade_window, x_range};
 
@@ -32,10 +32,7 @@ pub fn error_timeline(
     out: impl AsRef<Path>,
 ) -> Result<(), PlotError> {
     let out = out.as_ref();
-    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
-        path: out.to_path_buf(),
-        reason,
-    })?;
+    check_window_for(window_s, out)?;
     render(
         &ErrorTimeline {
             buckets,

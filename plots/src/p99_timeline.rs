@@ -11,8 +11,8 @@ use measure::Bucket;
 use crate::PlotError;
 use crate::render::{Chart, DrawResult, render};
 use crate::style::{
-    BLUE, GRID, LEGEND_W, RED, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE, check_window, empty_state,
-    finite, fmt_num, header, legend, text, window_label,
+    BLUE, GRID, LEGEND_W, RED, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE, check_window_for,
+    empty_state, finite, fmt_num, header, legend, text, window_label,
 };
 use crate::timeline::{bucket_width, runs, shade_window, x_range};
 
@@ -37,10 +37,7 @@ pub fn p99_timeline(
     out: impl AsRef<Path>,
 ) -> Result<(), PlotError> {
     let out = out.as_ref();
-    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
-        path: out.to_path_buf(),
-        reason,
-    })?;
+    check_window_for(window_s, out)?;
     render(
         &P99Timeline {
             buckets,

@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use crate::PlotError;
 use crate::render::{Chart, DrawResult, render};
 use crate::style::{
-    BLUE, GRID, LEGEND_W, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE, check_window, empty_state,
-    fmt_num, header, legend, text, window_label,
+    BLUE, GRID, LEGEND_W, Swatch, TEXT, WINDOW_EDGE, WINDOW_SHADE, check_window, check_window_for,
+    empty_state, fmt_num, header, legend, text, window_label,
 };
 use crate::timeline::shade_window;
 
@@ -104,10 +104,7 @@ pub fn reconnect_curve_titled(
     out: impl AsRef<Path>,
 ) -> Result<(), PlotError> {
     let out = out.as_ref();
-    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
-        path: out.to_path_buf(),
-        reason,
-    })?;
+    check_window_for(window_s, out)?;
     render(
         &ReconnectCurve {
             counts: reconnects_per_10ms,
@@ -196,10 +193,7 @@ pub fn reconnect_curves(
     out: impl AsRef<Path>,
 ) -> Result<(), PlotError> {
     let out = out.as_ref();
-    check_window(window_s).map_err(|reason| PlotError::InvalidInput {
-        path: out.to_path_buf(),
-        reason,
-    })?;
+    check_window_for(window_s, out)?;
     if let Some(r) = range_s {
         let empty = (r[1] <= r[0]).then(|| format!("range_s {r:?} is empty"));
         if let Some(reason) = check_window(r).err().or(empty) {

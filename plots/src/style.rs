@@ -231,6 +231,17 @@ pub(crate) fn check_window(window_s: [f64; 2]) -> Result<(), String> {
     Ok(())
 }
 
+/// [`check_window`] for a chart meant for `out`: the error names the file.
+pub(crate) fn check_window_for(
+    window_s: [f64; 2],
+    out: &std::path::Path,
+) -> Result<(), crate::PlotError> {
+    check_window(window_s).map_err(|reason| crate::PlotError::InvalidInput {
+        path: out.to_path_buf(),
+        reason,
+    })
+}
+
 /// The deploy window's legend label.
 pub(crate) fn window_label(window_s: [f64; 2]) -> String {
     format!(
