@@ -1112,6 +1112,8 @@ struct HealthChecks<'a> {
     healthy: Option<Ann<'a>>,
     unhealthy: Option<Ann<'a>>,
     attrs: Option<Ann<'a>>,
+    /// The three checks' values, parsed and in range: seconds, checks, checks.
+    values: [Option<u64>; 3],
     /// `deregistration_delay.timeout_seconds` in the attributes.
     delay: Option<u64>,
 }
@@ -1121,37 +1123,39 @@ impl<'a> HealthChecks<'a> {
     /// a value that does not parse is an error naming its annotation.
     fn find(objs: &[&'a Object], keys: [&'static str; 4]) -> Result<Self, CheckError> {
         let [interval, healthy, unhealthy, attrs] = keys;
-        let hc = HealthChecks {
-            interval: Ann::find(objs, interval)?,
-            healthy: Ann::find(objs, healthy)?,
-            unhealthy: Ann::find(objs, unhealthy)?,
-            attrs: Ann::find(objs, attrs)?,
-            delay: None,
-        };
-        for (a, lo, hi, unit) in [
-            (&hc.interval, 1, 300, "seconds"),
-            (&hc.healthy, 1, 10, "checks"),
-            (&hc.unhealthy, 1, 10, "checks"),
-        ] {
-            if let Some(a) = a {
-                a.int(lo, hi, unit)?;
-            }
-        }
-        let delay = hc
-            .attrs
+        let (interval, healthy, unhealthy, attrs) = (
+            Ann::find(objs, interval)?,
+            Ann::find(objs, healthy)?,
+            Ann::find(objs, unhealthy)?,
+            Ann::find(objs, attrs)?,
+        );
+        let value = |a: &Option<Ann>, hi, unit| a.as_ref().map(|a| a.int(1, hi, unit)).transpose();
+        let values = [
+            value(&interval, 300, "seconds")?,
+            value(&healthy, 10, "checks")?,
+            value(&unhealthy, 10, "checks")?,
+        ];
+        let delay = attrs
             .as_ref()
             .map(|a| a.deregistration_delay())
             .transpose()?
             .flatten();
-        Ok(HealthChecks { delay, ..hc })
+        Ok(HealthChecks {
+            interval,
+            healthy,
+            unhealthy,
+            attrs,
+            values,
+            delay,
+        })
     }
 
     /// With pod targets: the checks go into the model, and each annotation into the reason.
     fn apply(&self, read: &mut BalancerRead) {
-        let n = |a: &Option<Ann>, lo, hi| a.as_ref().and_then(|a| a.int(lo, hi, "").ok());
-        read.health_check_interval_s = n(&self.interval, 1, 300);
-        read.healthy_threshold = n(&self.healthy, 1, 10).map(|n| n as u32);
-        read.unhealthy_threshold = n(&self.unhealthy, 1, 10).map(|n| n as u32);
+        let [interval, healthy, unhealthy] = self.values;
+        read.health_check_interval_s = interval;
+        read.healthy_threshold = healthy.map(|n| n as u32);
+        read.unhealthy_threshold = unhealthy.map(|n| n as u32);
         for a in [&self.interval, &self.healthy, &self.unhealthy]
             .into_iter()
             .flatten()
