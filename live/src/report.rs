@@ -429,6 +429,7 @@ mod tests {
             jobs: JobCounts::default(),
             generator_faults: 0,
             provenance: Default::default(),
+            streams: None,
         }
     }
 

@@ -14,8 +14,8 @@ use crate::error::AnalyzeError;
 use crate::record::{ConnEv, Footer, Header, Line, Req, SCHEMA, SseEv, SseEvent, parse_line};
 use clap::Parser;
 use measure::{
-    AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source,
-    StreamingAnalysis, Summary, parse_duration_or_secs,
+    AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source, StreamEvent,
+    StreamEventKind, StreamingAnalysis, Summary, parse_duration_or_secs, summarize_streams,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -215,28 +215,9 @@ pub struct LateSends {
     pub window_lag_max_ms: f64,
 }
 
-/// What the server-sent-event streams saw.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SseSummary {
-    /// Streams the generators kept open.
-    pub streams: u64,
-    /// Successful opens.
-    pub opens: u64,
-    /// Open streams that ended.
-    pub drops: u64,
-    /// Attempts to open that failed.
-    pub failed_attempts: u64,
-    /// Drops by reason (`eof`, `reset`, `timeout`...).
-    pub drops_by_reason: BTreeMap<String, u64>,
-    /// Time from a drop to the next open, percentiles and maximum.
-    pub reconnect_ms_p50: Option<f64>,
-    /// See `reconnect_ms_p50`.
-    pub reconnect_ms_p99: Option<f64>,
-    /// See `reconnect_ms_p50`.
-    pub reconnect_ms_max: Option<f64>,
-    /// Drops never followed by a successful reconnect before the end.
-    pub never_reconnected: u64,
-}
+/// What the server-sent-event streams saw: the measurement contract's [`measure::StreamSummary`]
+/// (`drop_times` absent: `sse.csv` lists every drop).
+pub use measure::StreamSummary as SseSummary;
 
 /// The summary of a live run: the contract's [`Summary`] plus the generator's health as `live`.
 /// Serialised through [`LiveSummary::to_json`], its keys come out sorted, as every live
@@ -782,74 +763,41 @@ fn endpoint_series(
 }
 
 fn sse_summary(events: &[SseEvent], streams: u64) -> (SseSummary, Vec<String>) {
-    let mut s = SseSummary {
-        streams,
-        ..Default::default()
-    };
-    let mut by_stream: BTreeMap<u64, Vec<&SseEvent>> = BTreeMap::new();
-    for e in events {
-        by_stream.entry(e.id).or_default().push(e);
-    }
-    let mut recon = Vec::new();
-    let mut rows =
+    let events: Vec<StreamEvent> = events
+        .iter()
+        .map(|e| StreamEvent {
+            at_ns: e.at,
+            id: e.id,
+            kind: match e.ev {
+                SseEv::Open => StreamEventKind::Open,
+                SseEv::Drop => StreamEventKind::Drop,
+                SseEv::Fail => StreamEventKind::Fail,
+                SseEv::End => StreamEventKind::End,
+            },
+            why: e.why.clone(),
+        })
+        .collect();
+    let (s, rows) = summarize_streams(&events, streams);
+    let mut lines =
         vec!["stream,event,at_s,why,next_open_at_s,reconnect_ms,attempts_until_open".to_string()];
-    for (id, mut evs) in by_stream {
-        evs.sort_by_key(|e| e.at);
-        for (k, e) in evs.iter().enumerate() {
-            match e.ev {
-                SseEv::Open => s.opens += 1,
-                SseEv::Drop | SseEv::Fail => {
-                    if e.ev == SseEv::Drop {
-                        s.drops += 1;
-                        *s.drops_by_reason.entry(e.why.clone()).or_default() += 1;
-                    } else {
-                        s.failed_attempts += 1;
-                    }
-                    let next = evs[k + 1..]
-                        .iter()
-                        .position(|x| x.ev == SseEv::Open || x.ev == SseEv::End);
-                    let (next_at, ms, att) = match next.map(|j| (j, evs[k + 1 + j])) {
-                        Some((j, x)) if x.ev == SseEv::Open => {
-                            let ms = (x.at - e.at) as f64 / 1e6;
-                            if e.ev == SseEv::Drop {
-                                recon.push(ms);
-                            }
-                            (
-                                format!("{:.6}", x.at as f64 / 1e9),
-                                format!("{ms:.3}"),
-                                (j + 1).to_string(),
-                            )
-                        }
-                        _ => {
-                            if e.ev == SseEv::Drop {
-                                s.never_reconnected += 1;
-                            }
-                            (String::new(), String::new(), String::new())
-                        }
-                    };
-                    rows.push(format!(
-                        "{id},{},{:.6},{},{next_at},{ms},{att}",
-                        e.ev.as_str(),
-                        e.at as f64 / 1e9,
-                        e.why
-                    ));
-                }
-                SseEv::End => {}
-            }
-        }
+    for r in rows {
+        let (next_at, ms, att) = match r.next_open {
+            Some((at, attempts)) => (
+                format!("{:.6}", at as f64 / 1e9),
+                format!("{:.3}", (at - r.at_ns) as f64 / 1e6),
+                attempts.to_string(),
+            ),
+            None => (String::new(), String::new(), String::new()),
+        };
+        lines.push(format!(
+            "{},{},{:.6},{},{next_at},{ms},{att}",
+            r.id,
+            r.kind.as_str(),
+            r.at_ns as f64 / 1e9,
+            r.why
+        ));
     }
-    recon.sort_by(|a, b| a.total_cmp(b));
-    let q = |p: f64| -> Option<f64> {
-        if recon.is_empty() {
-            None
-        } else {
-            Some(recon[((recon.len() - 1) as f64 * p).round() as usize])
-        }
-    };
-    s.reconnect_ms_p50 = q(0.5);
-    s.reconnect_ms_p99 = q(0.99);
-    s.reconnect_ms_max = recon.last().copied();
-    (s, rows)
+    (s, lines)
 }
 
 /// Analyzes record files and writes the outputs: read the files in passes (see

@@ -259,6 +259,7 @@ mod tests {
             jobs: crate::JobCounts::default(),
             generator_faults: 0,
             provenance: Default::default(),
+            streams: None,
         }
     }
 

@@ -356,6 +356,7 @@ impl Tally {
             jobs,
             generator_faults: self.generator_faults,
             provenance: BTreeMap::new(),
+            streams: None,
         };
         let bucket_ns = self.config.bucket_ns;
         let at = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);

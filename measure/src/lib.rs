@@ -31,6 +31,7 @@ mod aggregate;
 mod analyze;
 pub mod figure;
 mod lever;
+mod long_streams;
 mod outcome;
 mod shard;
 mod shutdown;
@@ -44,6 +45,10 @@ pub use analyze::{
 };
 pub use figure::{Better, Figure, Unit, UnknownFigure};
 pub use lever::{Lever, LeverSet, UnknownLever};
+pub use long_streams::{
+    StreamDrops, StreamEvent, StreamEventKind, StreamRow, StreamSummary, stream_drop_times,
+    summarize_streams,
+};
 pub use outcome::{Outcome, OutcomeCounts, UnknownOutcome};
 pub use shard::{ParseShardError, Shard};
 pub use shutdown::{OrderViolation, ShutdownStep, UnknownStep, check_order};

@@ -110,6 +110,10 @@ pub struct Summary {
     /// invalid).
     #[serde(default)]
     pub generator_faults: u64,
+    /// Long-lived streams the simulated clients held (`[streams]` of a scenario), over the whole
+    /// run; absent without streams. A live run's streams are in its `live.sse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub streams: Option<crate::StreamSummary>,
     /// Which commit, image, Kubernetes version... produced a live summary.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub provenance: BTreeMap<String, String>,

@@ -51,6 +51,74 @@ pub struct Fleet {
     pub queue: Option<QueueConfig>,
     /// Nodes and their CPU; absent = every pod has CPU to spare.
     pub nodes: Option<NodesConfig>,
+    /// Long-lived streams the clients hold; absent = none. Not serialized when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<StreamsConfig>,
+}
+
+/// `[streams]`: long-lived streams (server-sent events) held through the rollout, as the live
+/// generator's `fleetsim load --sse N` holds them. Every stream opens at the run's start on its
+/// own connection, routed by the balancer like any new connection (an L7 proxy holds one
+/// upstream connection per stream), and stays open until its pod ends it:
+/// - a draining application ends it cleanly (`eof`) when it closes that connection: at once,
+///   paced by `drain.close_rate`, or at the connection's time in `drain.jitter_window` (the
+///   real service's shutdown event);
+/// - a process that exits (at once, at the drain deadline, by the guardian or SIGKILL), a
+///   sidecar that exits or a balancer that drops the target cuts it (`reset`).
+///
+/// The client reconnects after a drop or a failed attempt as the generator does (`reconnect`).
+/// A stream's connection counts as open for the drain (which waits for connections), so a
+/// stream holds its pod until the drain closes it. Streams carry no requests and use no CPU.
+/// The figures (opens, drops by reason, failed attempts, time to reconnect, when the drops
+/// happened) are the summary's `streams`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamsConfig {
+    /// Streams held (`--sse N`), 1 to 100000.
+    pub count: u32,
+    /// How a stream reconnects after a drop or a failed attempt (`--sse-reconnect`): `backoff`
+    /// (the default: full jitter, uniform in [0, min(max, base x 2^failures)], failures counted
+    /// since the last open) or `immediate` (at once after a drop, 1 ms after a failed attempt).
+    pub reconnect: StreamReconnect,
+    /// The first backoff (`--sse-backoff-base`, 100 ms); only with `reconnect = "backoff"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_base: Option<SimDuration>,
+    /// The longest backoff (`--sse-backoff-max`, 5 s); only with `reconnect = "backoff"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backoff_max: Option<SimDuration>,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsConfig {
+            count: 1,
+            reconnect: StreamReconnect::Backoff,
+            backoff_base: None,
+            backoff_max: None,
+        }
+    }
+}
+
+impl StreamsConfig {
+    /// The first backoff: `backoff_base` or the generator's default, 100 ms.
+    pub fn base(&self) -> SimDuration {
+        self.backoff_base.unwrap_or(ms(100))
+    }
+
+    /// The longest backoff: `backoff_max` or the generator's default, 5 s.
+    pub fn max(&self) -> SimDuration {
+        self.backoff_max.unwrap_or(secs(5))
+    }
+}
+
+/// `streams.reconnect`: when a stream tries again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamReconnect {
+    /// At once after a drop; 1 ms after a failed attempt.
+    Immediate,
+    /// Full-jitter exponential backoff.
+    Backoff,
 }
 
 /// `[nodes]`: pods placed on nodes, each with `cores`; a request in service draws
@@ -2145,6 +2213,41 @@ impl Fleet {
                 e.push(ConfigError::new(
                     "nodes.cpu_per_request",
                     format!("must be a finite number >= 0 (got {})", n.cpu_per_request),
+                ));
+            }
+        }
+        if let Some(st) = &self.streams {
+            if st.count == 0 || u64::from(st.count) > limits::MAX_CLIENTS {
+                e.push(ConfigError::new(
+                    "streams.count",
+                    format!(
+                        "1 to {} (got {}); leave [streams] out for none",
+                        limits::MAX_CLIENTS,
+                        st.count
+                    ),
+                ));
+            }
+            if st.reconnect == StreamReconnect::Immediate {
+                for (path, set) in [
+                    ("streams.backoff_base", st.backoff_base.is_some()),
+                    ("streams.backoff_max", st.backoff_max.is_some()),
+                ] {
+                    if set {
+                        e.push(ConfigError::new(
+                            path,
+                            "only with streams.reconnect = \"backoff\": an immediate reconnect has no backoff",
+                        ));
+                    }
+                }
+            } else if st.max() > secs(3600) {
+                e.push(ConfigError::new(
+                    "streams.backoff_max",
+                    format!("{} is above the limit 1h", st.max()),
+                ));
+            } else if st.base() > st.max() {
+                e.push(ConfigError::new(
+                    "streams.backoff_base",
+                    format!("{} is above streams.backoff_max ({})", st.base(), st.max()),
                 ));
             }
         }

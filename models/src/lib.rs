@@ -157,7 +157,7 @@ pub use config::{
     ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
     IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
     PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
-    ServerConfig, Sidecar, limits, resolve_fenceposts,
+    ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
 pub use reference::{

@@ -634,6 +634,41 @@ pub const FIELDS: &[FieldRef] = &[
         "p99",
     ),
     f(
+        "streams",
+        "table or absent",
+        "- (no streams)",
+        "fleetsim load --sse N",
+        "streams: drops by reason, reconnects; holds a draining pod",
+    ),
+    f(
+        "streams.count",
+        "count",
+        "1",
+        "--sse N",
+        "streams.drops_by_reason (reset: cut; eof: asked to leave)",
+    ),
+    f(
+        "streams.reconnect",
+        "backoff|immediate",
+        "backoff",
+        "--sse-reconnect (the generator's default)",
+        "streams.reconnect_ms_*, failed attempts",
+    ),
+    f(
+        "streams.backoff_base",
+        "duration",
+        "100ms",
+        "--sse-backoff-base",
+        "streams.reconnect_ms_*",
+    ),
+    f(
+        "streams.backoff_max",
+        "duration",
+        "5s",
+        "--sse-backoff-max",
+        "streams.reconnect_ms_*",
+    ),
+    f(
         "patch.<lever>",
         "table",
         "the shipped patch",
@@ -729,6 +764,15 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("nodes.count", "1..=1000"),
     ("nodes.cores", "0.001..=1000000"),
     ("nodes.cpu_per_request", "0..=1000000"),
+    ("streams.count", "1..=100000"),
+    (
+        "streams.backoff_base",
+        "<= streams.backoff_max; only with reconnect = \"backoff\"",
+    ),
+    (
+        "streams.backoff_max",
+        "<= 1h; only with reconnect = \"backoff\"",
+    ),
 ];
 
 /// The bound of field `path` (the "bounds" column of `fleetsim scenarios --reference`), if it has

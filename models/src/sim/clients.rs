@@ -228,6 +228,7 @@ impl World<'_> {
             opened_at: 0,
             served: 0,
             client: NONE,
+            stream: NONE,
         };
         match self.free_conns.pop() {
             Some(i) => {

@@ -15,6 +15,7 @@ impl World<'_> {
         if let Some(ev) = self.job_arrival_ev.take() {
             q.cancel(ev);
         }
+        self.end_streams(q, now);
     }
 
     pub(super) fn finish_run(
@@ -117,7 +118,7 @@ impl World<'_> {
             scenario: scenario.to_string(),
             seed: Some(opts.seed),
         };
-        let analysis = analyze_with_connections(
+        let mut analysis = analyze_with_connections(
             &self.samples,
             &self.eager_opens,
             &marks,
@@ -126,6 +127,9 @@ impl World<'_> {
             &label,
             &config,
         );
+        if !self.streams.is_empty() {
+            analysis.summary.streams = Some(self.stream_summary());
+        }
         let s = &analysis.summary;
         if !s.requests.is_conserved() {
             return Err(fail(format!(
@@ -187,5 +191,20 @@ impl World<'_> {
             rollout_complete,
             shutdowns,
         })
+    }
+}
+
+impl World<'_> {
+    /// The streams' figures: the measurement contract's summary of what their clients saw,
+    /// with when the drops happened, and `eof` and `reset` always keys of `drops_by_reason`
+    /// (so that every seed has them and an aggregate's mean is over every seed).
+    fn stream_summary(&self) -> measure::StreamSummary {
+        let (mut summary, _) =
+            measure::summarize_streams(&self.stream_events, self.streams.len() as u64);
+        for why in ["eof", "reset"] {
+            summary.drops_by_reason.entry(why.to_string()).or_insert(0);
+        }
+        summary.drop_times = Some(measure::stream_drop_times(&self.stream_events));
+        summary
     }
 }

@@ -360,6 +360,8 @@ impl World<'_> {
         } else {
             self.server_close(c, now);
             self.eager_after_close(q, c, now);
+            // A stream ends cleanly (the real service's shutdown event, then the close).
+            self.stream_closed(q, c, now, "eof");
             if conn.upstream {
                 // The proxy sees the FIN on an idle upstream connection and drops it when it
                 // next looks (lazily, in `l7_forward`).
@@ -487,6 +489,7 @@ impl World<'_> {
         while let Some(&c) = self.pods[p as usize].conns.last() {
             self.server_close(c, now);
             self.eager_after_close(q, c, now);
+            self.stream_closed(q, c, now, "reset");
         }
     }
 

@@ -349,6 +349,23 @@ enum Ev {
         conn: u32,
         generation: u32,
     },
+    /// `[streams]`: stream `id` tries to open (its client's SYN, or its request to the L7
+    /// proxy, leaves now).
+    StreamConnect {
+        id: u32,
+    },
+    /// The SYN of stream `id`'s attempt reaches its pod (through the proxy for L7).
+    StreamArrive {
+        id: u32,
+        conn: u32,
+        generation: u32,
+    },
+    /// Stream `id`'s response headers have reached its client: the stream is open.
+    StreamOpened {
+        id: u32,
+        conn: u32,
+        generation: u32,
+    },
 }
 
 impl Event for Ev {
@@ -386,6 +403,9 @@ impl Event for Ev {
             Ev::EagerOpened { .. } => 29,
             Ev::EagerIdleCheck { .. } => 30,
             Ev::Unhealthy(_) => 31,
+            Ev::StreamConnect { .. } => 32,
+            Ev::StreamArrive { .. } => 33,
+            Ev::StreamOpened { .. } => 34,
         }
     }
 }
@@ -457,6 +477,8 @@ struct Conn {
     served: u32,
     /// The keep-alive client it belongs to (NONE: a new-connection request or upstream).
     client: u32,
+    /// The long-lived stream it carries (NONE: none).
+    stream: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -684,6 +706,11 @@ struct World<'f> {
     /// rounded up, so the rate is never exceeded), and when it is next free.
     reopen_cost: Option<u64>,
     opener_free: u64,
+    /// `[streams]`: each stream's state, the events its client saw, and the backoff draws
+    /// (a stream of its own, made only when the fleet has streams).
+    streams: Vec<SimStream>,
+    stream_events: Vec<measure::StreamEvent>,
+    stream_rng: Option<Stream>,
 }
 
 fn dur(d: SimDuration) -> u64 {
@@ -791,6 +818,12 @@ impl<'f> World<'f> {
                 .eager_reopen_rate
                 .map(|rate| ((1e9 / rate).ceil() as u64).max(1)),
             opener_free: 0,
+            streams: vec![SimStream::default(); f.streams.as_ref().map_or(0, |s| s.count as usize)],
+            stream_events: Vec::new(),
+            stream_rng: f
+                .streams
+                .as_ref()
+                .map(|_| streams.stream("streams.reconnect")),
         };
 
         // The old ReplicaSet, warm, ready and in every view at time zero.
@@ -822,6 +855,9 @@ impl<'f> World<'f> {
         if w.queue.rate > 0.0 {
             let gap = w.job_gap();
             w.job_arrival_ev = Some(q.schedule_at(SimTime::from_nanos(gap), Ev::JobArrival));
+        }
+        for id in 0..w.streams.len() as u32 {
+            q.schedule_at(SimTime::ZERO, Ev::StreamConnect { id });
         }
         q.schedule_at(SimTime::from_nanos(w.rollout_start), Ev::RolloutStart);
 
@@ -959,6 +995,25 @@ impl<'f> World<'f> {
                     self.server_idle_close(q, conn, now);
                 }
             }
+            Ev::StreamConnect { id } => self.on_stream_connect(q, id, now),
+            Ev::StreamArrive {
+                id,
+                conn,
+                generation,
+            } => {
+                if self.conn_is(conn, generation) {
+                    self.on_stream_arrive(q, id, conn, now);
+                }
+            }
+            Ev::StreamOpened {
+                id,
+                conn,
+                generation,
+            } => {
+                if self.conn_is(conn, generation) {
+                    self.on_stream_opened(id, conn, now);
+                }
+            }
             Ev::JitterClose { conn, generation } => {
                 let c = self.conns[conn as usize];
                 if c.live && c.generation == generation {
@@ -982,8 +1037,15 @@ impl<'f> World<'f> {
                     // connection termination resets every flow to the target, idle ones too.
                     let l4 = self.bal.kind == BalancerKind::L4;
                     let pod_ref = &self.pods[pod as usize];
+                    // Streams through an L7 balancer are cut with the target too.
+                    let streams = pod_ref
+                        .conns
+                        .iter()
+                        .any(|&c| self.conns[c as usize].stream != NONE);
                     if pod_ref.phase != Phase::Gone
-                        && (!pod_ref.inflight.is_empty() || (l4 && !pod_ref.conns.is_empty()))
+                        && (!pod_ref.inflight.is_empty()
+                            || (l4 && !pod_ref.conns.is_empty())
+                            || streams)
                     {
                         self.kill_data_path(q, pod, now, CutBy::Balancer);
                         self.try_finish_drain(q, pod, now);
@@ -1029,3 +1091,6 @@ mod lifecycle;
 mod propagation;
 mod queue;
 mod serving;
+mod streams;
+
+use streams::SimStream;
