@@ -501,6 +501,9 @@ pub struct BalancerRead {
     pub sidecar: Option<models::Sidecar>,
     /// An Istio sidecar's terminationDrainDuration.
     pub sidecar_drain_s: Option<f64>,
+    /// A Linkerd proxy's `config.alpha.linkerd.io/proxy-wait-before-exit-seconds` (its
+    /// preStop: it keeps accepting this long after deletion).
+    pub wait_before_exit_s: Option<u64>,
     /// Why this preset: which object or annotation decided it.
     pub because: String,
     /// Where that was written.
@@ -520,6 +523,7 @@ impl BalancerRead {
             connection_termination: None,
             sidecar: None,
             sidecar_drain_s: None,
+            wait_before_exit_s: None,
             because: String::new(),
             loc: None,
         }
@@ -532,6 +536,7 @@ fn ser_opt_sidecar<S: serde::Serializer>(
 ) -> Result<S::Ok, S::Error> {
     match p {
         Some(models::Sidecar::Envoy) => s.serialize_some("envoy"),
+        Some(models::Sidecar::Linkerd) => s.serialize_some("linkerd"),
         None => s.serialize_none(),
     }
 }
@@ -1543,8 +1548,21 @@ fn balancer(
                 read.sidecar_drain_s = Some(dur.as_secs_f64());
             }
         }
+        const WAIT: &str = "config.alpha.linkerd.io/proxy-wait-before-exit-seconds";
+        if let Some(v) = annotation(pod_annotations, WAIT).filter(|_| !istio) {
+            let field = format!("spec.template.metadata.annotations[{WAIT}]");
+            let secs = v.trim().parse::<u64>().map_err(|_| {
+                dep.invalid(
+                    tpl_meta,
+                    &field,
+                    format!("{v:?} is not a whole number of seconds"),
+                )
+            })?;
+            read.wait_before_exit_s = Some(secs);
+        }
     }
     let mesh_drain = read.sidecar_drain_s;
+    let mesh_wait = read.wait_before_exit_s;
     // An Ingress or a LoadBalancer Service in front wins: it is where outside clients enter.
     let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for ing in objects
@@ -1690,10 +1708,14 @@ fn balancer(
             mesh_drain.map_or("5 s, the default".to_string(), |d| format!("{d} s"))
         ));
     }
+    // Linkerd pods behind an entry balancer that is not the mesh: that balancer -> the pod's
+    // Linkerd proxy -> the app.
     if linkerd && !istio && read.preset != Preset::LinkerdSidecar {
-        notes.push(format!(
-            "Linkerd injection: the pods' Linkerd proxy behind {} is not in the prediction (the model composes an Envoy sidecar behind another balancer, not Linkerd's), so its refusal of new requests at deletion is left out",
-            read.preset.name()
+        read.sidecar = Some(models::Sidecar::Linkerd);
+        read.wait_before_exit_s = mesh_wait;
+        read.because.push_str(&format!(
+            "; the pods' Linkerd proxy sits behind it (sidecar = \"linkerd\": it refuses new connections {} after deletion, lets in-flight requests finish, and answers 502 for requests the app cuts)",
+            mesh_wait.map_or("at once (waitBeforeExitSeconds 0, the default)".to_string(), |w| format!("{w} s"))
         ));
     }
     dep_notes.extend(notes);

@@ -105,6 +105,9 @@ pub fn fleet_for(w: &Workload, a: &Assumptions) -> Result<Fleet, CheckError> {
     if b.preset == Preset::EnvoySidecar || b.sidecar == Some(models::Sidecar::Envoy) {
         f.balancer.sidecar_drain = b.sidecar_drain_s.map(SimDuration::from_secs_f64);
     }
+    if b.preset == Preset::LinkerdSidecar || b.sidecar == Some(models::Sidecar::Linkerd) {
+        f.balancer.wait_before_exit = b.wait_before_exit_s.map(SimDuration::from_secs);
+    }
     let sets: Vec<(String, toml::Value)> = a
         .calibration
         .iter()

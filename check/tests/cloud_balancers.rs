@@ -646,3 +646,50 @@ fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
     let b = &r.deployments[0].balancer;
     assert_eq!((b.preset, b.sidecar), (Preset::EnvoySidecar, None));
 }
+
+#[test]
+fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
+    // Linkerd injected, with a 10 s waitBeforeExitSeconds, behind an ALB in IP mode: the pod's
+    // Linkerd proxy sits between the ALB and the app (sidecar = "linkerd").
+    let linkerd = DEPLOYMENT.replace(
+        "      labels:\n        app: web\n    spec:",
+        "      labels:\n        app: web\n      annotations:\n        linkerd.io/inject: enabled\n        config.alpha.linkerd.io/proxy-wait-before-exit-seconds: \"10\"\n    spec:",
+    );
+    assert_ne!(linkerd, DEPLOYMENT);
+    let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
+    let svc = service("NodePort", "");
+    let (_d, p) = write(&format!("{linkerd}{svc}{alb}"));
+    let r = check::run(&plan(p.clone())).unwrap();
+    let b = &r.deployments[0].balancer;
+    assert_eq!(
+        (b.preset, b.sidecar, b.wait_before_exit_s),
+        (Preset::AwsAlbIp, Some(models::Sidecar::Linkerd), Some(10))
+    );
+    assert!(
+        b.because.contains("Linkerd proxy sits behind it"),
+        "{}",
+        b.because
+    );
+    let docs = check::manifest::read_inputs(&[p]).unwrap();
+    let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
+    let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
+        .unwrap()
+        .serving
+        .remove(0);
+    let f = check::model::fleet_for(&w, &Assumptions::default()).unwrap();
+    assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Linkerd));
+    assert_eq!(f.balancer.resolve().sidecar_refuse_after, Some(secs(10)));
+    // Without an entry balancer in front, the mesh preset stays, with the same wait.
+    let (_d, p) = write(&format!("{linkerd}{}", service("ClusterIP", "")));
+    let r = check::run(&plan(p)).unwrap();
+    let b = &r.deployments[0].balancer;
+    assert_eq!(
+        (b.preset, b.sidecar, b.wait_before_exit_s),
+        (Preset::LinkerdSidecar, None, Some(10))
+    );
+    // A wait that is not a whole number of seconds is an error naming the annotation.
+    let bad = linkerd.replace("\"10\"", "\"10s\"");
+    let (_d, p) = write(&format!("{bad}{}", service("ClusterIP", "")));
+    let e = check::run(&plan(p)).unwrap_err().to_string();
+    assert!(e.contains("proxy-wait-before-exit-seconds"), "{e}");
+}

@@ -340,6 +340,15 @@ pub enum Sidecar {
     /// a request it has accepted that the application then fails (the app exits under it) is
     /// answered 503 (response flag UC), not reset.
     Envoy,
+    /// Linkerd's proxy: `wait_before_exit` after deletion (its preStop,
+    /// `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`, default 0) it gets SIGTERM and
+    /// refuses new inbound connections and requests (idle connections closed, busy ones after
+    /// their response), lets in-flight requests finish and stays up until the pod's
+    /// application exits; a request it accepted that the application then fails is answered
+    /// 502 ("connection closed before message completed" / "Connection reset by peer" -> 502 at
+    /// the caller: linkerd/linkerd2#4870; "HTTP 502 means connection errors between proxies",
+    /// linkerd.io/2/common-errors).
+    Linkerd,
 }
 
 /// The proxies users actually run, each with its documented defaults.
@@ -454,7 +463,7 @@ pub struct BalancerConfig {
     pub unhealthy_threshold: Option<u32>,
     /// Linkerd: `config.alpha.linkerd.io/proxy-wait-before-exit-seconds`, a preStop delay on
     /// the proxy container: the proxy keeps accepting this long after deletion, then refuses
-    /// new requests.
+    /// new requests. With the `linkerd_sidecar` preset, or `sidecar = "linkerd"`.
     pub wait_before_exit: Option<SimDuration>,
     /// A pod readiness gate: a new pod counts as ready (for the rollout) only once this
     /// balancer routes to it. The AWS Load Balancer Controller injects one when the namespace
@@ -1120,13 +1129,17 @@ impl BalancerConfig {
             ("readiness_gate", self.readiness_gate.is_some()),
         ];
         let uses = self.preset.fields();
-        // A composed Envoy sidecar brings its drain.
-        let envoy = self.sidecar == Some(Sidecar::Envoy);
+        // A composed sidecar brings its own knob: Envoy's drain, Linkerd's wait before exit.
+        let sidecar_knob = match self.sidecar {
+            Some(Sidecar::Envoy) => Some("sidecar_drain"),
+            Some(Sidecar::Linkerd) => Some("wait_before_exit"),
+            None => None,
+        };
         given
             .into_iter()
             .filter(|(f, set)| {
                 *set && !uses.contains(f)
-                    && !(envoy && *f == "sidecar_drain")
+                    && sidecar_knob != Some(*f)
                     // `sidecar` is checked on its own (any preset but the mesh ones).
                     && *f != "sidecar"
             })
@@ -1165,10 +1178,18 @@ impl BalancerConfig {
         if let Some(b) = self.terminating_fallback {
             s.terminating_fallback = b;
         }
-        if self.sidecar == Some(Sidecar::Envoy) {
-            // Istio's terminationDrainDuration default (as the envoy_sidecar preset).
-            s.sidecar_drain = Some(secs(5));
-            s.sidecar_status = Some(Outcome::Http503);
+        match self.sidecar {
+            Some(Sidecar::Envoy) => {
+                // Istio's terminationDrainDuration default (as the envoy_sidecar preset).
+                s.sidecar_drain = Some(secs(5));
+                s.sidecar_status = Some(Outcome::Http503);
+            }
+            Some(Sidecar::Linkerd) => {
+                // waitBeforeExitSeconds default 0 (as the linkerd_sidecar preset).
+                s.sidecar_refuse_after = Some(SimDuration::ZERO);
+                s.sidecar_status = Some(Outcome::Http502);
+            }
+            None => {}
         }
         if let Some(d) = self.sidecar_drain {
             s.sidecar_drain = Some(d);

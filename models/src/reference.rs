@@ -270,10 +270,10 @@ pub const FIELDS: &[FieldRef] = &[
     ),
     f(
         "balancer.sidecar",
-        "\"envoy\"",
+        "\"envoy\"|\"linkerd\"",
         "none (the mesh presets have theirs)",
-        "Istio sidecar: terminationDrainDuration 5 s; Envoy response flags UC/UF (503)",
-        "killed_in_flight answered 503 by the sidecar; refused at deletion (inbound closed)",
+        "Istio: terminationDrainDuration 5 s, Envoy flags UC/UF (503); Linkerd: waitBeforeExitSeconds 0, 502 (linkerd2#4870)",
+        "killed_in_flight answered 503 (Envoy) / 502 (Linkerd) by the sidecar; refused at deletion (Envoy) or after wait_before_exit (Linkerd)",
     ),
     f(
         "balancer.connection_termination",
@@ -285,7 +285,7 @@ pub const FIELDS: &[FieldRef] = &[
     f(
         "balancer.wait_before_exit",
         "duration",
-        "0s (Linkerd)",
+        "0s (linkerd_sidecar, sidecar = \"linkerd\")",
         "Linkerd waitBeforeExitSeconds (proxy-configuration reference)",
         "stale_lb_view -> 502 at the refusing proxy",
     ),

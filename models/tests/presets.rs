@@ -660,3 +660,58 @@ fn a_proxys_upstream_request_limit_rotates_its_connections() {
             .any(|e| e.path == "balancer.upstream_max_requests")
     );
 }
+
+#[test]
+fn a_linkerd_sidecar_composes_with_any_picker_refuses_at_deletion_and_answers_502() {
+    // kube-proxy -> Linkerd -> app, as the Envoy case above: 2 s requests, pods that exit at
+    // SIGTERM. With `sidecar = "linkerd"` the proxy answers 502 for the requests the app
+    // cuts, where the client would otherwise see the reset.
+    let mut f = small(Levers {
+        pid1: true,
+        ..Levers::NONE
+    });
+    f.queue = None;
+    f.load.rate = 50.0;
+    f.pod.service_time = Dist::constant(secs(2));
+    f.propagation.lag = Some(Dist::constant(secs(1)));
+    let mut linkerd = f.clone();
+    linkerd.balancer.sidecar = Some(models::Sidecar::Linkerd);
+    for seed in [111, 112] {
+        let l_run = run("kube-proxy-linkerd", &linkerd, seed);
+        let l = l_run.analysis.summary.requests;
+        let killed = mech(&l_run, "killed_in_flight");
+        assert!(killed > 0, "seed {seed}: {l:?}");
+        assert_eq!((l.reset, l.http_502), (0, killed), "seed {seed}: {l:?}");
+    }
+    // The proxy refuses new connections at deletion (waitBeforeExitSeconds 0), before the
+    // app's 10 s preStop ends: what kube-proxy still routes there during its 1 s lag is
+    // refused. A wait as long as the preStop keeps it accepting through the lag.
+    let mut serving = f.clone();
+    serving.lifecycle.prestop = Some(PreStop::Sleep(secs(10)));
+    serving.pod.service_time = Dist::constant(ms(20));
+    let plain = serving.clone();
+    let mut refusing = serving.clone();
+    refusing.balancer.sidecar = Some(models::Sidecar::Linkerd);
+    let mut waiting = refusing.clone();
+    waiting.balancer.wait_before_exit = Some(secs(10));
+    for seed in [113, 114] {
+        let p = run("plain", &plain, seed).analysis.summary;
+        let r = run("linkerd-wait-0", &refusing, seed).analysis.summary;
+        let w = run("linkerd-wait-10", &waiting, seed).analysis.summary;
+        assert_eq!(p.failed, 0, "seed {seed}: {:?}", p.requests);
+        assert!(
+            r.requests.refused > 0,
+            "seed {seed}: the proxy refuses during the lag: {:?}",
+            r.requests
+        );
+        assert_eq!(w.failed, 0, "seed {seed}: {:?}", w.requests);
+    }
+    // wait_before_exit is Linkerd's knob: on another preset without the sidecar, an error.
+    let mut stray = f.clone();
+    stray.balancer.wait_before_exit = Some(secs(5));
+    let errs = stray.validate().unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.path == "balancer.wait_before_exit"),
+        "{errs:?}"
+    );
+}

@@ -443,12 +443,18 @@ impl World<'_> {
             }
             self.reqs[r as usize].pod_idx = NONE;
         }
-        // A composed sidecar still up (it exits on its own event) answers the requests the
-        // application fails under it: an HTTP status to the next hop, not a reset.
+        // A composed sidecar still up answers the requests the application fails under it:
+        // an HTTP status to the next hop, not a reset. Envoy exits on its own event (after
+        // its drain); Linkerd's proxy (no drain of its own) stays up until the application
+        // has exited.
+        let sidecar_up = match self.bal.sidecar_drain {
+            Some(_) => self.pods[p as usize].ev_sidecar.is_some(),
+            None => true,
+        };
         let sidecar_answer = self
             .bal
             .sidecar_status
-            .filter(|_| by == CutBy::App && self.pods[p as usize].ev_sidecar.is_some());
+            .filter(|_| by == CutBy::App && sidecar_up);
         for &r in &inflight {
             let c = self.reqs[r as usize].conn;
             if c != NONE {
