@@ -586,7 +586,10 @@ fn retry_out_of_range(r: &Retry) -> Option<String> {
             ));
         }
     }
-    if r.end < r.actual || r.first_byte.is_some_and(|fb| !(r.actual..=r.end).contains(&fb)) {
+    if r.end < r.actual
+        || r.first_byte
+            .is_some_and(|fb| !(r.actual..=r.end).contains(&fb))
+    {
         return Some(format!(
             "retry {} of request {}: its times are out of order (as = {}, fb = {:?}, e = {})",
             r.attempt, r.i, r.actual, r.first_byte, r.end

@@ -34,11 +34,9 @@ use crate::classify::{classify_error, classify_status};
 use crate::error::LoadError;
 use crate::plan::{LoadPlan, Mode};
 use crate::record::{Footer, Header, MarkSource, Req, Retry, SCHEMA};
-use crate::schedule::{Arrivals, Schedule, rate_milli};
 use crate::retry::{GiveUp, Next};
-use crate::session::{
-    Clock, RetryStats, Shared, Stats, epoch_ns_now, outcome_idx, resolve_target,
-};
+use crate::schedule::{Arrivals, Schedule, rate_milli};
+use crate::session::{Clock, RetryStats, Shared, Stats, epoch_ns_now, outcome_idx, resolve_target};
 use crate::sink::Sink;
 use crate::timer::PreciseTimer;
 
@@ -397,9 +395,10 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
         if plan.closed_loop {
             return Err(LoadError::Setting {
                 field: "shed-retries",
-                reason: "a closed loop (--closed-loop) has no schedule to send retries outside of: \
+                reason:
+                    "a closed loop (--closed-loop) has no schedule to send retries outside of: \
                          retry shed requests of an open-loop schedule"
-                    .into(),
+                        .into(),
             });
         }
     }
@@ -526,9 +525,9 @@ async fn setup(
         label: plan.label.clone(),
         sse_streams: plan.sse.streams,
         shed_retries: plan.shed_retry.map_or(0, |r| u64::from(r.retries)),
-        shed_retry_max_wait_ns: plan
-            .shed_retry
-            .map_or(0, |r| r.max_wait.as_nanos().min(u128::from(u64::MAX)) as u64),
+        shed_retry_max_wait_ns: plan.shed_retry.map_or(0, |r| {
+            r.max_wait.as_nanos().min(u128::from(u64::MAX)) as u64
+        }),
     };
     sh.sink.tagged("h", &header);
     Ok(sh)
@@ -1312,8 +1311,8 @@ async fn retries(
         let wait = Duration::from_nanos((due - shed_end).max(0) as u64);
         // Wait until due; a stop, or a cutoff brought before the due time, abandons the retry.
         loop {
-            let stopped = *stop_rx.borrow_and_update()
-                || HARD_STOP_NS.load(Ordering::Relaxed) != i64::MAX;
+            let stopped =
+                *stop_rx.borrow_and_update() || HARD_STOP_NS.load(Ordering::Relaxed) != i64::MAX;
             if stopped || due > *cutoff_rx.borrow_and_update() {
                 sh.give_up(
                     i,

@@ -622,8 +622,16 @@ mod tests {
             assert!(e.starts_with(flag) && e.contains(why), "{args:?}: {e}");
         }
         assert!(
-            LoadOpts::try_parse_from(["load", "--target", "t", "--out", "r", "--shed-retries", "-1"])
-                .is_err()
+            LoadOpts::try_parse_from([
+                "load",
+                "--target",
+                "t",
+                "--out",
+                "r",
+                "--shed-retries",
+                "-1"
+            ])
+            .is_err()
         );
     }
 }

@@ -213,7 +213,10 @@ mod tests {
     #[test]
     fn delay_seconds_are_read_and_anything_else_is_not() {
         assert_eq!(parse_retry_after(b"1", 0), Some(Duration::from_secs(1)));
-        assert_eq!(parse_retry_after(b" 120\t", 0), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(b" 120\t", 0),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(parse_retry_after(b"0", 0), Some(Duration::ZERO));
         assert_eq!(
             parse_retry_after(b"99999999999999999999999", 0),
@@ -263,7 +266,8 @@ mod tests {
             retries: 2,
             max_wait: Duration::from_secs(5),
         };
-        let next = |attempt, ra: &str, at, cutoff| p.next(attempt, Some(ra.as_bytes()), at, 0, cutoff);
+        let next =
+            |attempt, ra: &str, at, cutoff| p.next(attempt, Some(ra.as_bytes()), at, 0, cutoff);
         assert_eq!(next(1, "1", 3 * S, 100 * S), Next::Retry { due: 4 * S });
         assert_eq!(next(2, "0", 3 * S, 100 * S), Next::Retry { due: 3 * S });
         assert_eq!(

@@ -495,7 +495,10 @@ impl Shared {
         retry_after: Option<&HeaderValue>,
         wait: Option<Duration>,
     ) {
-        let k = GiveUp::ALL.iter().position(|w| *w == why).expect("reason in ALL");
+        let k = GiveUp::ALL
+            .iter()
+            .position(|w| *w == why)
+            .expect("reason in ALL");
         self.retry_stats.gave_up[k].fetch_add(1, Ordering::Relaxed);
         let mut ra = retry_after
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())

@@ -85,7 +85,9 @@ impl RetryCounts {
     fn add(&mut self, r: &Retry) {
         let s = &mut self.summary;
         s.sent += 1;
-        *s.outcomes.entry(r.outcome.as_str().to_string()).or_default() += 1;
+        *s.outcomes
+            .entry(r.outcome.as_str().to_string())
+            .or_default() += 1;
         if r.outcome == Outcome::Ok {
             s.served_after_shed += 1;
         } else if r.outcome.is_failure() {
@@ -268,12 +270,8 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
         })?;
         for f in &footers {
             s.count_mismatches.extend(footer_mismatch(path, f, read));
-            s.count_mismatches.extend(retry_footer_mismatch(
-                path,
-                f,
-                retries_read,
-                give_ups_read,
-            ));
+            s.count_mismatches
+                .extend(retry_footer_mismatch(path, f, retries_read, give_ups_read));
         }
         s.requests += read;
         s.footers.extend(footers);
