@@ -7,7 +7,9 @@
 //!   its record, counted in the footer, and the run is reported invalid.
 //! * Connections are driven with hyper's low-level `client::conn::http1` API: we own each TCP
 //!   socket, so every connect, reuse and close is recorded, and nothing retries behind our back.
-//!   A failed request is recorded as failed; it is never re-sent.
+//!   A failed request is recorded as failed; it is never re-sent. A shed one (503 with
+//!   `Retry-After`) is sent again only under `--shed-retries`, when its `Retry-After` says
+//!   ([`crate::retry`] decides), outside the schedule and on record lines of its own.
 //! * [`Mode::Keepalive`]: K virtual clients (`clients`), request `n` of this shard goes to client
 //!   `n % K`. A client reuses its idle keep-alive connection; if it has none (never opened, closed
 //!   by the server, or busy with an earlier request), it opens a new one at once rather than wait.
