@@ -136,8 +136,15 @@ fn assert_chains_end_once(s: &RetrySummary, tag: &str) {
 
 #[test]
 fn a_shed_request_is_retried_after_its_retry_after_and_served() {
-    let a = counting_server(|k| if k == 0 { shed("1") } else { ok() });
-    let r = run(a, 3, &["--shed-retries", "2"]);
+    for mode in ["keepalive", "new"] {
+        let a = counting_server(|k| if k == 0 { shed("1") } else { ok() });
+        let r = run(a, 3, &["--shed-retries", "2", "--mode", mode]);
+        retried_once_and_served(&r, mode == "keepalive");
+    }
+}
+
+/// The checks of [`a_shed_request_is_retried_after_its_retry_after_and_served`] on one run.
+fn retried_once_and_served(r: &Run, keepalive: bool) {
     let tag = &r.tag;
     let h = r.header();
     assert_eq!(
@@ -172,6 +179,8 @@ fn a_shed_request_is_retried_after_its_retry_after_and_served() {
     );
     assert_eq!((rt.outcome, rt.status), (Outcome::Ok, 200), "{tag}");
     assert_ne!(rt.conn, 0, "{tag}: a retry names its connection");
+    // On its client's idle keep-alive connection, or a new one per request.
+    assert_eq!(rt.reused, keepalive, "{tag}: {rt:?}");
     assert_eq!(rt.pod.as_deref(), Some("test-pod"), "{tag}");
     assert!(!rt.generator_fault, "{tag}");
     assert!(r.give_ups().is_empty(), "{tag}");
@@ -227,6 +236,100 @@ fn a_shed_request_is_retried_after_its_retry_after_and_served() {
     assert_eq!(s.gave_up, counted.gave_up, "{tag}");
     let json = an.summary.to_json().unwrap();
     assert!(json.contains("\"served_after_shed\": 1"), "{tag}: {json}");
+}
+
+/// A retry waiting for its due time when the run is stopped (control port `/stop`) is
+/// abandoned at once, not waited for.
+#[test]
+fn a_retry_waiting_when_the_run_is_stopped_is_abandoned() {
+    let a = counting_server(|k| if k == 0 { shed("15") } else { ok() });
+    let (out, ctl_file) = (tmp_path("stopped.ndjson"), tmp_path("ctl-addr"));
+    let (target, out_s, ctl_s) = (
+        format!("http://{a}/"),
+        out.display().to_string(),
+        ctl_file.display().to_string(),
+    );
+    let generator = std::thread::spawn(move || {
+        let plan = loadgen::LoadOpts::parse_from([
+            "load",
+            "--no-signals",
+            "--quiet",
+            "--target",
+            &target,
+            "--rate",
+            "10",
+            "--duration",
+            "20s",
+            "--clients",
+            "2",
+            "--out",
+            &out_s,
+            "--control",
+            "127.0.0.1:0",
+            "--control-addr-file",
+            &ctl_s,
+            "--shed-retries",
+            "1",
+        ])
+        .plan()
+        .unwrap();
+        loadgen::run(plan).unwrap()
+    });
+    // Wait for the control port, then for the shed record (the writer flushes every 250 ms):
+    // its retry is then waiting, 15 s ahead.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ctl = loop {
+        if let Ok(s) = std::fs::read_to_string(&ctl_file)
+            && !s.is_empty()
+        {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "control port never came up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        if text.contains("\"o\":\"shed\"") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}: the shed request was never recorded",
+            out.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(http_post(&ctl, "/stop").contains("200 OK"));
+    let report = generator.join().unwrap();
+    let lines = read_lines(&out);
+    let tag = format!("{} (seed 1)", out.display());
+    assert!(report.footer.stopped_early, "{tag}");
+    let g: Vec<_> = lines
+        .iter()
+        .filter_map(|l| match l {
+            Line::RetryGiveUp(g) => Some(g.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(g.len(), 1, "{tag}: {g:?}");
+    assert_eq!(
+        (g[0].i, g[0].why, g[0].wait_ns),
+        (0, GiveUp::Abandoned, Some(15 * S as u64)),
+        "{tag}"
+    );
+    let shed_end = reqs(&lines)[0].end;
+    assert!(
+        g[0].at < shed_end + 15 * S,
+        "{tag}: abandoned before it was due"
+    );
+    assert!(
+        report.footer.at < shed_end + 15 * S,
+        "{tag}: the run waited for it"
+    );
+    assert_eq!(report.footer.retry_give_ups, 1, "{tag}");
 }
 
 #[test]
