@@ -100,6 +100,11 @@ fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
                     v[k] = (t.max(actual + 1)).into();
                 }
             }
+        } else if v["t"] == "f" {
+            // Nor is the run's footer invalid for what the real run's machine did: the
+            // rewritten sends are its only sends.
+            v["valid"] = true.into();
+            v["generator_faults"] = 0.into();
         }
         rewritten.push_str(&v.to_string());
         rewritten.push('\n');
