@@ -221,6 +221,20 @@ pub fn run(opts: Opts) -> Result<()> {
         Command::Load(o) => {
             let thresholds = o.thresholds.clone();
             let report = loadgen::run(o.plan()?)?;
+            if let Some(r) = &report.retries {
+                eprintln!(
+                    "shed requests: {} (retries sent {}; then served {}, failed {}; given up: \
+                     {} too long, {} unparseable, {} abandoned, {} out of retries)",
+                    r.scheduled_shed,
+                    r.sent,
+                    r.served_after_shed,
+                    r.failed_after_shed,
+                    r.gave_up.too_long,
+                    r.gave_up.unparseable,
+                    r.gave_up.abandoned,
+                    r.gave_up.out_of_retries
+                );
+            }
             eprintln!(
                 "wrote {} ({} requests recorded, {:.1} req/s achieved on the wire{})",
                 report.out.display(),

@@ -26,7 +26,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use loadgen::{AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode};
+use loadgen::{
+    AnalyzePlan, AnalyzeReport, LiveSummary, LoadError, LoadPlan, LoadReport, Mode, ShedRetryPlan,
+};
 use loadgen::{read_records, sorted_json};
 use measure::{JobCounts, parse_duration_or_secs};
 use serde::Serialize;
@@ -126,6 +128,16 @@ pub struct LiveOpts {
     /// Client deadline per request.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "5s")]
     pub timeout: Duration,
+    /// Both generators retry a scheduled request at most N times after a 503 that carries
+    /// Retry-After (`shed`), when the Retry-After says, outside the schedule (the generator's
+    /// --shed-retries; docs/loadgen.md). The summary's `live.retries` counts them; the
+    /// contract's figures still count each scheduled request once. 0 (the default): never.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub shed_retries: u32,
+    /// The longest Retry-After the generators honour (with --shed-retries; default 30s): a
+    /// longer one is given up (`too_long`).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration_or_secs)]
+    pub shed_retry_max_wait: Option<Duration>,
     /// Jobs published per second (POST /jobs), 0 for none.
     #[arg(long, default_value_t = 2.0)]
     pub job_rate: f64,
@@ -276,6 +288,7 @@ pub fn run(opts: LiveOpts) -> Result<Vec<PathBuf>> {
             });
         }
     }
+    shed_retry(&opts)?;
     if !(opts.job_rate.is_finite() && opts.job_rate >= 0.0) {
         return Err(LiveError::Setting {
             field: "job-rate",
@@ -654,10 +667,25 @@ impl Watches {
     }
 }
 
+/// The generators' retries of shed requests (`--shed-retries`, `--shed-retry-max-wait`),
+/// checked as `fleetsim load` checks its own flags.
+fn shed_retry(opts: &LiveOpts) -> Result<Option<ShedRetryPlan>> {
+    ShedRetryPlan::from_flags(opts.shed_retries, opts.shed_retry_max_wait).map_err(|e| match e {
+        LoadError::Setting { field, reason } => LiveError::Setting { field, reason },
+        other => LiveError::Load(other),
+    })
+}
+
 /// The two generators' plans: the same schedule through the Service, keep-alive and
 /// new-connection, each to its record file.
-fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str) -> [LoadPlan; 2] {
-    [Mode::Keepalive, Mode::New].map(|mode| {
+fn load_plans(
+    opts: &LiveOpts,
+    target: &str,
+    records: &[PathBuf; 2],
+    name: &str,
+) -> Result<[LoadPlan; 2]> {
+    let shed_retry = shed_retry(opts)?;
+    Ok([Mode::Keepalive, Mode::New].map(|mode| {
         let out = match mode {
             Mode::Keepalive => &records[0],
             Mode::New => &records[1],
@@ -677,8 +705,9 @@ fn load_plans(opts: &LiveOpts, target: &str, records: &[PathBuf; 2], name: &str)
         if mode == Mode::Keepalive {
             plan.sse.streams = opts.sse;
         }
+        plan.shed_retry = shed_retry;
         plan
-    })
+    }))
 }
 
 /// `--generator-spin`: how long the generators poll before each send.
@@ -879,7 +908,7 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
         ),
     };
     let generators: Vec<JoinHandle<Result<LoadReport, LoadError>>> =
-        load_plans(opts, &target, &records, name)
+        load_plans(opts, &target, &records, name)?
             .into_iter()
             .map(|plan| thread::spawn(move || loadgen::run(plan)))
             .collect();
@@ -1370,6 +1399,12 @@ fn provenance(
     );
     p.insert("duration".into(), format!("{:?}", opts.duration));
     p.insert("baseline".into(), format!("{:?}", opts.baseline));
+    if let Ok(Some(r)) = shed_retry(opts) {
+        p.insert(
+            "shed_retries".into(),
+            format!("{} (Retry-After up to {:?})", r.retries, r.max_wait),
+        );
+    }
     p
 }
 
@@ -1467,7 +1502,7 @@ mod tests {
     fn the_generators_get_the_runs_settings_as_typed_plans() {
         let o = LiveOpts::parse_from(["live", "after", "--rate", "25", "--clients", "8"]);
         let records = [PathBuf::from("k.ndjson"), PathBuf::from("n.ndjson")];
-        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after");
+        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after").unwrap();
         assert_eq!((k.mode, n.mode), (Mode::Keepalive, Mode::New));
         assert_eq!(
             (k.out.as_path(), n.out.as_path()),
@@ -1481,10 +1516,30 @@ mod tests {
             assert_eq!(p.label, "after");
             assert!(!p.signals);
             assert_eq!(p.sse.streams, 0);
+            assert_eq!(p.shed_retry, None, "retries are off by default");
         }
         // Streams ride on the keep-alive generator only.
         let o = LiveOpts::parse_from(["live", "after", "--sse", "200"]);
-        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after");
+        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after").unwrap();
         assert_eq!((k.sse.streams, n.sse.streams), (200, 0));
+        // Retries of shed requests go to both generators.
+        let o = LiveOpts::parse_from(["live", "after", "--shed-retries", "2"]);
+        let [k, n] = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after").unwrap();
+        let want = Some(ShedRetryPlan {
+            retries: 2,
+            max_wait: Duration::from_secs(30),
+        });
+        assert_eq!((k.shed_retry, n.shed_retry), (want, want));
+        // A bad value is refused by its flag's name, before anything runs.
+        let o = LiveOpts::parse_from(["live", "after", "--shed-retry-max-wait", "5s"]);
+        let e = load_plans(&o, "http://10.0.0.1:80/work?ms=50", &records, "after")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--shed-retry-max-wait") && e.contains("--shed-retries"),
+            "{e}"
+        );
+        let e = run(o).unwrap_err().to_string();
+        assert!(e.contains("--shed-retry-max-wait"), "{e}");
     }
 }

@@ -11,7 +11,10 @@
 //!   the next successful open.
 
 use crate::error::AnalyzeError;
-use crate::record::{ConnEv, Footer, Header, Line, Req, SCHEMA, SseEv, SseEvent, parse_line};
+use crate::record::{
+    ConnEv, Footer, Header, Line, Req, Retry, SCHEMA, SseEv, SseEvent, parse_line,
+};
+use crate::retry::RetrySummary;
 use clap::Parser;
 use measure::{
     AnalyzeConfig, EndpointSeries, JobCounts, RunLabel, RunMarks, Sample, Source, StreamEvent,
@@ -196,6 +199,13 @@ pub struct LiveInfo {
     /// before the count existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_sends: Option<LateSends>,
+    /// The retries of shed requests (`fleetsim load --shed-retries`), over the whole run:
+    /// retries sent and their outcomes, shed requests then served, given up by reason. Absent
+    /// when no generator retried (every record file written before retries existed). Retries
+    /// are not scheduled sends: they count in none of the figures above (requests, indices,
+    /// late sends, generator faults, validity).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<RetrySummary>,
 }
 
 /// Sends later than a threshold after their intended start, by where the intended start fell.
@@ -269,7 +279,9 @@ pub struct Merged {
     pub footers: Vec<Footer>,
     /// Merged origin, wall clock ns.
     pub origin_epoch_ns: i64,
-    /// Every request record, times shifted to the merged origin (ns).
+    /// Every request record, times shifted to the merged origin (ns). Retries of shed requests
+    /// (`rt` and `rg` lines) are not read here: `fleetsim analyze` counts them in
+    /// `live.retries`.
     pub reqs: Vec<Req>,
     /// Parallel to `reqs`: the schedule each request belongs to. The shards of one schedule
     /// share one; independent generators (another mode, rate, seed, target or label), such as
@@ -362,6 +374,8 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
                     }
                 }
                 Line::Footer(f) => m.footers.push(f),
+                // Retries of shed requests are outside the schedule: not merged here.
+                Line::Retry(_) | Line::RetryGiveUp(_) => {}
                 Line::Header(_) => unreachable!("visit_file refuses a second header"),
             }
         }
@@ -423,6 +437,25 @@ pub(crate) fn footer_mismatch(path: &Path, f: &Footer, read: u64) -> Option<Stri
             "{}: the footer says {} requests were recorded, but {read} request lines were read",
             path.display(),
             f.recorded
+        )
+    })
+}
+
+/// A file's footer whose retry counts differ from the `rt` and `rg` lines read, said as the
+/// run's invalidity (absent from footers without retries, whose counts are then 0).
+pub(crate) fn retry_footer_mismatch(
+    path: &Path,
+    f: &Footer,
+    retries: u64,
+    give_ups: u64,
+) -> Option<String> {
+    (f.retries != retries || f.retry_give_ups != give_ups).then(|| {
+        format!(
+            "{}: the footer says {} retries and {} give-ups were recorded, but {retries} retry \
+             lines and {give_ups} give-up lines were read",
+            path.display(),
+            f.retries,
+            f.retry_give_ups
         )
     })
 }
@@ -514,6 +547,38 @@ fn req_out_of_range(r: &Req) -> Option<String> {
     None
 }
 
+/// Times of a retry record out of range, as [`req_out_of_range`] checks a request's; and an
+/// attempt number of 0 (retries count from 1).
+fn retry_out_of_range(r: &Retry) -> Option<String> {
+    let span = limits::MAX_SPAN_NS;
+    if r.attempt == 0 {
+        return Some(format!(
+            "retry of request {}: attempt n = 0 (retries count from 1)",
+            r.i
+        ));
+    }
+    for (name, t) in [("due", r.due), ("as", r.actual), ("e", r.end)] {
+        if !(0..=span).contains(&t) {
+            return Some(format!(
+                "retry {} of request {}: {name} = {t} ns is outside the {} s after the file's origin",
+                r.attempt,
+                r.i,
+                span / 1_000_000_000
+            ));
+        }
+    }
+    if r.end < r.actual
+        || r.first_byte
+            .is_some_and(|fb| !(r.actual..=r.end).contains(&fb))
+    {
+        return Some(format!(
+            "retry {} of request {}: its times are out of order (as = {}, fb = {:?}, e = {})",
+            r.attempt, r.i, r.actual, r.first_byte, r.end
+        ));
+    }
+    None
+}
+
 fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
     let mut lines = Vec::new();
     let header = visit_file(path, true, &mut |_, l| {
@@ -590,6 +655,12 @@ pub(crate) fn visit_file(
             Line::Ready(e) => at(e.at, "a ready sample")?,
             Line::Sse(e) => at(e.at, "an SSE event")?,
             Line::Conn(c) => at(c.at, "a connection event")?,
+            Line::Retry(r) => {
+                if let Some(why) = retry_out_of_range(r) {
+                    return Err(bad(format!("line {n}: {why}")));
+                }
+            }
+            Line::RetryGiveUp(g) => at(g.at, "a retry give-up")?,
             _ => {}
         }
         match (n, parsed) {
@@ -924,6 +995,7 @@ fn generator_health(
         footer_mismatches: scan.count_mismatches.clone(),
         sse: (streams > 0 || !scan.sse.is_empty()).then_some(sse),
         late_sends: Some(late.clone()),
+        retries: scan.retries.summary(),
     };
     if !live.valid {
         eprintln!(

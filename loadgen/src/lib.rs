@@ -27,7 +27,8 @@
 //!
 //! Inside, imports go one way: `load` (the scheduler and the request tasks), `sse` and
 //! `control` use `session` (the clock, connections and counters one run shares), which uses
-//! `record`, `sink` and `classify`.
+//! `record`, `sink` and `classify`; `load` asks `retry` whether and when a shed request is
+//! sent again (`--shed-retries`).
 //!
 //! Modules are private and their items re-exported here, except two namespaces: [`record`], the
 //! record file's line types (`record::Header`, `record::Req`, `record::Line`... name a line of
@@ -42,6 +43,7 @@ mod load;
 mod observe;
 mod plan;
 pub mod record;
+mod retry;
 mod schedule;
 mod session;
 mod sink;
@@ -58,7 +60,8 @@ pub use classify::{ErrorClass, classify_errno, classify_error, classify_status};
 pub use error::{AnalyzeError, LoadError};
 pub use load::{LoadReport, connect_bursts, run, run_async};
 pub use measure::Outcome;
-pub use plan::{FlagMark, LoadOpts, LoadPlan, Mode, SsePlan};
+pub use plan::{FlagMark, LoadOpts, LoadPlan, Mode, ShedRetryPlan, SsePlan};
+pub use retry::{GaveUp, GiveUp, RetrySummary, parse_retry_after};
 pub use schedule::{Arrivals, Schedule, rate_milli};
 pub use sse::{Reconnect, backoff_delay};
 pub use thresholds::{Breach, Thresholds};

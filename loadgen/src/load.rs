@@ -7,7 +7,9 @@
 //!   its record, counted in the footer, and the run is reported invalid.
 //! * Connections are driven with hyper's low-level `client::conn::http1` API: we own each TCP
 //!   socket, so every connect, reuse and close is recorded, and nothing retries behind our back.
-//!   A failed request is recorded as failed; it is never re-sent.
+//!   A failed request is recorded as failed; it is never re-sent. A shed one (503 with
+//!   `Retry-After`) is sent again only under `--shed-retries`, when its `Retry-After` says
+//!   ([`crate::retry`] decides), outside the schedule and on record lines of its own.
 //! * [`Mode::Keepalive`]: K virtual clients (`clients`), request `n` of this shard goes to client
 //!   `n % K`. A client reuses its idle keep-alive connection; if it has none (never opened, closed
 //!   by the server, or busy with an earlier request), it opens a new one at once rather than wait.
@@ -33,9 +35,10 @@ use tokio::task::JoinHandle;
 use crate::classify::{classify_error, classify_status};
 use crate::error::LoadError;
 use crate::plan::{LoadPlan, Mode};
-use crate::record::{Footer, Header, MarkSource, Req, SCHEMA};
+use crate::record::{Footer, Header, MarkSource, Req, Retry, SCHEMA};
+use crate::retry::{GiveUp, Next};
 use crate::schedule::{Arrivals, Schedule, rate_milli};
-use crate::session::{Clock, Shared, Stats, epoch_ns_now, outcome_idx, resolve_target};
+use crate::session::{Clock, RetryStats, Shared, Stats, epoch_ns_now, outcome_idx, resolve_target};
 use crate::sink::Sink;
 use crate::timer::PreciseTimer;
 
@@ -74,6 +77,8 @@ pub struct LoadReport {
     pub latency_p99_ns: Option<u64>,
     /// Size of the record file.
     pub bytes_written: u64,
+    /// The retries of shed requests (`None` with retries off).
+    pub retries: Option<crate::retry::RetrySummary>,
 }
 
 /// Runs the generator to completion (builds its own tokio runtime; call from non-async code).
@@ -340,6 +345,13 @@ async fn run_with(
         warm_up(&sh, plan.clients).await;
     }
     let schedule_start_ns = schedule_start(&sh.clock, plan.start_at_epoch_ms);
+    // Retries are due at the latest at the schedule's planned end plus the timeout (brought
+    // forward when sending ends sooner, in `wind_down`).
+    sh.retry_cutoff.send_replace(
+        schedule_start_ns
+            .saturating_add(nanos(plan.duration))
+            .saturating_add(nanos(plan.timeout)),
+    );
     let (stop_rx, helpers, sse_tasks) = start_helpers(&sh, &plan, schedule_start_ns).await?;
     let sent = if plan.closed_loop {
         send_closed_loop(&sh, &plan, schedule_start_ns, stop_rx.clone()).await
@@ -378,6 +390,18 @@ fn check(plan: &LoadPlan) -> Result<u64, LoadError> {
                     reason: "belongs to a schedule; a closed loop (--closed-loop) has none".into(),
                 });
             }
+        }
+    }
+    if let Some(r) = &plan.shed_retry {
+        r.check()?;
+        if plan.closed_loop {
+            return Err(LoadError::Setting {
+                field: "shed-retries",
+                reason:
+                    "a closed loop (--closed-loop) has no schedule to send retries outside of: \
+                         retry shed requests of an open-loop schedule"
+                        .into(),
+            });
         }
     }
     if plan.max_inflight == 0 {
@@ -475,6 +499,10 @@ async fn setup(
         slot_free: tokio::sync::Notify::new(),
         stop: stop_tx,
         stopped_early: AtomicBool::new(false),
+        shed_retry: plan.shed_retry,
+        retry_cutoff: watch::channel(i64::MAX).0,
+        retries_pending: AtomicU64::new(0),
+        retry_stats: RetryStats::default(),
     });
     let header = Header {
         schema: SCHEMA.to_string(),
@@ -498,6 +526,10 @@ async fn setup(
         timeout_ns: plan.timeout.as_nanos() as i64,
         label: plan.label.clone(),
         sse_streams: plan.sse.streams,
+        shed_retries: plan.shed_retry.map_or(0, |r| u64::from(r.retries)),
+        shed_retry_max_wait_ns: plan.shed_retry.map_or(0, |r| {
+            r.max_wait.as_nanos().min(u128::from(u64::MAX)) as u64
+        }),
     };
     sh.sink.tagged("h", &header);
     Ok(sh)
@@ -900,10 +932,28 @@ async fn wind_down(
         }
     }
     let load_end = clock.now_ns();
+    // Retries are due at the latest at the end of sending plus the timeout.
+    let cutoff = load_end.saturating_add(nanos(plan.timeout));
+    sh.retry_cutoff.send_if_modified(|c| {
+        let sooner = cutoff < *c;
+        if sooner {
+            *c = cutoff;
+        }
+        sooner
+    });
     // Wait for in-flight requests; each has its own deadline, so this is bounded.
     let drain_deadline = Instant::now() + plan.timeout + Duration::from_secs(2);
     while sh.inflight.load(Ordering::Acquire) > 0 && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // Then for the retries of shed requests: each is due by the cutoff, then may wait for a
+    // connection slot and its response, a timeout each.
+    if sh.shed_retry.is_some() {
+        let cutoff = *sh.retry_cutoff.borrow();
+        let retry_deadline = clock.at(cutoff) + 2 * plan.timeout + Duration::from_secs(2);
+        while sh.retries_pending.load(Ordering::Acquire) > 0 && Instant::now() < retry_deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
     sh.mark(load_end, "load_end", MarkSource::Generator);
     let _ = sh.stop.send(true);
@@ -971,6 +1021,13 @@ fn finish(
             libc::SIGTERM => Some("SIGTERM".into()),
             _ => None,
         },
+        retries: sh.retry_stats.sent.load(Ordering::Relaxed),
+        retry_give_ups: sh
+            .retry_stats
+            .gave_up
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum(),
     };
     sh.sink.tagged("f", &footer);
     let bytes_written = sh
@@ -1005,6 +1062,7 @@ fn finish(
         },
         failed: sh.stats.failed(),
         latency_p99_ns,
+        retries: sh.retry_summary(),
     })
 }
 
@@ -1027,7 +1085,13 @@ fn raise_nofile() -> u64 {
     0
 }
 
-/// One request of the schedule, from its connection (reused or new) to its record.
+/// A duration in ns on the run's clock (saturating).
+fn nanos(d: Duration) -> i64 {
+    d.as_nanos().min(i64::MAX as u128) as i64
+}
+
+/// One request of the schedule, from its connection (reused or new) to its record; when it is
+/// shed and retries are on (`--shed-retries`), then its retries.
 async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     if HARD_STOP_NS.load(Ordering::Relaxed) != i64::MAX {
         // A signal stopped the run before this request's task first ran (an overloaded
@@ -1037,29 +1101,81 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         sh.finish(not_sent(i, intended, now));
         return;
     }
-    let _permit = match &sh.conn_limits {
-        // The wait for a connection slot ends at the request's deadline from its intended
-        // start: a request still waiting then is recorded (a timeout, the generator's fault)
-        // rather than left in flight past the run's end.
-        Some(l) => {
-            let by = within_hard_stop(&sh, sh.clock.at(intended) + sh.timeout);
-            match tokio::time::timeout_at(by.into(), l[client].clone().acquire_owned()).await {
-                Ok(p) => p.ok(),
-                Err(_) => {
-                    let now = sh.clock.now_ns();
-                    sh.finish(not_sent(i, intended, now));
-                    return;
-                }
-            }
-        }
-        None => None,
+    // The wait for a connection slot ends at the request's deadline from its intended start: a
+    // request still waiting then is recorded (a timeout, the generator's fault) rather than
+    // left in flight past the run's end.
+    let Ok(permit) = connection_slot(&sh, client, sh.clock.at(intended) + sh.timeout).await else {
+        let now = sh.clock.now_ns();
+        sh.finish(not_sent(i, intended, now));
+        return;
     };
     let actual = sh.start(intended);
     let deadline = within_hard_stop(&sh, Instant::now() + sh.timeout);
-    let mut rec = Req {
+    let x = exchange(&sh, client, deadline).await;
+    // Counted before the record ends the request's time in flight, so that the wind-down,
+    // which waits for requests in flight first, then finds its retries pending.
+    let retry = x.outcome == Outcome::Shed && sh.shed_retry.is_some();
+    if retry {
+        sh.retries_pending.fetch_add(1, Ordering::AcqRel);
+    }
+    let (end, retry_after) = (x.end, x.retry_after.clone());
+    sh.finish(Req {
         i,
         intended,
         actual,
+        first_byte: x.first_byte,
+        end: x.end,
+        conn: x.conn,
+        reused: x.reused,
+        status: x.status,
+        outcome: x.outcome,
+        pod: x.pod,
+        generator_fault: x.generator_fault,
+    });
+    drop(permit);
+    if retry {
+        retries(&sh, i, client, end, retry_after).await;
+        sh.retries_pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A permit for one more connection of keep-alive client `client` under
+/// `--max-conns-per-client` (`None`: no limit), waited for until `by`; `Err` when `by` passed.
+async fn connection_slot(
+    sh: &Shared,
+    client: usize,
+    by: Instant,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ()> {
+    match &sh.conn_limits {
+        Some(l) => {
+            let by = within_hard_stop(sh, by);
+            match tokio::time::timeout_at(by.into(), l[client].clone().acquire_owned()).await {
+                Ok(p) => Ok(p.ok()),
+                Err(_) => Err(()),
+            }
+        }
+        None => Ok(None),
+    }
+}
+
+/// What one HTTP exchange gave: a request line's fields but the times of its schedule, and the
+/// `Retry-After` header of the response.
+struct Exchange {
+    first_byte: Option<i64>,
+    end: i64,
+    conn: u64,
+    reused: bool,
+    status: u16,
+    outcome: Outcome,
+    pod: Option<String>,
+    generator_fault: bool,
+    retry_after: Option<HeaderValue>,
+}
+
+/// One request on `client`'s idle connection (or a new one), until `deadline`: connect if
+/// needed, send, read the whole response, classify, and give a keep-alive connection back.
+async fn exchange(sh: &Arc<Shared>, client: usize, deadline: Instant) -> Exchange {
+    let mut x = Exchange {
         first_byte: None,
         end: 0,
         conn: 0,
@@ -1068,13 +1184,14 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         outcome: Outcome::Other,
         pod: None,
         generator_fault: false,
+        retry_after: None,
     };
     let idle = if sh.mode == Mode::Keepalive {
         sh.take_idle(client)
     } else {
         None
     };
-    rec.reused = idle.is_some();
+    x.reused = idle.is_some();
     let mut conn = match idle {
         Some(c) => c,
         None => match sh
@@ -1087,15 +1204,14 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         {
             Ok(c) => c,
             Err(cls) => {
-                rec.outcome = cls.outcome;
-                rec.generator_fault = cls.generator_fault;
-                rec.end = sh.clock.now_ns();
-                sh.finish(rec);
-                return;
+                x.outcome = cls.outcome;
+                x.generator_fault = cls.generator_fault;
+                x.end = sh.clock.now_ns();
+                return x;
             }
         },
     };
-    rec.conn = conn.id;
+    x.conn = conn.id;
     let mut req = Request::builder()
         .uri(sh.target.path.clone())
         .header(HOST, sh.target.host.clone());
@@ -1104,7 +1220,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     }
     let req = req.body(Empty::<Bytes>::new()).expect("request");
     let mut first_byte = None;
-    let mut head: Option<(u16, bool, Option<String>, bool)> = None;
+    let mut head: Option<(u16, Option<HeaderValue>, Option<String>, bool)> = None;
     let res = tokio::time::timeout_at(deadline.into(), async {
         conn.use_for_request();
         conn.tx.ready().await?;
@@ -1122,7 +1238,7 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
             .unwrap_or(false);
         head = Some((
             resp.status().as_u16(),
-            h.contains_key(RETRY_AFTER),
+            h.get(RETRY_AFTER).cloned(),
             pod,
             close,
         ));
@@ -1133,32 +1249,142 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
         Ok::<(), hyper::Error>(())
     })
     .await;
-    rec.end = sh.clock.now_ns();
-    rec.first_byte = first_byte;
+    x.end = sh.clock.now_ns();
+    x.first_byte = first_byte;
     if let Some((status, _, pod, _)) = &head {
-        rec.status = *status;
-        rec.pod = pod.clone();
+        x.status = *status;
+        x.pod = pod.clone();
     }
     match res {
         Err(_elapsed) => {
-            rec.outcome = Outcome::Timeout;
+            x.outcome = Outcome::Timeout;
             drop(conn);
         }
         Ok(Err(e)) => {
             let c = classify_error(&e);
-            rec.outcome = c.outcome;
-            rec.generator_fault = c.generator_fault;
+            x.outcome = c.outcome;
+            x.generator_fault = c.generator_fault;
             drop(conn);
         }
         Ok(Ok(())) => {
             let (status, retry_after, _, close) = head.expect("head on success");
-            rec.outcome = classify_status(status, retry_after);
+            x.outcome = classify_status(status, retry_after.is_some());
+            x.retry_after = retry_after;
             if sh.mode == Mode::Keepalive && !close {
                 sh.put_idle(client, conn);
             }
         }
     }
-    sh.finish(rec);
+    x
+}
+
+/// The retries of scheduled request `i`, shed at `shed_end` with `retry_after`: each sent on
+/// the same client when it is due (the shed response's end plus its `Retry-After`), until one
+/// is not shed or the generator gives up ([`crate::retry`] decides; the give-up is recorded
+/// with its reason). A stop of the run, or the cutoff brought forward past a waiting retry's
+/// due time, abandons it.
+async fn retries(
+    sh: &Arc<Shared>,
+    i: u64,
+    client: usize,
+    mut shed_end: i64,
+    mut retry_after: Option<HeaderValue>,
+) {
+    let Some(policy) = sh.shed_retry else {
+        return;
+    };
+    let mut cutoff_rx = sh.retry_cutoff.subscribe();
+    let mut stop_rx = sh.stop.subscribe();
+    for attempt in 1..=policy.retries.saturating_add(1) {
+        let next = policy.next(
+            attempt,
+            retry_after.as_ref().map(HeaderValue::as_bytes),
+            shed_end,
+            sh.clock.origin_epoch_ns,
+            *cutoff_rx.borrow_and_update(),
+        );
+        let due = match next {
+            Next::Retry { due } => due,
+            Next::GiveUp(why, wait) => {
+                sh.give_up(i, attempt, why, retry_after.as_ref(), wait);
+                return;
+            }
+        };
+        let wait = Duration::from_nanos((due - shed_end).max(0) as u64);
+        // Wait until due; a stop, or a cutoff brought before the due time, abandons the retry.
+        loop {
+            let stopped =
+                *stop_rx.borrow_and_update() || HARD_STOP_NS.load(Ordering::Relaxed) != i64::MAX;
+            if stopped || due > *cutoff_rx.borrow_and_update() {
+                sh.give_up(
+                    i,
+                    attempt,
+                    GiveUp::Abandoned,
+                    retry_after.as_ref(),
+                    Some(wait),
+                );
+                return;
+            }
+            let at = sh.clock.at(due);
+            if Instant::now() >= at {
+                break;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(at.into()) => {}
+                _ = cutoff_rx.changed() => {}
+                _ = stop_rx.changed() => {}
+            }
+        }
+        let rec = match connection_slot(sh, client, sh.clock.at(due) + sh.timeout).await {
+            Ok(permit) => {
+                let actual = sh.clock.now_ns();
+                let deadline = within_hard_stop(sh, Instant::now() + sh.timeout);
+                let x = exchange(sh, client, deadline).await;
+                drop(permit);
+                retry_after = x.retry_after;
+                Retry {
+                    i,
+                    attempt,
+                    due,
+                    actual,
+                    first_byte: x.first_byte,
+                    end: x.end,
+                    conn: x.conn,
+                    reused: x.reused,
+                    status: x.status,
+                    outcome: x.outcome,
+                    pod: x.pod,
+                    generator_fault: x.generator_fault,
+                }
+            }
+            Err(()) => {
+                // No connection slot until its deadline: it never went out, as a scheduled
+                // request that waited as long.
+                let now = sh.clock.now_ns();
+                retry_after = None;
+                Retry {
+                    i,
+                    attempt,
+                    due,
+                    actual: now,
+                    first_byte: None,
+                    end: now,
+                    conn: 0,
+                    reused: false,
+                    status: 0,
+                    outcome: Outcome::Timeout,
+                    pod: None,
+                    generator_fault: true,
+                }
+            }
+        };
+        let (outcome, end) = (rec.outcome, rec.end);
+        sh.finish_retry(rec);
+        if outcome != Outcome::Shed {
+            return;
+        }
+        shed_end = end;
+    }
 }
 
 #[cfg(test)]

@@ -189,6 +189,19 @@ pub struct LoadOpts {
     /// address (e.g. 127.0.0.1:9464), at GET /metrics, while the run lasts.
     #[arg(long, value_name = "ADDR")]
     pub prometheus: Option<SocketAddr>,
+    /// Retry a scheduled request at most N times after a 503 that carries Retry-After (the
+    /// outcome `shed`), each retry sent when the shed response arrived plus the Retry-After
+    /// (delay-seconds or an HTTP-date), outside the schedule. The scheduled request keeps its
+    /// record and its outcome `shed`; each retry is an `rt` line of its own and each give-up an
+    /// `rg` line with its reason (docs/loadgen.md). 0 (the default) never retries, as load tools
+    /// do by default. At most 100; not with --closed-loop.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub shed_retries: u32,
+    /// The longest Retry-After honoured (with --shed-retries; default 30s, at most 1h): a
+    /// longer one is not waited for, and the request stays `shed`, counted as given up
+    /// (`too_long`).
+    #[arg(long, value_name = "DUR", value_parser = parse_duration_or_secs)]
+    pub shed_retry_max_wait: Option<Duration>,
     /// Exit non-zero when the run breaks these limits.
     #[command(flatten)]
     pub thresholds: Thresholds,
@@ -203,6 +216,7 @@ impl LoadOpts {
             .iter()
             .map(|m| FlagMark::parse(m))
             .collect::<Result<Vec<_>, _>>()?;
+        let shed_retry = ShedRetryPlan::from_flags(self.shed_retries, self.shed_retry_max_wait)?;
         Ok(LoadPlan {
             target: self.target,
             rate: self.rate,
@@ -245,6 +259,7 @@ impl LoadOpts {
             max_inflight: self.max_inflight,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             prometheus: self.prometheus,
+            shed_retry,
         })
     }
 }
@@ -294,6 +309,80 @@ pub struct SsePlan {
     pub backoff_max: Duration,
     /// A stream silent this long counts as dropped (`timeout`).
     pub idle_timeout: Option<Duration>,
+}
+
+/// Retries of shed requests (`--shed-retries N`, `--shed-retry-max-wait DUR`): see
+/// [`LoadOpts::shed_retries`]. [`LoadPlan::shed_retry`] is `None` when they are off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShedRetryPlan {
+    /// Most retries of one scheduled request (1..=[`ShedRetryPlan::MAX_RETRIES`]).
+    pub retries: u32,
+    /// The longest `Retry-After` waited for (above 0, at most [`ShedRetryPlan::MAX_WAIT`]).
+    pub max_wait: Duration,
+}
+
+impl ShedRetryPlan {
+    /// The most retries of one request: each is one more request on the server, outside the
+    /// schedule.
+    pub const MAX_RETRIES: u32 = 100;
+    /// The longest wait that can be honoured (the run waits for its retries before it ends).
+    pub const MAX_WAIT: Duration = Duration::from_secs(3600);
+    /// The maximum wait without `--shed-retry-max-wait`.
+    pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(30);
+
+    /// The plan of the two flags: `None` with `--shed-retries 0` (the default), an error
+    /// naming both flags when a maximum wait is given without retries, and the range checks of
+    /// [`ShedRetryPlan::check`].
+    pub fn from_flags(
+        retries: u32,
+        max_wait: Option<Duration>,
+    ) -> Result<Option<ShedRetryPlan>, LoadError> {
+        if retries == 0 {
+            return match max_wait {
+                Some(_) => Err(LoadError::Setting {
+                    field: "shed-retry-max-wait",
+                    reason: "needs --shed-retries N (N >= 1): without retries no Retry-After is \
+                             waited for"
+                        .into(),
+                }),
+                None => Ok(None),
+            };
+        }
+        let plan = ShedRetryPlan {
+            retries,
+            max_wait: max_wait.unwrap_or(ShedRetryPlan::DEFAULT_MAX_WAIT),
+        };
+        plan.check()?;
+        Ok(Some(plan))
+    }
+
+    /// The ranges: 1..=[`ShedRetryPlan::MAX_RETRIES`] retries, a maximum wait above 0 and at
+    /// most [`ShedRetryPlan::MAX_WAIT`]; the error names the flag.
+    pub fn check(&self) -> Result<(), LoadError> {
+        if self.retries == 0 || self.retries > ShedRetryPlan::MAX_RETRIES {
+            return Err(LoadError::Setting {
+                field: "shed-retries",
+                reason: format!(
+                    "{} is outside 1..={} (each retry is one more request on the server; turn \
+                     retries off with 0 on the command line, `None` in a plan)",
+                    self.retries,
+                    ShedRetryPlan::MAX_RETRIES
+                ),
+            });
+        }
+        if self.max_wait.is_zero() || self.max_wait > ShedRetryPlan::MAX_WAIT {
+            return Err(LoadError::Setting {
+                field: "shed-retry-max-wait",
+                reason: format!(
+                    "{:?} is outside (0, {:?}]: 0 would give up on every wait, and the run \
+                     waits for its retries before it ends",
+                    self.max_wait,
+                    ShedRetryPlan::MAX_WAIT
+                ),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// One run of the generator, typed: what [`crate::run`] takes. See [`LoadOpts`] for what each
@@ -372,6 +461,8 @@ pub struct LoadPlan {
     pub progress: bool,
     /// Serve the live counters in Prometheus text format on this loopback address.
     pub prometheus: Option<SocketAddr>,
+    /// Retries of shed requests (`None`: never retried, the default).
+    pub shed_retry: Option<ShedRetryPlan>,
 }
 
 impl LoadPlan {
@@ -419,6 +510,7 @@ impl LoadPlan {
             max_inflight: 10_000,
             progress: false,
             prometheus: None,
+            shed_retry: None,
         }
     }
 }
@@ -472,5 +564,74 @@ mod tests {
             let e = FlagMark::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("--mark"), "{bad}: {e}");
         }
+    }
+
+    fn load(extra: &[&str]) -> Result<LoadPlan, LoadError> {
+        let mut argv = vec!["load", "--target", "http://h/", "--out", "r", "--quiet"];
+        argv.extend_from_slice(extra);
+        LoadOpts::parse_from(argv).plan()
+    }
+
+    #[test]
+    fn shed_retries_are_off_by_default_and_take_a_default_wait() {
+        assert_eq!(load(&[]).unwrap().shed_retry, None);
+        assert_eq!(
+            load(&["--shed-retries", "3"]).unwrap().shed_retry,
+            Some(ShedRetryPlan {
+                retries: 3,
+                max_wait: Duration::from_secs(30)
+            })
+        );
+        assert_eq!(
+            load(&["--shed-retries", "1", "--shed-retry-max-wait", "2.5"])
+                .unwrap()
+                .shed_retry,
+            Some(ShedRetryPlan {
+                retries: 1,
+                max_wait: Duration::from_millis(2500)
+            })
+        );
+    }
+
+    #[test]
+    fn bad_shed_retry_flags_are_refused_by_name() {
+        for (args, flag, why) in [
+            (&["--shed-retries", "101"][..], "--shed-retries", "1..=100"),
+            (
+                &["--shed-retries", "1", "--shed-retry-max-wait", "0s"],
+                "--shed-retry-max-wait",
+                "outside",
+            ),
+            (
+                &["--shed-retries", "1", "--shed-retry-max-wait", "2h"],
+                "--shed-retry-max-wait",
+                "outside",
+            ),
+            (
+                &["--shed-retry-max-wait", "5s"],
+                "--shed-retry-max-wait",
+                "needs --shed-retries",
+            ),
+            (
+                &["--shed-retries", "0", "--shed-retry-max-wait", "5s"],
+                "--shed-retry-max-wait",
+                "needs --shed-retries",
+            ),
+        ] {
+            let e = load(args).unwrap_err().to_string();
+            assert!(e.starts_with(flag) && e.contains(why), "{args:?}: {e}");
+        }
+        assert!(
+            LoadOpts::try_parse_from([
+                "load",
+                "--target",
+                "t",
+                "--out",
+                "r",
+                "--shed-retries",
+                "-1"
+            ])
+            .is_err()
+        );
     }
 }

@@ -8,6 +8,8 @@
 //! | `m` | [`Mark`]: a marker (`load_start` = schedule start, `rollout_start`, `rollout_end`, `load_end`, or any name) | as it happens |
 //! | `e` | [`Ready`]: ready-endpoint count sample | as supplied |
 //! | `s` | [`SseEvent`]: long-lived stream open / drop / failed attempt | as it happens |
+//! | `rt` | [`Retry`]: one retry of a shed request (`--shed-retries` only) | when the retry ends |
+//! | `rg` | [`RetryGiveUp`]: a shed request no longer retried, and why (`--shed-retries` only) | when decided |
 //! | `f` | [`Footer`]: generator health: scheduled, sent, faults, send-lag percentiles | last line |
 //!
 //! All times are integer nanoseconds since the header's origin (`origin_epoch_ns` is the wall clock
@@ -16,6 +18,8 @@
 
 use measure::Outcome;
 use serde::{Deserialize, Serialize};
+
+use crate::retry::GiveUp;
 
 /// The `schema` of every record file's header.
 pub const SCHEMA: &str = "fleetsim.records/1";
@@ -107,6 +111,18 @@ pub struct Header {
     /// Server-sent-event streams the generator kept open (0: none).
     #[serde(default)]
     pub sse_streams: u64,
+    /// Most retries of a shed request (`--shed-retries`; 0, the default: none, and the field is
+    /// left out).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shed_retries: u64,
+    /// The longest `Retry-After` honoured (`--shed-retry-max-wait`), ns (left out without
+    /// retries).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub shed_retry_max_wait_ns: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One request. Field names are short because there is one line per request.
@@ -154,6 +170,82 @@ impl Req {
     /// How late the request was sent: actual start - intended start, ns.
     pub fn send_lag_ns(&self) -> i64 {
         self.actual - self.intended
+    }
+}
+
+/// One retry of a shed request (an `rt` line, `--shed-retries` only): sent at `due`, the
+/// previous attempt's end plus its `Retry-After`, outside the schedule. The scheduled request
+/// keeps its own `r` line (outcome `shed`); its retries link to it by `i` and count from 1 in
+/// `n`. The other fields are a request line's.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Retry {
+    /// The scheduled request's global index (its `r` line's `i`).
+    pub i: u64,
+    /// Attempt number: 1 for the first retry.
+    #[serde(rename = "n")]
+    pub attempt: u32,
+    /// When it was due: the previous attempt's end plus its `Retry-After`. Its latency is
+    /// measured from here.
+    pub due: i64,
+    /// Actual start (connect or reuse began).
+    #[serde(rename = "as")]
+    pub actual: i64,
+    /// First byte of the response (headers received), if any.
+    #[serde(rename = "fb", default, skip_serializing_if = "Option::is_none")]
+    pub first_byte: Option<i64>,
+    /// End: full body read, or the error.
+    #[serde(rename = "e")]
+    pub end: i64,
+    /// Connection id (0 when no connection was established).
+    #[serde(rename = "c")]
+    pub conn: u64,
+    /// The retry went out on a reused keep-alive connection.
+    #[serde(rename = "ru")]
+    pub reused: bool,
+    /// HTTP status, 0 if none.
+    #[serde(rename = "st")]
+    pub status: u16,
+    /// The retry's outcome class; `shed` again leads to the next retry or a give-up.
+    #[serde(rename = "o")]
+    pub outcome: Outcome,
+    /// Serving pod (`x-fleetsim-pod` response header).
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The retry failed for a reason on the generator's side (out of fds or ports). Lateness
+    /// never sets it: retries are not scheduled sends.
+    #[serde(rename = "gf", default, skip_serializing_if = "std::ops::Not::not")]
+    pub generator_fault: bool,
+}
+
+/// A shed request the generator stopped retrying (an `rg` line, `--shed-retries` only): the
+/// last attempt's outcome (`shed`) is final.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RetryGiveUp {
+    /// The scheduled request's global index.
+    pub i: u64,
+    /// The retry that was not sent (1 = the first).
+    #[serde(rename = "n")]
+    pub attempt: u32,
+    /// When the generator gave up, ns since the origin.
+    pub at: i64,
+    /// Why.
+    pub why: GiveUp,
+    /// The `Retry-After` value as received (at most 64 bytes, lossy UTF-8; empty when absent).
+    #[serde(rename = "ra", default, skip_serializing_if = "String::is_empty")]
+    pub retry_after: String,
+    /// The wait it asked for, ns, when it could be read.
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub wait_ns: Option<u64>,
+}
+
+impl Retry {
+    /// Latency from when the retry was due to its end, ns.
+    pub fn latency_ns(&self) -> i64 {
+        self.end - self.due
+    }
+    /// How late the retry went out after it was due, ns.
+    pub fn send_lag_ns(&self) -> i64 {
+        self.actual - self.due
     }
 }
 
@@ -259,6 +351,12 @@ pub struct Footer {
     /// The signal that stopped the run (`SIGINT`, `SIGTERM`), when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
+    /// Retry lines (`rt`) written (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u64,
+    /// Give-up lines (`rg`) written (left out when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_give_ups: u64,
 }
 
 /// A parsed line.
@@ -276,6 +374,10 @@ pub enum Line {
     Ready(Ready),
     /// An `s` line: a server-sent-event stream event.
     Sse(SseEvent),
+    /// An `rt` line: a retry of a shed request.
+    Retry(Retry),
+    /// An `rg` line: a shed request no longer retried.
+    RetryGiveUp(RetryGiveUp),
     /// The `f` line: the generator's health at the end.
     Footer(Footer),
 }
@@ -311,6 +413,8 @@ pub fn parse_line(line: &str) -> Result<Line, RecordError> {
         "m" => serde_json::from_str(line).map(Line::Mark),
         "e" => serde_json::from_str(line).map(Line::Ready),
         "s" => serde_json::from_str(line).map(Line::Sse),
+        "rt" => serde_json::from_str(line).map(Line::Retry),
+        "rg" => serde_json::from_str(line).map(Line::RetryGiveUp),
         "f" => serde_json::from_str(line).map(Line::Footer),
         other => return Err(RecordError::UnknownType(other.to_string())),
     };
@@ -441,6 +545,50 @@ mod tests {
         let s = tagged("m", &m);
         assert!(s.starts_with("{\"t\":\"m\""), "{s}");
         assert_eq!(parse_line(&s).unwrap(), Line::Mark(m));
+    }
+
+    #[test]
+    fn retry_lines_keep_their_record_names_and_parse_back() {
+        let r = Retry {
+            i: 7,
+            attempt: 1,
+            due: 2_000,
+            actual: 2_100,
+            first_byte: Some(2_500),
+            end: 3_000,
+            conn: 4,
+            reused: true,
+            status: 200,
+            outcome: Outcome::Ok,
+            pod: None,
+            generator_fault: false,
+        };
+        let s = tagged("rt", &r);
+        assert_eq!(
+            s,
+            r#"{"t":"rt","i":7,"n":1,"due":2000,"as":2100,"fb":2500,"e":3000,"c":4,"ru":true,"st":200,"o":"ok"}"#
+        );
+        assert_eq!(parse_line(&s).unwrap(), Line::Retry(r));
+        let g = RetryGiveUp {
+            i: 7,
+            attempt: 2,
+            at: 9,
+            why: GiveUp::TooLong,
+            retry_after: "120".into(),
+            wait_ns: Some(120_000_000_000),
+        };
+        let s = tagged("rg", &g);
+        assert_eq!(
+            s,
+            r#"{"t":"rg","i":7,"n":2,"at":9,"why":"too_long","ra":"120","w":120000000000}"#
+        );
+        assert_eq!(parse_line(&s).unwrap(), Line::RetryGiveUp(g));
+    }
+
+    #[test]
+    fn a_footer_without_retries_has_no_retry_fields() {
+        let s = tagged("f", &Footer::default());
+        assert!(!s.contains("retr"), "{s}");
     }
 
     #[test]

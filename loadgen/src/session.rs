@@ -21,8 +21,11 @@ use tokio::sync::{Notify, oneshot, watch};
 
 use crate::classify::{ErrorClass, classify_error};
 use crate::error::LoadError;
-use crate::plan::Mode;
-use crate::record::{ConnEv, ConnEvent, Mark, MarkSource, OPENED_AHEAD, Ready, Req};
+use crate::plan::{Mode, ShedRetryPlan};
+use crate::record::{
+    ConnEv, ConnEvent, Mark, MarkSource, OPENED_AHEAD, Ready, Req, Retry, RetryGiveUp,
+};
+use crate::retry::{GiveUp, RetrySummary};
 use crate::sink::Sink;
 
 /// Where requests go: the resolved address, the `Host` header and the path.
@@ -187,6 +190,23 @@ impl Stats {
     }
 }
 
+/// The counters of the retries of shed requests (`--shed-retries`), apart from the scheduled
+/// requests' [`Stats`]: the footer's `recorded`, the progress line, the thresholds and the
+/// Prometheus endpoint count scheduled requests only.
+#[derive(Default)]
+pub(crate) struct RetryStats {
+    /// Retries sent (their `rt` lines written).
+    pub sent: AtomicU64,
+    /// Retries by outcome, in [`Outcome::ALL`]'s order.
+    pub outcomes: [AtomicU64; 10],
+    /// Give-ups (their `rg` lines written), in [`GiveUp::ALL`]'s order.
+    pub gave_up: [AtomicU64; 4],
+    /// The latest a retry went out after it was due, ns.
+    pub lag_max_ns: AtomicI64,
+    /// Retries flagged as generator faults (a generator-side error).
+    pub faults: AtomicU64,
+}
+
 pub(crate) struct Shared {
     pub clock: Clock,
     pub sink: Sink,
@@ -214,6 +234,15 @@ pub(crate) struct Shared {
     pub slot_free: Notify,
     pub stop: watch::Sender<bool>,
     pub stopped_early: AtomicBool,
+    /// Retries of shed requests (`None`: off).
+    pub shed_retry: Option<ShedRetryPlan>,
+    /// The latest a retry may be due, ns on the run's clock: the planned end of the schedule
+    /// plus the timeout, brought forward to the end of sending plus the timeout when the
+    /// schedule ends. Waiting retries watch it.
+    pub retry_cutoff: watch::Sender<i64>,
+    /// Scheduled requests shed whose retries are not over (waiting or in flight).
+    pub retries_pending: AtomicU64,
+    pub retry_stats: RetryStats,
 }
 
 impl Shared {
@@ -440,6 +469,87 @@ impl Shared {
         self.stats.recorded.fetch_add(1, Ordering::Relaxed);
         self.inflight.fetch_sub(1, Ordering::AcqRel);
         self.slot_free.notify_one();
+    }
+}
+
+impl Shared {
+    /// Records a retry (an `rt` line) and counts it.
+    pub(crate) fn finish_retry(&self, r: Retry) {
+        let st = &self.retry_stats;
+        st.sent.fetch_add(1, Ordering::Relaxed);
+        st.outcomes[outcome_idx(r.outcome)].fetch_add(1, Ordering::Relaxed);
+        st.lag_max_ns
+            .fetch_max(r.send_lag_ns().max(0), Ordering::Relaxed);
+        if r.generator_fault {
+            st.faults.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sink.tagged("rt", &r);
+    }
+
+    /// Records that the retries of scheduled request `i` end here (an `rg` line), and counts it.
+    pub(crate) fn give_up(
+        &self,
+        i: u64,
+        attempt: u32,
+        why: GiveUp,
+        retry_after: Option<&HeaderValue>,
+        wait: Option<Duration>,
+    ) {
+        let k = GiveUp::ALL
+            .iter()
+            .position(|w| *w == why)
+            .expect("reason in ALL");
+        self.retry_stats.gave_up[k].fetch_add(1, Ordering::Relaxed);
+        let mut ra = retry_after
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        if ra.len() > 64 {
+            let mut end = 64;
+            while !ra.is_char_boundary(end) {
+                end -= 1;
+            }
+            ra.truncate(end);
+        }
+        self.sink.tagged(
+            "rg",
+            &RetryGiveUp {
+                i,
+                attempt,
+                at: self.clock.now_ns(),
+                why,
+                retry_after: ra,
+                wait_ns: wait.map(|w| w.as_nanos().min(u128::from(u64::MAX)) as u64),
+            },
+        );
+    }
+
+    /// The retries so far (`None` with retries off).
+    pub(crate) fn retry_summary(&self) -> Option<RetrySummary> {
+        self.shed_retry?;
+        let st = &self.retry_stats;
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut s = RetrySummary {
+            scheduled_shed: load(&self.stats.outcomes[outcome_idx(Outcome::Shed)]),
+            sent: load(&st.sent),
+            send_lag_max_ms: st.lag_max_ns.load(Ordering::Relaxed) as f64 / 1e6,
+            generator_faults: load(&st.faults),
+            ..RetrySummary::default()
+        };
+        for o in Outcome::ALL {
+            let n = load(&st.outcomes[outcome_idx(o)]);
+            if n > 0 {
+                s.outcomes.insert(o.as_str().to_string(), n);
+            }
+            if o == Outcome::Ok {
+                s.served_after_shed = n;
+            } else if o.is_failure() {
+                s.failed_after_shed += n;
+            }
+        }
+        for (k, why) in GiveUp::ALL.into_iter().enumerate() {
+            s.gave_up.add_n(why, load(&st.gave_up[k]));
+        }
+        Some(s)
     }
 }
 

@@ -14,11 +14,15 @@ use std::path::{Path, PathBuf};
 
 use measure::{RankSelect, Sample, StreamingAnalysis};
 
+use measure::Outcome;
+
 use super::{
-    LateSends, footer_mismatch, limits, origin_offset, sample_of, schedule_key, visit_file,
+    LateSends, footer_mismatch, limits, origin_offset, retry_footer_mismatch, sample_of,
+    schedule_key, visit_file,
 };
 use crate::error::AnalyzeError;
-use crate::record::{ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, SseEvent};
+use crate::record::{ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, Retry, SseEvent};
+use crate::retry::RetrySummary;
 
 /// Sends later than a threshold, counted by where their intended start falls against the
 /// deploy window (the summary's windows: a request belongs to the one its intended start is in).
@@ -68,6 +72,42 @@ impl LateCounter {
     }
 }
 
+/// The retries of shed requests, counted in the first pass (nothing kept per line).
+#[derive(Default)]
+pub(super) struct RetryCounts {
+    /// Some file's generator retried (`shed_retries` in its header), or retry lines were read.
+    on: bool,
+    summary: RetrySummary,
+    lag_max_ns: i64,
+}
+
+impl RetryCounts {
+    fn add(&mut self, r: &Retry) {
+        let s = &mut self.summary;
+        s.sent += 1;
+        *s.outcomes
+            .entry(r.outcome.as_str().to_string())
+            .or_default() += 1;
+        if r.outcome == Outcome::Ok {
+            s.served_after_shed += 1;
+        } else if r.outcome.is_failure() {
+            s.failed_after_shed += 1;
+        }
+        if r.generator_fault {
+            s.generator_faults += 1;
+        }
+        self.lag_max_ns = self.lag_max_ns.max(r.send_lag_ns());
+    }
+
+    /// The summary's `live.retries`: `None` when no generator retried.
+    pub(super) fn summary(&self) -> Option<RetrySummary> {
+        self.on.then(|| RetrySummary {
+            send_lag_max_ms: self.lag_max_ns.max(0) as f64 / 1e6,
+            ..self.summary.clone()
+        })
+    }
+}
+
 /// What the first pass found: everything but the requests themselves.
 pub(super) struct Scan {
     pub(super) files: Vec<PathBuf>,
@@ -99,6 +139,8 @@ pub(super) struct Scan {
     /// Duplicate and missing indices over every schedule.
     pub(super) duplicate_indices: u64,
     pub(super) missing_indices: u64,
+    /// The retries of shed requests.
+    pub(super) retries: RetryCounts,
 }
 
 /// The send lag the summary's percentiles are over: never negative.
@@ -145,6 +187,7 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
         lag_max_ns: 0,
         duplicate_indices: 0,
         missing_indices: 0,
+        retries: RetryCounts::default(),
     };
     let mut lag = RankSelect::new(q);
     for (path, h) in paths.iter().zip(&headers) {
@@ -159,6 +202,9 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
             }
         };
         let mut read = 0u64;
+        let (mut retries_read, mut give_ups_read) = (0u64, 0u64);
+        let retrying = h.shed_retries > 0;
+        s.retries.on |= retrying;
         let mut footers = Vec::new();
         let bad = |n: u64, reason: String| AnalyzeError::Records {
             path: path.clone(),
@@ -180,6 +226,19 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
                     s.lag_max_ns = s.lag_max_ns.max(r.send_lag_ns());
                     lag.add(lag_of(&r));
                     coverage[sched].add(r.i).map_err(|why| bad(n, why))?;
+                    if retrying && r.outcome == Outcome::Shed {
+                        s.retries.summary.scheduled_shed += 1;
+                    }
+                }
+                Line::Retry(r) => {
+                    retries_read += 1;
+                    s.retries.on = true;
+                    s.retries.add(&r);
+                }
+                Line::RetryGiveUp(g) => {
+                    give_ups_read += 1;
+                    s.retries.on = true;
+                    s.retries.summary.gave_up.add(g.why);
                 }
                 Line::Mark(k) => s.marks.push((k.at + off, k.name)),
                 Line::Ready(e) => s.ready.push((e.at + off, e.ready, e.desired)),
@@ -211,6 +270,8 @@ pub(super) fn scan(paths: &[PathBuf], q: f64) -> Result<(Scan, RankSelect), Anal
         })?;
         for f in &footers {
             s.count_mismatches.extend(footer_mismatch(path, f, read));
+            s.count_mismatches
+                .extend(retry_footer_mismatch(path, f, retries_read, give_ups_read));
         }
         s.requests += read;
         s.footers.extend(footers);

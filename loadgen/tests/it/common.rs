@@ -155,3 +155,17 @@ pub(crate) fn trivial_server() -> SocketAddr {
     });
     addr
 }
+
+/// `POST path` to the generator's control port at `addr`; the whole response.
+pub(crate) fn http_post(addr: &str, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: ctl\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}

@@ -112,19 +112,6 @@ fn shards_started_together_merge_into_the_whole_schedule() {
     assert!(!rep2.summary.live.valid);
 }
 
-fn http_post(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: ctl\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 #[test]
 fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
     let a = ok_server();

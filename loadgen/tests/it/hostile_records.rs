@@ -237,3 +237,83 @@ fn bucket_widths_are_bounded() {
         "{e}"
     );
 }
+
+/// Retry lines (`--shed-retries`) are checked as request lines are: a clean one is counted in
+/// `live.retries`; times out of order or an attempt 0 are refused with the file and line; a
+/// footer whose retry count differs from the lines read makes the run invalid with its reason.
+#[test]
+fn retry_lines_are_checked_like_request_lines() {
+    // Request 0 shed (ends at 6 ms), retried once a second later and served; the footer counts
+    // the retry.
+    let mut ls = lines(10);
+    ls[0] = ls[0].replace(
+        r#""sse_streams":0}"#,
+        r#""sse_streams":0,"shed_retries":1,"shed_retry_max_wait_ns":30000000000}"#,
+    );
+    ls[2] = ls[2].replace(r#""st":200,"o":"ok""#, r#""st":503,"o":"shed""#);
+    let rt = r#"{"t":"rt","i":0,"n":1,"due":1006000000,"as":1006100000,"e":1007000000,"c":2,"ru":false,"st":200,"o":"ok"}"#;
+    ls.insert(12, rt.to_string());
+    let last = ls.len() - 1;
+    ls[last] = ls[last].replace(
+        r#""stopped_early":false}"#,
+        r#""stopped_early":false,"retries":1}"#,
+    );
+
+    let dir = TempDir::new();
+    let f = write(dir.path(), "rt.ndjson", &ls);
+    let r = run(plan(dir.path(), vec![f])).unwrap();
+    let live = &r.summary.live;
+    assert!(live.valid, "{live:?}");
+    let s = live.retries.clone().expect("live.retries");
+    assert_eq!(
+        (s.scheduled_shed, s.sent, s.served_after_shed),
+        (1, 1, 1),
+        "{s:?}"
+    );
+    assert!((s.send_lag_max_ms - 0.1).abs() < 1e-9, "{s:?}");
+    assert_eq!(r.summary.summary.requests.shed, 1);
+
+    // The retry line lost under its footer: invalid, and why.
+    let mut lost = ls.clone();
+    lost.remove(12);
+    let dir = TempDir::new();
+    let f = write(dir.path(), "lost.ndjson", &lost);
+    let live = run(plan(dir.path(), vec![f])).unwrap().summary.live;
+    assert!(!live.valid);
+    assert_eq!(live.footer_mismatches.len(), 1, "{live:?}");
+    let why = &live.footer_mismatches[0];
+    assert!(
+        why.contains("lost.ndjson")
+            && why.contains("says 1 retries")
+            && why.contains("0 retry lines"),
+        "{why}"
+    );
+
+    for (from, to, want) in [
+        (
+            r#""e":1007000000"#,
+            r#""e":1006000000"#,
+            "line 13: retry 1 of request 0: its times are out of order",
+        ),
+        (
+            r#""n":1"#,
+            r#""n":0"#,
+            "line 13: retry of request 0: attempt n = 0",
+        ),
+        (
+            r#""due":1006000000"#,
+            r#""due":-1"#,
+            "line 13: retry 1 of request 0: due = -1 ns is outside",
+        ),
+    ] {
+        let mut bad = ls.clone();
+        bad[12] = bad[12].replace(from, to);
+        let dir = TempDir::new();
+        let f = write(dir.path(), "bad-rt.ndjson", &bad);
+        let e = run(plan(dir.path(), vec![f])).unwrap_err().to_string();
+        assert!(
+            e.contains("bad-rt.ndjson") && e.contains(want),
+            "{e}\nwant {want}"
+        );
+    }
+}

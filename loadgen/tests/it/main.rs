@@ -9,3 +9,4 @@ mod outcomes;
 mod overload;
 mod properties;
 mod records;
+mod retries;

@@ -100,6 +100,11 @@ fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
                     v[k] = (t.max(actual + 1)).into();
                 }
             }
+        } else if v["t"] == "f" {
+            // Nor is the run's footer invalid for what the real run's machine did: the
+            // rewritten sends are its only sends.
+            v["valid"] = true.into();
+            v["generator_faults"] = 0.into();
         }
         rewritten.push_str(&v.to_string());
         rewritten.push('\n');
@@ -153,4 +158,50 @@ fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
 
     let err = run("0s").expect_err("a zero threshold");
     assert!(err.to_string().contains("--late-threshold"), "{err}");
+}
+
+/// Record files written before retries of shed requests existed (no `rt`/`rg` lines, no retry
+/// fields in the header or footer) analyze to the bytes they did before: `summary.json` (no
+/// `live.retries`), `timeline.csv` and `sse.csv` of a committed live run with 5 shed and 19
+/// reset requests in its window, against the outputs of `fleetsim analyze` built from 0c985a2
+/// (the commit before retries), committed in `tests/fixtures/pre-retries` with the records'
+/// path replaced by `RECORDS`.
+#[test]
+fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
+    use std::io::Read;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gz =
+        root.join("../docs/results/2026-12-04-long-budget/after/run-1/records-keepalive.ndjson.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let records = tmp_path("records-keepalive.ndjson");
+    std::fs::write(&records, text).unwrap();
+    let out_dir = tmp_path("pre-retries");
+    let (r, o) = (records.display().to_string(), out_dir.display().to_string());
+    let opts = AnalyzeOpts::parse_from([
+        "analyze",
+        "--out-dir",
+        &o,
+        "--rollout-start",
+        "20.123316",
+        "--rollout-end",
+        "99.464336",
+        &r,
+    ]);
+    let report = loadgen::analyze(opts.plan().unwrap()).unwrap();
+    assert!(report.summary.live.retries.is_none());
+    let fixtures = root.join("tests/fixtures/pre-retries");
+    for file in ["summary.json", "timeline.csv", "sse.csv"] {
+        let got = std::fs::read_to_string(out_dir.join(file))
+            .unwrap()
+            .replace(&r, "RECORDS");
+        let want = std::fs::read_to_string(fixtures.join(file)).unwrap();
+        assert!(
+            got == want,
+            "{file} differs from {}",
+            fixtures.join(file).display()
+        );
+    }
 }
