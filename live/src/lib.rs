@@ -13,6 +13,7 @@
 //! private; what callers use is re-exported here.
 
 mod calibrate;
+mod cpu;
 mod driver;
 mod error;
 mod evidence;
