@@ -149,19 +149,20 @@ pub(crate) struct CpuFile {
 
 /// A CPU quantity of the Kubernetes API (`"2"`, `"1.5"`, `"1500m"`, `"250000000n"`) in cores.
 pub(crate) fn parse_cores(q: &str) -> Option<f64> {
-    let (num, scale) = match q.as_bytes().last()? {
-        b'm' => (&q[..q.len() - 1], 1e-3),
-        b'u' => (&q[..q.len() - 1], 1e-6),
-        b'n' => (&q[..q.len() - 1], 1e-9),
-        b'k' => (&q[..q.len() - 1], 1e3),
-        _ => (q, 1.0),
+    // Divided rather than multiplied by the suffix's power: 1900m is 1.9, not 1.9000000000000001.
+    let (num, per, times) = match q.as_bytes().last()? {
+        b'm' => (&q[..q.len() - 1], 1e3, 1.0),
+        b'u' => (&q[..q.len() - 1], 1e6, 1.0),
+        b'n' => (&q[..q.len() - 1], 1e9, 1.0),
+        b'k' => (&q[..q.len() - 1], 1.0, 1e3),
+        _ => (q, 1.0, 1.0),
     };
     if num.is_empty() || !num.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
     }
     num.parse::<f64>()
         .ok()
-        .map(|x| x * scale)
+        .map(|x| x / per * times)
         .filter(|x| x.is_finite())
 }
 
