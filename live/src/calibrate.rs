@@ -143,11 +143,7 @@ pub(crate) fn node_cpu(
                 (p.stat_epoch_ns, p.usage_core_ns) != (s.stat_epoch_ns, s.usage_core_ns)
             });
             if new && s.usage_core_ns > 0 {
-                let t = figure_instant(
-                    s.stat_epoch_ns,
-                    prev.map(|p| p.sent_epoch_ns),
-                    s.epoch_ns,
-                );
+                let t = figure_instant(s.stat_epoch_ns, prev.map(|p| p.sent_epoch_ns), s.epoch_ns);
                 figures.push((t, s.usage_core_ns));
             }
             prev = Some(s);
@@ -513,7 +509,12 @@ mod tests {
     /// Requests answered every 50 ms from 0 to 50 s by each of `p1` and `p2`.
     fn answered() -> Vec<(i64, String)> {
         (0..1000i64)
-            .flat_map(|k| [(k * 50_000_000, "p1".to_string()), (k * 50_000_000, "p2".into())])
+            .flat_map(|k| {
+                [
+                    (k * 50_000_000, "p1".to_string()),
+                    (k * 50_000_000, "p2".into()),
+                ]
+            })
             .collect()
     }
 
@@ -523,7 +524,10 @@ mod tests {
         let n = node_cpu(&file, &answered()).unwrap();
         // p1 alone: p2 has one real figure inside the baseline, and a zero is no figure.
         assert_eq!(n.pods, 1);
-        assert_eq!((n.nodes, n.capacity_cores, n.allocatable_cores), (1, 4.0, Some(3.8)));
+        assert_eq!(
+            (n.nodes, n.capacity_cores, n.allocatable_cores),
+            (1, 4.0, Some(3.8))
+        );
         // Figures at 12.3 and 35.1 s: 22.8 s at 0.1 core.
         assert!((n.cpu_s - 2.28).abs() < 1e-9, "{}", n.cpu_s);
         // Their instants: 12.25 s (second 12, answered at 12.5) and 35.25 s (second 35, answered

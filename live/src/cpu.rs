@@ -196,14 +196,17 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<CpuFile> {
                 allocatable_cpu,
                 ..
             } => {
-                let capacity = parse_cores(&capacity_cpu)
-                    .filter(|c| *c > 0.0)
-                    .ok_or_else(|| {
-                        bad(
-                            n,
-                            format!("capacity_cpu {capacity_cpu:?} is not a CPU quantity above 0"),
-                        )
-                    })?;
+                let capacity =
+                    parse_cores(&capacity_cpu)
+                        .filter(|c| *c > 0.0)
+                        .ok_or_else(|| {
+                            bad(
+                                n,
+                                format!(
+                                    "capacity_cpu {capacity_cpu:?} is not a CPU quantity above 0"
+                                ),
+                            )
+                        })?;
                 let allocatable = match allocatable_cpu {
                     None => None,
                     Some(a) => Some(parse_cores(&a).ok_or_else(|| {
@@ -228,7 +231,10 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<CpuFile> {
                 ..
             } => {
                 let stat_epoch_ns = parse_time(&stat_time).ok_or_else(|| {
-                    bad(n, format!("stat_time {stat_time:?} is not an RFC 3339 time"))
+                    bad(
+                        n,
+                        format!("stat_time {stat_time:?} is not an RFC 3339 time"),
+                    )
                 })?;
                 if sent_epoch_ns > epoch_ns {
                     return Err(bad(
@@ -247,7 +253,10 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<CpuFile> {
             }
             CpuLine::NodeCpu { stat_time, .. } => {
                 parse_time(&stat_time).ok_or_else(|| {
-                    bad(n, format!("stat_time {stat_time:?} is not an RFC 3339 time"))
+                    bad(
+                        n,
+                        format!("stat_time {stat_time:?} is not an RFC 3339 time"),
+                    )
                 })?;
             }
             CpuLine::Unreachable { request, error, .. } => f.unreachable.push((request, error)),
@@ -255,9 +264,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<CpuFile> {
                 if !["baseline_start", "baseline_end", "load_end"].contains(&phase.as_str()) {
                     return Err(bad(
                         n,
-                        format!(
-                            "phase {phase:?} is not baseline_start, baseline_end or load_end"
-                        ),
+                        format!("phase {phase:?} is not baseline_start, baseline_end or load_end"),
                     ));
                 }
                 f.phases.entry(phase).or_insert(epoch_ns);
@@ -652,7 +659,8 @@ mod tests {
             (r#"not json"#, "line 2"),
         ];
         for (line, field) in cases {
-            let text = format!("{{\"kind\":\"phase\",\"epoch_ns\":1,\"phase\":\"load_end\"}}\n{line}\n");
+            let text =
+                format!("{{\"kind\":\"phase\",\"epoch_ns\":1,\"phase\":\"load_end\"}}\n{line}\n");
             let e = parse(Path::new("run/cpu.ndjson"), &text)
                 .unwrap_err()
                 .to_string();
