@@ -570,6 +570,104 @@ fn poll(kube: &Kube, out: &Mutex<File>, pods: &Mutex<Vec<PodEvent>>, tally: &mut
 mod tests {
     use super::*;
 
+    /// A kubectl stand-in: `get node` answers a node with 2 cores, `get --raw` a summary with
+    /// one pod of the fleet, one of another namespace and one not in the fleet; with `fail`, the
+    /// summary request fails as the apiserver's node proxy did before the cluster's fix.
+    fn fake_kubectl(dir: &Path, fail: bool) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let summary = r#"{"node":{"nodeName":"vm","cpu":{"time":"2026-12-04T07:00:00Z","usageCoreNanoSeconds":900}},"pods":[
+ {"podRef":{"name":"web-1","namespace":"fleetsim"},"cpu":{"time":"2026-12-04T07:00:01Z","usageCoreNanoSeconds":1234},
+  "containers":[{"name":"service","cpu":{"time":"2026-12-04T07:00:02Z","usageCoreNanoSeconds":1200}}]},
+ {"podRef":{"name":"web-1","namespace":"other"},"cpu":{"time":"2026-12-04T07:00:01Z","usageCoreNanoSeconds":5}},
+ {"podRef":{"name":"db-1","namespace":"fleetsim"},"cpu":{"time":"2026-12-04T07:00:01Z","usageCoreNanoSeconds":6}}]}"#;
+        let raw = if fail {
+            "echo 'Error from server (BadRequest): address not allowed' >&2; exit 1".to_string()
+        } else {
+            let file = dir.join("summary.json");
+            fs::write(&file, summary).unwrap();
+            format!("cat '{}'", file.display())
+        };
+        let script = format!(
+            "#!/bin/sh\ncase \"$*\" in\n*'get node vm'*) echo '{{\"status\":{{\"capacity\":{{\"cpu\":\"2\"}},\"allocatable\":{{\"cpu\":\"1900m\"}}}}}}' ;;\n*'get --raw /api/v1/nodes/vm/proxy/stats/summary'*) {raw} ;;\n*) exit 2 ;;\nesac\n"
+        );
+        let path = dir.join("kubectl");
+        fs::write(&path, script).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Runs a sampler against the stand-in until `cpu.ndjson` holds `want` (deadline 20 s),
+    /// then stops it; returns the file and what the sampler said.
+    fn sample_with(fail: bool, want: &str) -> (String, Tally) {
+        let dir = std::env::temp_dir().join(format!("fleetsim-cpu-{}-{fail}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let kube = Kube {
+            kubectl: fake_kubectl(&dir, fail),
+            kubeconfig: None,
+            namespace: "fleetsim".into(),
+        };
+        let pod = PodEvent {
+            epoch_ns: 1,
+            kind: crate::state::WatchEvent::Added,
+            name: "web-1".into(),
+            template: "t".into(),
+            phase: "Running".into(),
+            ready: true,
+            terminating: false,
+            exit_code: None,
+            image_id: None,
+            node: Some("vm".into()),
+        };
+        let pods = Arc::new(Mutex::new(vec![pod]));
+        // Polls only when told: the phase marks.
+        let sampler = Sampler::start(&kube, &dir, pods, Duration::from_secs(3600)).unwrap();
+        sampler.phase("baseline_start");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let path = dir.join(FILE);
+        while !fs::read_to_string(&path).unwrap().contains(want) {
+            assert!(Instant::now() < deadline, "no {want} in {}", path.display());
+            thread::sleep(Duration::from_millis(10));
+        }
+        sampler.phase("baseline_end");
+        let tally = sampler.stop();
+        let text = fs::read_to_string(&path).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        (text, tally)
+    }
+
+    #[test]
+    fn the_sampler_records_the_fleet_pods_and_the_node() {
+        let (text, tally) = sample_with(false, r#""kind":"pod""#);
+        let f = parse(Path::new(FILE), &text).unwrap();
+        assert_eq!(f.nodes["vm"].capacity, 2.0);
+        assert_eq!(f.nodes["vm"].allocatable, Some(1.9));
+        // Only the fleet's pod (by name, in the namespace), with its own figure.
+        assert!(
+            f.pods
+                .iter()
+                .all(|p| p.pod == "web-1" && p.usage_core_ns == 1234)
+        );
+        assert!(text.contains(r#""containers":{"service":1200}"#), "{text}");
+        assert!(text.contains(r#""kind":"node_cpu""#), "{text}");
+        assert!(f.phases.contains_key("baseline_start") && f.phases.contains_key("baseline_end"));
+        assert!(tally.pod_samples >= 1 && tally.failures == 0, "{tally:?}");
+    }
+
+    #[test]
+    fn an_unreachable_summary_is_recorded_not_fatal() {
+        let (text, tally) = sample_with(true, r#""kind":"unreachable""#);
+        let f = parse(Path::new(FILE), &text).unwrap();
+        assert!(f.pods.is_empty());
+        let (request, error) = &f.unreachable[0];
+        assert_eq!(request, "get --raw /api/v1/nodes/vm/proxy/stats/summary");
+        assert!(error.contains("address not allowed"), "{error}");
+        assert!(
+            tally.describe().starts_with("unreachable:"),
+            "{}",
+            tally.describe()
+        );
+    }
+
     #[test]
     fn cpu_quantities_in_cores() {
         assert_eq!(parse_cores("2"), Some(2.0));
