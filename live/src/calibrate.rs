@@ -77,8 +77,13 @@ pub struct NodeCpu {
     pub pods: u32,
     /// CPU seconds those pods used between their first and last figure inside the baseline.
     pub cpu_s: f64,
-    /// Requests they answered in the same spans (by the record's end and serving pod).
+    /// Requests they answered in the same spans: by the record's end and serving pod, or, when
+    /// no record names its pod (another application than the project's), the fleet's answers
+    /// per second in the baseline shared evenly by the pods that ran then, times the spans.
     pub requests: u64,
+    /// The requests were matched to pods by the records' serving pod (`x-fleetsim-pod`); else
+    /// they are the even share of the fleet's rate.
+    pub by_pod: bool,
     /// The shortest and longest of those spans, seconds.
     pub span_s: [f64; 2],
 }
@@ -98,13 +103,15 @@ fn figure_instant(stat_ns: i64, prev_sent_ns: Option<i64>, seen_ns: i64) -> i64 
 }
 
 /// Node CPU over the baseline of one run: `file` is its `cpu.ndjson`, `answered` the
-/// `(end, serving pod)` of every request that named one (Unix epoch ns). Each pod's span runs
-/// from its first to its last new kubelet figure inside the baseline (`baseline_start` to
-/// `baseline_end`); a zero figure (the kubelet's placeholder before its first reading) is not
-/// one. The error says what is missing.
+/// `(end, serving pod if the response named it)` of every request that got an answer (Unix
+/// epoch ns). Each pod's span runs from its first to its last new kubelet figure inside the
+/// baseline (`baseline_start` to `baseline_end`); a zero figure (the kubelet's placeholder
+/// before its first reading) is not one. When no answer in the baseline names its pod, the
+/// requests of a span are the fleet's answers per second over the baseline, shared evenly by the
+/// pods the summaries listed in it, times the span. The error says what is missing.
 pub(crate) fn node_cpu(
     file: &CpuFile,
-    answered: &[(i64, String)],
+    answered: &[(i64, Option<String>)],
 ) -> std::result::Result<NodeCpu, String> {
     let (Some(&start), Some(&end)) = (
         file.phases.get("baseline_start"),
@@ -132,8 +139,12 @@ pub(crate) fn node_cpu(
         pods: 0,
         cpu_s: 0.0,
         requests: 0,
+        by_pod: answered
+            .iter()
+            .any(|(t, p)| p.is_some() && (start..=end).contains(t)),
         span_s: [f64::INFINITY, 0.0],
     };
+    let mut spans_s = 0.0;
     let mut nodes = std::collections::BTreeSet::new();
     for (pod, samples) in by_pod {
         let mut figures: Vec<(i64, u64)> = Vec::new();
@@ -160,11 +171,14 @@ pub(crate) fn node_cpu(
         }
         out.pods += 1;
         out.cpu_s += (ub - ua) as f64 / 1e9;
-        out.requests += answered
-            .iter()
-            .filter(|(t, p)| p == pod && *t > a && *t <= b)
-            .count() as u64;
+        if out.by_pod {
+            out.requests += answered
+                .iter()
+                .filter(|(t, p)| p.as_deref() == Some(pod) && *t > a && *t <= b)
+                .count() as u64;
+        }
         let span = (b - a) as f64 / 1e9;
+        spans_s += span;
         out.span_s = [out.span_s[0].min(span), out.span_s[1].max(span)];
         if let Some(last) = file.pods.iter().rev().find(|s| s.pod == pod) {
             nodes.insert(last.node.clone());
@@ -176,11 +190,23 @@ pub(crate) fn node_cpu(
             (end - start) as f64 / 1e9
         ));
     }
+    if !out.by_pod {
+        // The pods the kubelet listed during the baseline share the fleet's answers evenly.
+        let listed: std::collections::BTreeSet<&str> = file
+            .pods
+            .iter()
+            .filter(|s| (start..=end).contains(&s.epoch_ns))
+            .map(|s| s.pod.as_str())
+            .collect();
+        let in_baseline = answered
+            .iter()
+            .filter(|(t, _)| *t > start && *t <= end)
+            .count() as f64;
+        let per_pod_per_s = in_baseline / ((end - start) as f64 / 1e9) / listed.len().max(1) as f64;
+        out.requests = (per_pod_per_s * spans_s).round() as u64;
+    }
     if out.requests == 0 {
-        return Err(
-            "the pods measured answered no request in their spans (do the records name the serving pod, the x-fleetsim-pod header?)"
-                .into(),
-        );
+        return Err("the pods measured answered no request in their spans".into());
     }
     for node in &nodes {
         let cores = file
@@ -266,14 +292,11 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
     }
     // Node CPU, from the kubelet's figures (runs from before the sampler have none).
     if let Some(file) = cpu::read(dir)? {
-        let answered: Vec<(i64, String)> = merged
+        let answered: Vec<(i64, Option<String>)> = merged
             .reqs
             .iter()
-            .filter_map(|r| {
-                r.pod
-                    .as_ref()
-                    .map(|p| (merged.origin_epoch_ns + r.end, p.clone()))
-            })
+            .filter(|r| r.status != 0 || r.pod.is_some())
+            .map(|r| (merged.origin_epoch_ns + r.end, r.pod.clone()))
             .collect();
         match node_cpu(&file, &answered) {
             Ok(n) => m.node_cpu.push(n),
@@ -328,6 +351,11 @@ fn render_nodes(m: &Measured) -> String {
         n.iter().map(|x| x.span_s[1]).fold(0.0, f64::max),
     ];
     let per_request_s = cpu_s / requests as f64;
+    let matched = if n.iter().all(|x| x.by_pod) {
+        "each counted for the pod its answer named"
+    } else {
+        "the fleet's answers per second shared evenly: no record names its pod"
+    };
     let cpu_per_request = per_request_s / mean_service_s;
     let _ = writeln!(
         s,
@@ -344,7 +372,7 @@ fn render_nodes(m: &Measured) -> String {
     );
     let _ = writeln!(
         s,
-        "# cpu_per_request: {pods} pods over spans of {:.1}-{:.1} s inside the baseline used {:.3} CPU s for {requests}\n# requests = {:.0} us of CPU per request; over the baseline's mean service time of {:.1} ms that is\n# {} of a core while a request is in service. It counts all the pods did meanwhile (the job\n# worker and the jobs posted, probes): an upper bound on the requests' own CPU.",
+        "# cpu_per_request: {pods} pods over spans of {:.1}-{:.1} s inside the baseline used {:.3} CPU s for {requests}\n# requests ({matched}) = {:.0} us of CPU per request;\n# over the baseline's mean service time of {:.1} ms that is {} of a core while a request is in\n# service. It counts all the pods did meanwhile (the job worker and the jobs posted, probes):\n# an upper bound on the requests' own CPU.",
         span[0],
         span[1],
         cpu_s,
@@ -507,12 +535,12 @@ mod tests {
     }
 
     /// Requests answered every 50 ms from 0 to 50 s by each of `p1` and `p2`.
-    fn answered() -> Vec<(i64, String)> {
+    fn answered() -> Vec<(i64, Option<String>)> {
         (0..1000i64)
             .flat_map(|k| {
                 [
-                    (k * 50_000_000, "p1".to_string()),
-                    (k * 50_000_000, "p2".into()),
+                    (k * 50_000_000, Some("p1".to_string())),
+                    (k * 50_000_000, Some("p2".into())),
                 ]
             })
             .collect()
@@ -547,6 +575,25 @@ mod tests {
         // on average, 20 req/s x 50 ms).
         let cpu = v["nodes"]["cpu_per_request"].as_float().unwrap();
         assert!((cpu - 2.28 / 460.0 / 0.050).abs() < 1e-5, "{cpu}");
+    }
+
+    #[test]
+    fn without_pod_names_the_fleet_rate_is_shared_evenly() {
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
+        let anonymous: Vec<(i64, Option<String>)> =
+            answered().into_iter().map(|(t, _)| (t, None)).collect();
+        let n = node_cpu(&file, &anonymous).unwrap();
+        assert!(!n.by_pod);
+        // 40 answers/s over the baseline, shared by the 2 pods the summaries listed: 20/s over
+        // p1's 23.0 s span, the 460 requests matched by name above.
+        assert_eq!((n.pods, n.requests), (1, 460));
+        let m = Measured {
+            service_ms: vec![50.0],
+            node_cpu: vec![n],
+            ..Default::default()
+        };
+        let text = render(&m, "test");
+        assert!(text.contains("shared evenly"), "{text}");
     }
 
     #[test]
