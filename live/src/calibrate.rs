@@ -86,6 +86,9 @@ pub struct NodeCpu {
     pub by_pod: bool,
     /// The shortest and longest of those spans, seconds.
     pub span_s: [f64; 2],
+    /// Pods whose span runs past the baseline's end (to their next figure before their
+    /// deletion): the kubelet had refreshed their figure only once inside the baseline.
+    pub extended: u32,
 }
 
 /// When the kubelet collected a pod figure that polls showed: within the second its
@@ -106,12 +109,17 @@ fn figure_instant(stat_ns: i64, prev_sent_ns: Option<i64>, seen_ns: i64) -> i64 
 /// `(end, serving pod if the response named it)` of every request that got an answer (Unix
 /// epoch ns). Each pod's span runs from its first to its last new kubelet figure inside the
 /// baseline (`baseline_start` to `baseline_end`); a zero figure (the kubelet's placeholder
-/// before its first reading) is not one. When no answer in the baseline names its pod, the
-/// requests of a span are the fleet's answers per second over the baseline, shared evenly by the
-/// pods the summaries listed in it, times the span. The error says what is missing.
+/// before its first reading) is not one. A pod with one figure inside the baseline (the kubelet
+/// refreshes them every 10-20 s) extends its span to its next figure while it still served the
+/// same load: before `deleted` names its deletion and before `load_end`, when the answers name
+/// their pod. When no answer in the baseline names its pod, the requests of a span are the
+/// fleet's answers per second over the baseline, shared evenly by the pods the summaries listed
+/// in it, times the span (and no span is extended: the fleet changes after the baseline). The
+/// error says what is missing.
 pub(crate) fn node_cpu(
     file: &CpuFile,
     answered: &[(i64, Option<String>)],
+    deleted: &BTreeMap<String, i64>,
 ) -> std::result::Result<NodeCpu, String> {
     let (Some(&start), Some(&end)) = (
         file.phases.get("baseline_start"),
@@ -143,6 +151,7 @@ pub(crate) fn node_cpu(
             .iter()
             .any(|(t, p)| p.is_some() && (start..=end).contains(t)),
         span_s: [f64::INFINITY, 0.0],
+        extended: 0,
     };
     let mut spans_s = 0.0;
     let mut nodes = std::collections::BTreeSet::new();
@@ -159,10 +168,23 @@ pub(crate) fn node_cpu(
             }
             prev = Some(s);
         }
-        let inside: Vec<(i64, u64)> = figures
-            .into_iter()
+        let mut inside: Vec<(i64, u64)> = figures
+            .iter()
+            .copied()
             .filter(|(t, _)| (start..=end).contains(t))
             .collect();
+        let until = match (deleted.get(pod), file.phases.get("load_end")) {
+            (Some(&d), Some(&l)) => Some(d.min(l)),
+            (Some(&d), None) => Some(d),
+            (None, l) => l.copied(),
+        };
+        let mut extended = false;
+        if let (1, true, Some(until)) = (inside.len(), out.by_pod, until) {
+            if let Some(&next) = figures.iter().find(|(t, _)| *t > end && *t <= until) {
+                inside.push(next);
+                extended = true;
+            }
+        }
         let (Some(&(a, ua)), Some(&(b, ub))) = (inside.first(), inside.last()) else {
             continue;
         };
@@ -170,6 +192,7 @@ pub(crate) fn node_cpu(
             continue;
         }
         out.pods += 1;
+        out.extended += u32::from(extended);
         out.cpu_s += (ub - ua) as f64 / 1e9;
         if out.by_pod {
             out.requests += answered
@@ -186,7 +209,7 @@ pub(crate) fn node_cpu(
     }
     if out.pods == 0 {
         return Err(format!(
-            "no pod has two kubelet CPU figures inside the {:.1} s baseline (the kubelet refreshes them every 10-20 s: a longer --baseline)",
+            "no pod has two kubelet CPU figures inside the {:.1} s baseline, or one inside and the next before the pod's deletion (the kubelet refreshes them every 10-20 s: a longer --baseline)",
             (end - start) as f64 / 1e9
         ));
     }
@@ -263,10 +286,14 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         fs::read_to_string(dir.join("pods.ndjson")).map_err(|_| missing("no pods.ndjson"))?;
     let mut first_seen: BTreeMap<String, i64> = BTreeMap::new();
     let mut first_ready: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deleted: BTreeMap<String, i64> = BTreeMap::new();
     for line in pods_text.lines().filter(|l| !l.trim().is_empty()) {
         let e: PodEvent = serde_json::from_str(line)
             .map_err(|e| missing(&format!("bad pods.ndjson line: {e}")))?;
         first_seen.entry(e.name.clone()).or_insert(e.epoch_ns);
+        if e.terminating || e.kind == crate::state::WatchEvent::Deleted {
+            deleted.entry(e.name.clone()).or_insert(e.epoch_ns);
+        }
         if e.ready {
             first_ready.entry(e.name.clone()).or_insert(e.epoch_ns);
         }
@@ -298,7 +325,7 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
             .filter(|r| r.status != 0 || r.pod.is_some())
             .map(|r| (merged.origin_epoch_ns + r.end, r.pod.clone()))
             .collect();
-        match node_cpu(&file, &answered) {
+        match node_cpu(&file, &answered, &deleted) {
             Ok(n) => m.node_cpu.push(n),
             Err(reason) => m
                 .node_cpu_missing
@@ -351,6 +378,14 @@ fn render_nodes(m: &Measured) -> String {
         n.iter().map(|x| x.span_s[1]).fold(0.0, f64::max),
     ];
     let per_request_s = cpu_s / requests as f64;
+    let extended: u32 = n.iter().map(|x| x.extended).sum();
+    let past_end = if extended == 0 {
+        String::new()
+    } else {
+        format!(
+            "\n# ({extended} of the spans run past the baseline's end to the pod's next figure before its\n# deletion: the kubelet had refreshed it once inside the baseline)"
+        )
+    };
     let matched = if n.iter().all(|x| x.by_pod) {
         "each counted for the pod its answer named"
     } else {
@@ -372,7 +407,8 @@ fn render_nodes(m: &Measured) -> String {
     );
     let _ = writeln!(
         s,
-        "# cpu_per_request: {pods} pods over spans of {:.1}-{:.1} s inside the baseline used {:.3} CPU s for {requests}\n# requests ({matched}) = {:.0} us of CPU per request;\n# over the baseline's mean service time of {:.1} ms that is {} of a core while a request is in\n# service. It counts all the pods did meanwhile (the job worker and the jobs posted, probes):\n# an upper bound on the requests' own CPU.",
+        "# cpu_per_request: {pods} pod{} over spans of {:.1}-{:.1} s inside the baseline used {:.3} CPU s for {requests}\n# requests ({matched}) = {:.0} us of CPU per request;\n# over the baseline's mean service time of {:.1} ms that is {} of a core while a request is in\n# service. It counts all the pods did meanwhile (the job worker and the jobs posted, probes):\n# an upper bound on the requests' own CPU.{past_end}",
+        if pods == 1 { "" } else { "s" },
         span[0],
         span[1],
         cpu_s,
@@ -549,7 +585,7 @@ mod tests {
     #[test]
     fn node_cpu_from_a_constructed_sample_file() {
         let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
-        let n = node_cpu(&file, &answered()).unwrap();
+        let n = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap();
         // p1 alone: p2 has one real figure inside the baseline, and a zero is no figure.
         assert_eq!(n.pods, 1);
         assert_eq!(
@@ -582,7 +618,7 @@ mod tests {
         let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
         let anonymous: Vec<(i64, Option<String>)> =
             answered().into_iter().map(|(t, _)| (t, None)).collect();
-        let n = node_cpu(&file, &anonymous).unwrap();
+        let n = node_cpu(&file, &anonymous, &BTreeMap::new()).unwrap();
         assert!(!n.by_pod);
         // 40 answers/s over the baseline, shared by the 2 pods the summaries listed: 20/s over
         // p1's 23.0 s span, the 460 requests matched by name above.
@@ -597,13 +633,40 @@ mod tests {
     }
 
     #[test]
+    fn one_figure_in_a_short_baseline_extends_to_the_next_before_the_deletion() {
+        // Baseline 10-20 s: p1 has one figure inside (12.25 s), the next at 22.7 s (second 22,
+        // after the poll sent at 22.4 s, first shown by the one answered at 23.5 s); deleted at
+        // 30 s.
+        let short = sample_file().replace(
+            r#""epoch_ns":40000000000,"phase":"baseline_end""#,
+            r#""epoch_ns":20000000000,"phase":"baseline_end""#,
+        );
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &short).unwrap();
+        let deleted = BTreeMap::from([("p1".to_string(), 30_000_000_000)]);
+        let n = node_cpu(&file, &answered(), &deleted).unwrap();
+        assert_eq!((n.pods, n.extended), (1, 1));
+        // 12.3 -> 22.6 s at 0.1 core; the answers in (12.25, 22.7] s, one per 50 ms.
+        assert!((n.cpu_s - 1.03).abs() < 1e-9, "{}", n.cpu_s);
+        assert_eq!(n.requests, 209);
+        let m = Measured {
+            service_ms: vec![50.0],
+            node_cpu: vec![n],
+            ..Default::default()
+        };
+        assert!(render(&m, "t").contains("1 of the spans run past the baseline's end"));
+        // Deleted before its next figure: nothing to extend to.
+        let early = BTreeMap::from([("p1".to_string(), 21_000_000_000)]);
+        assert!(node_cpu(&file, &answered(), &early).is_err());
+    }
+
+    #[test]
     fn what_is_missing_is_named() {
         let short = sample_file().replace(
             r#""epoch_ns":40000000000,"phase":"baseline_end""#,
             r#""epoch_ns":20000000000,"phase":"baseline_end""#,
         );
         let file = crate::cpu::parse(Path::new("cpu.ndjson"), &short).unwrap();
-        let e = node_cpu(&file, &answered()).unwrap_err();
+        let e = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap_err();
         assert!(e.contains("inside the 10.0 s baseline"), "{e}");
         let unreachable = concat!(
             r#"{"kind":"phase","epoch_ns":1,"phase":"baseline_start"}"#,
@@ -613,13 +676,13 @@ mod tests {
             r#"{"kind":"phase","epoch_ns":3,"phase":"baseline_end"}"#,
         );
         let file = crate::cpu::parse(Path::new("cpu.ndjson"), unreachable).unwrap();
-        let e = node_cpu(&file, &answered()).unwrap_err();
+        let e = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap_err();
         assert!(
             e.contains("unreachable") && e.contains("address not allowed"),
             "{e}"
         );
         let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
-        let e = node_cpu(&file, &[]).unwrap_err();
+        let e = node_cpu(&file, &[], &BTreeMap::new()).unwrap_err();
         assert!(e.contains("answered no request"), "{e}");
         let m = Measured {
             service_ms: vec![50.0],
