@@ -179,11 +179,11 @@ pub(crate) fn node_cpu(
             (None, l) => l.copied(),
         };
         let mut extended = false;
-        if let (1, true, Some(until)) = (inside.len(), out.by_pod, until) {
-            if let Some(&next) = figures.iter().find(|(t, _)| *t > end && *t <= until) {
-                inside.push(next);
-                extended = true;
-            }
+        if let (1, true, Some(until)) = (inside.len(), out.by_pod, until)
+            && let Some(&next) = figures.iter().find(|(t, _)| *t > end && *t <= until)
+        {
+            inside.push(next);
+            extended = true;
         }
         let (Some(&(a, ua)), Some(&(b, ub))) = (inside.first(), inside.last()) else {
             continue;
