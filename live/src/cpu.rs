@@ -390,6 +390,11 @@ impl Sampler {
 
     /// Stops polling; returns what the sampler did.
     pub(crate) fn stop(mut self) -> Tally {
+        self.halt()
+    }
+
+    /// Tells the thread to stop and waits for it.
+    fn halt(&mut self) -> Tally {
         let (m, cv) = &*self.control;
         m.lock().expect("sampler control").stop = true;
         cv.notify_all();
@@ -397,6 +402,15 @@ impl Sampler {
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_default()
+    }
+}
+
+impl Drop for Sampler {
+    /// A run that fails midway stops its sampler too.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.halt();
+        }
     }
 }
 
