@@ -33,10 +33,22 @@ pid_of() { local f=$RUN_DIR/$1.pid p; [ -f "$f" ] || return 1; p=$(cat "$f"); [ 
   case $(readlink /proc/$p/exe 2>/dev/null) in *"/$1"|*"/$1 (deleted)") echo "$p" ;; *) return 1 ;; esac; }
 running() { pid_of "$1" >/dev/null; }
 
-# start NAME BINARY ARGS... : start detached unless already running
+# same_args NAME BINARY ARGS... : the running NAME was started with exactly this command line
+same_args() {
+  local p; p=$(pid_of "$1") || return 1; shift
+  cmp -s <(printf '%s\0' "$@") "/proc/$p/cmdline"
+}
+
+# start NAME BINARY ARGS... : start detached unless already running with these arguments; one
+# running with other arguments (an older `up` started it) is stopped and started again, so a warm
+# `up` applies a changed flag
 start_proc() {
   local name=$1; shift
-  if running "$name"; then say "$name already running (pid $(pid_of "$name"))"; return 0; fi
+  if running "$name"; then
+    if same_args "$name" "$@"; then say "$name already running (pid $(pid_of "$name"))"; return 0; fi
+    say "$name runs with other arguments than these: restarting it"
+    stop_proc "$name"
+  fi
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   say "starting $name (log: $LOG_DIR/$name.log)"
   printf '\n===== %s start %s\n' "$name" "$(date -u +%FT%TZ)" >> "$LOG_DIR/$name.log"

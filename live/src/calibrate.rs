@@ -10,6 +10,17 @@
 //!
 //! Each becomes an empirical distribution (at most 101 quantile points), so the file stays small
 //! and the simulator resamples what was measured.
+//!
+//! From a run's `cpu.ndjson` (the kubelet's CPU figures, read through the API server), when the
+//! run has one, `[nodes]`:
+//! - **cores**: `status.capacity.cpu` of the nodes that ran the fleet (the smallest);
+//! - **CPU per request**: the CPU the fleet's pods used between their first and last kubelet
+//!   figures inside the baseline, over the requests they answered in the same spans, divided by
+//!   the mean baseline service time: the model's `cpu_per_request` is the share of a core a
+//!   request draws while in service, not CPU seconds.
+//!
+//! A run without `cpu.ndjson` leaves `[nodes]` out and the file as it was; one whose file lacks
+//! what is needed (the stats were unreachable, too few figures) says so in a comment.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -19,6 +30,7 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 use loadgen::read_records;
 
+use crate::cpu::{self, CpuFile};
 use crate::error::{LiveError, Result};
 use crate::state::PodEvent;
 
@@ -46,6 +58,191 @@ pub struct Measured {
     pub startup_ms: Vec<f64>,
     /// Old pods, deletion to the last request on a fresh connection.
     pub deregistration_ms: Vec<f64>,
+    /// Node CPU over the baseline, one entry per run whose `cpu.ndjson` had what it takes.
+    pub node_cpu: Vec<NodeCpu>,
+    /// Why a run's `cpu.ndjson` gave no node CPU (`FILE: what is missing`), one per such run.
+    pub node_cpu_missing: Vec<String>,
+}
+
+/// One run's node CPU over its baseline, from `cpu.ndjson` and the run's records.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeCpu {
+    /// `status.capacity.cpu` of the smallest node that ran the fleet's pods, cores.
+    pub capacity_cores: f64,
+    /// `status.allocatable.cpu` of that node, cores, if it reported one.
+    pub allocatable_cores: Option<f64>,
+    /// Nodes that ran the pods measured.
+    pub nodes: u32,
+    /// Pods with two kubelet figures inside the baseline.
+    pub pods: u32,
+    /// CPU seconds those pods used between their first and last figure inside the baseline.
+    pub cpu_s: f64,
+    /// Requests they answered in the same spans: by the record's end and serving pod, or, when
+    /// no record names its pod (another application than the project's), the fleet's answers
+    /// per second in the baseline shared evenly by the pods that ran then, times the spans.
+    pub requests: u64,
+    /// The requests were matched to pods by the records' serving pod (`x-fleetsim-pod`); else
+    /// they are the even share of the fleet's rate.
+    pub by_pod: bool,
+    /// The shortest and longest of those spans, seconds.
+    pub span_s: [f64; 2],
+    /// Pods whose span runs past the baseline's end (to their next figure before their
+    /// deletion): the kubelet had refreshed their figure only once inside the baseline.
+    pub extended: u32,
+}
+
+/// When the kubelet collected a pod figure that polls showed: within the second its
+/// `stat_time` names, after the previous poll (which did not show it yet) was sent, and before
+/// the poll that first showed it answered; the middle of what is left (the middle of the
+/// second when the bounds disagree, e.g. a node clock off by more than a second).
+fn figure_instant(stat_ns: i64, prev_sent_ns: Option<i64>, seen_ns: i64) -> i64 {
+    let lo = prev_sent_ns.map_or(stat_ns, |p| p.max(stat_ns));
+    let hi = (stat_ns + 1_000_000_000).min(seen_ns);
+    if lo <= hi {
+        lo + (hi - lo) / 2
+    } else {
+        stat_ns + 500_000_000
+    }
+}
+
+/// Node CPU over the baseline of one run: `file` is its `cpu.ndjson`, `answered` the
+/// `(end, serving pod if the response named it)` of every request that got an answer (Unix
+/// epoch ns). Each pod's span runs from its first to its last new kubelet figure inside the
+/// baseline (`baseline_start` to `baseline_end`); a zero figure (the kubelet's placeholder
+/// before its first reading) is not one. A pod with one figure inside the baseline (the kubelet
+/// refreshes them every 10-20 s) extends its span to its next figure while it still served the
+/// same load: before `deleted` names its deletion and before `load_end`, when the answers name
+/// their pod. When no answer in the baseline names its pod, the requests of a span are the
+/// fleet's answers per second over the baseline, shared evenly by the pods the summaries listed
+/// in it, times the span (and no span is extended: the fleet changes after the baseline). The
+/// error says what is missing.
+pub(crate) fn node_cpu(
+    file: &CpuFile,
+    answered: &[(i64, Option<String>)],
+    deleted: &BTreeMap<String, i64>,
+) -> std::result::Result<NodeCpu, String> {
+    let (Some(&start), Some(&end)) = (
+        file.phases.get("baseline_start"),
+        file.phases.get("baseline_end"),
+    ) else {
+        return Err("no baseline_start and baseline_end phase lines".into());
+    };
+    if file.pods.is_empty() {
+        return Err(match file.unreachable.first() {
+            Some((request, error)) => format!(
+                "no pod CPU figure: the kubelet's stats were unreachable through the API server ({} failed requests; the first, kubectl {request}: {error})",
+                file.unreachable.len()
+            ),
+            None => "no pod CPU figure (no `pod` line)".into(),
+        });
+    }
+    let mut by_pod: BTreeMap<&str, Vec<&cpu::PodSample>> = BTreeMap::new();
+    for s in &file.pods {
+        by_pod.entry(&s.pod).or_default().push(s);
+    }
+    let mut out = NodeCpu {
+        capacity_cores: f64::INFINITY,
+        allocatable_cores: None,
+        nodes: 0,
+        pods: 0,
+        cpu_s: 0.0,
+        requests: 0,
+        by_pod: answered
+            .iter()
+            .any(|(t, p)| p.is_some() && (start..=end).contains(t)),
+        span_s: [f64::INFINITY, 0.0],
+        extended: 0,
+    };
+    let mut spans_s = 0.0;
+    let mut nodes = std::collections::BTreeSet::new();
+    for (pod, samples) in by_pod {
+        let mut figures: Vec<(i64, u64)> = Vec::new();
+        let mut prev: Option<&cpu::PodSample> = None;
+        for s in samples {
+            let new = prev.is_none_or(|p| {
+                (p.stat_epoch_ns, p.usage_core_ns) != (s.stat_epoch_ns, s.usage_core_ns)
+            });
+            if new && s.usage_core_ns > 0 {
+                let t = figure_instant(s.stat_epoch_ns, prev.map(|p| p.sent_epoch_ns), s.epoch_ns);
+                figures.push((t, s.usage_core_ns));
+            }
+            prev = Some(s);
+        }
+        let mut inside: Vec<(i64, u64)> = figures
+            .iter()
+            .copied()
+            .filter(|(t, _)| (start..=end).contains(t))
+            .collect();
+        let until = match (deleted.get(pod), file.phases.get("load_end")) {
+            (Some(&d), Some(&l)) => Some(d.min(l)),
+            (Some(&d), None) => Some(d),
+            (None, l) => l.copied(),
+        };
+        let mut extended = false;
+        if let (1, true, Some(until)) = (inside.len(), out.by_pod, until)
+            && let Some(&next) = figures.iter().find(|(t, _)| *t > end && *t <= until)
+        {
+            inside.push(next);
+            extended = true;
+        }
+        let (Some(&(a, ua)), Some(&(b, ub))) = (inside.first(), inside.last()) else {
+            continue;
+        };
+        if b <= a || ub < ua {
+            continue;
+        }
+        out.pods += 1;
+        out.extended += u32::from(extended);
+        out.cpu_s += (ub - ua) as f64 / 1e9;
+        if out.by_pod {
+            out.requests += answered
+                .iter()
+                .filter(|(t, p)| p.as_deref() == Some(pod) && *t > a && *t <= b)
+                .count() as u64;
+        }
+        let span = (b - a) as f64 / 1e9;
+        spans_s += span;
+        out.span_s = [out.span_s[0].min(span), out.span_s[1].max(span)];
+        if let Some(last) = file.pods.iter().rev().find(|s| s.pod == pod) {
+            nodes.insert(last.node.clone());
+        }
+    }
+    if out.pods == 0 {
+        return Err(format!(
+            "no pod has two kubelet CPU figures inside the {:.1} s baseline, or one inside and the next before the pod's deletion (the kubelet refreshes them every 10-20 s: a longer --baseline)",
+            (end - start) as f64 / 1e9
+        ));
+    }
+    if !out.by_pod {
+        // The pods the kubelet listed during the baseline share the fleet's answers evenly.
+        let listed: std::collections::BTreeSet<&str> = file
+            .pods
+            .iter()
+            .filter(|s| (start..=end).contains(&s.epoch_ns))
+            .map(|s| s.pod.as_str())
+            .collect();
+        let in_baseline = answered
+            .iter()
+            .filter(|(t, _)| *t > start && *t <= end)
+            .count() as f64;
+        let per_pod_per_s = in_baseline / ((end - start) as f64 / 1e9) / listed.len().max(1) as f64;
+        out.requests = (per_pod_per_s * spans_s).round() as u64;
+    }
+    if out.requests == 0 {
+        return Err("the pods measured answered no request in their spans".into());
+    }
+    for node in &nodes {
+        let cores = file
+            .nodes
+            .get(node)
+            .ok_or_else(|| format!("no `node` line with the cores of node {node}"))?;
+        if cores.capacity < out.capacity_cores {
+            out.capacity_cores = cores.capacity;
+            out.allocatable_cores = cores.allocatable;
+        }
+    }
+    out.nodes = nodes.len() as u32;
+    Ok(out)
 }
 
 /// Reads one run directory.
@@ -89,10 +286,14 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         fs::read_to_string(dir.join("pods.ndjson")).map_err(|_| missing("no pods.ndjson"))?;
     let mut first_seen: BTreeMap<String, i64> = BTreeMap::new();
     let mut first_ready: BTreeMap<String, i64> = BTreeMap::new();
+    let mut deleted: BTreeMap<String, i64> = BTreeMap::new();
     for line in pods_text.lines().filter(|l| !l.trim().is_empty()) {
         let e: PodEvent = serde_json::from_str(line)
             .map_err(|e| missing(&format!("bad pods.ndjson line: {e}")))?;
         first_seen.entry(e.name.clone()).or_insert(e.epoch_ns);
+        if e.terminating || e.kind == crate::state::WatchEvent::Deleted {
+            deleted.entry(e.name.clone()).or_insert(e.epoch_ns);
+        }
         if e.ready {
             first_ready.entry(e.name.clone()).or_insert(e.epoch_ns);
         }
@@ -116,7 +317,112 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
             }
         }
     }
+    // Node CPU, from the kubelet's figures (runs from before the sampler have none).
+    if let Some(file) = cpu::read(dir)? {
+        let answered: Vec<(i64, Option<String>)> = merged
+            .reqs
+            .iter()
+            .filter(|r| r.status != 0 || r.pod.is_some())
+            .map(|r| (merged.origin_epoch_ns + r.end, r.pod.clone()))
+            .collect();
+        match node_cpu(&file, &answered, &deleted) {
+            Ok(n) => m.node_cpu.push(n),
+            Err(reason) => m
+                .node_cpu_missing
+                .push(format!("{}: {reason}", dir.join(cpu::FILE).display())),
+        }
+    }
     Ok(m)
+}
+
+/// `x` with `digits` significant digits, as a TOML float.
+fn significant(x: f64, digits: i32) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x:?}");
+    }
+    let decimals = (digits - 1 - x.abs().log10().floor() as i32).max(1) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// The `[nodes]` section from the runs' node CPU, or the comment saying why there is none.
+fn render_nodes(m: &Measured) -> String {
+    let mut s = String::new();
+    let missing = |s: &mut String, why: &str| {
+        let _ = writeln!(s, "\n# [nodes] not calibrated: {why}");
+    };
+    for why in &m.node_cpu_missing {
+        missing(&mut s, why);
+    }
+    if m.node_cpu.is_empty() {
+        return s;
+    }
+    if m.service_ms.is_empty() {
+        missing(
+            &mut s,
+            "no baseline service time to turn CPU per request into a share of a core",
+        );
+        return s;
+    }
+    let mean_service_s = m.service_ms.iter().sum::<f64>() / m.service_ms.len() as f64 / 1e3;
+    let n = &m.node_cpu;
+    let smallest = n
+        .iter()
+        .min_by(|a, b| a.capacity_cores.total_cmp(&b.capacity_cores))
+        .expect("not empty");
+    let count = n.iter().map(|x| x.nodes).max().unwrap_or(1).max(1);
+    let pods: u32 = n.iter().map(|x| x.pods).sum();
+    let cpu_s: f64 = n.iter().map(|x| x.cpu_s).sum();
+    let requests: u64 = n.iter().map(|x| x.requests).sum();
+    let span = [
+        n.iter().map(|x| x.span_s[0]).fold(f64::INFINITY, f64::min),
+        n.iter().map(|x| x.span_s[1]).fold(0.0, f64::max),
+    ];
+    let per_request_s = cpu_s / requests as f64;
+    let extended: u32 = n.iter().map(|x| x.extended).sum();
+    let past_end = if extended == 0 {
+        String::new()
+    } else {
+        format!(
+            "\n# ({extended} of the spans run past the baseline's end to the pod's next figure before its\n# deletion: the kubelet had refreshed it once inside the baseline)"
+        )
+    };
+    let matched = if n.iter().all(|x| x.by_pod) {
+        "each counted for the pod its answer named"
+    } else {
+        "the fleet's answers per second shared evenly: no record names its pod"
+    };
+    let cpu_per_request = per_request_s / mean_service_s;
+    let _ = writeln!(
+        s,
+        "\n[nodes]\n# From the kubelet's CPU figures read through the API server (cpu.ndjson), over the baseline of {} run(s).",
+        n.len()
+    );
+    let _ = writeln!(
+        s,
+        "# cores: status.capacity.cpu of the node that ran the pods ({}; allocatable {}). Capacity, not allocatable:\n# a pod without a CPU limit may use every core of its node (allocatable sizes the pods' cgroup\n# by cpu.shares, a weight, not a cap), so requests in service share the capacity.",
+        smallest.capacity_cores,
+        smallest
+            .allocatable_cores
+            .map_or("not reported".to_string(), |a| a.to_string())
+    );
+    let _ = writeln!(
+        s,
+        "# cpu_per_request: {pods} pod{} over spans of {:.1}-{:.1} s inside the baseline used {:.3} CPU s for {requests}\n# requests ({matched}) = {:.0} us of CPU per request;\n# over the baseline's mean service time of {:.1} ms that is {} of a core while a request is in\n# service. It counts all the pods did meanwhile (the job worker and the jobs posted, probes):\n# an upper bound on the requests' own CPU.{past_end}",
+        if pods == 1 { "" } else { "s" },
+        span[0],
+        span[1],
+        cpu_s,
+        per_request_s * 1e6,
+        mean_service_s * 1e3,
+        significant(cpu_per_request, 3)
+    );
+    let _ = writeln!(
+        s,
+        "count = {count}\ncores = {:?}\ncpu_per_request = {}",
+        smallest.capacity_cores,
+        significant(cpu_per_request, 4)
+    );
+    s
 }
 
 /// At most `n` evenly spaced quantiles (type 7) of `values`, ascending.
@@ -190,7 +496,7 @@ pub fn render(m: &Measured, provenance: &str) -> String {
             empirical(&m.deregistration_ms)
         );
     }
-    s
+    s + &render_nodes(m)
 }
 
 /// Reads every run, writes the calibration file, returns what was measured.
@@ -201,6 +507,11 @@ pub fn run(opts: CalibrateOpts) -> Result<Measured> {
         all.service_ms.extend(m.service_ms);
         all.startup_ms.extend(m.startup_ms);
         all.deregistration_ms.extend(m.deregistration_ms);
+        all.node_cpu.extend(m.node_cpu);
+        all.node_cpu_missing.extend(m.node_cpu_missing);
+    }
+    for why in &all.node_cpu_missing {
+        eprintln!("calibrate: [nodes] not calibrated: {why}");
     }
     let runs = opts
         .runs
@@ -223,6 +534,179 @@ pub fn run(opts: CalibrateOpts) -> Result<Measured> {
 mod tests {
     use super::*;
 
+    /// A `cpu.ndjson` of one 4-core node: polls every second (sent at k.4 s, answered at k.5 s,
+    /// k = 9..=41) of pod `p1`, whose kubelet figures were collected at 8.2, 12.3, 22.6 and
+    /// 35.1 s while it used 0.1 core, and of pod `p2`, whose only figure after the kubelet's
+    /// zero placeholder comes inside the baseline; baseline 10-40 s.
+    fn sample_file() -> String {
+        let s = 1_000_000_000i64;
+        let mut lines = vec![
+            r#"{"kind":"phase","epoch_ns":10000000000,"phase":"baseline_start"}"#.to_string(),
+            r#"{"kind":"node","epoch_ns":9000000000,"node":"n1","capacity_cpu":"4","allocatable_cpu":"3800m"}"#.to_string(),
+        ];
+        let refresh_ms = [8_200i64, 12_300, 22_600, 35_100];
+        for k in 9..=41i64 {
+            let sent = k * s + 400_000_000;
+            let at = k * s + 500_000_000;
+            let r = refresh_ms
+                .iter()
+                .rev()
+                .find(|&&r| r * 1_000_000 <= sent)
+                .expect("a figure before the first poll");
+            let (stat, usage) = (r / 1000, r * 100_000);
+            lines.push(format!(
+                r#"{{"kind":"pod","epoch_ns":{at},"sent_epoch_ns":{sent},"node":"n1","pod":"p1","stat_time":"1970-01-01T00:00:{stat:02}Z","usage_core_ns":{usage},"containers":{{"service":{usage}}}}}"#
+            ));
+            let (stat2, usage2) = if k < 20 { (5, 0) } else { (19, 777) };
+            lines.push(format!(
+                r#"{{"kind":"pod","epoch_ns":{at},"sent_epoch_ns":{sent},"node":"n1","pod":"p2","stat_time":"1970-01-01T00:00:{stat2:02}Z","usage_core_ns":{usage2}}}"#
+            ));
+            if k == 40 {
+                lines.push(
+                    r#"{"kind":"phase","epoch_ns":40000000000,"phase":"baseline_end"}"#.into(),
+                );
+            }
+        }
+        lines.join("\n") + "\n"
+    }
+
+    /// Requests answered every 50 ms from 0 to 50 s by each of `p1` and `p2`.
+    fn answered() -> Vec<(i64, Option<String>)> {
+        (0..1000i64)
+            .flat_map(|k| {
+                [
+                    (k * 50_000_000, Some("p1".to_string())),
+                    (k * 50_000_000, Some("p2".into())),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn node_cpu_from_a_constructed_sample_file() {
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
+        let n = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap();
+        // p1 alone: p2 has one real figure inside the baseline, and a zero is no figure.
+        assert_eq!(n.pods, 1);
+        assert_eq!(
+            (n.nodes, n.capacity_cores, n.allocatable_cores),
+            (1, 4.0, Some(3.8))
+        );
+        // Figures at 12.3 and 35.1 s: 22.8 s at 0.1 core.
+        assert!((n.cpu_s - 2.28).abs() < 1e-9, "{}", n.cpu_s);
+        // Their instants: 12.25 s (second 12, answered at 12.5) and 35.25 s (second 35, answered
+        // at 35.5): the requests that ended in (12.25, 35.25] s, one per 50 ms.
+        assert_eq!(n.requests, 460);
+        assert!((n.span_s[0] - 23.0).abs() < 1e-9 && n.span_s == [n.span_s[0]; 2]);
+        let m = Measured {
+            service_ms: vec![40.0, 60.0],
+            node_cpu: vec![n],
+            ..Default::default()
+        };
+        let v: toml::Value = toml::from_str(&render(&m, "test")).unwrap();
+        assert_eq!(v["nodes"]["count"].as_integer(), Some(1));
+        assert_eq!(v["nodes"]["cores"].as_float(), Some(4.0));
+        // 2.28 CPU s / 460 requests = 4.957 ms of CPU per request, over a 50 ms mean service:
+        // 0.09913 of a core while in service (the pod used 0.1 core with one request in service
+        // on average, 20 req/s x 50 ms).
+        let cpu = v["nodes"]["cpu_per_request"].as_float().unwrap();
+        assert!((cpu - 2.28 / 460.0 / 0.050).abs() < 1e-5, "{cpu}");
+    }
+
+    #[test]
+    fn without_pod_names_the_fleet_rate_is_shared_evenly() {
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
+        let anonymous: Vec<(i64, Option<String>)> =
+            answered().into_iter().map(|(t, _)| (t, None)).collect();
+        let n = node_cpu(&file, &anonymous, &BTreeMap::new()).unwrap();
+        assert!(!n.by_pod);
+        // 40 answers/s over the baseline, shared by the 2 pods the summaries listed: 20/s over
+        // p1's 23.0 s span, the 460 requests matched by name above.
+        assert_eq!((n.pods, n.requests), (1, 460));
+        let m = Measured {
+            service_ms: vec![50.0],
+            node_cpu: vec![n],
+            ..Default::default()
+        };
+        let text = render(&m, "test");
+        assert!(text.contains("shared evenly"), "{text}");
+    }
+
+    #[test]
+    fn one_figure_in_a_short_baseline_extends_to_the_next_before_the_deletion() {
+        // Baseline 10-20 s: p1 has one figure inside (12.25 s), the next at 22.7 s (second 22,
+        // after the poll sent at 22.4 s, first shown by the one answered at 23.5 s); deleted at
+        // 30 s.
+        let short = sample_file().replace(
+            r#""epoch_ns":40000000000,"phase":"baseline_end""#,
+            r#""epoch_ns":20000000000,"phase":"baseline_end""#,
+        );
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &short).unwrap();
+        let deleted = BTreeMap::from([("p1".to_string(), 30_000_000_000)]);
+        let n = node_cpu(&file, &answered(), &deleted).unwrap();
+        assert_eq!((n.pods, n.extended), (1, 1));
+        // 12.3 -> 22.6 s at 0.1 core; the answers in (12.25, 22.7] s, one per 50 ms.
+        assert!((n.cpu_s - 1.03).abs() < 1e-9, "{}", n.cpu_s);
+        assert_eq!(n.requests, 209);
+        let m = Measured {
+            service_ms: vec![50.0],
+            node_cpu: vec![n],
+            ..Default::default()
+        };
+        assert!(render(&m, "t").contains("1 of the spans run past the baseline's end"));
+        // Deleted before its next figure: nothing to extend to.
+        let early = BTreeMap::from([("p1".to_string(), 21_000_000_000)]);
+        assert!(node_cpu(&file, &answered(), &early).is_err());
+    }
+
+    #[test]
+    fn what_is_missing_is_named() {
+        let short = sample_file().replace(
+            r#""epoch_ns":40000000000,"phase":"baseline_end""#,
+            r#""epoch_ns":20000000000,"phase":"baseline_end""#,
+        );
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &short).unwrap();
+        let e = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap_err();
+        assert!(e.contains("inside the 10.0 s baseline"), "{e}");
+        let unreachable = concat!(
+            r#"{"kind":"phase","epoch_ns":1,"phase":"baseline_start"}"#,
+            "\n",
+            r#"{"kind":"unreachable","epoch_ns":2,"node":"vm","request":"get --raw /api/v1/nodes/vm/proxy/stats/summary","error":"address not allowed"}"#,
+            "\n",
+            r#"{"kind":"phase","epoch_ns":3,"phase":"baseline_end"}"#,
+        );
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), unreachable).unwrap();
+        let e = node_cpu(&file, &answered(), &BTreeMap::new()).unwrap_err();
+        assert!(
+            e.contains("unreachable") && e.contains("address not allowed"),
+            "{e}"
+        );
+        let file = crate::cpu::parse(Path::new("cpu.ndjson"), &sample_file()).unwrap();
+        let e = node_cpu(&file, &[], &BTreeMap::new()).unwrap_err();
+        assert!(e.contains("answered no request"), "{e}");
+        let m = Measured {
+            service_ms: vec![50.0],
+            node_cpu_missing: vec![format!("run-1/cpu.ndjson: {e}")],
+            ..Default::default()
+        };
+        let text = render(&m, "t");
+        assert!(text.contains("# [nodes] not calibrated: run-1/cpu.ndjson: the pods measured"));
+        assert!(!text.contains("\n[nodes]"));
+    }
+
+    #[test]
+    fn without_node_cpu_the_layer_is_as_before() {
+        let m = Measured {
+            service_ms: vec![50.0, 52.0],
+            startup_ms: vec![1000.0],
+            deregistration_ms: vec![300.0],
+            ..Default::default()
+        };
+        let text = render(&m, "t");
+        assert!(!text.contains("nodes"), "{text}");
+        assert!(text.ends_with("lag = { kind = \"empirical\", samples = [\"300000us\"] }\n"));
+    }
+
     #[test]
     fn quantile_points_thin_long_inputs_and_keep_the_ends() {
         let v: Vec<f64> = (0..1000).map(f64::from).collect();
@@ -239,6 +723,7 @@ mod tests {
             service_ms: vec![50.0, 52.0, 60.0],
             startup_ms: vec![1200.0],
             deregistration_ms: vec![300.0, 900.0],
+            ..Default::default()
         };
         let text = render(&m, "test");
         let v: toml::Value = toml::from_str(&text).unwrap();

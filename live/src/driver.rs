@@ -11,7 +11,9 @@
 //!
 //! Output per run (`OUT/OVERLAY/run-K/`): `summary.json`, `records-keepalive.ndjson`,
 //! `records-new.ndjson`, `timeline.csv`, `reconnects.csv`, `endpoints.csv`, `pods.ndjson`,
-//! `slices.ndjson`, `logs/POD.log`, `shutdown.md`, `deregistration.csv`, `provenance.json`.
+//! `slices.ndjson`, `logs/POD.log`, `shutdown.md`, `deregistration.csv`, `provenance.json`, and
+//! `cpu.ndjson` (the nodes' cores and the pods' cumulative CPU from the kubelet, sampled through
+//! the API server; its format is in the `cpu` module's documentation and `docs/measurement.md`).
 
 use measure::Lever;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +36,7 @@ use measure::{JobCounts, parse_duration_or_secs};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::cpu;
 use crate::error::{LiveError, Result};
 use crate::evidence::{self, Deregistration, PodShutdown};
 use crate::kube::{Kube, for_each_json};
@@ -156,6 +159,12 @@ pub struct LiveOpts {
     /// Longest wait for the fleet to be ready before a run.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "180s")]
     pub ready_timeout: Duration,
+    /// How often the kubelet's CPU figures are read through the API server into `cpu.ndjson`
+    /// (the nodes' cores and the fleet's pods' cumulative CPU, which `fleetsim calibrate` turns
+    /// into `[nodes]`); 0 = not at all. The kubelet refreshes them every 10-20 s; polling often
+    /// brackets when.
+    #[arg(long, value_parser = parse_duration_or_secs, default_value = "1s")]
+    pub cpu_interval: Duration,
     /// Do not apply the overlay (it is already applied).
     #[arg(long)]
     pub no_apply: bool,
@@ -218,7 +227,8 @@ fn epoch_ns() -> i64 {
         .unwrap_or(0)
 }
 
-fn log(msg: impl AsRef<str>) {
+/// Prints one progress line of the run on stderr.
+pub(crate) fn log(msg: impl AsRef<str>) {
     eprintln!("[live {}] {}", humantime_now(), msg.as_ref());
 }
 
@@ -827,8 +837,12 @@ fn roll(
     opts: &LiveOpts,
     pods: &Mutex<Vec<PodEvent>>,
     fleet: &Fleet,
+    sampler: Option<&cpu::Sampler>,
 ) -> Result<Option<RolloutSpan>> {
     thread::sleep(opts.baseline);
+    if let Some(s) = sampler {
+        s.phase("baseline_end");
+    }
     let trigger = epoch_ns();
     log("baseline done: kubectl rollout restart");
     kube.run(&[
@@ -893,6 +907,9 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
             .map_err(|e| LiveError::Ledger(format!("empty the job ledger before the run: {e}")))?;
     }
     let watches = start_watches(kube, opts, dir, &fleet.selector)?;
+    let sampler = (!opts.cpu_interval.is_zero())
+        .then(|| cpu::Sampler::start(kube, dir, watches.pods.clone(), opts.cpu_interval))
+        .transpose()?;
 
     // Load: two open-loop generators, and the job publisher.
     let records = [
@@ -907,16 +924,32 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
             opts.path.as_deref().unwrap_or(DEFAULT_PATH)
         ),
     };
+    if let Some(s) = &sampler {
+        s.phase("baseline_start");
+    }
     let generators: Vec<JoinHandle<Result<LoadReport, LoadError>>> =
         load_plans(opts, &target, &records, name)?
             .into_iter()
             .map(|plan| thread::spawn(move || loadgen::run(plan)))
             .collect();
     let publisher = start_publisher(opts, fleet.addr);
-    let span = roll(kube, opts, &watches.pods, &fleet)?;
+    let span = roll(kube, opts, &watches.pods, &fleet, sampler.as_ref())?;
     for g in generators {
         g.join().map_err(|_| LiveError::GeneratorPanicked)??;
     }
+    let node_cpu = match sampler {
+        Some(s) => {
+            s.phase("load_end");
+            let tally = s.stop();
+            let said = tally.describe();
+            log(format!(
+                "node CPU ({}): {said}",
+                dir.join(cpu::FILE).display()
+            ));
+            said
+        }
+        None => "not sampled (--cpu-interval 0)".to_string(),
+    };
     let published = publisher.stop();
     log(format!(
         "load done ({} jobs published, {} publish attempts failed{}); letting the last pods exit",
@@ -933,7 +966,8 @@ pub(crate) fn run_once(opts: &LiveOpts, kube: &Kube, name: &str, dir: &Path) -> 
     jobs.publish_failed = published.failed();
 
     write_endpoints(dir, &slices, fleet.replicas)?;
-    let provenance = provenance(kube, &pods, opts, name);
+    let mut provenance = provenance(kube, &pods, opts, name);
+    provenance.insert("node_cpu".into(), node_cpu);
     let analyses = analyze_run(dir, &records, span, fleet.replicas, name, &provenance)?;
     let evidence = shutdown_evidence(dir, name, &pods, &records, &fleet)?;
     let order_ok = fleet.levers.map(|_| {

@@ -13,6 +13,7 @@
 //! private; what callers use is re-exported here.
 
 mod calibrate;
+mod cpu;
 mod driver;
 mod error;
 mod evidence;
@@ -22,7 +23,7 @@ mod report;
 mod state;
 
 pub use calibrate::{
-    CalibrateOpts, Measured, measure_run, render as calibration_layer, run as calibrate,
+    CalibrateOpts, Measured, NodeCpu, measure_run, render as calibration_layer, run as calibrate,
 };
 pub use driver::{GeneratorSpin, Levers, LiveOpts, RunEvidence, RunSummary, reanalyze, run};
 pub use error::{LiveError, Result};

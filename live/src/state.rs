@@ -51,6 +51,9 @@ pub(crate) struct PodEvent {
     pub exit_code: Option<i64>,
     /// Image ID (digest) of the service container, when running.
     pub image_id: Option<String>,
+    /// The node the pod is scheduled on (`spec.nodeName`), once it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl PodEvent {
@@ -94,6 +97,11 @@ impl PodEvent {
             exit_code,
             image_id: container
                 .and_then(|c| c.get("imageID"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string),
+            node: obj
+                .pointer("/spec/nodeName")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(str::to_string),
@@ -227,6 +235,7 @@ mod tests {
             terminating,
             exit_code: None,
             image_id: None,
+            node: None,
         }
     }
 

@@ -132,9 +132,12 @@ pub enum StreamReconnect {
 pub struct NodesConfig {
     /// Nodes; pods are placed round-robin in creation order (old pods first, then new ones).
     pub count: u32,
-    /// Cores per node (allocatable CPU).
+    /// Cores per node (the node's CPU capacity, which `fleetsim calibrate` reads from
+    /// `status.capacity.cpu`: a pod without a CPU limit may use every core).
     pub cores: f64,
-    /// Cores one request in service uses (1.0: CPU-bound; real-service's endpoint sleeps: 0).
+    /// Cores one request in service uses (1.0: CPU-bound; real-service's endpoint sleeps: near
+    /// 0): CPU seconds per request over the service time. `fleetsim calibrate` measures it from
+    /// the kubelet's CPU figures of a live run.
     pub cpu_per_request: f64,
 }
 

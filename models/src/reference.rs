@@ -623,14 +623,14 @@ pub const FIELDS: &[FieldRef] = &[
         "nodes.cores",
         "cores",
         "2",
-        "node allocatable CPU (this host: 2)",
+        "node CPU capacity (this host: 2; fleetsim calibrate: status.capacity.cpu, cpu.ndjson)",
         "p99, deadline_exceeded",
     ),
     f(
         "nodes.cpu_per_request",
         "cores",
         "1.0",
-        "CPU-bound request (calibrate: CPU seconds / wall seconds)",
+        "CPU-bound request (fleetsim calibrate: CPU seconds per request / mean service seconds, cpu.ndjson)",
         "p99",
     ),
     f(
