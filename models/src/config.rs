@@ -1519,7 +1519,9 @@ pub struct AppConfig {
     /// time runs past `drain.timeout`, or the guardian) is refused at once with 503 +
     /// `Retry-After` (outcome `shed`: refused on purpose, not lost) instead of being started
     /// and cut (real-service's requeue lever does this for `/work`; the lever patch
-    /// `requeue` sets it). Default false. Not serialized when off.
+    /// `requeue` sets it). The answer closes its connection (`Connection: close`, as
+    /// real-service does), so the client's next request goes through the balancer again.
+    /// Default false. Not serialized when off.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub shed_unfinishable: bool,
 }

@@ -31,7 +31,10 @@ fn read_rows(path: &str) -> Result<Vec<PredictedObserved>, String> {
     for line in lines.filter(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split(',').collect();
         if f.len() != 6 {
-            return Err(format!("{path}: {line}: 6 fields expected, got {}", f.len()));
+            return Err(format!(
+                "{path}: {line}: 6 fields expected, got {}",
+                f.len()
+            ));
         }
         let observed = f[5]
             .split(';')
@@ -58,9 +61,9 @@ fn main() -> ExitCode {
         eprintln!("usage: predicted_observed_rows ROWS.csv OUT.svg");
         return ExitCode::from(2);
     };
-    match read_rows(rows).and_then(|r| {
-        plots::predicted_vs_observed(&r, out).map_err(|e| format!("{out}: {e}"))
-    }) {
+    match read_rows(rows)
+        .and_then(|r| plots::predicted_vs_observed(&r, out).map_err(|e| format!("{out}: {e}")))
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("predicted_observed_rows: {e}");

@@ -367,7 +367,10 @@ pub(crate) async fn handle(
     }
     let h = resp.headers_mut();
     h.insert("x-fleetsim-pod", app.pod.clone());
-    if ctl.close.is_cancelled() {
+    // A shed call is told to come back elsewhere: its connection is closed after the answer,
+    // so a client that honours Retry-After reconnects through the balancer to a pod that is
+    // not draining, instead of retrying on this one's keep-alive connection.
+    if ctl.close.is_cancelled() || outcome == "shed" {
         h.insert(CONNECTION, HeaderValue::from_static("close"));
     }
     Ok(resp)

@@ -67,10 +67,20 @@ fn levers_on_sigterm_drains_in_order_and_exits_0() {
     // Still serving during the preStop wait, on a new connection.
     let during = get(svc.addr, "/work?ms=1").unwrap();
     assert_eq!(during.status, 200, "{}", svc.dump());
-    // A call that cannot finish in the remaining budget is shed with Retry-After.
-    let long = get(svc.addr, "/work?ms=60000").unwrap();
+    // A call that cannot finish in the remaining budget is shed with Retry-After, and its
+    // keep-alive connection is closed after the answer (a retry goes through the balancer).
+    let mut kept = open(svc.addr);
+    write_request(&mut kept, "GET", "/work?ms=60000", false).unwrap();
+    let long = read_response(&mut kept).unwrap();
     assert_eq!(long.status, 503, "{}", svc.dump());
     assert!(long.header("retry-after").is_some(), "{long:?}");
+    assert_eq!(long.header("connection"), Some("close"), "{long:?}");
+    let mut rest = Vec::new();
+    assert_eq!(
+        kept.read_to_end(&mut rest).unwrap(),
+        0,
+        "the server closes a shed call's connection"
+    );
 
     let resp = read_response(&mut busy).unwrap();
     assert_eq!(

@@ -173,7 +173,10 @@ impl World<'_> {
                 || (conn.upstream
                     && (self.bal.upstream_max_requests.is_some_and(|m| conn.served >= m)
                         || self.bal.upstream_max_age.is_some_and(|a| age >= dur(a))));
-            if conn.close_after || !conn.server_open || rotate {
+            // A shed answer closes its connection too (real-service's `Connection: close` on a
+            // 503 + Retry-After): the client comes back through the balancer.
+            let shed = answer == Outcome::Shed;
+            if conn.close_after || !conn.server_open || rotate || shed {
                 // `Connection: close`: the peer closes it on receipt; no race.
                 if conn.server_open {
                     self.eager_after_close(q, c, now);
