@@ -607,16 +607,35 @@ fn alb_health_check_annotations_change_the_prediction() {
     );
 }
 
+/// `DEPLOYMENT` with these lines (each indented 8 spaces) as its pod template's annotations.
+fn with_pod_annotations(lines: &str) -> String {
+    let d = DEPLOYMENT.replace(
+        "      labels:\n        app: web\n    spec:",
+        &format!("      labels:\n        app: web\n      annotations:\n{lines}    spec:"),
+    );
+    assert_ne!(d, DEPLOYMENT, "the pod template's labels moved");
+    d
+}
+
+/// The fleet `fleetsim check` builds for the first serving Deployment of the manifests at `p`.
+fn first_fleet(p: std::path::PathBuf) -> models::Fleet {
+    let docs = check::manifest::read_inputs(&[p]).unwrap();
+    let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
+    let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
+        .unwrap()
+        .serving
+        .remove(0);
+    check::model::fleet_for(&w, &Assumptions::default()).unwrap()
+}
+
 #[test]
 fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
     // The same Deployment with Istio's sidecar injected, behind an ALB in IP mode: the ALB
     // picks the pod and the pod's Envoy sits between it and the app (sidecar = "envoy", with
     // the terminationDrainDuration the pod's proxy config gives).
-    let istio = DEPLOYMENT.replace(
-        "      labels:\n        app: web\n    spec:",
-        "      labels:\n        app: web\n      annotations:\n        sidecar.istio.io/inject: \"true\"\n        proxy.istio.io/config: |\n          terminationDrainDuration: 20s\n    spec:",
+    let istio = with_pod_annotations(
+        "        sidecar.istio.io/inject: \"true\"\n        proxy.istio.io/config: |\n          terminationDrainDuration: 20s\n",
     );
-    assert_ne!(istio, DEPLOYMENT);
     let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
     let svc = service("NodePort", "");
     let (_d, p) = write(&format!("{istio}{svc}{alb}"));
@@ -631,13 +650,7 @@ fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
         "{}",
         b.because
     );
-    let docs = check::manifest::read_inputs(&[p]).unwrap();
-    let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
-    let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
-        .unwrap()
-        .serving
-        .remove(0);
-    let f = check::model::fleet_for(&w, &Assumptions::default()).unwrap();
+    let f = first_fleet(p);
     assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Envoy));
     assert_eq!(f.balancer.resolve().sidecar_drain, Some(secs(20)));
     // Without an entry balancer in front, the mesh preset stays (its own sidecar).
@@ -651,11 +664,9 @@ fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
 fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
     // Linkerd injected, with a 10 s waitBeforeExitSeconds, behind an ALB in IP mode: the pod's
     // Linkerd proxy sits between the ALB and the app (sidecar = "linkerd").
-    let linkerd = DEPLOYMENT.replace(
-        "      labels:\n        app: web\n    spec:",
-        "      labels:\n        app: web\n      annotations:\n        linkerd.io/inject: enabled\n        config.alpha.linkerd.io/proxy-wait-before-exit-seconds: \"10\"\n    spec:",
+    let linkerd = with_pod_annotations(
+        "        linkerd.io/inject: enabled\n        config.alpha.linkerd.io/proxy-wait-before-exit-seconds: \"10\"\n",
     );
-    assert_ne!(linkerd, DEPLOYMENT);
     let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
     let svc = service("NodePort", "");
     let (_d, p) = write(&format!("{linkerd}{svc}{alb}"));
@@ -670,13 +681,7 @@ fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
         "{}",
         b.because
     );
-    let docs = check::manifest::read_inputs(&[p]).unwrap();
-    let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
-    let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
-        .unwrap()
-        .serving
-        .remove(0);
-    let f = check::model::fleet_for(&w, &Assumptions::default()).unwrap();
+    let f = first_fleet(p);
     assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Linkerd));
     assert_eq!(f.balancer.resolve().sidecar_refuse_after, Some(secs(10)));
     // Without an entry balancer in front, the mesh preset stays, with the same wait.

@@ -533,12 +533,10 @@ fn an_nlb_resets_open_flows_at_the_deregistration_delay_only_with_connection_ter
     );
 }
 
-#[test]
-fn an_envoy_sidecar_composes_with_any_picker_and_answers_503_for_what_the_app_cuts() {
-    // kube-proxy -> Envoy -> app: 2 s requests, pods that exit at SIGTERM (pid1, no preStop),
-    // each request on its own connection. Without a sidecar the requests in flight at the
-    // exit are reset (the client sees the RST). With `sidecar = "envoy"` the sidecar holds
-    // the client's connection and answers 503 (UC) for them instead; nothing is reset.
+/// kube-proxy in front of pods that exit at SIGTERM (pid1, no preStop) under 2 s requests, each
+/// on its own connection, a 1 s lag, no queue: the fleet the composed-sidecar tests add their
+/// sidecar to.
+fn sidecar_fleet() -> Fleet {
     let mut f = small(Levers {
         pid1: true,
         ..Levers::NONE
@@ -547,6 +545,16 @@ fn an_envoy_sidecar_composes_with_any_picker_and_answers_503_for_what_the_app_cu
     f.load.rate = 50.0;
     f.pod.service_time = Dist::constant(secs(2));
     f.propagation.lag = Some(Dist::constant(secs(1)));
+    f
+}
+
+#[test]
+fn an_envoy_sidecar_composes_with_any_picker_and_answers_503_for_what_the_app_cuts() {
+    // kube-proxy -> Envoy -> app: 2 s requests, pods that exit at SIGTERM (pid1, no preStop),
+    // each request on its own connection. Without a sidecar the requests in flight at the
+    // exit are reset (the client sees the RST). With `sidecar = "envoy"` the sidecar holds
+    // the client's connection and answers 503 (UC) for them instead; nothing is reset.
+    let f = sidecar_fleet();
     let plain = f.clone();
     let mut envoy = f.clone();
     envoy.balancer.sidecar = Some(models::Sidecar::Envoy);
@@ -666,14 +674,7 @@ fn a_linkerd_sidecar_composes_with_any_picker_refuses_at_deletion_and_answers_50
     // kube-proxy -> Linkerd -> app, as the Envoy case above: 2 s requests, pods that exit at
     // SIGTERM. With `sidecar = "linkerd"` the proxy answers 502 for the requests the app
     // cuts, where the client would otherwise see the reset.
-    let mut f = small(Levers {
-        pid1: true,
-        ..Levers::NONE
-    });
-    f.queue = None;
-    f.load.rate = 50.0;
-    f.pod.service_time = Dist::constant(secs(2));
-    f.propagation.lag = Some(Dist::constant(secs(1)));
+    let f = sidecar_fleet();
     let mut linkerd = f.clone();
     linkerd.balancer.sidecar = Some(models::Sidecar::Linkerd);
     for seed in [111, 112] {

@@ -5,7 +5,7 @@ set -euo pipefail
 cd /work/main
 export KUBECONFIG=$(deploy/cluster/up | tail -n1); eval "$(deploy/cluster/env)"
 FLEETSIM=/work/targets/fleetsim-8d7ea73
-OUT=/work/live/2026-12-04-jitter-sizing
+OUT=${OUT:-/work/live/2026-12-04-jitter-sizing}   # round 2: OUT=.../round-2 WINDOWS="250ms 1s 500ms 3s 0s"
 mkdir -p "$OUT/overlays"
 for w in ${WINDOWS:-0s 3s 500ms 1s 250ms}; do
   d="$OUT/overlays/after-jitter-$w"
