@@ -251,3 +251,32 @@ fn bad_stream_settings_are_errors_naming_the_field() {
         );
     }
 }
+
+/// Behind a Linkerd proxy a stream is a response in flight: the proxy's refusal at deletion
+/// leaves it running, and the application's drain ends it (after the 5 s preStop), not the
+/// proxy.
+#[test]
+fn a_linkerd_proxy_lets_a_stream_run_until_the_app_ends_it() {
+    let seed = 82;
+    let mut f = with_streams(small(Levers::ALL));
+    f.balancer.sidecar = Some(models::Sidecar::Linkerd);
+    let r = run("linkerd-streams", &f, seed);
+    let s = streams(&r, seed);
+    assert_eq!(reason(s, "reset"), 0, "seed {seed}: {s:?}");
+    let first = s
+        .drop_times
+        .as_ref()
+        .and_then(|d| d.first_s)
+        .expect("drops");
+    let first_deletion = r
+        .shutdowns
+        .iter()
+        .map(|p| p.deleted_ns)
+        .min()
+        .expect("deletions") as f64
+        / 1e9;
+    assert!(
+        first >= first_deletion + 5.0,
+        "seed {seed}: first drop at {first} s, first deletion at {first_deletion} s"
+    );
+}

@@ -338,18 +338,22 @@ impl World<'_> {
         self.try_finish_drain(q, p, now);
     }
 
-    /// The drain closes keep-alive connection `c`: after its response if busy, now if idle.
     /// A Linkerd proxy at its SIGTERM: it refuses new connections and new requests (idle
     /// inbound connections closed, busy ones closed after their response, as an HTTP/2
     /// GOAWAY), lets in-flight requests finish, and stays up until the pod exits.
+    /// A stream is a response in flight: the proxy lets it run until the application ends it.
     pub(super) fn sidecar_refuse(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
         self.pods[p as usize].inbound_open = false;
         let conns = self.pods[p as usize].conns.clone();
         for c in conns {
-            self.drain_close(q, c, now);
+            if self.conns[c as usize].stream == NONE {
+                self.drain_close(q, c, now);
+            }
         }
     }
 
+    /// The drain closes keep-alive connection `c`: after its response if busy, now if idle (a
+    /// stream: now, ended cleanly).
     pub(super) fn drain_close(&mut self, q: &mut Scheduler<Ev>, c: u32, now: u64) {
         let conn = self.conns[c as usize];
         if !conn.server_open {
