@@ -28,7 +28,7 @@ use crate::shipped;
 pub(crate) const SHIPPED_PREFIX: &str = "shipped:";
 
 /// The fleet's optional sections, which `kind = "none"` removes (`Fleet::queue`, `Fleet::nodes`).
-const OPTIONAL_SECTIONS: &[&str] = &["queue", "nodes"];
+const OPTIONAL_SECTIONS: &[&str] = &["queue", "nodes", "streams"];
 
 /// Deepest `extends` chain accepted (a guard against runaway recursion, not a design limit).
 const MAX_DEPTH: usize = 16;

@@ -154,7 +154,7 @@ fn a_file_can_restate_a_levers_patch_with_its_own_values() {
 
 /// `extends` cannot unset a table a lower layer set: `queue = { kind = "none" }` removes the
 /// job queue again (and the requeue lever's queue settings with it), `nodes = { kind = "none" }`
-/// the node CPU; a setting written beside it, or another kind, is an error naming it.
+/// the node CPU, `streams = { kind = "none" }` the streams; a setting written beside it, or another kind, is an error naming it.
 #[test]
 fn kind_none_removes_an_optional_section_a_lower_layer_set() {
     let with_queue = fleet("extends = [\"after.toml\"]\n");
@@ -188,6 +188,19 @@ fn kind_none_removes_an_optional_section_a_lower_layer_set() {
     assert_eq!(load_scenario(&path).unwrap().fleet.nodes, None);
     std::fs::write(&top, "extends = [\"cpu.toml\"]\n").unwrap();
     assert!(load_scenario(&path).unwrap().fleet.nodes.is_some());
+    // Streams a lower layer holds, removed the same way.
+    std::fs::write(dir.path().join("sse.toml"), "[streams]\ncount = 50\n").unwrap();
+    std::fs::write(
+        &top,
+        "extends = [\"sse.toml\"]\nstreams = { kind = \"none\" }\n",
+    )
+    .unwrap();
+    assert_eq!(load_scenario(&path).unwrap().fleet.streams, None);
+    std::fs::write(&top, "extends = [\"sse.toml\"]\n").unwrap();
+    assert_eq!(
+        load_scenario(&path).unwrap().fleet.streams.map(|s| s.count),
+        Some(50)
+    );
     for (text, path) in [
         (
             "extends = [\"after.toml\"]\n[queue]\nkind = \"none\"\nrate = 2.0\n",
