@@ -29,6 +29,6 @@ pub use driver::{GeneratorSpin, Levers, LiveOpts, RunEvidence, RunSummary, reana
 pub use error::{LiveError, Result};
 pub use evidence::{PodShutdown, check as check_evidence, parse_pod_log, required_steps};
 pub use report::{
-    FigureCheck, LeftOut, ReportOpts, Score, check_scenario, markdown as validation_markdown,
-    run as validate,
+    FigureCheck, LeftOut, ReportOpts, STREAM_FIGURES, Score, check_scenario, check_streams,
+    markdown as validation_markdown, run as validate,
 };

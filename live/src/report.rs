@@ -195,6 +195,61 @@ pub fn check_scenario(
         .collect()
 }
 
+/// The stream figures a scenario with streams is checked on, beside the headline figures: the
+/// prediction's `streams.<figure>` (the simulator's `[streams]`) against a live run's
+/// `live.sse.<figure>` (the generator's `--sse`); one definition of both,
+/// `measure::summarize_streams`.
+pub const STREAM_FIGURES: &[&str] = &[
+    "drops",
+    "drops_by_reason.eof",
+    "drops_by_reason.reset",
+    "failed_attempts",
+    "never_reconnected",
+];
+
+/// Compares a scenario's predicted streams with its live runs' (each run's whole `summary.json`
+/// as JSON): one [`FigureCheck`] per [`STREAM_FIGURES`] entry, named `streams.<figure>`. Nothing
+/// when the prediction has no streams; a run without streams is left out of a figure's
+/// observations, and a reason a live run never saw counts 0 (a live summary lists only the
+/// reasons that happened).
+pub fn check_streams(
+    scenario: &str,
+    predicted: &Aggregate,
+    observed: &[serde_json::Value],
+) -> Vec<FigureCheck> {
+    if predicted.figure("streams.drops").is_none() {
+        return Vec::new();
+    }
+    let lives: Vec<&serde_json::Value> = observed
+        .iter()
+        .filter_map(|raw| raw.pointer("/live/sse").filter(|v| v.is_object()))
+        .collect();
+    STREAM_FIGURES
+        .iter()
+        .map(|&figure| {
+            let predicted = predicted.figure(&format!("streams.{figure}"));
+            let pointer = format!("/{}", figure.replace('.', "/"));
+            let observed: Vec<f64> = lives
+                .iter()
+                .filter_map(|sse| match sse.pointer(&pointer) {
+                    Some(v) => v.as_f64(),
+                    None if figure.starts_with("drops_by_reason.") => Some(0.0),
+                    None => None,
+                })
+                .collect();
+            let inside =
+                predicted.map_or(0, |p| observed.iter().filter(|&&x| p.contains(x)).count());
+            FigureCheck {
+                scenario: scenario.to_string(),
+                figure: format!("streams.{figure}"),
+                predicted,
+                observed,
+                inside,
+            }
+        })
+        .collect()
+}
+
 /// A markdown report: one table per scenario, the count of figures inside, and the runs left
 /// out of the score with their reasons.
 pub fn markdown(checks: &[FigureCheck], left_out: &[LeftOut]) -> String {
@@ -305,6 +360,8 @@ fn summaries_below(dir: &Path) -> Result<Vec<PathBuf>> {
 /// `scenario` field names it (live runs name their per-style summaries `<overlay>-<style>`).
 pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
     let mut observed: std::collections::BTreeMap<String, Vec<Summary>> = Default::default();
+    let mut observed_raw: std::collections::BTreeMap<String, Vec<serde_json::Value>> =
+        Default::default();
     let mut left_out = Vec::new();
     for path in summaries_below(&opts.observed)? {
         let Ok(summary) = read_summary(&path) else {
@@ -326,6 +383,10 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
             });
             continue;
         }
+        observed_raw
+            .entry(summary.scenario.clone())
+            .or_default()
+            .push(raw);
         observed
             .entry(summary.scenario.clone())
             .or_default()
@@ -365,6 +426,8 @@ pub fn run(opts: ReportOpts) -> Result<Vec<FigureCheck>> {
         };
         let predicted = read_aggregate(&dir.join("summary.json"))?;
         checks.extend(check_scenario(&scenario, &predicted, runs));
+        let raws = observed_raw.get(&scenario).map_or(&[][..], Vec::as_slice);
+        checks.extend(check_streams(&scenario, &predicted, raws));
     }
     if checks.is_empty() {
         return Err(LiveError::NothingToCompare {
@@ -431,6 +494,59 @@ mod tests {
             provenance: Default::default(),
             streams: None,
         }
+    }
+
+    #[test]
+    fn stream_figures_are_checked_against_the_live_sse_block() {
+        // 40 seeds whose streams all dropped 200 times, `eof` 190-199 and `reset` 1-10.
+        let predicted = Aggregate::of(
+            &(0..40)
+                .map(|i| {
+                    let mut s = summary(10, 100.0);
+                    let mut st = measure::StreamSummary {
+                        streams: 200,
+                        drops: 200,
+                        ..Default::default()
+                    };
+                    st.drops_by_reason.insert("eof".into(), 190 + i % 10);
+                    st.drops_by_reason.insert("reset".into(), 10 - i % 10);
+                    s.streams = Some(st);
+                    s
+                })
+                .collect::<Vec<_>>(),
+        );
+        let live = |eof: u64, reset: Option<u64>| {
+            let mut by = serde_json::Map::new();
+            by.insert("eof".into(), eof.into());
+            if let Some(r) = reset {
+                by.insert("reset".into(), r.into());
+            }
+            serde_json::json!({"live": {"sse": {"drops": eof + reset.unwrap_or(0),
+                "drops_by_reason": by, "failed_attempts": 0, "never_reconnected": 0}}})
+        };
+        // One run inside; one that saw no reset at all (its summary lists no `reset`: 0,
+        // outside 1-10); one without streams, left out.
+        let observed = vec![
+            live(195, Some(5)),
+            live(200, None),
+            serde_json::json!({"live": {}}),
+        ];
+        let checks = check_streams("s", &predicted, &observed);
+        let names: Vec<&str> = checks.iter().map(|c| c.figure.as_str()).collect();
+        assert_eq!(
+            names,
+            STREAM_FIGURES
+                .iter()
+                .map(|f| format!("streams.{f}"))
+                .collect::<Vec<_>>()
+        );
+        let reset = &checks[2];
+        assert_eq!(reset.observed, vec![5.0, 0.0]);
+        assert_eq!(reset.inside, 1);
+        assert!(checks[0].all_inside(), "{:?}", checks[0]);
+        // A prediction without streams checks none.
+        let plain = Aggregate::of(&[summary(10, 100.0)]);
+        assert!(check_streams("s", &plain, &observed).is_empty());
     }
 
     #[test]
