@@ -36,7 +36,7 @@ pub use error::CheckError;
 pub use findings::Finding;
 pub use fix::{Change, Fix};
 pub use manifest::{MapOptions, Skipped, Workload};
-pub use model::{Assumptions, Interval, Prediction};
+pub use model::{Assumptions, Interval, Prediction, StreamPrediction};
 pub use output::Format;
 
 /// Everything a check needs, typed (the CLI turns its flags into this).

@@ -216,10 +216,29 @@ pub struct Prediction {
     pub sent: f64,
     /// Seeds whose rollout did not finish within the simulated time cap.
     pub seeds_cut_by_time_cap: usize,
+    /// The long-lived streams' fate per rollout, when the fleet has `[streams]` (`--set
+    /// streams.count=N`); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub streams: Option<StreamPrediction>,
     /// The whole aggregate over the seeds, in `fleetsim run`'s `summary.json` shape (what
     /// `--predictions` writes for `fleetsim validate`; not in the check's own output).
     #[serde(skip)]
     pub aggregate: measure::Aggregate,
+}
+
+/// What a rollout does to the streams the clients hold, per rollout over the seeds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StreamPrediction {
+    /// Streams held.
+    pub streams: u64,
+    /// Streams cut (`reset`: a process, sidecar or balancer ended them).
+    pub cut: Interval,
+    /// Streams asked to leave (`eof`: a draining application ended them cleanly).
+    pub asked_to_leave: Interval,
+    /// Reconnect attempts that failed (refused, a proxy's 5xx, a connect timeout).
+    pub failed_reconnects: Interval,
+    /// Streams that did not come back before the run ended.
+    pub never_back: Interval,
 }
 
 /// The failure classes reported, in the summary's order.
@@ -281,6 +300,16 @@ pub fn predict(
         capacity_dip: stat(Figure::CapacityDip),
         sent: stat(Figure::Sent).map_or(0.0, |s| s.mean),
         seeds_cut_by_time_cap: report.seeds_cut_by_time_cap().len(),
+        streams: fleet.streams.as_ref().and_then(|st| {
+            let f = |path: &str| agg.figure(path).map(Interval::from);
+            Some(StreamPrediction {
+                streams: u64::from(st.count),
+                cut: f("streams.drops_by_reason.reset")?,
+                asked_to_leave: f("streams.drops_by_reason.eof")?,
+                failed_reconnects: f("streams.failed_attempts")?,
+                never_back: f("streams.never_reconnected")?,
+            })
+        }),
         aggregate: agg,
     })
 }

@@ -92,6 +92,17 @@ fn human(r: &Report) -> String {
                 c.mean, c.lo, c.hi
             );
         }
+        if let Some(st) = &p.streams {
+            let _ = writeln!(
+                o,
+                "  streams ({} held): cut {}, asked to leave {}, failed reconnects {}, never back {}",
+                st.streams,
+                iv(&st.cut),
+                iv(&st.asked_to_leave),
+                iv(&st.failed_reconnects),
+                iv(&st.never_back)
+            );
+        }
         let _ = writeln!(o, "  balancer: {}", d.balancer.because);
         let _ = writeln!(o, "  replicas: {}", d.replicas_from);
         for n in &d.notes {

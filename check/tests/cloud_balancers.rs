@@ -698,3 +698,41 @@ fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
     let e = check::run(&plan(p)).unwrap_err().to_string();
     assert!(e.contains("proxy-wait-before-exit-seconds"), "{e}");
 }
+
+#[test]
+fn streams_set_on_the_command_line_are_predicted_and_reported() {
+    // `--set streams.count=40`: the prediction says what the rollout does to the streams (cut
+    // by pods that exit at SIGTERM, asked to leave by pods that drain), in the JSON and in the
+    // human report; without it there is no streams block at all.
+    let (_d, p) = write(&format!("{DEPLOYMENT}{}", service("ClusterIP", "")));
+    let with = |sets: &[(&str, &str)]| {
+        let mut pl = plan(p.clone());
+        pl.assumptions.sets = sets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        check::run(&pl).unwrap()
+    };
+    let exit = with(&[("streams.count", "40")]);
+    let st = exit.deployments[0]
+        .predicted
+        .streams
+        .as_ref()
+        .expect("streams predicted");
+    assert_eq!(st.streams, 40);
+    assert!(
+        st.cut.mean >= 40.0,
+        "every stream cut at least once: {st:?}"
+    );
+    assert_eq!(st.asked_to_leave.hi, 0.0, "{st:?}");
+    let drain = with(&[("streams.count", "40"), ("app.on_sigterm", "drain")]);
+    let st = drain.deployments[0].predicted.streams.as_ref().unwrap();
+    assert_eq!(st.cut.hi, 0.0, "{st:?}");
+    assert!(st.asked_to_leave.mean >= 40.0, "{st:?}");
+    let human = check::output::render(&drain, check::output::Format::Human);
+    assert!(human.contains("streams (40 held): cut 0.0"), "{human}");
+    let none = with(&[]);
+    assert!(none.deployments[0].predicted.streams.is_none());
+    let json = serde_json::to_string(&none).unwrap();
+    assert!(!json.contains("\"streams\""), "{json}");
+}
