@@ -628,6 +628,31 @@ fn first_fleet(p: std::path::PathBuf) -> models::Fleet {
     check::model::fleet_for(&w, &Assumptions::default()).unwrap()
 }
 
+/// The balancer `fleetsim check` reads for `deployment` behind an ALB in IP mode (an Ingress
+/// of class alb over a NodePort Service), with the manifests' path (kept while the guard lives).
+fn read_behind_alb_ip(
+    deployment: &str,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    check::manifest::BalancerRead,
+) {
+    let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
+    let (d, p) = write(&format!("{deployment}{}{alb}", service("NodePort", "")));
+    let b = check::run(&plan(p.clone()))
+        .unwrap()
+        .deployments
+        .remove(0)
+        .balancer;
+    (d, p, b)
+}
+
+/// The balancer `fleetsim check` reads for `deployment` behind a ClusterIP Service alone.
+fn read_alone(deployment: &str) -> check::manifest::BalancerRead {
+    let (_d, p) = write(&format!("{deployment}{}", service("ClusterIP", "")));
+    check::run(&plan(p)).unwrap().deployments.remove(0).balancer
+}
+
 #[test]
 fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
     // The same Deployment with Istio's sidecar injected, behind an ALB in IP mode: the ALB
@@ -636,11 +661,7 @@ fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
     let istio = with_pod_annotations(
         "        sidecar.istio.io/inject: \"true\"\n        proxy.istio.io/config: |\n          terminationDrainDuration: 20s\n",
     );
-    let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
-    let svc = service("NodePort", "");
-    let (_d, p) = write(&format!("{istio}{svc}{alb}"));
-    let r = check::run(&plan(p.clone())).unwrap();
-    let b = &r.deployments[0].balancer;
+    let (_d, p, b) = read_behind_alb_ip(&istio);
     assert_eq!(
         (b.preset, b.sidecar, b.sidecar_drain_s),
         (Preset::AwsAlbIp, Some(models::Sidecar::Envoy), Some(20.0))
@@ -654,9 +675,7 @@ fn istio_pods_behind_an_ingress_are_the_chain_ingress_to_envoy_to_app() {
     assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Envoy));
     assert_eq!(f.balancer.resolve().sidecar_drain, Some(secs(20)));
     // Without an entry balancer in front, the mesh preset stays (its own sidecar).
-    let (_d, p) = write(&format!("{istio}{}", service("ClusterIP", "")));
-    let r = check::run(&plan(p)).unwrap();
-    let b = &r.deployments[0].balancer;
+    let b = read_alone(&istio);
     assert_eq!((b.preset, b.sidecar), (Preset::EnvoySidecar, None));
 }
 
@@ -667,11 +686,7 @@ fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
     let linkerd = with_pod_annotations(
         "        linkerd.io/inject: enabled\n        config.alpha.linkerd.io/proxy-wait-before-exit-seconds: \"10\"\n",
     );
-    let alb = ingress("alb", "    alb.ingress.kubernetes.io/target-type: ip\n");
-    let svc = service("NodePort", "");
-    let (_d, p) = write(&format!("{linkerd}{svc}{alb}"));
-    let r = check::run(&plan(p.clone())).unwrap();
-    let b = &r.deployments[0].balancer;
+    let (_d, p, b) = read_behind_alb_ip(&linkerd);
     assert_eq!(
         (b.preset, b.sidecar, b.wait_before_exit_s),
         (Preset::AwsAlbIp, Some(models::Sidecar::Linkerd), Some(10))
@@ -685,9 +700,7 @@ fn linkerd_pods_behind_an_ingress_are_the_chain_ingress_to_linkerd_to_app() {
     assert_eq!(f.balancer.sidecar, Some(models::Sidecar::Linkerd));
     assert_eq!(f.balancer.resolve().sidecar_refuse_after, Some(secs(10)));
     // Without an entry balancer in front, the mesh preset stays, with the same wait.
-    let (_d, p) = write(&format!("{linkerd}{}", service("ClusterIP", "")));
-    let r = check::run(&plan(p)).unwrap();
-    let b = &r.deployments[0].balancer;
+    let b = read_alone(&linkerd);
     assert_eq!(
         (b.preset, b.sidecar, b.wait_before_exit_s),
         (Preset::LinkerdSidecar, None, Some(10))
