@@ -169,3 +169,23 @@ pub(crate) fn http_post(addr: &str, path: &str) -> String {
     let _ = s.read_to_string(&mut out);
     out
 }
+
+/// Polls `f` until it gives a value, failing the test with `what` after 10 s: a wait on a
+/// condition with a deadline, never a fixed sleep.
+pub(crate) fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}: not within 10 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The generator's control address, once `--control-addr-file` holds it.
+pub(crate) fn control_addr(file: &PathBuf) -> String {
+    wait_for("the control port", || {
+        std::fs::read_to_string(file).ok().filter(|s| !s.is_empty())
+    })
+}

@@ -156,16 +156,7 @@ fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
         )
         .unwrap()
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let ctl = loop {
-        if let Ok(s) = std::fs::read_to_string(&ctl_file)
-            && !s.is_empty()
-        {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "control port never came up");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let ctl = control_addr(&ctl_file);
     assert!(http_post(&ctl, "/mark?name=rollout_start").contains("200 OK"));
     assert!(http_post(&ctl, "/ready?ready=2&desired=3").contains("200 OK"));
     assert!(
@@ -179,19 +170,16 @@ fn markers_from_flag_file_and_control_port_are_recorded_and_cut_the_window() {
     writeln!(f, "ready 3 3").unwrap();
     writeln!(f, "rollout_end").unwrap();
     drop(f);
-    // Wait until the file's marker is in (the generator polls the file), then stop the run.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    // Wait until the file's marker is in (the generator polls the file; the writer flushes
+    // every 250 ms), then stop the run.
+    wait_for("the marks file's line recorded", || {
         let st = http_post(&ctl, "/status");
         assert!(st.contains("\"sent\""), "{st}");
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        if text.contains("\"name\":\"rollout_end\"") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "marks file line never recorded");
-        std::thread::sleep(Duration::from_millis(20));
-        // the writer flushes every 250 ms
-    }
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("\"name\":\"rollout_end\"")
+            .then_some(())
+    });
     assert!(http_post(&ctl, "/stop").contains("200 OK"));
     let rep = h.join().unwrap();
     assert!(rep.footer.stopped_early);

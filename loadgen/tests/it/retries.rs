@@ -277,31 +277,16 @@ fn a_retry_waiting_when_the_run_is_stopped_is_abandoned() {
     });
     // Wait for the control port, then for the shed record (the writer flushes every 250 ms):
     // its retry is then waiting, 15 s ahead.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let ctl = loop {
-        if let Ok(s) = std::fs::read_to_string(&ctl_file)
-            && !s.is_empty()
-        {
-            break s;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "control port never came up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    };
-    loop {
-        let text = std::fs::read_to_string(&out).unwrap_or_default();
-        if text.contains("\"o\":\"shed\"") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{}: the shed request was never recorded",
-            out.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let ctl = control_addr(&ctl_file);
+    wait_for(
+        &format!("{}: the shed request recorded", out.display()),
+        || {
+            std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .contains("\"o\":\"shed\"")
+                .then_some(())
+        },
+    );
     assert!(http_post(&ctl, "/stop").contains("200 OK"));
     let report = generator.join().unwrap();
     let lines = read_lines(&out);
