@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{plan, write};
+use common::{PORT, deployment, plan, write};
 use std::path::PathBuf;
 
 use check::{Assumptions, CheckError, Report};
@@ -22,31 +22,6 @@ spec:
   - port: 80
     targetPort: 8080
 ";
-
-fn deployment(extra_spec: &str, container_extra: &str) -> String {
-    format!(
-        "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-{extra_spec}  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: example/web:1
-{container_extra}"
-    )
-}
-
-const PORT: &str = "        ports:\n        - containerPort: 8080\n";
 
 fn err(text: &str) -> CheckError {
     let (_d, p) = write(text);

@@ -5,40 +5,21 @@
 
 mod common;
 
-use common::{plan, write};
+use common::{PORT, deployment, plan, write};
 
 use check::{Assumptions, CheckError, Report};
 use models::Preset;
 use sim_core::SimDuration;
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 3
-  selector:
-    matchLabels:
-      app: web
-  template:
-    metadata:
-      labels:
-        app: web
-    spec:
-      containers:
-      - name: app
-        image: example/web:1
-        ports:
-        - containerPort: 8080
-        readinessProbe:
-          tcpSocket:
-            port: 8080
-          periodSeconds: 2
-        lifecycle:
-          preStop:
-            sleep:
-              seconds: 5
-";
+/// The Deployment every case here reads: a TCP readiness probe every 2 s and a 5 s preStop.
+fn web() -> String {
+    deployment(
+        "",
+        &format!(
+            "{PORT}        readinessProbe:\n          tcpSocket:\n            port: 8080\n          periodSeconds: 2\n        lifecycle:\n          preStop:\n            sleep:\n              seconds: 5\n"
+        ),
+    )
+}
 
 /// A Service `web` selecting the Deployment, of `type_` with `annotations` (YAML lines
 /// indented four spaces, or empty).
@@ -66,18 +47,18 @@ fn ingress(class: &str, annotations: &str) -> String {
 }
 
 fn ok(parts: &[&str]) -> Report {
-    let (_d, p) = write(&format!("{DEPLOYMENT}{}", parts.concat()));
+    let (_d, p) = write(&format!("{}{}", web(), parts.concat()));
     check::run(&plan(p)).unwrap()
 }
 
 fn err(parts: &[&str]) -> CheckError {
-    let (_d, p) = write(&format!("{DEPLOYMENT}{}", parts.concat()));
+    let (_d, p) = write(&format!("{}{}", web(), parts.concat()));
     check::run(&plan(p)).unwrap_err()
 }
 
 /// The fleet the check simulates for the manifests (its `[balancer]` is what the model gets).
 fn fleet(parts: &[&str]) -> models::Fleet {
-    let (_d, p) = write(&format!("{DEPLOYMENT}{}", parts.concat()));
+    let (_d, p) = write(&format!("{}{}", web(), parts.concat()));
     let docs = check::manifest::read_inputs(&[p]).unwrap();
     let (objects, skipped) = check::manifest::classify(docs, false).unwrap();
     let w = check::manifest::read(&objects, skipped, &check::MapOptions::default())
@@ -567,7 +548,7 @@ fn alb_health_check_annotations_change_the_prediction() {
     let predict = |ann: &str| {
         let text = format!(
             "{}{}{}",
-            DEPLOYMENT.replace("  replicas: 3\n", "  replicas: 3\n  minReadySeconds: 60\n"),
+            web().replace("  replicas: 3\n", "  replicas: 3\n  minReadySeconds: 60\n"),
             service("NodePort", ""),
             ingress("alb", ann)
         );
@@ -607,13 +588,14 @@ fn alb_health_check_annotations_change_the_prediction() {
     );
 }
 
-/// `DEPLOYMENT` with these lines (each indented 8 spaces) as its pod template's annotations.
+/// `web()` with these lines (each indented 8 spaces) as its pod template's annotations.
 fn with_pod_annotations(lines: &str) -> String {
-    let d = DEPLOYMENT.replace(
+    let plain = web();
+    let d = plain.replace(
         "      labels:\n        app: web\n    spec:",
         &format!("      labels:\n        app: web\n      annotations:\n{lines}    spec:"),
     );
-    assert_ne!(d, DEPLOYMENT, "the pod template's labels moved");
+    assert_ne!(d, plain, "the pod template's labels moved");
     d
 }
 
@@ -717,7 +699,7 @@ fn streams_set_on_the_command_line_are_predicted_and_reported() {
     // `--set streams.count=40`: the prediction says what the rollout does to the streams (cut
     // by pods that exit at SIGTERM, asked to leave by pods that drain), in the JSON and in the
     // human report; without it there is no streams block at all.
-    let (_d, p) = write(&format!("{DEPLOYMENT}{}", service("ClusterIP", "")));
+    let (_d, p) = write(&format!("{}{}", web(), service("ClusterIP", "")));
     let with = |sets: &[(&str, &str)]| {
         let mut pl = plan(p.clone());
         pl.assumptions.sets = sets

@@ -30,3 +30,31 @@ pub(crate) fn plan(p: PathBuf) -> CheckPlan {
         threads: 1,
     }
 }
+
+/// A Deployment `web` (3 replicas, selector `app: web`) with `extra_spec` lines in its spec
+/// and `container_extra` lines under its one container.
+pub(crate) fn deployment(extra_spec: &str, container_extra: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+{extra_spec}  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: app
+        image: example/web:1
+{container_extra}"
+    )
+}
+
+/// The container's port lines (8080).
+pub(crate) const PORT: &str = "        ports:\n        - containerPort: 8080\n";
