@@ -189,3 +189,36 @@ pub(crate) fn control_addr(file: &PathBuf) -> String {
         std::fs::read_to_string(file).ok().filter(|s| !s.is_empty())
     })
 }
+
+/// A copy of the record file at `path` whose scheduled sends (`r` lines) went out `lag_of(i)` ns
+/// after their intended start, whatever the real run's machine did: no send is a generator
+/// fault (`gf` removed; lags must stay under 10 ms), first byte and end keep their order, and
+/// the footer is valid. Every other line (retries, connections, marks) is kept as it was.
+pub(crate) fn with_send_lags(path: &PathBuf, lag_of: impl Fn(u64) -> i64) -> PathBuf {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut rewritten = String::new();
+    for line in text.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["t"] == "r" {
+            let i = v["i"].as_u64().unwrap();
+            let actual = v["is"].as_i64().unwrap() + lag_of(i);
+            v["as"] = actual.into();
+            if let Some(o) = v.as_object_mut() {
+                o.remove("gf");
+            }
+            for k in ["fb", "e"] {
+                if let Some(t) = v[k].as_i64() {
+                    v[k] = (t.max(actual + 1)).into();
+                }
+            }
+        } else if v["t"] == "f" {
+            v["valid"] = true.into();
+            v["generator_faults"] = 0.into();
+        }
+        rewritten.push_str(&v.to_string());
+        rewritten.push('\n');
+    }
+    let file = tmp_path("sends-rewritten.ndjson");
+    std::fs::write(&file, rewritten).unwrap();
+    file
+}
