@@ -37,7 +37,7 @@ use crate::error::LoadError;
 use crate::plan::{LoadPlan, Mode};
 use crate::record::{Footer, Header, MarkSource, Req, Retry, SCHEMA};
 use crate::retry::{GiveUp, Next};
-use crate::schedule::{Arrivals, Schedule, rate_milli};
+use crate::schedule::{Arrivals, Lookahead, Schedule, rate_milli};
 use crate::session::{Clock, RetryStats, Shared, Stats, epoch_ns_now, outcome_idx, resolve_target};
 use crate::sink::Sink;
 use crate::timer::PreciseTimer;
@@ -761,13 +761,13 @@ async fn send_schedule(
         Arrivals::Constant
     };
     let max_req = plan.requests.unwrap_or(u64::MAX);
-    let mut sched = Schedule::new(
+    let mut sched = Lookahead::new(Schedule::new(
         arrivals,
         rate_m,
         plan.shard,
         plan.duration.as_nanos() as u64,
         max_req,
-    );
+    ));
     let timer = PreciseTimer::new().map_err(LoadError::io("timerfd"))?;
     let clock = sh.clock;
     let grace = plan.fault_threshold.max(Duration::from_secs(1));
@@ -787,13 +787,19 @@ async fn send_schedule(
             break;
         }
         let intended = schedule_start_ns + t as i64;
-        // Coalesce wake-ups: never wake more often than once per tick; requests that fall due
-        // in between go out together at the next wake (their lag is recorded, and stays < tick).
+        // Coalesce wake-ups. A request not yet due starts a batch: the wake-up for it comes at
+        // the latest request due within a tick of it (the schedule is known in advance), and
+        // never sooner than a tick after the previous wake-up; every request due by then goes
+        // out together. So each send waits less than a tick (its lag is recorded) and one
+        // wake-up serves as many requests as that bound allows.
         let exact = clock.at(intended);
         let due = if Instant::now() >= exact {
             exact
         } else {
-            exact.max(last_wake + tick)
+            let tick_ns = tick.as_nanos() as u64;
+            let last_in_batch = sched.latest_until(t.saturating_add(tick_ns)).unwrap_or(t);
+            let batch_end = clock.at(schedule_start_ns + last_in_batch.max(t) as i64);
+            batch_end.max(last_wake + tick)
         };
         let mut waited = false;
         loop {

@@ -152,12 +152,14 @@ pub struct LoadOpts {
     /// 100us doubled the CPU per request).
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "0us")]
     pub spin: Duration,
-    /// Wake the scheduler at most once per this interval; requests due in between are sent
-    /// together at the next wake-up (0 = wake for every request). Adds at most the tick to the
-    /// send lag (recorded) while saving a sleep/wake cycle per request at high rates; 500us
-    /// keeps the send lag under the 1 ms on-schedule bar and, at 5,000/s, costs a fifth less CPU
-    /// per request than 250us (docs/loadgen.md). Schedules sparser than the tick (a live run's
-    /// 50/s) are unaffected: each send waits for its own time.
+    /// Wake the scheduler at most once per this interval, and batch by it: the wake-up for a
+    /// request not yet due comes at the last request due within this interval of it (the
+    /// schedule is known in advance), and every request due by then goes out together (0 = wake
+    /// for every request). Adds less than the tick to any send's lag (recorded) while saving a
+    /// sleep/wake cycle per request at high rates; 500us keeps the send lag under the 1 ms
+    /// on-schedule bar and, at 5,000/s, costs a fifth less CPU per request than 250us
+    /// (docs/loadgen.md). Schedules sparser than the tick (a live run's 50/s) are unaffected:
+    /// each send waits for its own time.
     #[arg(long, value_parser = parse_duration_or_secs, default_value = "500us")]
     pub tick: Duration,
     /// Runtime worker threads (1 = single-threaded runtime, the most efficient per core).

@@ -144,9 +144,96 @@ impl Iterator for Schedule {
     }
 }
 
+/// A schedule with a look-ahead: the scheduler batches its wake-ups by the requests still to
+/// come, which it can see before their time because the schedule is fixed in advance.
+pub(crate) struct Lookahead {
+    schedule: Schedule,
+    /// Requests taken from the schedule to look at, not yet handed out (in schedule order).
+    ahead: std::collections::VecDeque<(u64, u64)>,
+}
+
+impl Lookahead {
+    pub(crate) fn new(schedule: Schedule) -> Self {
+        Lookahead {
+            schedule,
+            ahead: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// The latest intended start at or before `limit_ns` among the requests not yet handed out
+    /// (`None` when the next one is after it). The scheduler wakes then for a batch whose first
+    /// request is due at `t` and `limit_ns = t + tick`: every request of the batch goes out at
+    /// most `tick` after its time, and the wake-up comes as late as that allows, so one wake
+    /// serves as many requests as the bound permits.
+    pub(crate) fn latest_until(&mut self, limit_ns: u64) -> Option<u64> {
+        loop {
+            match self.ahead.back() {
+                Some(&(_, t)) if t > limit_ns => break,
+                _ => match self.schedule.next() {
+                    Some(x) => self.ahead.push_back(x),
+                    None => break,
+                },
+            }
+        }
+        self.ahead
+            .iter()
+            .map(|&(_, t)| t)
+            .take_while(|&t| t <= limit_ns)
+            .last()
+    }
+}
+
+impl Iterator for Lookahead {
+    type Item = (u64, u64);
+    fn next(&mut self) -> Option<(u64, u64)> {
+        self.ahead.pop_front().or_else(|| self.schedule.next())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookahead_finds_the_last_request_within_the_bound_and_hands_out_every_request_once() {
+        let shard = Shard { k: 0, n: 1 };
+        // 5,000/s: one request every 200 us.
+        let plain: Vec<_> =
+            Schedule::new(Arrivals::Constant, 5_000_000, shard, 10_000_000, u64::MAX).collect();
+        let mut la = Lookahead::new(Schedule::new(
+            Arrivals::Constant,
+            5_000_000,
+            shard,
+            10_000_000,
+            u64::MAX,
+        ));
+        let first = la.next().unwrap();
+        assert_eq!(first, (0, 0));
+        // The next requests are at 200, 400, 600 us: the last within 500 us of 200 us is 600 us.
+        assert_eq!(la.latest_until(200_000 + 500_000), Some(600_000));
+        // Nothing is due by 100 us.
+        assert_eq!(la.latest_until(100_000), None);
+        // Looking ahead consumed nothing: the rest comes out in order, each request once.
+        let mut rest = vec![first];
+        rest.extend(la.by_ref());
+        assert_eq!(rest, plain);
+        // Past the end of the schedule there is nothing to find.
+        assert_eq!(la.latest_until(u64::MAX), None);
+        // A Poisson schedule looked ahead far then drained: the same requests as without.
+        let p = || {
+            Schedule::new(
+                Arrivals::Poisson { seed: 7 },
+                50_000_000,
+                shard,
+                5_000_000,
+                400,
+            )
+        };
+        let mut la = Lookahead::new(p());
+        let far = la.latest_until(u64::MAX).unwrap();
+        assert_eq!(far, p().last().unwrap().1);
+        assert_eq!(la.collect::<Vec<_>>(), p().collect::<Vec<_>>());
+    }
 
     #[test]
     fn constant_exact_spacing() {

@@ -394,6 +394,39 @@ fn tick_coalesces_wakeups_but_keeps_the_schedule() {
     );
 }
 
+/// The tick batches by look-ahead: the wake-up for a request comes at the last request due
+/// within a tick of it, not a tick after the previous wake-up. At 250/s (a request every 4 ms)
+/// and a 10 ms tick each wake-up sends three requests (due at f, f + 4 and f + 8 ms) and the
+/// next comes 12 ms later: about 84 wake-ups in a second, where waking once per tick takes 100.
+/// A busy machine only merges groups (a late wake-up finds more requests due), never splits one.
+#[test]
+fn tick_batches_by_the_requests_ahead() {
+    let a = trivial_server();
+    let (rep, lines) = run_load(&[
+        "--target",
+        &url(a, "/"),
+        "--rate",
+        "250",
+        "--duration",
+        "1s",
+        "--clients",
+        "4",
+        "--tick",
+        "10ms",
+        "--fault-threshold",
+        "5s",
+    ]);
+    assert_eq!(rep.footer.sent, 250);
+    let mut sends: Vec<i64> = reqs(&lines).iter().map(|q| q.actual).collect();
+    sends.sort_unstable();
+    // Sends of one wake-up go out within microseconds of each other; wake-ups are >= 4 ms apart.
+    let wakeups = 1 + sends.windows(2).filter(|w| w[1] - w[0] > 2_000_000).count();
+    assert!(
+        wakeups <= 92,
+        "{wakeups} wake-ups for 250 requests at 250/s with a 10 ms tick (look-ahead: about 84)"
+    );
+}
+
 /// `--closed-loop`: each client sends its next request the moment its previous one ends. No
 /// request waits for a schedule (intended start = actual start), a client never has two in
 /// flight, every index is sent once, and the analyzer reads the file like any other.
