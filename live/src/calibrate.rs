@@ -4,6 +4,9 @@
 //! Measured, from each run directory written by `fleetsim live`:
 //! - **service time**: the baseline latency of successful requests on reused keep-alive
 //!   connections (no connect, no queueing behind a rollout), from the intended start;
+//! - **service time while pods start**: the same latency for requests sent while one of the
+//!   run's new pods was starting (first watch event to Ready), when at least 100 were: starting
+//!   a pod loads the node the others run on (`pod.service_time_while_pods_start`);
 //! - **pod start-up**: from a new pod's first watch event to its first Ready, per new pod;
 //! - **deregistration lag**: from an old pod's deletion to the last request that reached it on a
 //!   fresh connection (kube-proxy picks a pod per new connection), per old pod that got one.
@@ -54,6 +57,9 @@ pub struct CalibrateOpts {
 pub struct Measured {
     /// Baseline latency of successful requests on reused keep-alive connections.
     pub service_ms: Vec<f64>,
+    /// The same while one of the run's new pods was starting (its first watch event to Ready):
+    /// the service time while the node also starts a pod.
+    pub service_starts_ms: Vec<f64>,
     /// New pods, first watch event to Ready.
     pub startup_ms: Vec<f64>,
     /// Old pods, deletion to the last request on a fresh connection.
@@ -272,15 +278,6 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         .unwrap_or(f64::MAX);
     let load_start = merged.first_mark("load_start").unwrap_or(0);
     let rollout_start = load_start + (window_start_s * 1e9) as i64;
-    for r in &merged.reqs {
-        if r.reused
-            && r.outcome == measure::Outcome::Ok
-            && r.intended >= load_start
-            && r.intended < rollout_start
-        {
-            m.service_ms.push(r.latency_ns() as f64 / 1e6);
-        }
-    }
     // Pod start-up, from the pod watch.
     let pods_text =
         fs::read_to_string(dir.join("pods.ndjson")).map_err(|_| missing("no pods.ndjson"))?;
@@ -296,6 +293,30 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         }
         if e.ready {
             first_ready.entry(e.name.clone()).or_insert(e.epoch_ns);
+        }
+    }
+    // While a new pod starts (first watch event to Ready, on the records' clock).
+    let starting: Vec<(i64, i64)> = first_seen
+        .iter()
+        .filter_map(|(pod, &seen)| {
+            let ready = *first_ready.get(pod).filter(|&&r| r > seen)?;
+            Some((
+                seen - merged.origin_epoch_ns,
+                ready - merged.origin_epoch_ns,
+            ))
+        })
+        .collect();
+    for r in &merged.reqs {
+        if !(r.reused && r.outcome == measure::Outcome::Ok && r.intended >= load_start) {
+            continue;
+        }
+        if r.intended < rollout_start {
+            m.service_ms.push(r.latency_ns() as f64 / 1e6);
+        } else if starting
+            .iter()
+            .any(|&(from, to)| (from..to).contains(&r.intended))
+        {
+            m.service_starts_ms.push(r.latency_ns() as f64 / 1e6);
         }
     }
     for (pod, seen) in &first_seen {
@@ -447,6 +468,10 @@ fn empirical(values: &[f64]) -> String {
     format!("{{ kind = \"empirical\", samples = [{samples}] }}")
 }
 
+/// Fewer requests than this while new pods started make no `service_time_while_pods_start`:
+/// its p99, the figure it exists for, would rest on a single request.
+const MIN_START_SAMPLES: usize = 100;
+
 /// The calibration layer, as TOML text. Sections with no measurement are left out.
 pub fn render(m: &Measured, provenance: &str) -> String {
     let mut s = String::new();
@@ -471,6 +496,26 @@ pub fn render(m: &Measured, provenance: &str) -> String {
             p(&m.service_ms, 0.99)
         );
         let _ = writeln!(s, "service_time = {}", empirical(&m.service_ms));
+    }
+    if m.service_starts_ms.len() >= MIN_START_SAMPLES {
+        let _ = writeln!(
+            s,
+            "# {} requests on reused keep-alive connections while a new pod was starting: p50 {:.1} ms, p99 {:.1} ms",
+            m.service_starts_ms.len(),
+            p(&m.service_starts_ms, 0.5),
+            p(&m.service_starts_ms, 0.99)
+        );
+        let _ = writeln!(
+            s,
+            "service_time_while_pods_start = {}",
+            empirical(&m.service_starts_ms)
+        );
+    } else if !m.service_ms.is_empty() {
+        let _ = writeln!(
+            s,
+            "# service_time_while_pods_start not written: {} requests on reused keep-alive connections while a new pod was starting, fewer than {MIN_START_SAMPLES}",
+            m.service_starts_ms.len()
+        );
     }
     if !m.startup_ms.is_empty() {
         let _ = writeln!(
@@ -505,6 +550,7 @@ pub fn run(opts: CalibrateOpts) -> Result<Measured> {
     for dir in &opts.runs {
         let m = measure_run(dir)?;
         all.service_ms.extend(m.service_ms);
+        all.service_starts_ms.extend(m.service_starts_ms);
         all.startup_ms.extend(m.startup_ms);
         all.deregistration_ms.extend(m.deregistration_ms);
         all.node_cpu.extend(m.node_cpu);
@@ -705,6 +751,28 @@ mod tests {
         let text = render(&m, "t");
         assert!(!text.contains("nodes"), "{text}");
         assert!(text.ends_with("lag = { kind = \"empirical\", samples = [\"300000us\"] }\n"));
+    }
+
+    #[test]
+    fn the_service_time_while_pods_start_is_written_only_from_enough_requests() {
+        let enough = Measured {
+            service_ms: vec![50.0, 51.0],
+            service_starts_ms: (0..150).map(|i| 50.0 + f64::from(i) / 10.0).collect(),
+            ..Default::default()
+        };
+        let v: toml::Value = toml::from_str(&render(&enough, "t")).unwrap();
+        let during = &v["pod"]["service_time_while_pods_start"];
+        assert_eq!(during["kind"].as_str(), Some("empirical"));
+        assert_eq!(during["samples"][0].as_str(), Some("50000us"));
+        assert_eq!(during["samples"][100].as_str(), Some("64900us"));
+        let few = Measured {
+            service_starts_ms: vec![60.0; MIN_START_SAMPLES - 1],
+            ..enough
+        };
+        let text = render(&few, "t");
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert!(v["pod"].get("service_time_while_pods_start").is_none(), "{text}");
+        assert!(text.contains("service_time_while_pods_start not written: 99 requests"), "{text}");
     }
 
     #[test]

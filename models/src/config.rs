@@ -1326,6 +1326,14 @@ pub struct PodConfig {
     pub startup: Dist,
     /// Service time of the slow endpoint. Default 100 ms: real-service `FLEETSIM_WORK_MS`.
     pub service_time: Dist,
+    /// Service time of a request that starts service while a pod of the fleet is starting
+    /// (created, not yet ready), in place of `service_time`: starting a pod (the container, the
+    /// process, its probes, the proxies' endpoint updates) loads the node the other pods run
+    /// on, which the model does not simulate request by request. `fleetsim calibrate` measures
+    /// it as it measures `service_time`, on the calibration run's requests sent while one of
+    /// its new pods was starting. Absent (the default): `service_time` throughout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_time_while_pods_start: Option<Dist>,
     /// Requests served at once; the rest wait in a FIFO queue at the pod.
     pub concurrency: u32,
     /// `readinessProbe`. Absent (`None`): the pod is ready as soon as its container has started,
@@ -1344,6 +1352,7 @@ impl Default for PodConfig {
                 high: secs(4),
             },
             service_time: Dist::constant(ms(100)),
+            service_time_while_pods_start: None,
             concurrency: 8,
             readiness: Some(ReadinessProbe::default()),
             cold_start: ColdStart::default(),
@@ -1854,6 +1863,9 @@ impl Fleet {
         }
         dist("pod.startup", &self.pod.startup);
         dist("pod.service_time", &self.pod.service_time);
+        if let Some(d) = &self.pod.service_time_while_pods_start {
+            dist("pod.service_time_while_pods_start", d);
+        }
         if let Some(q) = &self.queue {
             dist("queue.duration", &q.duration);
         }

@@ -346,6 +346,13 @@ pub const FIELDS: &[FieldRef] = &[
         "latency, killed_in_flight",
     ),
     f(
+        "pod.service_time_while_pods_start",
+        "distribution",
+        "none (pod.service_time)",
+        "fleetsim calibrate (the calibration run's requests while its new pods started)",
+        "latency in the deploy window",
+    ),
+    f(
         "pod.concurrency",
         "count",
         "8",
@@ -728,6 +735,10 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("pod.replicas", "1..=1000"),
     ("pod.startup", "parameters <= 24h; draws capped at 24h"),
     ("pod.service_time", "parameters <= 24h; draws capped at 24h"),
+    (
+        "pod.service_time_while_pods_start",
+        "parameters <= 24h; draws capped at 24h",
+    ),
     ("pod.concurrency", "1..=1000000"),
     ("pod.cold_start.factor", "1..=1000"),
     ("pod.cold_start.duration", "<= 24h"),

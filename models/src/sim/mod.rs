@@ -637,6 +637,8 @@ struct Rngs {
 
 struct Samplers {
     service: Sampler,
+    /// `pod.service_time_while_pods_start`, when given.
+    service_while_starts: Option<Sampler>,
     startup: Sampler,
     slice: Sampler,
     lag: Sampler,
@@ -735,6 +737,7 @@ impl<'f> World<'f> {
         let sampler = |d: &sim_core::Dist| d.sampler().expect("validated distribution");
         let smp = Samplers {
             service: sampler(&f.pod.service_time),
+            service_while_starts: f.pod.service_time_while_pods_start.as_ref().map(sampler),
             startup: sampler(&f.pod.startup),
             slice: sampler(&f.propagation.endpointslice),
             lag: sampler(&plan.lag),
