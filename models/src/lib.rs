@@ -155,9 +155,9 @@ mod sim;
 pub use config::{
     AckMode, AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig,
     ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
-    IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
-    PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
-    ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
+    Front, FrontSpec, IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig,
+    PreStop, Preset, PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig,
+    RunConfig, ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
 pub use reference::{
