@@ -1313,7 +1313,12 @@ impl BalancerConfig {
 
     /// The front hop's values with the `front_*` overrides applied; `None` without a front.
     pub fn resolve_front(&self) -> Option<FrontSpec> {
-        let mut s = self.front?.spec();
+        let front = self.front?;
+        let mut s = front.spec();
+        if front == Front::Gclb && self.front_retry_on.is_some() {
+            // A URL map retryPolicy without numRetries makes 1 (Compute API HttpRetryPolicy).
+            s.retries = 1;
+        }
         if let Some(n) = self.front_retries {
             s.retries = n;
         }

@@ -73,10 +73,11 @@ fn a_front_retries_only_the_statuses_in_its_rule() {
     on_503.balancer.front_retry_on = Some(vec![Outcome::Http503]);
     let mut on_502 = on_503.clone();
     on_502.balancer.front_retry_on = Some(vec![Outcome::Http502, Outcome::Http503]);
+    // GCLB with a URL map retryPolicy on gateway errors and no numRetries: one retry.
     let mut gclb = inner.clone();
     gclb.balancer.front = Some(Front::Gclb);
-    gclb.balancer.front_retries = Some(1);
-    gclb.balancer.front_retry_on = Some(vec![Outcome::Http502]);
+    gclb.balancer.front_retry_on = Some(vec![Outcome::Http502, Outcome::Http503, Outcome::Http504]);
+    assert_eq!(gclb.balancer.resolve_front().unwrap().retries, 1);
     for seed in [21, 22] {
         let plain = requests(&inner, "nginx", seed);
         assert!(plain.http_502 >= 200, "seed {seed}: {plain:?}");
