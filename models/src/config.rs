@@ -638,7 +638,9 @@ pub struct BalancerConfig {
     pub front_retry_on: Option<Vec<Outcome>>,
     /// Front: its request timeout over the inner hop and its retries (ALB idle timeout, 60 s,
     /// 504; GCLB backend service timeout, 30 s, 502; Istio VirtualService `timeout`, none,
-    /// 504).
+    /// 504). As `upstream_timeout`, the model settles it when the inner hop's answer comes:
+    /// the client's outcome and time are the front's, but a client retry after it starts no
+    /// earlier than that answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub front_timeout: Option<SimDuration>,
 }

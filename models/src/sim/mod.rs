@@ -53,7 +53,8 @@ pub enum Mechanism {
     UnansweredConnect,
     /// The client's deadline passed first (queueing behind lost capacity, cold pods).
     DeadlineExceeded,
-    /// The L7 proxy gave up on a slow upstream (504).
+    /// The L7 proxy, or a `balancer.front` hop, gave up on a slow upstream (504; a GCLB
+    /// front's 502).
     UpstreamTimeout,
     /// The run ended before the request did (should not happen; counted, never hidden).
     Unfinished,
