@@ -2578,7 +2578,8 @@ impl Fleet {
         let Some(spec) = b.resolve_front() else {
             return;
         };
-        if b.front_retries.is_some_and(|r| r > 0) && spec.retry_on.is_empty() {
+        let has_retries = front.fields().contains(&"front_retries");
+        if has_retries && b.front_retries.is_some_and(|r| r > 0) && spec.retry_on.is_empty() {
             e.push(ConfigError::new(
                 "balancer.front_retries",
                 format!(
@@ -2586,7 +2587,10 @@ impl Fleet {
                 ),
             ));
         }
-        if b.front_retry_on.as_ref().is_some_and(|on| !on.is_empty()) && spec.retries == 0 {
+        if has_retries
+            && b.front_retry_on.as_ref().is_some_and(|on| !on.is_empty())
+            && spec.retries == 0
+        {
             e.push(ConfigError::new(
                 "balancer.front_retry_on",
                 format!("front {name} makes no retries (front_retries = 0): this would not act"),

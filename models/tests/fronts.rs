@@ -218,6 +218,20 @@ fn bad_front_combinations_are_errors_naming_the_field() {
         ),
         "{errs:?}"
     );
+    // One error per field, and no hint at a knob the front lacks.
+    let mut alb_retries = alb.clone();
+    alb_retries.balancer.front_retry_on = None;
+    alb_retries.balancer.front_retries = Some(2);
+    let errs = errors(&alb_retries);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        has(
+            &errs,
+            "balancer.front_retries",
+            "front aws_alb has no such setting"
+        ),
+        "{errs:?}"
+    );
     // Front fields without a front.
     let mut none = ok.clone();
     none.balancer.front = None;
