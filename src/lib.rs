@@ -495,6 +495,16 @@ fn cmd_scenarios(a: &ScenariosArgs) -> Result<()> {
             ]);
         }
         print!("\n{}", p.markdown());
+        let mut fr = scenarios::Table::new(["balancer.front", "what", "defaults", "fields"]);
+        for r in scenarios::FRONT_REFERENCE {
+            fr.row([
+                r.front.name().to_string(),
+                r.what.to_string(),
+                r.defaults.to_string(),
+                r.front.fields().join(", "),
+            ]);
+        }
+        print!("\n{}", fr.markdown());
         return Ok(());
     }
     if let Some(name) = &a.show {

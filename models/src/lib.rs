@@ -99,14 +99,22 @@
 //!   tails the controllers' issues report. A cloud L7 balancer's `deregistration_delay` lets
 //!   requests in flight finish and cuts what is left when it ends; an NLB's does so only with
 //!   `connection_termination = true` (then it resets the target's open flows).
+//!   `balancer.front` (aws_alb, gclb, istio_gateway) puts an outer L7 hop in front of an L7
+//!   preset (the chain front -> ingress tier -> pod, e.g. an ALB or an Istio ingress gateway in
+//!   front of ingress-nginx pods): its endpoints do not roll, so only its retry rule
+//!   (`front_retries` x `front_retry_on`: a retry goes back through the inner hop, which picks a
+//!   pod again), its timeout over every try (`front_timeout`: its own 504, or GCLB's 502, as
+//!   `upstream_timeout`) and one more hop each way act; every other answer passes through
+//!   ([`Front::spec`] cites each default).
 //! - Propagation: pod change -> EndpointSlice after `propagation.endpointslice`, -> the view after
 //!   `propagation.lag` (default: the preset's); each change is versioned, so a late update never
 //!   overwrites a newer one.
 //! - Node CPU (`[nodes]`, optional): pods round-robin on nodes with `cores`; a request starting
 //!   on a node whose demand (requests in service x `cpu_per_request`) exceeds its cores is
 //!   served `demand / cores` slower (processor sharing, taken at the request's start).
-//! - Not modelled: chains beyond a balancer, an optional kube-proxy hop behind it and an
-//!   optional Envoy sidecar in the pod (each with its own lag, statuses and limits above),
+//! - Not modelled: chains beyond an optional front hop, a balancer, an optional kube-proxy hop
+//!   behind it and an optional sidecar in the pod (each with its own lag, statuses and limits
+//!   above), a front's own connection pool to the inner hop (taken as kept alive),
 //!   per-node views (one view stands for every kube-proxy), readiness-probe failures
 //!   of pods that are not being deleted, long-lived streams.
 //! - Shedding (`app.shed_unfinishable`, set by the requeue lever): a draining pod refuses a
@@ -155,14 +163,14 @@ mod sim;
 pub use config::{
     AckMode, AppConfig, Arrivals, BalancerConfig, BalancerKind, BalancerSpec, ClientConfig,
     ColdStart, ConfigError, ConnectionStyle, ContainerConfig, DrainConfig, Entrypoint, Fleet,
-    IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig, PreStop, Preset,
-    PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig, RunConfig,
-    ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
+    Front, FrontSpec, IntOrPercent, LifecycleConfig, LoadConfig, NodesConfig, OnSigterm, PodConfig,
+    PreStop, Preset, PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig,
+    RunConfig, ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
 };
 pub use plan::{Plan, ShutdownPlan};
 pub use reference::{
-    FIELDS as FIELD_REFERENCE, FieldRef, PRESETS as PRESET_REFERENCE, PresetRef,
-    bound as field_bound,
+    FIELDS as FIELD_REFERENCE, FRONTS as FRONT_REFERENCE, FieldRef, FrontRef,
+    PRESETS as PRESET_REFERENCE, PresetRef, bound as field_bound,
 };
 pub use sim::{
     EXIT_DRAINED, EXIT_GUARDIAN, EXIT_NOT_DRAINED, EXIT_SIGKILL, Mechanism, PodShutdown, SimError,

@@ -6,7 +6,8 @@
 use sim_core::{Dist, SimDuration};
 
 use crate::config::{
-    BalancerSpec, Fleet, OnSigterm, QueueConfig, ReadinessProbe, ServerConfig, resolve_fenceposts,
+    BalancerSpec, Fleet, FrontSpec, OnSigterm, QueueConfig, ReadinessProbe, ServerConfig,
+    resolve_fenceposts,
 };
 
 /// A fleet's shutdown path, resolved.
@@ -55,6 +56,8 @@ pub struct Plan {
     pub queue: Option<QueueConfig>,
     /// The balancer's values after its preset and overrides.
     pub balancer: BalancerSpec,
+    /// The outer hop in front of the balancer (`balancer.front`), resolved; `None`: none.
+    pub front: Option<FrontSpec>,
     /// EndpointSlice to balancer view.
     pub lag: Dist,
 }
@@ -99,6 +102,7 @@ impl Fleet {
             server: self.server.clone(),
             queue: self.queue.clone(),
             balancer,
+            front: self.balancer.resolve_front(),
             lag,
         }
     }

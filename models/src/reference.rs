@@ -613,6 +613,34 @@ pub const FIELDS: &[FieldRef] = &[
         "status codes of the outer hop, lag of the inner",
     ),
     f(
+        "balancer.front",
+        "aws_alb|gclb|istio_gateway or absent",
+        "- (no outer hop)",
+        "each default cited on Front::spec (ALB docs, GCLB backend service timeout, Istio retry.go / istio#52111)",
+        "status codes the client sees: the inner hop's 502/503 retried away or passed through; its own 504/502 (upstream_timeout)",
+    ),
+    f(
+        "balancer.front_retries",
+        "count",
+        "front (istio_gateway 2; gclb 0: no retryPolicy; aws_alb: no such setting)",
+        "Istio default retry policy NumRetries 2 (retry.go); Compute API HttpRetryPolicy numRetries",
+        "stale_lb_view, killed_in_flight, no_endpoints hidden by a retry through the inner hop",
+    ),
+    f(
+        "balancer.front_retry_on",
+        "outcomes (http_502, http_503, http_504)",
+        "none (Istio 1.24+ excludes 503: istio#52111; GCLB: no retryPolicy); aws_alb: no such setting",
+        "Istio VirtualService retries.retryOn; GCLB retryConditions (gateway-error = 502, 503, 504)",
+        "which inner-hop statuses a retry hides (http_503 also matches the app's shed 503)",
+    ),
+    f(
+        "balancer.front_timeout",
+        "duration",
+        "front (aws_alb 60s idle timeout -> 504; gclb 30s backend service timeout -> 502; istio_gateway none -> 504)",
+        "ALB idle_timeout.timeout_seconds (AWS eks-http-504-errors); GCLB backend service timeoutSec; Istio VirtualService timeout (disabled by default), covers every retry (Envoy router docs)",
+        "upstream_timeout (the front's 504/502 over the inner hop and its retries)",
+    ),
+    f(
         "nodes",
         "table or absent",
         "- (CPU to spare)",
@@ -726,6 +754,11 @@ pub(crate) const BOUNDS: &[(&str, &str)] = &[
     ("balancer.upstream_max_age", "(0, 24h]"),
     ("balancer.wait_before_exit", "<= 1h"),
     (
+        "balancer.front_retries",
+        "<= 10; > 0 only with front_retry_on",
+    ),
+    ("balancer.front_timeout", "(0, 24h]"),
+    (
         "propagation.endpointslice",
         "parameters <= 24h; draws capped at 24h",
     ),
@@ -828,6 +861,36 @@ mod bounds_tests {
         }
     }
 }
+
+/// One front hop (`balancer.front`) as the reference lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrontRef {
+    /// The front.
+    pub front: crate::Front,
+    /// What it stands for.
+    pub what: &'static str,
+    /// Its defaults in one line (every number's source is on [`crate::Front::spec`]).
+    pub defaults: &'static str,
+}
+
+/// Every front hop, in [`crate::Front::ALL`] order.
+pub const FRONTS: &[FrontRef] = &[
+    FrontRef {
+        front: crate::Front::AwsAlb,
+        what: "AWS ALB in front of the ingress tier: passes the inner hop's statuses through",
+        defaults: "no retries (no such setting); idle timeout 60s -> 504",
+    },
+    FrontRef {
+        front: crate::Front::Gclb,
+        what: "Google Cloud external Application Load Balancer in front of the ingress tier",
+        defaults: "no retryPolicy (numRetries 1 once one is set); backend service timeout 30s -> 502; backoff 25ms (assumption)",
+    },
+    FrontRef {
+        front: crate::Front::IstioGateway,
+        what: "Istio ingress gateway (Envoy) in front of the ingress tier",
+        defaults: "2 retries on connection failures only (503 excluded since Istio 1.24); no route timeout (504 when set); backoff 25ms jittered, max 250ms",
+    },
+];
 
 /// One balancer preset as the reference lists it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -247,6 +247,10 @@ fn the_reference_lists_every_field() {
     f.server.max_requests = Some(1);
     f.server.max_age = Some(sim_core::SimDuration::from_secs(1));
     f.nodes = Some(models::NodesConfig::default());
+    f.balancer.front = Some(models::Front::Gclb);
+    f.balancer.front_retries = Some(1);
+    f.balancer.front_retry_on = Some(vec![measure::Outcome::Http503]);
+    f.balancer.front_timeout = Some(sim_core::SimDuration::from_secs(1));
     let v = toml::Value::try_from(&f).unwrap();
     let mut leaves = Vec::new();
     fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
@@ -281,6 +285,23 @@ fn the_reference_lists_every_field() {
             !r.unit.is_empty() && !r.source.is_empty() && !r.feeds.is_empty(),
             "{r:?}"
         );
+    }
+}
+
+#[test]
+fn the_reference_lists_every_front_with_the_fields_it_takes() {
+    let listed: Vec<models::Front> = models::FRONT_REFERENCE.iter().map(|r| r.front).collect();
+    assert_eq!(listed, models::Front::ALL.to_vec());
+    for r in models::FRONT_REFERENCE {
+        assert!(!r.what.is_empty() && !r.defaults.is_empty(), "{r:?}");
+        for field in r.front.fields() {
+            let path = format!("balancer.{field}");
+            assert!(
+                models::FIELD_REFERENCE.iter().any(|f| f.path == path),
+                "{}: {path}",
+                r.front.name()
+            );
+        }
     }
 }
 

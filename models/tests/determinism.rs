@@ -17,6 +17,18 @@ fn representative() -> models::Fleet {
     f
 }
 
+/// The representative fleet behind ingress-nginx (its retries off) with an Istio gateway in
+/// front that retries its 502s and 503s: the front's retries and backoff draws happen.
+fn fronted() -> models::Fleet {
+    let mut f = representative();
+    f.balancer.preset = models::Preset::IngressNginx;
+    f.balancer.retries = Some(0);
+    f.balancer.front = Some(models::Front::IstioGateway);
+    f.balancer.front_retry_on = Some(vec![measure::Outcome::Http502, measure::Outcome::Http503]);
+    f.balancer.front_timeout = Some(secs(5));
+    f
+}
+
 fn bytes(r: &models::SimRun) -> String {
     format!(
         "{}\n{}\n{:?}\n{:?}\n{:?}",
@@ -30,7 +42,7 @@ fn bytes(r: &models::SimRun) -> String {
 
 #[test]
 fn same_seed_same_trace_and_bytes() {
-    for f in [representative(), small(Levers::NONE)] {
+    for f in [representative(), small(Levers::NONE), fronted()] {
         for seed in [1, 99] {
             let digest = check_determinism(seed, |seed, trace| {
                 let opts = SimOptions {

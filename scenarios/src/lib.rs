@@ -44,7 +44,9 @@ pub use fleet::{
 };
 pub use load::{Source, load, load_file, load_shipped, parse_str, shipped_dir};
 pub use measure::Lever;
-pub use models::{FIELD_REFERENCE, FieldRef, PRESET_REFERENCE, PresetRef, field_bound};
+pub use models::{
+    FIELD_REFERENCE, FRONT_REFERENCE, FieldRef, FrontRef, PRESET_REFERENCE, PresetRef, field_bound,
+};
 pub use progress::bar as progress_bar;
 pub use runner::{RunError, RunReport, SeedRun, default_threads, par_map, run_seeds, seed_list};
 pub use sweep::{

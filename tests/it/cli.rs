@@ -294,6 +294,11 @@ fn the_binary_exits_non_zero_with_a_one_line_error() {
         let name = r.preset.name();
         assert!(text.contains(&format!("| {name} ")), "{name}: {text}");
     }
+    // Every front hop.
+    for r in scenarios::FRONT_REFERENCE {
+        let name = r.front.name();
+        assert!(text.contains(&format!("| {name} ")), "{name}: {text}");
+    }
 }
 
 /// `fleetsim live` refuses job and generator settings it cannot honour before it touches a cluster (kubectl

@@ -39,6 +39,8 @@ impl World<'_> {
             new_up: false,
             shed: false,
             upstream_sent: now,
+            front_sent: now,
+            front_tries: 0,
             done: None,
             client: self.next_client,
         };
@@ -85,6 +87,14 @@ impl World<'_> {
                 if style == ConnectionStyle::New {
                     self.reqs[r as usize].new_conn = true;
                     at += self.rtt;
+                }
+                if self.front.is_some() {
+                    // The client's request reaches the front at `at`; the front sends it on at
+                    // once, over its kept-alive connection to the inner hop, one hop more.
+                    let req = &mut self.reqs[r as usize];
+                    req.front_sent = at;
+                    req.front_tries = 0;
+                    at += self.ow;
                 }
                 self.l7_forward(q, r, now, at);
             }

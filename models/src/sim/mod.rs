@@ -18,8 +18,8 @@ use sim_core::{
 };
 
 use crate::config::{
-    AckMode, Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, OnSigterm,
-    QueueConfig,
+    AckMode, Arrivals, BalancerKind, BalancerSpec, ConfigError, ConnectionStyle, Fleet, FrontSpec,
+    OnSigterm, QueueConfig,
 };
 use crate::plan::Plan;
 
@@ -53,7 +53,8 @@ pub enum Mechanism {
     UnansweredConnect,
     /// The client's deadline passed first (queueing behind lost capacity, cold pods).
     DeadlineExceeded,
-    /// The L7 proxy gave up on a slow upstream (504).
+    /// The L7 proxy, or a `balancer.front` hop, gave up on a slow upstream (504; a GCLB
+    /// front's 502).
     UpstreamTimeout,
     /// The run ended before the request did (should not happen; counted, never hidden).
     Unfinished,
@@ -366,6 +367,9 @@ enum Ev {
         conn: u32,
         generation: u32,
     },
+    /// `balancer.front`: the front hop sends request `r` through the inner hop again (a retry
+    /// after an answer in `front_retry_on`).
+    FrontRetry(u32),
 }
 
 impl Event for Ev {
@@ -406,6 +410,7 @@ impl Event for Ev {
             Ev::StreamConnect { .. } => 32,
             Ev::StreamArrive { .. } => 33,
             Ev::StreamOpened { .. } => 34,
+            Ev::FrontRetry(_) => 35,
         }
     }
 }
@@ -451,6 +456,10 @@ struct Req {
     /// Refused by a draining pod that could not finish it (`app.shed_unfinishable`).
     shed: bool,
     upstream_sent: u64,
+    /// `balancer.front`: when the front first sent this attempt to the inner hop (its timeout
+    /// counts from here) and the retries it has made.
+    front_sent: u64,
+    front_tries: u8,
     done: Option<EventId>,
 }
 
@@ -652,6 +661,10 @@ struct World<'f> {
     /// The job queue; rate 0 when the fleet has none.
     queue: QueueConfig,
     bal: BalancerSpec,
+    /// `balancer.front`: the outer hop, and its retry backoff draws (a stream of its own, made
+    /// only when the fleet has a front).
+    front: Option<FrontSpec>,
+    front_rng: Option<Stream>,
     rng: Rngs,
     smp: Samplers,
     ow: u64,
@@ -730,6 +743,7 @@ impl<'f> World<'f> {
         let mut streams = Streams::new(opts.seed, trace.clone());
         let plan = f.plan();
         let bal = plan.balancer.clone();
+        let front = plan.front.clone();
         let queue = plan.queue.clone().unwrap_or(QueueConfig {
             rate: 0.0,
             ..QueueConfig::default()
@@ -773,6 +787,8 @@ impl<'f> World<'f> {
             plan,
             queue,
             bal,
+            front_rng: front.as_ref().map(|_| streams.stream("balancer.front")),
+            front,
             rng,
             smp,
             ow: dur(f.client.rtt) / 2,
@@ -943,6 +959,7 @@ impl<'f> World<'f> {
                 }
             }
             Ev::Retry(r) => self.dispatch(q, r, now),
+            Ev::FrontRetry(r) => self.front_retry(q, r, now),
             Ev::ConnArrive(r) => self.on_conn_arrive(q, r, now),
             Ev::ReqArrive(r) => self.on_req_arrive(q, r, now),
             Ev::ServiceDone(r) => self.on_service_done(q, r, now),

@@ -269,8 +269,91 @@ impl World<'_> {
         }
     }
 
-    /// The end of an attempt as the client sees it: apply the deadline, retry or record.
+    /// The balancer's answer to attempt `r` reaches its caller at `end`: the client, or with a
+    /// `balancer.front` the front, which retries it through the inner hop, answers its own
+    /// status after its timeout, or passes it on to the client one hop later.
     pub(super) fn finish(
+        &mut self,
+        q: &mut Scheduler<Ev>,
+        r: u32,
+        outcome: Outcome,
+        mech: Option<Mechanism>,
+        end: u64,
+    ) {
+        let Some(front) = &self.front else {
+            self.client_finish(q, r, outcome, mech, end);
+            return;
+        };
+        let req = self.reqs[r as usize];
+        let timeout = dur(front.timeout);
+        let expires = req.front_sent.saturating_add(timeout);
+        if end > expires {
+            // The front gave up first (the inner hop's answer, or its retries, came too late).
+            let status = front.timeout_status;
+            self.client_finish(
+                q,
+                r,
+                status,
+                Some(Mechanism::UpstreamTimeout),
+                expires + self.ow,
+            );
+            return;
+        }
+        // A 503 matches the application's own 503 + Retry-After (`shed`) too.
+        let status = if outcome == Outcome::Shed {
+            Outcome::Http503
+        } else {
+            outcome
+        };
+        if u32::from(req.front_tries) < front.retries && front.retry_on.contains(&status) {
+            let n = u32::from(req.front_tries) + 1;
+            let base = dur(front.backoff_base);
+            let wait = if base == 0 {
+                0
+            } else {
+                // Envoy's fully jittered exponential backoff, capped at 10 x base.
+                let cap = base
+                    .saturating_mul((1u64 << n.min(32)) - 1)
+                    .min(base.saturating_mul(10));
+                self.front_rng
+                    .as_mut()
+                    .expect("a front has its stream")
+                    .below(cap + 1)
+            };
+            let at = end.saturating_add(wait);
+            if at > expires {
+                let status = front.timeout_status;
+                self.client_finish(
+                    q,
+                    r,
+                    status,
+                    Some(Mechanism::UpstreamTimeout),
+                    expires + self.ow,
+                );
+                return;
+            }
+            self.reqs[r as usize].front_tries += 1;
+            let now = q.now().as_nanos();
+            q.schedule_at(SimTime::from_nanos(at.max(now)), Ev::FrontRetry(r));
+            return;
+        }
+        self.client_finish(q, r, outcome, mech, end + self.ow);
+    }
+
+    /// `balancer.front`: the front sends attempt `r` through the inner hop again at `now`; the
+    /// inner hop picks a pod afresh (its own retries start over).
+    pub(super) fn front_retry(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
+        let req = &mut self.reqs[r as usize];
+        req.pod = NONE;
+        req.conn = NONE;
+        req.exclude = NONE;
+        req.l7_tries = 0;
+        req.new_up = false;
+        self.l7_forward(q, r, now, now + self.ow);
+    }
+
+    /// The end of an attempt as the client sees it: apply the deadline, retry or record.
+    pub(super) fn client_finish(
         &mut self,
         q: &mut Scheduler<Ev>,
         r: u32,
