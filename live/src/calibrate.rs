@@ -771,8 +771,14 @@ mod tests {
         };
         let text = render(&few, "t");
         let v: toml::Value = toml::from_str(&text).unwrap();
-        assert!(v["pod"].get("service_time_while_pods_start").is_none(), "{text}");
-        assert!(text.contains("service_time_while_pods_start not written: 99 requests"), "{text}");
+        assert!(
+            v["pod"].get("service_time_while_pods_start").is_none(),
+            "{text}"
+        );
+        assert!(
+            text.contains("service_time_while_pods_start not written: 99 requests"),
+            "{text}"
+        );
     }
 
     #[test]

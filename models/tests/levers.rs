@@ -385,7 +385,10 @@ fn a_slower_service_time_while_pods_start_moves_the_window_p99_only() {
             a.latency_ms.window.p99.unwrap(),
             b.latency_ms.window.p99.unwrap(),
         );
-        assert!(aw < 200.0 && bw > 300.0, "seed {seed}: window p99 {aw} -> {bw} ms");
+        assert!(
+            aw < 200.0 && bw > 300.0,
+            "seed {seed}: window p99 {aw} -> {bw} ms"
+        );
         assert_eq!(
             a.latency_ms.baseline, b.latency_ms.baseline,
             "seed {seed}: no pod starts in the baseline"
