@@ -1117,7 +1117,10 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     };
     let actual = sh.start(intended);
     let deadline = within_hard_stop(&sh, Instant::now() + sh.timeout);
-    let x = exchange(&sh, client, deadline).await;
+    // Boxed: the exchange's state (the connect, hyper's send, the body, the timer) is most of
+    // a request's; in its own allocation the task stays small, and a task over about 1 KB is a
+    // large-bin request for glibc's malloc, which consolidates its fast bins on every one.
+    let x = Box::pin(exchange(&sh, client, deadline)).await;
     // Counted before the record ends the request's time in flight, so that the wind-down,
     // which waits for requests in flight first, then finds its retries pending.
     let retry = x.outcome == Outcome::Shed && sh.shed_retry.is_some();
@@ -1140,7 +1143,8 @@ async fn one_request(sh: Arc<Shared>, i: u64, intended: i64, client: usize) {
     });
     drop(permit);
     if retry {
-        retries(&sh, i, client, end, retry_after).await;
+        // Boxed too: retries are rare, and their state inline would grow every request's task.
+        Box::pin(retries(&sh, i, client, end, retry_after)).await;
         sh.retries_pending.fetch_sub(1, Ordering::AcqRel);
     }
 }
