@@ -58,16 +58,20 @@ impl World<'_> {
         }
     }
 
+    /// Request `r` starts a new attempt: no pod, connection or excluded upstream yet, the L7
+    /// hop's own retries counted afresh.
+    pub(super) fn new_attempt(&mut self, r: u32) {
+        let req = &mut self.reqs[r as usize];
+        req.pod = NONE;
+        req.conn = NONE;
+        req.exclude = NONE;
+        req.l7_tries = 0;
+        req.new_up = false;
+    }
+
     /// One attempt of request `r`, sent by the client at `now`.
     pub(super) fn dispatch(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
-        {
-            let req = &mut self.reqs[r as usize];
-            req.pod = NONE;
-            req.conn = NONE;
-            req.exclude = NONE;
-            req.l7_tries = 0;
-            req.new_up = false;
-        }
+        self.new_attempt(r);
         match (self.bal.kind, self.f.client.connection) {
             (BalancerKind::L4, ConnectionStyle::New) => match self.pick(NONE) {
                 None => self.attempt_failed(q, r, Outcome::Refused, Mechanism::NoEndpoints, now),

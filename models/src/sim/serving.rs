@@ -287,25 +287,18 @@ impl World<'_> {
         let req = self.reqs[r as usize];
         let timeout = dur(front.timeout);
         let expires = req.front_sent.saturating_add(timeout);
-        if end > expires {
-            // The front gave up first (the inner hop's answer, or its retries, came too late).
-            let status = front.timeout_status;
-            self.client_finish(
-                q,
-                r,
-                status,
-                Some(Mechanism::UpstreamTimeout),
-                expires + self.ow,
-            );
-            return;
-        }
+        let gives_up_status = front.timeout_status;
         // A 503 matches the application's own 503 + Retry-After (`shed`) too.
         let status = if outcome == Outcome::Shed {
             Outcome::Http503
         } else {
             outcome
         };
-        if u32::from(req.front_tries) < front.retries && front.retry_on.contains(&status) {
+        let retry = u32::from(req.front_tries) < front.retries && front.retry_on.contains(&status);
+        // The front gives up when the inner hop's answer, or the retry it would send, comes
+        // after its timeout.
+        let mut gives_up = end > expires;
+        if !gives_up && retry {
             let n = u32::from(req.front_tries) + 1;
             let base = dur(front.backoff_base);
             let wait = if base == 0 {
@@ -321,20 +314,22 @@ impl World<'_> {
                     .below(cap + 1)
             };
             let at = end.saturating_add(wait);
-            if at > expires {
-                let status = front.timeout_status;
-                self.client_finish(
-                    q,
-                    r,
-                    status,
-                    Some(Mechanism::UpstreamTimeout),
-                    expires + self.ow,
-                );
+            if at <= expires {
+                self.reqs[r as usize].front_tries += 1;
+                let now = q.now().as_nanos();
+                q.schedule_at(SimTime::from_nanos(at.max(now)), Ev::FrontRetry(r));
                 return;
             }
-            self.reqs[r as usize].front_tries += 1;
-            let now = q.now().as_nanos();
-            q.schedule_at(SimTime::from_nanos(at.max(now)), Ev::FrontRetry(r));
+            gives_up = true;
+        }
+        if gives_up {
+            self.client_finish(
+                q,
+                r,
+                gives_up_status,
+                Some(Mechanism::UpstreamTimeout),
+                expires + self.ow,
+            );
             return;
         }
         self.client_finish(q, r, outcome, mech, end + self.ow);
@@ -343,12 +338,7 @@ impl World<'_> {
     /// `balancer.front`: the front sends attempt `r` through the inner hop again at `now`; the
     /// inner hop picks a pod afresh (its own retries start over).
     pub(super) fn front_retry(&mut self, q: &mut Scheduler<Ev>, r: u32, now: u64) {
-        let req = &mut self.reqs[r as usize];
-        req.pod = NONE;
-        req.conn = NONE;
-        req.exclude = NONE;
-        req.l7_tries = 0;
-        req.new_up = false;
+        self.new_attempt(r);
         self.l7_forward(q, r, now, now + self.ow);
     }
 
