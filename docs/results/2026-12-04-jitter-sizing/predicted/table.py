@@ -3,7 +3,7 @@
 # predicted (runs/<scenario>: mean and 95% interval over the seeds; per seed in
 # runs/<scenario>/peaks.csv: whether it meets the bound, and its peak of new connections per 10 ms
 # in the window: median and min-max over the seeds)
-# beside live (../jitter-<W>/run-*/keepalive). Usage (from this folder, after predict.sh):
+# beside live (../jitter-<W>/run-*/keepalive, ../round-2/..., ../round-3/...). Usage (from this folder, after predict.sh):
 # python3 table.py
 import csv, glob, json, os, statistics
 
@@ -33,7 +33,7 @@ for w in WINDOWS:
         print(f"| {w} | predicted | {s['seeds']} seeds | {stat(s['failed'])} | {stat(lat['window']['p99'])} / "
               f"{stat(lat['baseline']['p99'])} | {meet} of {len(seeds)} seeds | {statistics.median(peaks):.0f} "
               f"[{min(peaks)}, {max(peaks)}] | - |")
-    for run in sorted(glob.glob(f'../jitter-{w}/run-*')) + sorted(glob.glob(f'../round-2/jitter-{w}/run-*')):
+    for run in sorted(glob.glob(f'../jitter-{w}/run-*')) + sorted(glob.glob(f'../round-2/jitter-{w}/run-*')) + sorted(glob.glob(f'../round-3/jitter-{w}/run-*')):
         k = json.load(open(f'{run}/keepalive/summary.json'))
         n = json.load(open(f'{run}/new/summary.json'))
         rows = [(float(r['t_s']), int(r['new_connections'])) for r in csv.DictReader(open(f'{run}/keepalive/reconnects.csv'))]
@@ -41,7 +41,7 @@ for w in WINDOWS:
         ok = k['failed'] == 0 and within(lat['window']['p99'], lat['baseline']['p99'])
         late = f"{k['live']['late_sends']['window']}; {n['live']['late_sends']['window']}" + ('' if n['live']['valid'] else ' (new: not valid)')
         valid = k['live']['valid']  # the bound is on the keep-alive style
-        print(f"| {w} | live{'' if valid else ' (not valid)'} | {'round 2' if 'round-2' in run else 'round 1'} | {k['failed']} "
+        print(f"| {w} | live{'' if valid else ' (not valid)'} | {'round 3 (quiet)' if 'round-3' in run else 'round 2' if 'round-2' in run else 'round 1'} | {k['failed']} "
               f"| {lat['window']['p99']:.1f} / {lat['baseline']['p99']:.1f} | {'yes' if ok else 'no'} "
               f"| {peak(rows, *k['window_s'])} | {late} |")
 
@@ -55,7 +55,7 @@ with open('plot-rows.csv', 'w') as out:
         d = f'runs/after-jitter-{w}'
         seeds = list(csv.DictReader(open(f'{d}/peaks.csv')))
         s = json.load(open(f'{d}/summary.json'))
-        runs = sorted(glob.glob(f'../jitter-{w}/run-*')) + sorted(glob.glob(f'../round-2/jitter-{w}/run-*'))
+        runs = sorted(glob.glob(f'../jitter-{w}/run-*')) + sorted(glob.glob(f'../round-2/jitter-{w}/run-*')) + sorted(glob.glob(f'../round-3/jitter-{w}/run-*'))
         live = [json.load(open(f'{r}/keepalive/summary.json')) for r in runs]
         live_peaks = []
         for r, k in zip(runs, live):
