@@ -3,8 +3,14 @@ use std::process::ExitCode;
 use clap::Parser;
 use fleetsim::Opts;
 
+/// jemalloc, not glibc's allocator: the load generator allocates and frees a few small blocks
+/// per request (its task, hyper's buffers), and with glibc that cost 4-7% more CPU per request
+/// at 20,000-50,000 requests/s (docs/loadgen.md, "Third look"); `fleetsim demo`'s results are
+/// byte-identical and its peak memory lower (14.3 MiB against 16.0).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
-    keep_freed_memory();
     match fleetsim::run(Opts::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -19,19 +25,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-/// Every simulation allocates and frees a few MB of vectors. By default glibc hands large
-/// blocks back to the kernel (munmap, heap trim) on each free, and the page faults of taking
-/// them again cost more than the simulation itself (measured: 100 seeds of `after` on one
-/// thread, 1.6 s with the defaults, 0.5 s with these). Keep freed memory for reuse instead.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    // SAFETY: mallopt only changes allocator thresholds; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}
