@@ -7,6 +7,7 @@ impl World<'_> {
     pub(super) fn create_pod(&mut self, q: &mut Scheduler<Ev>, now: u64) {
         let p = self.pods.len() as u32;
         self.pods.push(Pod::new(true));
+        self.pods_starting += 1;
         self.place(p);
         let startup = self.smp.startup.sample(&mut self.rng.startup).as_nanos();
         q.schedule_at(
@@ -72,7 +73,16 @@ impl World<'_> {
     }
 
     /// The pod turns ready: EndpointSlice, then available after minReadySeconds.
+    /// Pod `p` stops counting as starting (it turns ready, is deleted or is gone), if it did.
+    fn leaves_start(&mut self, p: u32) {
+        let pod = &self.pods[p as usize];
+        if !pod.probe_ready && !pod.deleted && pod.phase != Phase::Gone {
+            self.pods_starting -= 1;
+        }
+    }
+
     pub(super) fn become_ready(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.leaves_start(p);
         self.pods[p as usize].probe_ready = true;
         self.slice_set(q, p, Ep::Ready, now);
         if !self.bal.readiness_gate {
@@ -172,6 +182,7 @@ impl World<'_> {
     }
 
     pub(super) fn delete_pod(&mut self, q: &mut Scheduler<Ev>, p: u32, now: u64) {
+        self.leaves_start(p);
         self.pods[p as usize].deleted = true;
         self.pods[p as usize].deleted_at = now;
         if let Some(drain) = self.bal.sidecar_drain {
@@ -516,6 +527,7 @@ impl World<'_> {
         self.kill_data_path(q, p, now, CutBy::App);
         self.kill_workers(q, p);
         let teardown = dur(self.plan.shutdown.sandbox_teardown);
+        self.leaves_start(p);
         let pod = &mut self.pods[p as usize];
         pod.phase = Phase::Gone;
         pod.listening = false;

@@ -704,6 +704,8 @@ struct World<'f> {
     rollout_started: bool,
     rollout_start: u64,
     rollout_end: Option<u64>,
+    /// Pods created and not yet ready, deleted or gone (`pod.service_time_while_pods_start`).
+    pods_starting: u32,
     load_stopped: bool,
     load_end: u64,
     /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
@@ -825,6 +827,7 @@ impl<'f> World<'f> {
             rollout_started: false,
             rollout_start: dur(f.run.baseline),
             rollout_end: None,
+            pods_starting: 0,
             load_stopped: false,
             load_end: 0,
             view_clock: 0,

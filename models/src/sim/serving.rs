@@ -82,20 +82,12 @@ impl World<'_> {
         }
     }
 
-    /// Whether a pod of the fleet has been created and is not ready yet (nor deleted or gone).
-    /// A scan of the pods: only asked with `pod.service_time_while_pods_start` given.
-    fn a_pod_is_starting(&self) -> bool {
-        self.pods
-            .iter()
-            .any(|p| !p.probe_ready && !p.deleted && p.phase != Phase::Gone)
-    }
-
     pub(super) fn start_service(&mut self, q: &mut Scheduler<Ev>, p: u32, r: u32, now: u64) {
         let pod = &mut self.pods[p as usize];
         pod.busy += 1;
         let node = pod.node as usize;
         let service = match &self.smp.service_while_starts {
-            Some(during) if self.a_pod_is_starting() => during,
+            Some(during) if self.pods_starting > 0 => during,
             _ => &self.smp.service,
         };
         let mut d = service.sample(&mut self.rng.service).as_nanos();
