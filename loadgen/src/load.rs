@@ -798,7 +798,7 @@ async fn send_schedule(
         } else {
             let tick_ns = tick.as_nanos() as u64;
             let last_in_batch = sched.latest_until(t.saturating_add(tick_ns)).unwrap_or(t);
-            let batch_end = clock.at(schedule_start_ns + last_in_batch.max(t) as i64);
+            let batch_end = clock.at(schedule_start_ns + last_in_batch as i64);
             batch_end.max(last_wake + tick)
         };
         let mut waited = false;
