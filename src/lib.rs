@@ -281,12 +281,13 @@ pub fn run(opts: Opts) -> Result<()> {
             let out = o.out.clone();
             let m = live::calibrate(o)?;
             println!(
-                "wrote {} ({} service-time samples, {} while new pods started, {} pod start-ups, {} deregistration delays)",
+                "wrote {} ({} service-time samples, {} while new pods started, {} pod start-ups, {} deregistration delays, {} bursts of eager reopens)",
                 out.display(),
                 m.service_ms.len(),
                 m.service_starts_ms.len(),
                 m.startup_ms.len(),
-                m.deregistration_ms.len()
+                m.deregistration_ms.len(),
+                m.reopen_bursts.len()
             );
             Ok(())
         }

@@ -9,7 +9,13 @@
 //!   a pod loads the node the others run on (`pod.service_time_while_pods_start`);
 //! - **pod start-up**: from a new pod's first watch event to its first Ready, per new pod;
 //! - **deregistration lag**: from an old pod's deletion to the last request that reached it on a
-//!   fresh connection (kube-proxy picks a pod per new connection), per old pod that got one.
+//!   fresh connection (kube-proxy picks a pod per new connection), per old pod that got one;
+//! - **the generator's eager reopen pace** (`--eager-reconnect` runs): the pace of each burst of
+//!   at least 100 reopens before the rollout (the server closing many idle keep-alives at once,
+//!   such as its header-read timeout after the warm-up), measured on the node as the run saw
+//!   it. It describes the client, not the fleet, so it is written as a comment naming the value
+//!   for `client.eager_reopen_rate`, which a scenario with `eager_reconnect` sets itself (a
+//!   layer that set it would be an error in every scenario without eager reopens).
 //!
 //! Each becomes an empirical distribution (at most 101 quantile points), so the file stays small
 //! and the simulator resamples what was measured.
@@ -64,6 +70,9 @@ pub struct Measured {
     pub startup_ms: Vec<f64>,
     /// Old pods, deletion to the last request on a fresh connection.
     pub deregistration_ms: Vec<f64>,
+    /// Bursts of eager reopens before the rollout: reopens in the burst, and their pace
+    /// (reopens per second over the burst's middle 80%).
+    pub reopen_bursts: Vec<(usize, f64)>,
     /// Node CPU over the baseline, one entry per run whose `cpu.ndjson` had what it takes.
     pub node_cpu: Vec<NodeCpu>,
     /// Why a run's `cpu.ndjson` gave no node CPU (`FILE: what is missing`), one per such run.
@@ -278,6 +287,7 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         .unwrap_or(f64::MAX);
     let load_start = merged.first_mark("load_start").unwrap_or(0);
     let rollout_start = load_start + (window_start_s * 1e9) as i64;
+    m.reopen_bursts = reopen_bursts(&merged.opened_ahead, rollout_start);
     // Pod start-up, from the pod watch.
     let pods_text =
         fs::read_to_string(dir.join("pods.ndjson")).map_err(|_| missing("no pods.ndjson"))?;
@@ -354,6 +364,58 @@ pub fn measure_run(dir: &Path) -> Result<Measured> {
         }
     }
     Ok(m)
+}
+
+/// A burst of eager reopens smaller than this says little about the opener's pace.
+const MIN_BURST_REOPENS: usize = 100;
+/// Eager reopens further apart than this belong to different bursts (a burst's reopens come
+/// tens of microseconds apart: one serial opener working through a queue).
+const BURST_GAP_NS: i64 = 10_000_000;
+
+/// The bursts of eager reopens (`opened`, ns, any order) before `before`: per burst of at least
+/// [`MIN_BURST_REOPENS`] reopens, its size and its pace in reopens per second over its middle
+/// 80% (the first and last tenth are the closes arriving and the stragglers, not the opener).
+fn reopen_bursts(opened: &[i64], before: i64) -> Vec<(usize, f64)> {
+    let mut t: Vec<i64> = opened.iter().copied().filter(|&x| x < before).collect();
+    t.sort_unstable();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=t.len() {
+        if i == t.len() || t[i] - t[i - 1] > BURST_GAP_NS {
+            let b = &t[start..i];
+            let n = b.len();
+            if n >= MIN_BURST_REOPENS {
+                let (lo, hi) = (b[n / 10], b[n * 9 / 10]);
+                if hi > lo {
+                    let between = (n * 9 / 10 - n / 10) as f64;
+                    out.push((n, between / ((hi - lo) as f64 / 1e9)));
+                }
+            }
+            start = i;
+        }
+    }
+    out
+}
+
+/// The comment naming the eager reopen pace the runs measured (empty without bursts).
+fn render_reopens(m: &Measured) -> String {
+    if m.reopen_bursts.is_empty() {
+        return String::new();
+    }
+    let mut paces: Vec<f64> = m.reopen_bursts.iter().map(|&(_, r)| r).collect();
+    paces.sort_by(f64::total_cmp);
+    let median = measure::quantile_sorted(&paces, 0.5);
+    let sizes = m
+        .reopen_bursts
+        .iter()
+        .map(|&(n, r)| format!("{n} at {:.0}/s", r))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "\n# The generator's eager reopens (--eager-reconnect) before the rollout came in {} burst(s) of at\n# least {MIN_BURST_REOPENS} ({sizes}; reopens per second over each burst's middle 80%): the pace of its\n# one reopening thread on this node. A scenario of this load with client.eager_reconnect sets it\n# (not set here: the value describes the client, and every scenario without eager reopens would\n# refuse it):\n# [client]\n# eager_reopen_rate = {}\n",
+        m.reopen_bursts.len(),
+        format_args!("{:.1}", median.round())
+    )
 }
 
 /// `x` with `digits` significant digits, as a TOML float.
@@ -541,7 +603,7 @@ pub fn render(m: &Measured, provenance: &str) -> String {
             empirical(&m.deregistration_ms)
         );
     }
-    s + &render_nodes(m)
+    s + &render_nodes(m) + &render_reopens(m)
 }
 
 /// Reads every run, writes the calibration file, returns what was measured.
@@ -553,6 +615,7 @@ pub fn run(opts: CalibrateOpts) -> Result<Measured> {
         all.service_starts_ms.extend(m.service_starts_ms);
         all.startup_ms.extend(m.startup_ms);
         all.deregistration_ms.extend(m.deregistration_ms);
+        all.reopen_bursts.extend(m.reopen_bursts);
         all.node_cpu.extend(m.node_cpu);
         all.node_cpu_missing.extend(m.node_cpu_missing);
     }
@@ -751,6 +814,38 @@ mod tests {
         let text = render(&m, "t");
         assert!(!text.contains("nodes"), "{text}");
         assert!(text.ends_with("lag = { kind = \"empirical\", samples = [\"300000us\"] }\n"));
+    }
+
+    #[test]
+    fn eager_reopen_bursts_give_the_pace_of_their_middle_and_small_or_late_ones_are_left_out() {
+        let ms = 1_000_000i64;
+        let mut opened = Vec::new();
+        // A burst of 200 reopens 100 us apart (10,000/s) at 11 s, its first and last tenth
+        // slower (the closes arriving, the stragglers): 1 ms apart.
+        let mut t = 11_000 * ms;
+        for i in 0..200 {
+            t += if (20..=180).contains(&i) { ms / 10 } else { ms };
+            opened.push(t);
+        }
+        // Too small to count: 50 reopens at 15 s.
+        opened.extend((0..50).map(|i| 15_000 * ms + i * ms / 10));
+        // After the rollout began (20 s): the drain's storm, which is what is predicted.
+        opened.extend((0..500).map(|i| 25_000 * ms + i * ms / 20));
+        let bursts = reopen_bursts(&opened, 20_000 * ms);
+        assert_eq!(bursts.len(), 1, "{bursts:?}");
+        let (n, pace) = bursts[0];
+        assert_eq!(n, 200);
+        assert!((pace - 10_000.0).abs() < 1.0, "pace {pace}");
+        let m = Measured {
+            reopen_bursts: bursts,
+            ..Measured::default()
+        };
+        let text = render(&m, "test");
+        assert!(text.contains("# eager_reopen_rate = 10000.0"), "{text}");
+        // A comment, not a setting: the layer stays loadable by scenarios without eager reopens.
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert!(v.get("client").is_none(), "{text}");
+        assert!(render(&Measured::default(), "test").find("eager").is_none());
     }
 
     #[test]

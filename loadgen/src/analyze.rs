@@ -12,7 +12,7 @@
 
 use crate::error::AnalyzeError;
 use crate::record::{
-    ConnEv, Footer, Header, Line, Req, Retry, SCHEMA, SseEv, SseEvent, parse_line,
+    ConnEv, Footer, Header, Line, OPENED_AHEAD, Req, Retry, SCHEMA, SseEv, SseEvent, parse_line,
 };
 use crate::retry::RetrySummary;
 use clap::Parser;
@@ -296,6 +296,9 @@ pub struct Merged {
     pub sse: Vec<SseEvent>,
     /// Connections opened.
     pub conn_opens: u64,
+    /// When a keep-alive client reopened a connection the server had closed, ahead of any
+    /// request (`--eager-reconnect`; warm-up opens not included), ns from the merged origin.
+    pub opened_ahead: Vec<i64>,
     /// Files whose footer's `recorded` count differs from the request lines read (records
     /// lost or added after the generator wrote them): each makes the run invalid.
     pub count_mismatches: Vec<String>,
@@ -371,6 +374,9 @@ pub fn read_records(paths: &[PathBuf]) -> Result<Merged, AnalyzeError> {
                 Line::Conn(c) => {
                     if c.ev == ConnEv::Open {
                         m.conn_opens += 1;
+                        if c.why == OPENED_AHEAD && !c.warm {
+                            m.opened_ahead.push(c.at + off);
+                        }
                     }
                 }
                 Line::Footer(f) => m.footers.push(f),
