@@ -73,7 +73,15 @@ pub fn findings(w: &Workload, f: &Fleet) -> Vec<Finding> {
     let plan = f.plan();
     let sh = &plan.shutdown;
     let preset = f.balancer.preset.name();
-    let lag_p99 = quantile(&f.propagation.endpointslice, 0.99) + quantile(&plan.lag, 0.99);
+    // A sync limiter (kube-proxy's min_sync_period, Traefik's reload throttle) can hold a
+    // change for its whole period on top of the sync's own time.
+    let lag_p99 =
+        quantile(&f.propagation.endpointslice, 0.99) + quantile(&plan.lag, 0.99) + plan.sync_wait();
+    let throttled = if plan.sync.is_some() {
+        format!(" (with its {} sync limit)", s(plan.sync_wait()))
+    } else {
+        String::new()
+    };
     let stop_listening = sh.prestop + sh.keep_serving;
     let drain = if f.app.on_sigterm == OnSigterm::Drain {
         f.drain.timeout
@@ -89,9 +97,9 @@ pub fn findings(w: &Workload, f: &Fleet) -> Vec<Finding> {
                 settings: vec![
                     format!("preStop = {}", s(sh.prestop)),
                     format!("app.keep_serving = {} (assumed)", s(sh.keep_serving)),
-                    format!("p99 endpoint lag of {preset}{} = {}", f.balancer.via.map_or(String::new(), |v| format!(" via {}", v.name())), s(lag_p99)),
+                    format!("p99 endpoint lag of {preset}{}{throttled} = {}", f.balancer.via.map_or(String::new(), |v| format!(" via {}", v.name())), s(lag_p99)),
                 ],
-                inequality: format!("preStop {} + keep_serving {} < p99 lag of {preset} {}", s(sh.prestop), s(sh.keep_serving), s(lag_p99)),
+                inequality: format!("preStop {} + keep_serving {} < p99 lag of {preset}{throttled} {}", s(sh.prestop), s(sh.keep_serving), s(lag_p99)),
                 effect: "requests reach the pod after it stops listening: refused connections (kube-proxy) or 502/503 (a proxy with no retry left)".into(),
                 location: w.prestop_loc.clone(),
             });

@@ -137,7 +137,8 @@ pub fn search(
     // A preStop longer than the balancer's lag tail cannot keep more requests off a closed
     // pod: the ladder stops at 1.5 x the p99 lag + 5 s.
     let lag_p99 = (crate::model::quantile(&base.propagation.endpointslice, 0.99)
-        + crate::model::quantile(&plan.lag, 0.99))
+        + crate::model::quantile(&plan.lag, 0.99)
+        + plan.sync_wait())
     .as_secs_f64();
     let cap = 1.5 * lag_p99 + 5.0;
     let ladder: Vec<u32> = PRESTOP_LADDER

@@ -731,3 +731,48 @@ fn streams_set_on_the_command_line_are_predicted_and_reported() {
     let json = serde_json::to_string(&none).unwrap();
     assert!(!json.contains("\"streams\""), "{json}");
 }
+
+/// Behind Traefik a change can wait for its reload throttle (`providersThrottleDuration`, 2 s)
+/// on top of the reload's own time, so a 1 s preStop, which covers one reload (30..250 ms),
+/// does not cover the lag a deletion that follows another change sees: FS001 names the
+/// throttle, and the 5 s preStop of the other cases covers it.
+#[test]
+fn traefiks_reload_throttle_counts_in_the_prestop_rule() {
+    let short = deployment(
+        "",
+        &format!(
+            "{PORT}        lifecycle:\n          preStop:\n            sleep:\n              seconds: 1\n"
+        ),
+    );
+    let (_d, p) = write(&format!(
+        "{short}{}{}",
+        service("ClusterIP", ""),
+        ingress("traefik", "")
+    ));
+    let r = check::run(&plan(p)).unwrap();
+    let d = &r.deployments[0];
+    assert_eq!(d.balancer.preset, Preset::Traefik);
+    let fs001 = d
+        .findings
+        .iter()
+        .find(|f| f.id == "FS001")
+        .unwrap_or_else(|| {
+            panic!(
+                "no FS001 for a 1 s preStop behind Traefik: {:?}",
+                d.findings
+            )
+        });
+    assert!(
+        fs001
+            .inequality
+            .contains("p99 lag of traefik (with its 2 s sync limit) 2.30 s"),
+        "{}",
+        fs001.inequality
+    );
+    let r = ok(&[&service("ClusterIP", ""), &ingress("traefik", "")]);
+    assert!(
+        r.deployments[0].findings.iter().all(|f| f.id != "FS001"),
+        "{:?}",
+        r.deployments[0].findings
+    );
+}

@@ -592,7 +592,7 @@ pub fn render(m: &Measured, provenance: &str) -> String {
     if !m.deregistration_ms.is_empty() {
         let _ = writeln!(
             s,
-            "\n[propagation]\n# {} old pods, deletion to last request on a fresh connection: p50 {:.0} ms, p99 {:.0} ms.\n# The whole lag is measured end to end, so the EndpointSlice step is folded into it.",
+            "\n[propagation]\n# {} old pods, deletion to last request on a fresh connection: p50 {:.0} ms, p99 {:.0} ms.\n# The whole lag is measured end to end, so the EndpointSlice step is folded into it.\n# Through a balancer that throttles its reloads (the traefik preset), this is the throttle's\n# wait under this roll's order of changes, which another rollout strategy changes: for\n# predictions through it, leave this section out so the preset's throttle acts.",
             m.deregistration_ms.len(),
             p(&m.deregistration_ms, 0.5),
             p(&m.deregistration_ms, 0.99)

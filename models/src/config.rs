@@ -738,6 +738,16 @@ pub struct BalancerSpec {
     /// L7: the proxy closes an upstream keep-alive connection once it is this old, after the
     /// response in progress (`None`: no limit).
     pub upstream_max_age: Option<SimDuration>,
+    /// The balancer takes endpoint changes in whole configuration reloads, at most one per
+    /// this period counted from one reload's start to the next (Traefik's
+    /// `providers.providersThrottleDuration`): a change that comes while a reload waits joins
+    /// it, one that comes later waits for the next allowed start, and `lag` is one reload's own
+    /// time. So a change's lag depends on the changes before it: the first of a roll shows
+    /// within a reload's time, one that follows it within the period waits for the period.
+    /// Acts when `[propagation] lag` is not given (a given lag is the whole lag, end to end, as
+    /// `fleetsim calibrate` measures it) or when `[propagation] min_sync_period` sets the
+    /// period. `None`: changes are not batched.
+    pub reload_throttle: Option<SimDuration>,
 }
 
 impl Preset {
@@ -774,6 +784,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: None,
             },
             // ingress-nginx: controller sync rate-limited to 0.3/s, burst 1 (pkg/flags/flags.go
@@ -811,6 +822,7 @@ impl Preset {
                 // upstream block; the defaults as gitlab-org/charts/gitlab MR 3090 lists them).
                 upstream_max_requests: Some(10_000),
                 upstream_max_age: Some(secs(3_600)),
+                reload_throttle: None,
                 unhealthy_check: None,
             },
             // Envoy answers 503 for an upstream it cannot reach: response flags UF (upstream
@@ -846,6 +858,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: None,
             },
             // Cloud LB (AWS ALB, target-type ip): deregistration delay default 300 s, range
@@ -878,6 +891,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: Some((secs(15), 2)),
             },
             // kube-proxy nftables mode (alpha 1.29, beta 1.31, GA 1.33: KEP-3866 kep.yaml;
@@ -926,6 +940,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: None,
             },
             // HAProxy Kubernetes Ingress Controller (haproxytech/kubernetes-ingress): the
@@ -960,14 +975,20 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: None,
             },
             // Traefik, Kubernetes provider: it watches EndpointSlices and rebuilds its dynamic
             // configuration, throttled by `providers.providersThrottleDuration`, default 2 s
             // ("minimum amount of time to wait for, after a configuration reload, before
-            // taking into account any new configuration refresh event";
+            // taking into account any new configuration refresh event. If multiple events
+            // occur within this time, only the most recent one is taken into account";
             // doc.traefik.io/traefik/v3.2/reference/install-configuration/providers/kubernetes/kubernetes-ingress):
-            // lag 0.1..2.1 s, whole configurations (ordered). The Retry middleware is off
+            // `reload_throttle` 2 s, whole configurations (ordered). One reload's own time,
+            // 30..250 ms, is measured: on this project's cluster (Traefik v3.6.12) the first
+            // reload of a roll showed 37 and 251 ms after its EndpointSlice change, and the
+            // reloads after it came 1.86-2.18 s apart, start to start (two calibration runs,
+            // docs/results/2026-12-04-ladder-pod-starts/traefik-throttle/). The Retry middleware is off
             // unless a router uses it (doc.traefik.io middlewares/http/retry): 0 retries.
             // A refused or reset upstream is 502 Bad Gateway, a dial timeout 504
             // (Traefik's proxy error handler). ServersTransport defaults:
@@ -977,8 +998,8 @@ impl Preset {
             Preset::Traefik => BalancerSpec {
                 kind: BalancerKind::L7,
                 lag: Dist::Uniform {
-                    low: ms(100),
-                    high: ms(2_100),
+                    low: ms(30),
+                    high: ms(250),
                 },
                 retries: 0,
                 upstream_keepalive: secs(90),
@@ -996,6 +1017,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: Some(secs(2)),
                 unhealthy_check: None,
             },
             // AWS ALB, target-type ip (aws-load-balancer-controller). Deregistration delay
@@ -1055,6 +1077,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: Some((secs(10), 3)),
             },
             // AWS NLB, target-type instance: each TCP connection goes to a node's NodePort and
@@ -1097,6 +1120,7 @@ impl Preset {
                 sidecar_status: None,
                 upstream_max_requests: None,
                 upstream_max_age: None,
+                reload_throttle: None,
                 unhealthy_check: Some((secs(5), 2)),
             },
         }
@@ -1423,14 +1447,18 @@ pub struct PropagationConfig {
     /// write take tens of milliseconds (assumption: 50 ms, calibrate).
     pub endpointslice: Dist,
     /// EndpointSlice change to the balancer's view (the deregistration lag). Default: the
-    /// preset's. With `min_sync_period`, the time one sync takes to show a change.
+    /// preset's. With `min_sync_period`, the time one sync takes to show a change. Given
+    /// without `min_sync_period`, it is the whole lag, end to end (as `fleetsim calibrate`
+    /// measures it): a preset's reload throttle (Traefik's) does not add to it.
     pub lag: Option<Dist>,
     /// kube-proxy's sync limiter (`--iptables-min-sync-period`, default 1 s;
     /// pkg/proxy/runner/bounded_frequency_runner.go): at least this long between the end of one
     /// sync and the start of the next. A change that arrives sooner waits for the next allowed
     /// sync and shares it with every change before it, so during a roll, where changes come
-    /// every second or so, most deregistrations wait close to the whole period. Absent: each
-    /// change's lag is drawn on its own (the presets' default, for now).
+    /// every second or so, most deregistrations wait close to the whole period. With a preset
+    /// that throttles its reloads (`traefik`: `providersThrottleDuration`, default 2 s) this
+    /// sets the throttle's period, counted from one reload's start to the next. Absent: each
+    /// change's lag is drawn on its own, or the preset's throttle acts (`traefik`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_sync_period: Option<SimDuration>,
 }

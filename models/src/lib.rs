@@ -167,7 +167,7 @@ pub use config::{
     PreStop, Preset, PropagationConfig, QueueConfig, ReadinessProbe, RetryConfig, RolloutConfig,
     RunConfig, ServerConfig, Sidecar, StreamReconnect, StreamsConfig, limits, resolve_fenceposts,
 };
-pub use plan::{Plan, ShutdownPlan};
+pub use plan::{Plan, ShutdownPlan, SyncLimiter};
 pub use reference::{
     FIELDS as FIELD_REFERENCE, FRONTS as FRONT_REFERENCE, FieldRef, FrontRef,
     PRESETS as PRESET_REFERENCE, PresetRef, bound as field_bound,

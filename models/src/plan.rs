@@ -58,8 +58,31 @@ pub struct Plan {
     pub balancer: BalancerSpec,
     /// The outer hop in front of the balancer (`balancer.front`), resolved; `None`: none.
     pub front: Option<FrontSpec>,
-    /// EndpointSlice to balancer view.
+    /// EndpointSlice to balancer view: the whole lag, or with `sync` one sync's own time.
     pub lag: Dist,
+    /// How the balancer batches EndpointSlice changes into syncs, if it does.
+    pub sync: Option<SyncLimiter>,
+}
+
+/// A balancer's limit on how often it takes endpoint changes: kube-proxy's
+/// `--iptables-min-sync-period` (`propagation.min_sync_period`, counted from one sync's end to
+/// the next one's start) or a reload throttle (Traefik's `providersThrottleDuration`,
+/// `BalancerSpec::reload_throttle`, from one reload's start to the next one's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SyncLimiter {
+    /// The least time between two syncs.
+    pub period: SimDuration,
+    /// Counted from the previous sync's start (a reload throttle), not its end.
+    pub from_start: bool,
+}
+
+impl Plan {
+    /// The longest a change can wait for its sync under the balancer's sync limiter (the
+    /// period; zero without one), on top of `lag`: a change that comes just after a sync
+    /// started waits the whole period before its own starts.
+    pub fn sync_wait(&self) -> SimDuration {
+        self.sync.map_or(SimDuration::ZERO, |s| s.period)
+    }
 }
 
 impl Fleet {
@@ -76,6 +99,20 @@ impl Fleet {
             .lag
             .clone()
             .unwrap_or_else(|| balancer.lag.clone());
+        // A given `min_sync_period` sets the period of the balancer's own limiter (a reload
+        // throttle keeps counting from each reload's start); a given `lag` without it is the
+        // whole lag, end to end, so a preset's reload throttle does not add to it.
+        let sync = match (self.propagation.min_sync_period, balancer.reload_throttle) {
+            (Some(period), throttle) => Some(SyncLimiter {
+                period,
+                from_start: throttle.is_some(),
+            }),
+            (None, Some(period)) if self.propagation.lag.is_none() => Some(SyncLimiter {
+                period,
+                from_start: true,
+            }),
+            (None, _) => None,
+        };
         Plan {
             max_surge,
             max_unavailable,
@@ -104,6 +141,7 @@ impl Fleet {
             balancer,
             front: self.balancer.resolve_front(),
             lag,
+            sync,
         }
     }
 }

@@ -929,7 +929,7 @@ pub const PRESETS: &[PresetRef] = &[
     PresetRef {
         preset: crate::Preset::Traefik,
         what: "Traefik Kubernetes provider: L7, throttled configuration reloads",
-        defaults: "lag 0.1..2.1s (providersThrottleDuration 2s); retry middleware off; 502 refused, 504 dial timeout; dial 30s",
+        defaults: "reloads at most one per 2s (providersThrottleDuration), each 30..250ms (measured); retry middleware off; 502 refused, 504 dial timeout; dial 30s",
     },
     PresetRef {
         preset: crate::Preset::EnvoySidecar,

@@ -716,3 +716,56 @@ fn a_linkerd_sidecar_composes_with_any_picker_refuses_at_deletion_and_answers_50
         "{errs:?}"
     );
 }
+
+/// Traefik's reload throttle (`providersThrottleDuration`, 2 s between reload starts): with
+/// maxSurge 0 / maxUnavailable 1 each old pod after the first is deleted right after its
+/// predecessor's replacement turned ready (`rollout.controller_delay` later), so its deletion
+/// comes just after the reload that showed the new pod started, and waits for the next allowed
+/// start: about 2 s of its share of the requests routed to a pod that has exited. The roll's
+/// first deletion has no reload before it and shows within one reload's time. The same preset
+/// with a short `min_sync_period` (the throttle's period set to 50 ms), or with `lag` given
+/// (the whole lag, end to end: no throttle on top), loses only what its short lag allows.
+#[test]
+fn traefiks_reload_throttle_holds_a_deletion_that_follows_a_reload() {
+    let rate = 400.0;
+    let mut f = lag_fleet(Preset::Traefik, rate, SimDuration::from_millis(100));
+    f.propagation.lag = None; // the preset's: one reload's own time, 30..250 ms
+    f.rollout.min_ready = SimDuration::ZERO;
+    f.rollout.controller_delay = Some(SimDuration::from_millis(40));
+    f.lifecycle.sandbox_teardown = secs(5); // exited pods refuse (502) rather than time out
+    let n = f.pod.replicas;
+    // Requests routed to a pod that has exited (the app's in-flight requests it cuts at exit
+    // are another mechanism, the same in every variant).
+    let failed = |f: &Fleet, seed| {
+        let r = run("traefik-throttle", f, seed);
+        mech(&r, "stale_lb_view") + mech(&r, "listener_closed") + mech(&r, "unanswered_connect")
+    };
+    let mut short = f.clone();
+    short.propagation.min_sync_period = Some(SimDuration::from_millis(50));
+    let mut given = f.clone();
+    given.propagation.lag = Some(Dist::constant(SimDuration::from_millis(100)));
+    let share = rate / f64::from(n);
+    for seed in [31, 32] {
+        let held = failed(&f, seed) as f64;
+        let (quick, end_to_end) = (failed(&short, seed) as f64, failed(&given, seed) as f64);
+        // n - 1 deletions wait about 2 s each (at least 1.5 s), the first one at most 250 ms.
+        assert!(
+            held >= f64::from(n - 1) * share * 1.5,
+            "seed {seed}: {held} failed with the throttle, expected about (n - 1) x R/n x 2 s"
+        );
+        assert!(
+            held <= f64::from(n - 1) * share * 2.3 + share * 0.3,
+            "seed {seed}: {held} failed with the throttle, more than its 2 s allow"
+        );
+        // 50 ms periods: each deletion shows within 50 + 250 ms.
+        assert!(
+            quick <= f64::from(n) * share * 0.35,
+            "seed {seed}: {quick} failed with a 50 ms period"
+        );
+        // A given lag of 100 ms is the whole lag.
+        assert!(
+            (end_to_end - f64::from(n) * share * 0.1).abs() <= f64::from(n) * share * 0.05,
+            "seed {seed}: {end_to_end} failed with lag 100 ms given, expected n x R/n x 0.1 s"
+        );
+    }
+}

@@ -711,7 +711,7 @@ struct World<'f> {
     /// The latest view update scheduled so far (for balancers with ordered, full-state syncs).
     view_clock: u64,
     /// Start and end of the latest sync scheduled by the sync limiter
-    /// (`propagation.min_sync_period`).
+    /// (`Plan::sync`: `propagation.min_sync_period` or a preset's reload throttle).
     sync_start: u64,
     sync_end: Option<u64>,
     /// Requests in service per node (`[nodes]`; empty without it).

@@ -43,14 +43,22 @@ impl World<'_> {
             d += dur(self.bal.health_check_delay);
         }
         let mut at = now.saturating_add(d);
-        if let Some(period) = self.f.propagation.min_sync_period {
-            // kube-proxy's BoundedFrequencyRunner: a change joins a sync that has not started
-            // yet, else starts one once `period` has passed since the last one ended; the
-            // view shows it when that sync ends (`d`, the sync's own time, after its start).
+        if let Some(sync) = self.plan.sync {
+            // kube-proxy's BoundedFrequencyRunner, or a reload throttle (Traefik's): a change
+            // joins a sync that has not started yet, else starts one once `period` has passed
+            // since the last one ended (kube-proxy) or started (a throttle); the view shows it
+            // when that sync ends (`d`, the sync's own time, after its start).
             at = match self.sync_end {
                 Some(end) if self.sync_start >= now => end,
                 last => {
-                    let start = last.map_or(now, |end| now.max(end.saturating_add(dur(period))));
+                    let start = last.map_or(now, |end| {
+                        let from = if sync.from_start {
+                            self.sync_start
+                        } else {
+                            end
+                        };
+                        now.max(from.saturating_add(dur(sync.period)))
+                    });
                     self.sync_start = start;
                     let end = start.saturating_add(d);
                     self.sync_end = Some(end);
