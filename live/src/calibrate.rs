@@ -263,18 +263,22 @@ pub(crate) fn node_cpu(
 /// Reads one run directory.
 pub fn measure_run(dir: &Path) -> Result<Measured> {
     let mut m = Measured::default();
-    let records = [
-        dir.join("records-keepalive.ndjson"),
-        dir.join("records-new.ndjson"),
-    ];
-    let present: Vec<PathBuf> = records.into_iter().filter(|p| p.exists()).collect();
+    // Each style's records as `fleetsim live` wrote them, or gzipped as runs are committed.
+    let present: Vec<PathBuf> = ["records-keepalive.ndjson", "records-new.ndjson"]
+        .iter()
+        .filter_map(|name| {
+            let plain = dir.join(name);
+            let gz = dir.join(format!("{name}.gz"));
+            [plain, gz].into_iter().find(|p| p.exists())
+        })
+        .collect();
     let missing = |reason: &str| LiveError::RunDir {
         dir: dir.to_path_buf(),
         reason: reason.to_string(),
     };
     if present.is_empty() {
         return Err(missing(
-            "no records-*.ndjson (is it a `fleetsim live` run directory?)",
+            "no records-*.ndjson or records-*.ndjson.gz (is it a `fleetsim live` run directory?)",
         ));
     }
     let merged = read_records(&present)?;

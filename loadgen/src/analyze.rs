@@ -594,6 +594,22 @@ fn read_one(path: &Path) -> Result<(PathBuf, Header, Vec<Line>), AnalyzeError> {
     Ok((path.to_path_buf(), header, lines))
 }
 
+/// A record file for reading: as it is, or decompressed when it starts with gzip's magic bytes
+/// (record files are committed `gzip -9n`). Every limit on lines and line lengths applies to
+/// the decompressed text, so a small file that inflates without end still stops there.
+pub(crate) fn open_records(path: &Path) -> Result<Box<dyn std::io::Read>, AnalyzeError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).map_err(AnalyzeError::io(path))?;
+    let mut magic = [0u8; 2];
+    let n = f.read(&mut magic).map_err(AnalyzeError::io(path))?;
+    f.seek(SeekFrom::Start(0)).map_err(AnalyzeError::io(path))?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(flate2::read::MultiGzDecoder::new(f))
+    } else {
+        Box::new(f)
+    })
+}
+
 /// Reads one record file line by line: checks the header (returned), then hands every later
 /// line, checked (times in range, no second header), to `on_line` with its line number. Nothing
 /// is kept: memory stays at one line whatever the file's size. `warn`: say on stderr when an
@@ -611,8 +627,7 @@ pub(crate) fn visit_file(
         path: path.to_path_buf(),
         source: e,
     };
-    let mut f =
-        BufReader::with_capacity(1 << 20, File::open(path).map_err(AnalyzeError::io(path))?);
+    let mut f = BufReader::with_capacity(1 << 20, open_records(path)?);
     let mut header = None;
     let mut buf = Vec::new();
     // An unparsable line is forgiven only as the last one (a killed generator's torn write).

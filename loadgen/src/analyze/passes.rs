@@ -342,7 +342,7 @@ fn first_header(path: &Path) -> Result<Header, AnalyzeError> {
         path: path.to_path_buf(),
         reason,
     };
-    let f = std::fs::File::open(path).map_err(AnalyzeError::io(path))?;
+    let f = super::open_records(path)?;
     let mut buf = Vec::new();
     BufReader::new(f)
         .take(limits::MAX_LINE_BYTES as u64 + 1)

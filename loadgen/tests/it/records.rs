@@ -178,3 +178,51 @@ fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
         );
     }
 }
+
+/// A record file committed gzipped (`gzip -9n`) is read as it is: the analysis of the `.gz`
+/// gives the bytes the decompressed copy gives. A file that only claims to be gzip (the magic
+/// bytes, then garbage) is an error naming it, not a panic or an empty analysis.
+#[test]
+fn a_gzipped_record_file_analyzes_as_its_decompressed_copy() {
+    use std::io::Read;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gz =
+        root.join("../docs/results/2026-12-04-long-budget/after/run-1/records-keepalive.ndjson.gz");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
+    let plain = tmp_path("records-keepalive.ndjson");
+    std::fs::write(&plain, text).unwrap();
+    let analyze = |records: &std::path::Path, name: &str| {
+        let out = tmp_path(name);
+        let (r, o) = (records.display().to_string(), out.display().to_string());
+        let opts = AnalyzeOpts::parse_from([
+            "analyze",
+            "--out-dir",
+            &o,
+            "--rollout-start",
+            "20.123316",
+            "--rollout-end",
+            "99.464336",
+            &r,
+        ]);
+        loadgen::analyze(opts.plan().unwrap()).unwrap();
+        ["summary.json", "timeline.csv"].map(|f| {
+            std::fs::read_to_string(out.join(f))
+                .unwrap()
+                .replace(&r, "RECORDS")
+        })
+    };
+    assert_eq!(analyze(&gz, "from-gz"), analyze(&plain, "from-plain"));
+
+    let fake = tmp_path("fake.ndjson.gz");
+    std::fs::write(&fake, [0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    let (f, o) = (
+        fake.display().to_string(),
+        tmp_path("fake-out").display().to_string(),
+    );
+    let opts = AnalyzeOpts::parse_from(["analyze", "--out-dir", &o, &f]);
+    let err = loadgen::analyze(opts.plan().unwrap()).expect_err("a torn gzip file");
+    assert!(err.to_string().contains("fake.ndjson.gz"), "{err}");
+}
