@@ -307,7 +307,7 @@ pub const FIELDS: &[FieldRef] = &[
         "propagation.lag",
         "distribution",
         "the preset's",
-        "kube-proxy minSyncPeriod 1 s; nginx 0.3/s + 1 s poll",
+        "kube-proxy minSyncPeriod 1 s; nginx 0.3/s + 1 s poll; given without min_sync_period: the whole lag, end to end (no preset throttle added)",
         "stale_lb_view",
     ),
     f(
@@ -320,8 +320,8 @@ pub const FIELDS: &[FieldRef] = &[
     f(
         "propagation.min_sync_period",
         "duration or absent",
-        "- (independent lags)",
-        "kube-proxy --iptables-min-sync-period 1s (bounded_frequency_runner.go)",
+        "- (independent lags; traefik: its 2s reload throttle)",
+        "kube-proxy --iptables-min-sync-period 1s (bounded_frequency_runner.go); Traefik providersThrottleDuration 2s, start to start (provider/aggregator)",
         "stale_lb_view (coupled syncs during a roll)",
     ),
     f(
