@@ -70,7 +70,8 @@ prop_compose! {
         f.lifecycle.grace_period = ms(grace);
         f.drain.timeout = ms(drain);
         f.drain.guardian = ms(guardian);
-        f.drain.jitter_window = if levers & 16 != 0 { ms(drain.clamp(1, 1_000)) } else { ms(0) };
+        // At most the drain's timeout (validation refuses a window longer than the drain).
+        f.drain.jitter_window = if levers & 16 != 0 { ms(drain.min(1_000)) } else { ms(0) };
         f.container.entrypoint = if levers & 1 != 0 { Entrypoint::Exec } else { Entrypoint::Shell };
         f.app.fail_readiness = levers & 2 != 0 && f.pod.readiness.is_some();
         f.app.on_sigterm = if levers & 4 != 0 { OnSigterm::Drain } else { OnSigterm::Exit };
