@@ -6,8 +6,9 @@ use crate::common::*;
 use clap::Parser;
 use loadgen::record::Line;
 use loadgen::{AnalyzeOpts, AnalyzeReport};
+use std::path::{Path, PathBuf};
 
-fn analyze(records: &std::path::Path) -> AnalyzeReport {
+fn analyze(records: &Path) -> AnalyzeReport {
     let out_dir = tmp_path("analysis").display().to_string();
     let records = records.display().to_string();
     let opts = AnalyzeOpts::parse_from(["analyze", "--out-dir", &out_dir, &records]);
@@ -133,26 +134,28 @@ fn late_sends_are_counted_per_window_and_only_the_window_invalidates() {
     assert!(err.to_string().contains("--late-threshold"), "{err}");
 }
 
-/// Record files written before retries of shed requests existed (no `rt`/`rg` lines, no retry
-/// fields in the header or footer) analyze to the bytes they did before: `summary.json` (no
-/// `live.retries`), `timeline.csv` and `sse.csv` of a committed live run with 5 shed and 19
-/// reset requests in its window, against the outputs of `fleetsim analyze` built from 0c985a2
-/// (the commit before retries), committed in `tests/fixtures/pre-retries` with the records'
-/// path replaced by `RECORDS`.
-#[test]
-fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
+/// The keep-alive records of a committed live run (`docs/results/2026-12-04-long-budget/after/run-1`,
+/// committed gzipped; 5 shed and 19 reset requests in its window): the `.gz` as committed, and
+/// a decompressed copy in a temporary folder.
+fn committed_long_budget_records() -> (PathBuf, PathBuf) {
     use std::io::Read;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let gz =
         root.join("../docs/results/2026-12-04-long-budget/after/run-1/records-keepalive.ndjson.gz");
     let mut text = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
         .read_to_string(&mut text)
         .unwrap();
-    let records = tmp_path("records-keepalive.ndjson");
-    std::fs::write(&records, text).unwrap();
-    let out_dir = tmp_path("pre-retries");
-    let (r, o) = (records.display().to_string(), out_dir.display().to_string());
+    let plain = tmp_path("records-keepalive.ndjson");
+    std::fs::write(&plain, text).unwrap();
+    (gz, plain)
+}
+
+/// `fleetsim analyze` of `records` with that run's rollout window into a new folder `name`:
+/// the report, the folder, and the records' path as the outputs name it.
+fn analyze_long_budget_run(records: &Path, name: &str) -> (AnalyzeReport, PathBuf, String) {
+    let out = tmp_path(name);
+    let (r, o) = (records.display().to_string(), out.display().to_string());
     let opts = AnalyzeOpts::parse_from([
         "analyze",
         "--out-dir",
@@ -163,9 +166,21 @@ fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
         "99.464336",
         &r,
     ]);
-    let report = loadgen::analyze(opts.plan().unwrap()).unwrap();
+    (loadgen::analyze(opts.plan().unwrap()).unwrap(), out, r)
+}
+
+/// Record files written before retries of shed requests existed (no `rt`/`rg` lines, no retry
+/// fields in the header or footer) analyze to the bytes they did before: `summary.json` (no
+/// `live.retries`), `timeline.csv` and `sse.csv` of a committed live run with 5 shed and 19
+/// reset requests in its window, against the outputs of `fleetsim analyze` built from 0c985a2
+/// (the commit before retries), committed in `tests/fixtures/pre-retries` with the records'
+/// path replaced by `RECORDS`.
+#[test]
+fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
+    let (_, records) = committed_long_budget_records();
+    let (report, out_dir, r) = analyze_long_budget_run(&records, "pre-retries");
     assert!(report.summary.live.retries.is_none());
-    let fixtures = root.join("tests/fixtures/pre-retries");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pre-retries");
     for file in ["summary.json", "timeline.csv", "sse.csv"] {
         let got = std::fs::read_to_string(out_dir.join(file))
             .unwrap()
@@ -184,37 +199,16 @@ fn a_record_file_from_before_retries_analyzes_to_the_same_bytes() {
 /// bytes, then garbage) is an error naming it, not a panic or an empty analysis.
 #[test]
 fn a_gzipped_record_file_analyzes_as_its_decompressed_copy() {
-    use std::io::Read;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let gz =
-        root.join("../docs/results/2026-12-04-long-budget/after/run-1/records-keepalive.ndjson.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let plain = tmp_path("records-keepalive.ndjson");
-    std::fs::write(&plain, text).unwrap();
-    let analyze = |records: &std::path::Path, name: &str| {
-        let out = tmp_path(name);
-        let (r, o) = (records.display().to_string(), out.display().to_string());
-        let opts = AnalyzeOpts::parse_from([
-            "analyze",
-            "--out-dir",
-            &o,
-            "--rollout-start",
-            "20.123316",
-            "--rollout-end",
-            "99.464336",
-            &r,
-        ]);
-        loadgen::analyze(opts.plan().unwrap()).unwrap();
+    let (gz, plain) = committed_long_budget_records();
+    let outputs = |records: &Path, name: &str| {
+        let (_, out, r) = analyze_long_budget_run(records, name);
         ["summary.json", "timeline.csv"].map(|f| {
             std::fs::read_to_string(out.join(f))
                 .unwrap()
                 .replace(&r, "RECORDS")
         })
     };
-    assert_eq!(analyze(&gz, "from-gz"), analyze(&plain, "from-plain"));
+    assert_eq!(outputs(&gz, "from-gz"), outputs(&plain, "from-plain"));
 
     let fake = tmp_path("fake.ndjson.gz");
     std::fs::write(&fake, [0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4, 5, 6, 7]).unwrap();
